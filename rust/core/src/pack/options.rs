@@ -1,0 +1,147 @@
+//! Packing options and their validation.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result};
+
+/// The largest capacity accepted. Several algorithms keep one slot per possible free space,
+/// so memory grows with the capacity; 2^24 tokens is far beyond any training context.
+pub const MAX_CAPACITY: u32 = 1 << 24;
+
+/// Which packing algorithm to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// Best-fit decreasing with a counting sort and a bit tree over free spaces: O(N + N log L).
+    #[default]
+    Obfd,
+    /// Best-fit decreasing over an ordered set of bins: the textbook O(N log N) version.
+    /// Gives exactly the packing of `Obfd` (same tie-breaks); kept as an independent check.
+    Bfd,
+    /// First-fit decreasing with a max segment tree over bins.
+    Ffd,
+    /// Next-fit in input order: one open pack at a time.
+    Nf,
+    /// Graphcore's shortest-pack-first histogram packing (worst fit over groups of packs).
+    Spfhp,
+    /// Graphcore's longest-pack-first histogram packing (best fit, several copies at once).
+    Lpfhp,
+    /// Concatenate-and-chunk in input order. Documents are cut wherever a row ends; this is
+    /// the contaminating baseline unless attention is isolated per fragment.
+    Wrapped,
+}
+
+impl Algorithm {
+    pub const NAMES: &'static str = "obfd, bfd, ffd, nf, spfhp, lpfhp, wrapped";
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Self> {
+        Ok(match name {
+            "obfd" => Algorithm::Obfd,
+            "bfd" => Algorithm::Bfd,
+            "ffd" => Algorithm::Ffd,
+            "nf" => Algorithm::Nf,
+            "spfhp" => Algorithm::Spfhp,
+            "lpfhp" => Algorithm::Lpfhp,
+            "wrapped" => Algorithm::Wrapped,
+            _ => {
+                return Err(Error::invalid_option(
+                    "algorithm",
+                    format!("{name:?} is unknown; expected one of {}", Algorithm::NAMES),
+                ));
+            }
+        })
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Algorithm::Obfd => "obfd",
+            Algorithm::Bfd => "bfd",
+            Algorithm::Ffd => "ffd",
+            Algorithm::Nf => "nf",
+            Algorithm::Spfhp => "spfhp",
+            Algorithm::Lpfhp => "lpfhp",
+            Algorithm::Wrapped => "wrapped",
+        })
+    }
+}
+
+/// What to do with a document longer than the capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LongDocs {
+    /// Cut it into consecutive fragments of at most `capacity` tokens and pack each.
+    #[default]
+    Split,
+    /// Keep its first `capacity` tokens and count the rest as truncated.
+    Truncate,
+    /// Refuse the input, naming the document.
+    Error,
+}
+
+impl FromStr for LongDocs {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Self> {
+        Ok(match name {
+            "split" => LongDocs::Split,
+            "truncate" => LongDocs::Truncate,
+            "error" => LongDocs::Error,
+            _ => {
+                return Err(Error::invalid_option(
+                    "long_docs",
+                    format!("{name:?} is unknown; expected one of split, truncate, error"),
+                ));
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackOptions {
+    /// Tokens per pack.
+    pub capacity: u32,
+    pub algorithm: Algorithm,
+    /// At most this many entries (documents or fragments) per pack; `None` for no limit.
+    pub max_docs_per_pack: Option<u32>,
+    pub long_docs: LongDocs,
+    /// Shuffle the order of packs and of entries inside each pack with this seed.
+    pub seed: Option<u64>,
+}
+
+impl PackOptions {
+    pub fn new(capacity: u32) -> Self {
+        PackOptions {
+            capacity,
+            algorithm: Algorithm::default(),
+            max_docs_per_pack: None,
+            long_docs: LongDocs::default(),
+            seed: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(Error::invalid_option(
+                "capacity",
+                format!("must be in 1..={MAX_CAPACITY}, got {}", self.capacity),
+            ));
+        }
+        if self.max_docs_per_pack == Some(0) {
+            return Err(Error::invalid_option(
+                "max_docs_per_pack",
+                "must be at least 1 (or None for no limit), got 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The depth cap as a number; "no limit" is the capacity, since every entry holds at
+    /// least one token.
+    pub(crate) fn depth_cap(&self) -> u32 {
+        self.max_docs_per_pack
+            .map_or(self.capacity, |k| k.min(self.capacity))
+    }
+}
