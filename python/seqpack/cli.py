@@ -1,0 +1,221 @@
+"""The ``seqpack`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import sysconfig
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from seqpack import __version__
+from seqpack.errors import InvalidInputError, SeqpackError
+from seqpack.packing import ALGORITHMS, pack
+
+STDLIB = "stdlib"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SeqpackError as error:
+        print(f"seqpack: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqpack",
+        description="Pack variable-length documents into fixed-length training rows.",
+    )
+    parser.add_argument("--version", action="version", version=f"seqpack {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "pack",
+        help="pack a length distribution and report efficiency, bounds and time",
+        description=(
+            "Pack documents given by their lengths and print a report: packs, efficiency, "
+            "gap to the lower bounds, documents per pack, truncated tokens, time. Without "
+            "--lengths, packs the files of this Python's standard library, each counted as "
+            "ceil(UTF-8 bytes / 4) tokens (an estimate; no tokenizer is involved)."
+        ),
+    )
+    p.add_argument(
+        "--lengths",
+        default=STDLIB,
+        metavar="FILE",
+        help=(
+            "a .npy array of lengths, a .csv 'length,count' histogram, or a .txt file with "
+            "one length per line (default: the Python standard library)"
+        ),
+    )
+    p.add_argument("--capacity", type=int, default=2048, metavar="L", help="tokens per row")
+    p.add_argument(
+        "--algorithm",
+        default="obfd",
+        choices=[*ALGORITHMS, "all"],
+        help="packing algorithm, or 'all' to compare them (default: obfd)",
+    )
+    p.add_argument("--max-docs-per-pack", type=int, default=None, metavar="K")
+    p.add_argument("--long-docs", default="split", choices=["split", "truncate", "error"])
+    p.add_argument("--seed", type=int, default=None, help="shuffle rows and their documents")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_run_pack)
+    return parser
+
+
+def _run_pack(args: argparse.Namespace) -> int:
+    lengths, source = load_lengths(args.lengths)
+    algorithms = list(ALGORITHMS) if args.algorithm == "all" else [args.algorithm]
+    reports = []
+    for algorithm in algorithms:
+        packing = pack(
+            lengths,
+            args.capacity,
+            algorithm=algorithm,
+            max_docs_per_pack=args.max_docs_per_pack,
+            long_docs=args.long_docs,
+            seed=args.seed,
+        )
+        reports.append(packing.stats())
+    header: dict[str, Any] = {
+        "source": source,
+        "documents": len(lengths),
+        "tokens": int(lengths.sum()),
+        "capacity": args.capacity,
+    }
+    if args.json:
+        print(json.dumps({**header, "results": reports}, indent=2))
+    elif len(reports) == 1:
+        print(_report(header, reports[0]))
+    else:
+        print(_table(header, reports))
+    return 0
+
+
+def load_lengths(spec: str) -> tuple[npt.NDArray[np.int64], str]:
+    """Lengths from a file (``.npy``, ``.csv`` histogram, ``.txt``), or the standard library."""
+    if spec == STDLIB:
+        return stdlib_lengths(), "Python standard library (ceil(bytes / 4) tokens per file)"
+    path = Path(spec)
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as error:
+            raise InvalidInputError(f"{path}: not a readable .npy array ({error})") from None
+        from seqpack.packing import as_lengths
+
+        return as_lengths(array), str(path)
+    if path.suffix == ".csv":
+        return _read_histogram(path), f"{path} (histogram, expanded)"
+    if path.suffix == ".txt":
+        return _read_lines(path), str(path)
+    raise InvalidInputError(f"{path}: expected a .npy, .csv or .txt file")
+
+
+def _read_histogram(path: Path) -> npt.NDArray[np.int64]:
+    values, counts = [], []
+    with path.open(encoding="utf-8") as f:
+        header = f.readline().strip().replace(" ", "")
+        if header != "length,count":
+            raise InvalidInputError(f"{path}:1: expected the header 'length,count', got {header!r}")
+        for number, line in enumerate(f, start=2):
+            if not line.strip():
+                continue
+            fields = line.strip().split(",")
+            try:
+                length, count = (int(x) for x in fields)
+            except ValueError:
+                raise InvalidInputError(
+                    f"{path}:{number}: expected two integers 'length,count', got {line.strip()!r}"
+                ) from None
+            if length < 1 or count < 0:
+                raise InvalidInputError(
+                    f"{path}:{number}: length must be ≥ 1 and count ≥ 0, got {line.strip()!r}"
+                )
+            values.append(length)
+            counts.append(count)
+    return np.repeat(np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+
+
+def _read_lines(path: Path) -> npt.NDArray[np.int64]:
+    values = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                values.append(int(line))
+            except ValueError:
+                raise InvalidInputError(
+                    f"{path}:{number}: expected an integer length, got {line.strip()!r}"
+                ) from None
+    return np.asarray(values, dtype=np.int64)
+
+
+def stdlib_lengths() -> npt.NDArray[np.int64]:
+    """Estimated token counts of the ``.py`` files of this interpreter's standard library."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    sizes = [
+        p.stat().st_size
+        for p in sorted(root.rglob("*.py"))
+        if "site-packages" not in p.parts and p.stat().st_size > 0
+    ]
+    return np.asarray([math.ceil(s / 4) for s in sizes], dtype=np.int64)
+
+
+def _report(header: dict[str, Any], stats: dict[str, Any]) -> str:
+    packs, l1, l2 = (
+        int(stats["num_packs"]),
+        int(stats["lower_bound_l1"]),
+        int(stats["lower_bound_l2"]),
+    )
+    over = packs - l2
+    gap = 100.0 * over / l2 if l2 else 0.0
+    rows = [
+        ("source", str(header["source"])),
+        ("documents", f"{header['documents']:,} ({header['tokens']:,} tokens)"),
+        ("capacity", f"{header['capacity']:,} tokens per row"),
+        ("algorithm", str(stats["algorithm"])),
+        ("packs", f"{packs:,}"),
+        (
+            "efficiency",
+            f"{100 * float(stats['efficiency']):.4f} %  (real tokens / (packs × capacity))",
+        ),
+        ("lower bounds", f"L1 = {l1:,}, L2 = {l2:,}; {over:,} packs ({gap:.3f} %) above L2"),
+        (
+            "docs per pack",
+            f"mean {float(stats['mean_docs_per_pack']):.2f}, max {stats['max_docs_per_pack']}",
+        ),
+        ("truncated tokens", f"{stats['truncated_tokens']:,}"),
+        ("time", f"{1000 * float(stats['seconds']):.1f} ms"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _table(header: dict[str, Any], reports: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{header['source']}: {header['documents']:,} documents, {header['tokens']:,} tokens, "
+        f"capacity {header['capacity']:,}",
+        f"{'algorithm':<10} {'packs':>12} {'efficiency':>11} {'over L2':>9} {'max/pack':>9} "
+        f"{'time':>10}",
+    ]
+    for s in reports:
+        lines.append(
+            f"{s['algorithm']!s:<10} {s['num_packs']:>12,} {100 * float(s['efficiency']):>10.4f}% "
+            f"{s['packs_over_lower_bound']:>9,} {s['max_docs_per_pack']:>9} "
+            f"{1000 * float(s['seconds']):>8.1f}ms"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Sequence packing: place documents into fixed-capacity rows without mixing their tokens."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from seqpack import _core
+from seqpack._core import Packing
+from seqpack.errors import InvalidInputError
+
+__all__ = ["ALGORITHMS", "Algorithm", "LongDocs", "Packing", "lower_bound", "pack"]
+
+Algorithm = Literal["obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped"]
+LongDocs = Literal["split", "truncate", "error"]
+ALGORITHMS: tuple[Algorithm, ...] = ("obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped")
+
+
+def pack(
+    lengths: npt.ArrayLike,
+    capacity: int,
+    *,
+    algorithm: Algorithm = "obfd",
+    max_docs_per_pack: int | None = None,
+    long_docs: LongDocs = "split",
+    seed: int | None = None,
+) -> Packing:
+    """Pack documents of the given token ``lengths`` into rows of ``capacity`` tokens.
+
+    ``algorithm``: ``"obfd"`` (best-fit decreasing, the default), ``"bfd"``, ``"ffd"``,
+    ``"nf"``, ``"spfhp"``, ``"lpfhp"`` or ``"wrapped"`` (concatenate-and-chunk: documents
+    straddle rows, the contaminating baseline). ``max_docs_per_pack`` caps the entries per
+    row. ``long_docs`` decides what happens to documents longer than ``capacity``:
+    ``"split"`` them into fragments of at most ``capacity`` (no token lost), ``"truncate"``
+    them (dropped tokens are counted in ``truncated_tokens``), or raise (``"error"``).
+    ``seed`` shuffles the order of rows and of documents inside each row, deterministically.
+
+    The GIL is released while packing. Raises :class:`seqpack.InvalidInputError` (a
+    ``ValueError``) naming the offending index for non-positive lengths, NaN or a
+    non-integer dtype.
+    """
+    _check_capacity(capacity)
+    if max_docs_per_pack is not None and (not _is_int(max_docs_per_pack) or max_docs_per_pack < 1):
+        raise InvalidInputError(
+            f"max_docs_per_pack must be a positive integer or None, got {max_docs_per_pack!r}"
+        )
+    if seed is not None and (not _is_int(seed) or not 0 <= seed < 2**64):
+        raise InvalidInputError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    if max_docs_per_pack is not None:
+        # Beyond the capacity a depth cap cannot bind (every entry holds a token).
+        max_docs_per_pack = min(int(max_docs_per_pack), int(capacity))
+    return _core.pack(
+        as_lengths(lengths), int(capacity), algorithm, max_docs_per_pack, long_docs, seed
+    )
+
+
+def lower_bound(
+    lengths: npt.ArrayLike, capacity: int, *, long_docs: LongDocs = "split"
+) -> tuple[int, int]:
+    """Lower bounds on the number of rows any packing needs: ``(L1, L2)``, where L1 is
+    ⌈Σ lengths / capacity⌉ and L2 the Martello–Toth bound (L2 ≥ L1). Long documents are
+    split or truncated as ``long_docs`` says before bounding."""
+    _check_capacity(capacity)
+    return _core.lower_bound(as_lengths(lengths), int(capacity), long_docs)
+
+
+def as_lengths(lengths: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """A contiguous int64 view (or copy) of ``lengths``, refusing what is not 1-D integers."""
+    array = np.asarray(lengths)
+    if array.ndim != 1:
+        raise InvalidInputError(f"lengths must be 1-D, got shape {array.shape}")
+    if array.size == 0:  # np.asarray([]) is float64; an empty input has no bad value
+        return np.zeros(0, dtype=np.int64)
+    if array.dtype.kind == "f":
+        bad = np.flatnonzero(np.isnan(array))
+        if bad.size:
+            raise InvalidInputError(f"lengths[{bad[0]}] is NaN; lengths must be integers")
+        raise InvalidInputError(
+            f"lengths must have an integer dtype, got {array.dtype}; "
+            "convert with .astype(np.int64) if the values are whole numbers"
+        )
+    if array.dtype.kind not in "iu":
+        raise InvalidInputError(f"lengths must have an integer dtype, got {array.dtype}")
+    if array.dtype == np.uint64:
+        too_big = np.flatnonzero(array > np.iinfo(np.int64).max)
+        if too_big.size:
+            i = too_big[0]
+            raise InvalidInputError(f"lengths[{i}] = {array[i]} does not fit in int64")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+MAX_CAPACITY = 1 << 24
+
+
+def _check_capacity(capacity: object) -> None:
+    if not _is_int(capacity) or not 1 <= int(capacity) <= MAX_CAPACITY:  # type: ignore[call-overload]
+        raise InvalidInputError(
+            f"capacity must be an integer in 1..{MAX_CAPACITY}, got {capacity!r}"
+        )

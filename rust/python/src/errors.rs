@@ -1,0 +1,36 @@
+//! The one place where core errors become Python exceptions. The exception classes are
+//! defined in `seqpack/errors.py` (so they can inherit from both `SeqpackError` and the
+//! builtin users already catch) and looked up here once.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+use seqpack_core::Error;
+
+fn class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+) -> PyResult<Bound<'py, PyType>> {
+    cell.get_or_try_init(py, || {
+        let class = py.import("seqpack.errors")?.getattr(name)?;
+        Ok::<_, PyErr>(class.cast_into::<PyType>()?.unbind())
+    })
+    .map(|class| class.bind(py).clone())
+}
+
+static INVALID_INPUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
+    let message = error.to_string();
+    let kind = match error {
+        Error::NonPositiveLength { .. }
+        | Error::DocumentTooLong { .. }
+        | Error::InvalidOption { .. }
+        | Error::TooManyItems { .. } => class(py, &INVALID_INPUT, "InvalidInputError"),
+    };
+    match kind {
+        Ok(kind) => PyErr::from_type(kind, message),
+        Err(lookup) => lookup,
+    }
+}

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared data folder that sits beside the checkout (CI lays it there too)."""
+    assert SHARED.is_dir(), f"{SHARED} is missing: the shared data must sit beside the checkout"
+    return SHARED
+
+
+def read_histogram(path: Path) -> npt.NDArray[np.int64]:
+    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64)
+    return np.repeat(data[:, 0], data[:, 1])
