@@ -5,6 +5,7 @@
 //! - [`pack`]: bin-packing of variable-length documents into fixed-capacity rows.
 //! - [`error`]: the one error type every fallible function returns.
 
+mod buffer;
 pub mod error;
 pub mod pack;
 mod rng;

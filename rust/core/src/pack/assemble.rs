@@ -4,6 +4,7 @@
 use super::Packing;
 use super::bounds::LowerBounds;
 use super::items::{Items, SortedItems};
+use crate::buffer;
 use crate::rng::SplitMix64;
 
 /// Packs as lists of item indices, for algorithms that build packs one after another:
@@ -16,17 +17,18 @@ pub(crate) struct ItemPacks {
 }
 
 /// The packing for greedy algorithms: the `i`-th item in sorted order went into pack
-/// `pack_of[i]`. Entries keep placement order inside a pack.
+/// `pack_of[i]`, and pack `p` received `depth[p]` items. Entries keep placement order inside
+/// a pack.
 pub(crate) fn from_sorted_assignment(
     items: &Items,
     sorted: &SortedItems,
     pack_of: &[u32],
-    num_packs: usize,
+    depth: &[u32],
 ) -> Packing {
     let placed = sorted
         .runs()
         .flat_map(|(length, run)| run.iter().map(move |&item| (item, length)));
-    scatter(items, placed, pack_of, num_packs)
+    scatter(items, placed, pack_of, depth)
 }
 
 /// As [`from_sorted_assignment`] for items placed in an arbitrary `order`.
@@ -34,29 +36,32 @@ pub(crate) fn from_assignment(
     items: &Items,
     order: &[u32],
     pack_of: &[u32],
-    num_packs: usize,
+    depth: &[u32],
 ) -> Packing {
-    let placed = order.iter().map(|&item| (item, items.len[item as usize]));
-    scatter(items, placed, pack_of, num_packs)
+    let placed = order.iter().map(|&item| (item, items.len(item as usize)));
+    scatter(items, placed, pack_of, depth)
 }
 
 /// Writes each placed (item, length) straight into its pack's slot of the output arrays:
-/// one counting pass for the offsets, one scatter, no intermediate per-pack lists.
+/// offsets from the depths, one scatter, no intermediate per-pack lists.
 fn scatter(
     items: &Items,
     placed: impl Iterator<Item = (u32, u32)>,
     pack_of: &[u32],
-    num_packs: usize,
+    depth: &[u32],
 ) -> Packing {
-    let mut offsets = vec![0i64; num_packs + 1];
-    for &p in pack_of {
-        offsets[p as usize + 1] += 1;
-    }
-    for p in 0..num_packs {
-        offsets[p + 1] += offsets[p];
+    let num_packs = depth.len();
+    let mut offsets = buffer::with_capacity(num_packs + 1);
+    offsets.push(0i64);
+    let mut total = 0i64;
+    for &d in depth {
+        total += i64::from(d);
+        offsets.push(total);
     }
     let n = pack_of.len();
-    let (mut doc, mut start, mut length) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
+    let mut doc = buffer::filled(n, 0i64);
+    let mut start = buffer::filled(n, 0i64);
+    let mut length = buffer::filled(n, 0i64);
     // Fill each pack through its own offset, which ends up at the pack's end; shifting the
     // array by one then restores the starts without a second cursor array.
     for ((item, len), &p) in placed.zip(pack_of) {
@@ -75,17 +80,16 @@ fn scatter(
 /// The packing for algorithms that produce packs as lists.
 pub(crate) fn from_packs(items: &Items, packs: ItemPacks) -> Packing {
     let n = packs.items.len();
-    let (mut doc, mut start, mut length) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    let mut doc = buffer::with_capacity(n);
+    let mut start = buffer::with_capacity(n);
+    let mut length = buffer::with_capacity(n);
     for (&item, &len) in packs.items.iter().zip(&packs.len) {
         doc.push(items.doc(item as usize) as i64);
         start.push(items.start(item as usize) as i64);
         length.push(i64::from(len));
     }
-    let offsets = packs.offsets.iter().map(|&o| o as i64).collect();
+    let mut offsets = buffer::with_capacity(packs.offsets.len());
+    offsets.extend(packs.offsets.iter().map(|&o| o as i64));
     packing(items, offsets, doc, start, length)
 }
 
@@ -115,8 +119,8 @@ pub(crate) fn shuffle(packing: &mut Packing, seed: u64) {
     let mut order: Vec<u32> = (0..packing.num_packs() as u32).collect();
     rng.shuffle(&mut order);
     let n = packing.doc.len();
-    let mut offsets = Vec::with_capacity(order.len() + 1);
-    let mut entries: Vec<(i64, i64, i64)> = Vec::with_capacity(n);
+    let mut offsets = buffer::with_capacity(order.len() + 1);
+    let mut entries: Vec<(i64, i64, i64)> = buffer::with_capacity(n);
     offsets.push(0);
     for &p in &order {
         let range = packing.pack_offsets[p as usize] as usize

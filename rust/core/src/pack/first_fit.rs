@@ -4,6 +4,7 @@
 use super::Packing;
 use super::assemble;
 use super::items::SortedItems;
+use crate::buffer;
 
 /// Max segment tree over a growable array of packs; full packs (or packs at the depth cap)
 /// hold 0, which no item fits, since items have at least one token.
@@ -63,9 +64,9 @@ impl MaxTree {
 
 pub(crate) fn decreasing(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> Packing {
     let mut tree = MaxTree::new();
-    let mut space: Vec<u32> = Vec::new();
-    let mut depth: Vec<u32> = Vec::new();
-    let mut pack_of = Vec::with_capacity(sorted.order.len());
+    let mut space: Vec<u32> = buffer::with_capacity(sorted.order.len());
+    let mut depth: Vec<u32> = buffer::with_capacity(sorted.order.len());
+    let mut pack_of = buffer::with_capacity(sorted.order.len());
     for (size, run) in sorted.runs() {
         for _ in run {
             let pack = match tree.first_at_least(size) {
@@ -90,5 +91,5 @@ pub(crate) fn decreasing(sorted: &SortedItems, capacity: u32, depth_cap: u32) ->
             tree.set(pack, room);
         }
     }
-    assemble::from_sorted_assignment(sorted.items, sorted, &pack_of, space.len())
+    assemble::from_sorted_assignment(sorted.items, sorted, &pack_of, &depth)
 }

@@ -16,6 +16,7 @@
 use super::assemble::ItemPacks;
 use super::bitset::BitTree;
 use super::items::SortedItems;
+use crate::buffer;
 
 const ROOT: u32 = u32::MAX;
 
@@ -108,9 +109,10 @@ impl Groups {
             position += sorted.histogram[l] as usize;
         }
         let open = self.by_space.iter().flatten();
-        let mut offsets = vec![0usize];
-        let mut items = Vec::with_capacity(sorted.order.len());
-        let mut len = Vec::with_capacity(sorted.order.len());
+        let mut items = buffer::with_capacity(sorted.order.len());
+        let mut len = buffer::with_capacity(sorted.order.len());
+        let mut offsets = buffer::with_capacity(sorted.order.len() + 1);
+        offsets.push(0usize);
         let mut chain = Vec::new();
         for &(count, leaf) in self.closed.iter().chain(open) {
             chain.clear();

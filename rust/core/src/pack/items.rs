@@ -1,38 +1,47 @@
 //! Items: what the algorithms place. An item is a document, or a fragment of one that is
-//! longer than the capacity. In the common case (no long documents) item `k` *is* document
-//! `k`, so nothing but the lengths is materialised; fragments past a document's first are
-//! appended with an explicit (document, start).
+//! longer than the capacity. In the common case (no document split) item `k` *is* document
+//! `k` and its length is read from the caller's slice, so nothing is materialised; otherwise
+//! every item carries an explicit (document, start, length).
 
 use super::LongDocs;
+use crate::buffer;
 use crate::{Error, Result};
 
-pub(crate) struct Items {
-    /// Length of every item, each in `1..=capacity`.
-    pub len: Vec<u32>,
-    /// Items `0..leading` are whole (or truncated) documents: item `k` is document `k` from
-    /// token 0. When documents are split, `leading` is 0 and every item is explicit.
-    leading: usize,
-    /// Document and start offset of items `leading..`.
-    extra_doc: Vec<u32>,
-    extra_start: Vec<u64>,
+pub(crate) struct Items<'a> {
+    kind: Kind<'a>,
     pub placed_tokens: u64,
     pub truncated_tokens: u64,
+}
+
+enum Kind<'a> {
+    /// Item `k` is document `k` from token 0, `min(lengths[k], capacity)` tokens long.
+    Whole { lengths: &'a [i64], capacity: i64 },
+    /// Explicit pieces; fragments of one document are consecutive and in token order.
+    Pieces {
+        doc: Vec<u32>,
+        start: Vec<u64>,
+        len: Vec<u32>,
+    },
 }
 
 /// Item indices are 32-bit to halve memory traffic in the hot loops.
 pub(crate) const MAX_ITEMS: usize = u32::MAX as usize;
 
-impl Items {
+impl<'a> Items<'a> {
     /// Validates the lengths and turns them into items. Fragments of a long document are
     /// consecutive items, so item order is document order with fragments in token order.
-    pub fn from_lengths(lengths: &[i64], capacity: u32, long_docs: LongDocs) -> Result<Self> {
+    pub fn from_lengths(lengths: &'a [i64], capacity: u32, long_docs: LongDocs) -> Result<Self> {
         check_count(lengths.len())?;
         let cap = i64::from(capacity);
         let mut fragments = 0usize;
+        let mut total = 0u64;
+        let mut kept = 0u64;
         for (index, &value) in lengths.iter().enumerate() {
             if value <= 0 {
                 return Err(Error::NonPositiveLength { index, value });
             }
+            total += value as u64;
+            kept += value.min(cap) as u64;
             if value > cap {
                 if long_docs == LongDocs::Error {
                     return Err(Error::DocumentTooLong {
@@ -45,84 +54,103 @@ impl Items {
             }
         }
         if long_docs == LongDocs::Split && fragments > 0 {
-            return Self::split(lengths, capacity, fragments);
+            return Self::split(lengths, capacity, fragments, total);
         }
-        // Every item is a whole (or truncated) document: keep only the lengths.
-        let mut items = Items::with_capacity(lengths.len());
-        items.leading = lengths.len();
-        for &value in lengths {
-            let kept = value.min(cap);
-            items.len.push(kept as u32);
-            items.placed_tokens += kept as u64;
-            items.truncated_tokens += (value - kept) as u64;
-        }
-        Ok(items)
+        Ok(Items {
+            kind: Kind::Whole {
+                lengths,
+                capacity: cap,
+            },
+            placed_tokens: kept,
+            truncated_tokens: total - kept,
+        })
     }
 
-    fn split(lengths: &[i64], capacity: u32, fragments: usize) -> Result<Self> {
-        let total = lengths.len() + fragments;
-        check_count(total)?;
+    fn split(lengths: &[i64], capacity: u32, fragments: usize, total: u64) -> Result<Self> {
+        let count = lengths.len() + fragments;
+        check_count(count)?;
         let cap = i64::from(capacity);
-        let mut items = Items::with_capacity(total);
-        items.extra_doc.reserve(total);
-        items.extra_start.reserve(total);
-        for (doc, &value) in lengths.iter().enumerate() {
-            let mut start = 0;
-            while start < value {
-                let piece = (value - start).min(cap);
-                items.extra_doc.push(doc as u32);
-                items.extra_start.push(start as u64);
-                items.len.push(piece as u32);
-                start += piece;
+        let mut doc = buffer::with_capacity(count);
+        let mut start = buffer::with_capacity(count);
+        let mut len = buffer::with_capacity(count);
+        for (index, &value) in lengths.iter().enumerate() {
+            let mut at = 0;
+            while at < value {
+                let piece = (value - at).min(cap);
+                doc.push(index as u32);
+                start.push(at as u64);
+                len.push(piece as u32);
+                at += piece;
             }
-            items.placed_tokens += value as u64;
         }
-        Ok(items)
+        Ok(Items {
+            kind: Kind::Pieces { doc, start, len },
+            placed_tokens: total,
+            truncated_tokens: 0,
+        })
     }
 
     /// Items given explicitly as (document, start, length) pieces.
-    pub fn from_pieces(doc: Vec<u32>, start: Vec<u64>, len: Vec<u32>, truncated: u64) -> Self {
+    pub fn from_pieces(
+        doc: Vec<u32>,
+        start: Vec<u64>,
+        len: Vec<u32>,
+        truncated: u64,
+    ) -> Items<'static> {
         let placed_tokens = len.iter().map(|&l| u64::from(l)).sum();
         Items {
-            len,
-            leading: 0,
-            extra_doc: doc,
-            extra_start: start,
+            kind: Kind::Pieces { doc, start, len },
             placed_tokens,
             truncated_tokens: truncated,
         }
     }
 
-    fn with_capacity(n: usize) -> Self {
-        Items {
-            len: Vec::with_capacity(n),
-            leading: 0,
-            extra_doc: Vec::new(),
-            extra_start: Vec::new(),
-            placed_tokens: 0,
-            truncated_tokens: 0,
+    pub fn count(&self) -> usize {
+        match &self.kind {
+            Kind::Whole { lengths, .. } => lengths.len(),
+            Kind::Pieces { len, .. } => len.len(),
         }
     }
 
-    pub fn count(&self) -> usize {
-        self.len.len()
+    #[inline]
+    pub fn len(&self, item: usize) -> u32 {
+        match &self.kind {
+            Kind::Whole { lengths, capacity } => lengths[item].min(*capacity) as u32,
+            Kind::Pieces { len, .. } => len[item],
+        }
+    }
+
+    /// Calls `f(item, length)` for every item in order; the representation is matched once,
+    /// outside the loop.
+    #[inline]
+    pub fn for_each_len(&self, mut f: impl FnMut(usize, u32)) {
+        match &self.kind {
+            Kind::Whole { lengths, capacity } => {
+                for (item, &l) in lengths.iter().enumerate() {
+                    f(item, l.min(*capacity) as u32);
+                }
+            }
+            Kind::Pieces { len, .. } => {
+                for (item, &l) in len.iter().enumerate() {
+                    f(item, l);
+                }
+            }
+        }
     }
 
     #[inline]
     pub fn doc(&self, item: usize) -> u64 {
-        if item < self.leading {
-            item as u64
-        } else {
-            u64::from(self.extra_doc[item - self.leading])
+        match &self.kind {
+            Kind::Whole { .. } => item as u64,
+            Kind::Pieces { doc, .. } => u64::from(doc[item]),
         }
     }
 
     #[inline]
     pub fn start(&self, item: usize) -> u64 {
-        if item < self.leading {
-            0
-        } else {
-            self.extra_start[item - self.leading]
+        match &self.kind {
+            Kind::Whole { .. } => 0,
+            Kind::Pieces { start, .. } => start[item],
         }
     }
 }
@@ -138,9 +166,9 @@ pub(crate) fn check_count(count: usize) -> Result<()> {
 }
 
 /// Items in order of decreasing length (ties by increasing item index), from a counting
-/// sort: O(N + L) and branch-free in the scatter.
+/// sort: O(N + L).
 pub(crate) struct SortedItems<'a> {
-    pub items: &'a Items,
+    pub items: &'a Items<'a>,
     /// Item indices, longest first.
     pub order: Vec<u32>,
     /// `histogram[l]` = number of items of length `l`, for `l` in `0..=capacity`.
@@ -148,12 +176,10 @@ pub(crate) struct SortedItems<'a> {
 }
 
 impl<'a> SortedItems<'a> {
-    pub fn by_decreasing_length(items: &'a Items, capacity: u32) -> Self {
+    pub fn by_decreasing_length(items: &'a Items<'a>, capacity: u32) -> Self {
         let cap = capacity as usize;
         let mut histogram = vec![0u64; cap + 1];
-        for &l in &items.len {
-            histogram[l as usize] += 1;
-        }
+        items.for_each_len(|_, l| histogram[l as usize] += 1);
         // next[l] = where the next item of length l goes; longest lengths come first.
         let mut next = vec![0usize; cap + 1];
         let mut position = 0usize;
@@ -161,12 +187,12 @@ impl<'a> SortedItems<'a> {
             next[l] = position;
             position += histogram[l] as usize;
         }
-        let mut order = vec![0u32; items.count()];
-        for (item, &l) in items.len.iter().enumerate() {
+        let mut order = buffer::filled(items.count(), 0u32);
+        items.for_each_len(|item, l| {
             let slot = &mut next[l as usize];
             order[*slot] = item as u32;
             *slot += 1;
-        }
+        });
         SortedItems {
             items,
             order,
@@ -175,7 +201,7 @@ impl<'a> SortedItems<'a> {
     }
 
     /// Runs of equal length, longest first, as (length, items). Iterating by runs lets the
-    /// hot loops know each item's length without a random read of `items.len`.
+    /// hot loops know each item's length without a random read of the item's length.
     pub fn runs(&self) -> impl Iterator<Item = (u32, &[u32])> {
         let capacity = self.histogram.len() - 1;
         let mut position = 0usize;

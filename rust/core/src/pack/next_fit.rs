@@ -3,14 +3,18 @@
 use super::assemble::ItemPacks;
 use super::items::Items;
 use super::{LongDocs, PackOptions};
+use crate::buffer;
 
 /// Next-fit: items in order into the one open pack; a new pack when the item does not fit
 /// or the pack is at the depth cap. Order-preserving, O(N), and about 2× the optimum at worst.
 pub(crate) fn in_order(items: &Items, capacity: u32, depth_cap: u32) -> ItemPacks {
-    let mut offsets = vec![0usize];
+    let count = items.count();
+    let mut offsets = buffer::with_capacity(count + 1);
+    let mut len = buffer::with_capacity(count);
+    offsets.push(0);
     let mut space = 0u32;
     let mut depth = depth_cap;
-    for (index, &size) in items.len.iter().enumerate() {
+    items.for_each_len(|index, size| {
         if size > space || depth == depth_cap {
             if index > 0 {
                 offsets.push(index);
@@ -20,14 +24,15 @@ pub(crate) fn in_order(items: &Items, capacity: u32, depth_cap: u32) -> ItemPack
         }
         space -= size;
         depth += 1;
-    }
-    if !items.len.is_empty() {
-        offsets.push(items.len.len());
+        len.push(size);
+    });
+    if count > 0 {
+        offsets.push(count);
     }
     ItemPacks {
         offsets,
-        items: (0..items.len.len() as u32).collect(),
-        len: items.len.clone(),
+        items: (0..count as u32).collect(),
+        len,
     }
 }
 
@@ -43,7 +48,7 @@ pub(crate) fn wrapped(
     lengths: &[i64],
     options: &PackOptions,
     depth_cap: u32,
-) -> (Items, ItemPacks) {
+) -> (Items<'static>, ItemPacks) {
     let cap = u64::from(options.capacity);
     let mut doc = Vec::new();
     let mut start = Vec::new();
