@@ -16,11 +16,12 @@ pub(crate) fn with_capacity<T>(n: usize) -> Vec<T> {
     v
 }
 
-/// A vector of `n` copies of `value`, its memory advised to use huge pages before it is
-/// written.
-pub(crate) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
-    let mut v = with_capacity(n);
-    v.resize(n, value);
+/// A vector of `n` zeros (`T::default()` must be all-zero bytes, as for the integers used
+/// here). The memory comes zeroed from the allocator and is not touched, so pages that are
+/// never written cost nothing and the others are zeroed once, by the kernel.
+pub(crate) fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let mut v = vec![T::default(); n];
+    advise_huge_pages(&mut v);
     v
 }
 
@@ -50,9 +51,9 @@ fn advise_huge_pages<T>(_v: &mut Vec<T>) {}
 mod tests {
     #[test]
     fn buffers_have_the_requested_contents() {
-        let v = super::filled(3 << 20, 7u32);
+        let v: Vec<u32> = super::zeroed(3 << 20);
         assert_eq!(v.len(), 3 << 20);
-        assert!(v.iter().all(|&x| x == 7));
+        assert!(v.iter().all(|&x| x == 0));
         let w: Vec<u64> = super::with_capacity(1 << 20);
         assert!(w.is_empty() && w.capacity() >= 1 << 20);
     }

@@ -59,16 +59,20 @@ fn scatter(
         offsets.push(total);
     }
     let n = pack_of.len();
-    let mut doc = buffer::filled(n, 0i64);
-    let mut start = buffer::filled(n, 0i64);
-    let mut length = buffer::filled(n, 0i64);
+    let mut doc = buffer::zeroed::<i64>(n);
+    let mut start = buffer::zeroed::<i64>(n);
+    let mut length = buffer::zeroed::<i64>(n);
+    // Whole documents all start at 0: leaving `start` unwritten keeps its pages untouched.
+    let write_starts = !items.are_whole_documents();
     // Fill each pack through its own offset, which ends up at the pack's end; shifting the
     // array by one then restores the starts without a second cursor array.
     for ((item, len), &p) in placed.zip(pack_of) {
         let slot = &mut offsets[p as usize];
         let e = *slot as usize;
         doc[e] = items.doc(item as usize) as i64;
-        start[e] = items.start(item as usize) as i64;
+        if write_starts {
+            start[e] = items.start(item as usize) as i64;
+        }
         length[e] = i64::from(len);
         *slot += 1;
     }

@@ -138,6 +138,11 @@ impl<'a> Items<'a> {
         }
     }
 
+    /// Whether every item is a whole document from token 0 (so every start is 0).
+    pub fn are_whole_documents(&self) -> bool {
+        matches!(self.kind, Kind::Whole { .. })
+    }
+
     #[inline]
     pub fn doc(&self, item: usize) -> u64 {
         match &self.kind {
@@ -187,7 +192,7 @@ impl<'a> SortedItems<'a> {
             next[l] = position;
             position += histogram[l] as usize;
         }
-        let mut order = buffer::filled(items.count(), 0u32);
+        let mut order = buffer::zeroed::<u32>(items.count());
         items.for_each_len(|item, l| {
             let slot = &mut next[l as usize];
             order[*slot] = item as u32;
