@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,3 +22,16 @@ def shared_dir() -> Path:
 def read_histogram(path: Path) -> npt.NDArray[np.int64]:
     data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64)
     return np.repeat(data[:, 0], data[:, 1])
+
+
+@pytest.fixture(scope="session")
+def corpora(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small real corpora (Python standard library, text2sql) as JSONL, made offline."""
+    out = tmp_path_factory.mktemp("corpora")
+    subprocess.run(
+        ["bash", str(shared_dir / "corpora/make-corpora"), str(out)],
+        check=True,
+        env={**os.environ, "SKIP_LINUX": "1", "PYTHON": sys.executable},
+        capture_output=True,
+    )
+    return out

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from seqpack._core import __version__
-from seqpack.errors import InvalidInputError, SeqpackError
+from seqpack.dataset import Dataset
+from seqpack.errors import (
+    CorruptDatasetError,
+    InvalidInputError,
+    SeqpackError,
+    SeqpackIOError,
+    TokenizerError,
+    UnsupportedTokenizerError,
+)
 from seqpack.packing import ALGORITHMS, Packing, lower_bound, pack
+from seqpack.preprocess import preprocess
+from seqpack.tokenizer import Tokenizer, train_bpe, train_bpe_files
 
 __all__ = [
     "ALGORITHMS",
+    "CorruptDatasetError",
+    "Dataset",
     "InvalidInputError",
     "Packing",
     "SeqpackError",
+    "SeqpackIOError",
+    "Tokenizer",
+    "TokenizerError",
+    "UnsupportedTokenizerError",
     "__version__",
     "lower_bound",
     "pack",
+    "preprocess",
+    "train_bpe",
+    "train_bpe_files",
 ]

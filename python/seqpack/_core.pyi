@@ -1,11 +1,23 @@
 """Type stubs of the extension module (checked against it with ``mypy.stubtest``)."""
 
+import os
+from collections.abc import Callable, Sequence
 from typing import final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Packing", "__version__", "lower_bound", "pack"]
+__all__ = [
+    "BpeTokenizer",
+    "BpeTrainer",
+    "HfTokenizer",
+    "Packing",
+    "__version__",
+    "checksum_file",
+    "lower_bound",
+    "pack",
+    "preprocess",
+]
 __version__: str
 
 @final
@@ -47,3 +59,84 @@ def pack(
 def lower_bound(
     lengths: npt.NDArray[np.int64], capacity: int, long_docs: str
 ) -> tuple[int, int]: ...
+
+@final
+class BpeTokenizer:
+    """A byte-level BPE tokenizer (the typed API is ``seqpack.Tokenizer``)."""
+
+    @staticmethod
+    def from_file(path: str | os.PathLike[str]) -> BpeTokenizer: ...
+    @staticmethod
+    def from_str(json: str) -> BpeTokenizer: ...
+    def encode(self, text: str, add_special_tokens: bool) -> npt.NDArray[np.uint32]: ...
+    def encode_batch(
+        self, texts: Sequence[str], add_special_tokens: bool
+    ) -> list[npt.NDArray[np.uint32]]: ...
+    def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
+    def decode(self, ids: npt.NDArray[np.uint32]) -> str: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
+    def token_to_id(self, token: str) -> int | None: ...
+    def id_to_token(self, id: int) -> str | None: ...
+    def to_str(self) -> str: ...
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+
+@final
+class BpeTrainer:
+    """Counts pieces of the text it is fed, then learns merges (see ``seqpack.train_bpe``)."""
+
+    def __new__(
+        cls, vocab_size: int, special_tokens: Sequence[str], pattern: str, min_frequency: int
+    ) -> BpeTrainer: ...
+    def feed(self, texts: Sequence[str]) -> None: ...
+    def feed_file(
+        self, path: str | os.PathLike[str], progress: Callable[[int], object] | None
+    ) -> None: ...
+    @property
+    def documents(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    def train(self) -> BpeTokenizer: ...
+
+def preprocess(
+    inputs: list[str],
+    out: str,
+    tokenizer: str,
+    *,
+    text_field: str,
+    lines: bool,
+    prepend: int | None,
+    append: int | None,
+    shard_tokens: int,
+    on_error: str,
+    resume: bool,
+    workers: int,
+    progress: Callable[[int, int, int, int, int, int, float], object] | None,
+) -> str: ...
+def checksum_file(path: str) -> str: ...
+
+@final
+class HfTokenizer:
+    """Any ``tokenizer.json`` through the HuggingFace ``tokenizers`` library (the typed API is
+    ``seqpack.Tokenizer``); the same methods as :class:`BpeTokenizer`."""
+
+    @staticmethod
+    def from_file(path: str | os.PathLike[str]) -> HfTokenizer: ...
+    @staticmethod
+    def from_str(json: str) -> HfTokenizer: ...
+    def encode(self, text: str, add_special_tokens: bool) -> npt.NDArray[np.uint32]: ...
+    def encode_batch(
+        self, texts: Sequence[str], add_special_tokens: bool
+    ) -> list[npt.NDArray[np.uint32]]: ...
+    def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
+    def decode(self, ids: npt.NDArray[np.uint32]) -> str: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
+    def token_to_id(self, token: str) -> int | None: ...
+    def id_to_token(self, id: int) -> str | None: ...
+    def to_str(self) -> str: ...
+    def save(self, path: str | os.PathLike[str]) -> None: ...

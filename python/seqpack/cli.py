@@ -54,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         default=STDLIB,
         metavar="FILE",
         help=(
-            "a .npy array of lengths, a .csv 'length,count' histogram, or a .txt file with "
-            "one length per line (default: the Python standard library)"
+            "a .npy array of lengths, a .csv 'length,count' histogram, a .txt file with "
+            "one length per line, or a dataset directory made by `seqpack preprocess` "
+            "(default: the Python standard library)"
         ),
     )
     p.add_argument("--capacity", type=int, default=2048, metavar="L", help="tokens per row")
@@ -70,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="shuffle rows and their documents")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=_run_pack)
+
+    from seqpack.cli_data import add_commands
+
+    add_commands(commands)
+
+    from seqpack.cli_tokenizer import add_commands as add_tokenizer_commands
+
+    add_tokenizer_commands(commands)
     return parser
 
 
@@ -107,6 +116,11 @@ def load_lengths(spec: str) -> tuple[npt.NDArray[np.int64], str]:
     if spec == STDLIB:
         return stdlib_lengths(), "Python standard library (ceil(bytes / 4) tokens per file)"
     path = Path(spec)
+    if path.is_dir():
+        from seqpack.dataset import Dataset
+
+        dataset = Dataset(path)
+        return dataset.lengths.astype(np.int64), f"{path} (dataset, tokens per document)"
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file")
     if path.suffix == ".npy":

@@ -20,6 +20,10 @@ fn class<'py>(
 }
 
 static INVALID_INPUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static IO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CORRUPT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TOKENIZER: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNSUPPORTED_TOKENIZER: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
     let message = error.to_string();
@@ -27,7 +31,17 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Error::NonPositiveLength { .. }
         | Error::DocumentTooLong { .. }
         | Error::InvalidOption { .. }
-        | Error::TooManyItems { .. } => class(py, &INVALID_INPUT, "InvalidInputError"),
+        | Error::TooManyItems { .. }
+        | Error::Record { .. }
+        | Error::UnknownTokenId { .. }
+        | Error::PatternFailed { .. } => class(py, &INVALID_INPUT, "InvalidInputError"),
+        Error::InvalidTokenizer { .. } => class(py, &TOKENIZER, "TokenizerError"),
+        Error::UnsupportedTokenizer { .. } => {
+            class(py, &UNSUPPORTED_TOKENIZER, "UnsupportedTokenizerError")
+        }
+        Error::Io { .. } => class(py, &IO, "SeqpackIOError"),
+        Error::Format { .. } => class(py, &CORRUPT, "CorruptDatasetError"),
+        Error::Interrupted => return pyo3::exceptions::PyKeyboardInterrupt::new_err(message),
     };
     match kind {
         Ok(kind) => PyErr::from_type(kind, message),

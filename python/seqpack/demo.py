@@ -1,0 +1,110 @@
+"""The main job on an embedded default: the Python standard library of the running
+interpreter, from text to packed rows (``seqpack demo``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seqpack.dataset import Dataset
+from seqpack.packing import pack
+from seqpack.preprocess import preprocess
+from seqpack.tokenizer import train_bpe_files
+
+EOS = "<|endoftext|>"
+
+
+def write_stdlib_corpus(path: Path) -> tuple[int, int]:
+    """The ``.py`` files of this interpreter's standard library as JSONL ``{"text", "source"}``;
+    returns (documents, UTF-8 bytes). Files that are not UTF-8 are left out."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    documents = size = 0
+    with path.open("w", encoding="utf-8") as out:
+        for file in sorted(root.rglob("*.py")):
+            if "site-packages" in file.parts:
+                continue
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            out.write(json.dumps({"text": text, "source": str(file.relative_to(root))}) + "\n")
+            documents += 1
+            size += len(text.encode())
+    return documents, size
+
+
+def run_demo(workdir: Path | None, vocab_size: int, seq_len: int, keep: bool) -> int:
+    own = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="seqpack-demo-")) if workdir is None else workdir
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        step = _Steps()
+        corpus = work / "pystdlib.jsonl"
+        documents, size = write_stdlib_corpus(corpus)
+        step.done(
+            "corpus", f"{documents:,} files of the Python standard library, {size / 1e6:.1f} MB"
+        )
+
+        tokenizer = train_bpe_files(
+            [corpus], vocab_size, special_tokens=[EOS], out=work / "tokenizer.json"
+        )
+        step.done(
+            "train-bpe",
+            f"byte-level BPE, vocabulary {tokenizer.vocab_size:,}, "
+            f"{size / 1e6 / step.last:.1f} MB/s",
+        )
+
+        dataset_dir = work / "dataset"
+        if dataset_dir.exists():
+            shutil.rmtree(dataset_dir)
+        manifest = preprocess(corpus, tokenizer, dataset_dir, append_eos=EOS, progress=False)
+        step.done(
+            "preprocess",
+            f"{manifest['total_rows']:,} documents, {manifest['total_tokens']:,} tokens "
+            f"({size / manifest['total_tokens']:.2f} bytes/token), "
+            f"{len(manifest['shards'])} shards, {size / 1e6 / step.last:.1f} MB/s; skipped: "
+            + (", ".join(f"{n} {why}" for why, n in manifest["skipped"].items()) or "none"),
+        )
+
+        lengths = Dataset(dataset_dir).lengths
+        packing = pack(lengths, seq_len)
+        stats = packing.stats()
+        step.done(
+            "pack",
+            f"{packing.num_packs:,} rows of {seq_len:,} tokens, efficiency "
+            f"{100 * packing.efficiency:.3f} % (padding {100 * (1 - packing.efficiency):.3f} %), "
+            f"{stats['packs_over_lower_bound']:,} rows above the L2 bound, "
+            f"≤ {stats['max_docs_per_pack']} documents per row",
+        )
+        kept = int(np.minimum(lengths, seq_len).sum())
+        print(
+            f"\nversus one document per row, padded or truncated to {seq_len:,}: "
+            f"{len(lengths):,} rows, {100 * kept / (len(lengths) * seq_len):.1f} % real tokens, "
+            f"{int(lengths.sum()) - kept:,} tokens cut off"
+        )
+        if keep or not own:
+            print(f"files kept in {work}")
+        return 0
+    finally:
+        if own and not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self.last = 0.0
+
+    def done(self, name: str, what: str) -> None:
+        now = time.perf_counter()
+        self.last = max(now - self._start, 1e-9)
+        self._start = now
+        print(f"{name:<11} {self.last:7.2f} s  {what}")
+        sys.stdout.flush()

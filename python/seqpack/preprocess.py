@@ -1,0 +1,162 @@
+"""Corpora to a tokenized dataset directory (see :func:`preprocess`)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from seqpack import _core
+from seqpack.errors import InvalidInputError
+from seqpack.tokenizer import Tokenizer
+
+__all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess"]
+
+INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".txt", ".arrow", ".parquet")
+
+PathLike = str | os.PathLike[str]
+
+
+def preprocess(
+    inputs: PathLike | Sequence[PathLike],
+    tokenizer: Tokenizer | PathLike,
+    out: PathLike,
+    *,
+    text_field: str = "text",
+    lines: bool = False,
+    append_eos: str | None = None,
+    prepend_bos: str | None = None,
+    workers: int | None = None,
+    shard_size: int = 1 << 25,
+    on_error: Literal["fail", "skip"] = "fail",
+    resume: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Tokenize ``inputs`` with ``tokenizer`` (a :class:`seqpack.Tokenizer` or the path of a
+    ``tokenizer.json``) into the dataset directory ``out`` and return its manifest.
+
+    ``inputs``: files, directories (searched recursively) and glob patterns of ``.jsonl``
+    (optionally ``.gz``/``.zst``), ``.txt`` (one document per file, or per line with
+    ``lines=True``), ``.arrow`` and ``.parquet``; the text is in ``text_field``. ``append_eos`` /
+    ``prepend_bos`` name special tokens added around every document. Shards close at
+    ``shard_size`` tokens. ``on_error="skip"`` counts bad records by reason in the manifest
+    instead of stopping at the first (whose file and line the error names); empty documents
+    are always counted, never kept. ``resume=True`` finishes an interrupted run with the same
+    result as an uninterrupted one. ``progress`` shows documents/s, MB/s and an ETA on
+    stderr (default: when stderr is a terminal). The GIL is released; Ctrl-C stops the run,
+    and what is complete stays for ``resume``.
+    """
+    paths = expand_inputs(inputs)
+    if not isinstance(tokenizer, Tokenizer):
+        if not Path(tokenizer).is_file():
+            raise InvalidInputError(f"{tokenizer}: no such tokenizer file")
+        tokenizer = Tokenizer.from_file(tokenizer)
+    ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
+    if workers is not None and workers < 1:
+        raise InvalidInputError(f"workers must be at least 1, got {workers}")
+    if shard_size < 1:
+        raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size}")
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = _ProgressBar() if show else None
+    manifest_json = _core.preprocess(
+        [str(p) for p in paths],
+        str(out),
+        tokenizer.to_str(),
+        text_field=text_field,
+        lines=lines,
+        prepend=ids["prepend_bos"],
+        append=ids["append_eos"],
+        shard_tokens=shard_size,
+        on_error=on_error,
+        resume=resume,
+        workers=workers or 0,
+        progress=bar,
+    )
+    if bar is not None:
+        bar.close()
+    manifest: dict[str, Any] = json.loads(manifest_json)
+    return manifest
+
+
+def expand_inputs(inputs: PathLike | Sequence[PathLike]) -> list[Path]:
+    """Files, directories and globs to a list of input files, each group sorted."""
+    specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not specs:
+        raise InvalidInputError("no inputs given")
+    paths: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _supported(p))
+            if not found:
+                raise InvalidInputError(f"{path}: no {', '.join(INPUT_SUFFIXES)} files inside")
+            paths.extend(found)
+        elif path.exists():
+            paths.append(path)
+        elif glob.has_magic(str(spec)):
+            matches = sorted(Path(p) for p in glob.glob(str(spec), recursive=True))
+            files = [p for p in matches if p.is_file() and _supported(p)]
+            if not files:
+                raise InvalidInputError(f"{spec}: the pattern matches no input file")
+            paths.extend(files)
+        else:
+            raise InvalidInputError(f"{path}: no such file or directory")
+    return paths
+
+
+def _supported(path: Path) -> bool:
+    return path.name.endswith(INPUT_SUFFIXES)
+
+
+def _special_ids(tokenizer: Tokenizer, names: dict[str, str | None]) -> dict[str, int | None]:
+    ids: dict[str, int | None] = dict.fromkeys(names)
+    for option, token in names.items():
+        if token is None:
+            continue
+        token_id = tokenizer.token_to_id(token)
+        if token_id is None:
+            raise InvalidInputError(f"{option}: {token!r} is not a token of the tokenizer")
+        ids[option] = token_id
+    return ids
+
+
+class _ProgressBar:
+    """One line on stderr, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(
+        self,
+        documents: int,
+        tokens: int,
+        text_bytes: int,
+        read: int,
+        total: int,
+        shards: int,
+        seconds: float,
+    ) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        rate = text_bytes / 1e6 / seconds if seconds > 0 else 0.0
+        docs = documents / seconds if seconds > 0 else 0.0
+        done = read / total if total else 0.0
+        eta = seconds * (1 - done) / done if done > 0 else 0.0
+        line = (
+            f"\r{documents:>12,} docs  {tokens:>14,} tokens  {shards:>4} shards  "
+            f"{docs:>9,.0f} docs/s  {rate:>7.1f} MB/s  {100 * done:5.1f} %  "
+            f"ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+        )
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()

@@ -1,0 +1,208 @@
+//! The byte-level BPE tokenizer: `tokenizer.json` in, ids out, identical to HF `tokenizers`.
+
+use std::path::Path;
+
+use super::added::{AddedTokens, Segment};
+use super::bytes;
+use super::cache::PerThread;
+use super::fingerprint::Fingerprint;
+use super::load::{Spec, parse};
+use super::model::Model;
+use super::pretokenize::PreTokenizer;
+use super::template::{Piece, Template};
+use super::vocab::Vocab;
+use crate::{Error, Result, parallel};
+
+pub struct Tokenizer {
+    model: Model,
+    vocab: Vocab,
+    pretokenizer: PreTokenizer,
+    added: AddedTokens,
+    template: Option<Template>,
+    fingerprint: String,
+    json: String,
+    per_thread: PerThread,
+}
+
+impl Tokenizer {
+    /// Reads a `tokenizer.json`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let json = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let name = path.display().to_string();
+        let json = String::from_utf8(json).map_err(|e| Error::InvalidTokenizer {
+            path: name.clone(),
+            at: format!("byte {}", e.utf8_error().valid_up_to()),
+            message: "not valid UTF-8".into(),
+        })?;
+        Self::from_json_named(json, &name)
+    }
+
+    /// Builds a tokenizer from the text of a `tokenizer.json`.
+    pub fn from_json(json: &str) -> Result<Self> {
+        Self::from_json_named(json.to_owned(), "tokenizer JSON")
+    }
+
+    /// `name` stands for the document in error messages.
+    pub(crate) fn from_json_named(json: String, name: &str) -> Result<Self> {
+        let spec = parse(&json, name)?;
+        let fingerprint = fingerprint(&spec);
+        let Spec {
+            vocab,
+            merges,
+            ignore_merges,
+            unknown,
+            stages,
+            added,
+            template,
+        } = spec;
+        let byte_vocab = vocab
+            .iter()
+            .filter_map(|(token, &id)| Some((bytes::from_token_string(token)?.into(), id)))
+            .collect();
+        Ok(Tokenizer {
+            model: Model::new(&byte_vocab, &merges, ignore_merges, unknown),
+            vocab: Vocab::new(
+                vocab.iter().map(|(t, &id)| (t.as_str(), id)),
+                added.iter().map(|t| (t.content.as_str(), t.id)),
+            ),
+            pretokenizer: PreTokenizer::new(stages),
+            added: AddedTokens::new(added),
+            template,
+            fingerprint,
+            json,
+            per_thread: PerThread::default(),
+        })
+    }
+
+    /// The ids of `text`, as HF's `encode(text, add_special_tokens=...)`: added tokens found
+    /// in the text always become their ids; `add_special_tokens` adds what the file's
+    /// `TemplateProcessing` post-processor puts around the text (nothing without one).
+    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+        let mut ids = Vec::with_capacity(text.len() / 3);
+        self.per_thread.with(|local| {
+            self.added
+                .for_each_segment(text, &mut |segment| match segment {
+                    Segment::Token(id) => {
+                        ids.push(id);
+                        Ok(())
+                    }
+                    Segment::Text(text) => self.pretokenizer.for_each_piece(text, &mut |piece| {
+                        local.encode_piece(&self.model, piece.as_bytes(), &mut ids);
+                    }),
+                })
+        })?;
+        Ok(match (&self.template, add_special_tokens) {
+            (Some(template), true) => template.apply(ids),
+            _ => ids,
+        })
+    }
+
+    /// [`Tokenizer::encode`] over many texts, in parallel.
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Vec<u32>>> {
+        parallel::try_map(texts, |text| self.encode(text.as_ref(), add_special_tokens))
+    }
+
+    /// The bytes `ids` stand for: the exact inverse of encoding (an added token gives its
+    /// content). A slice of a longer encoding may cut a character, hence bytes.
+    pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for (index, &id) in ids.iter().enumerate() {
+            let bytes = self.vocab.decoded(id).ok_or(Error::UnknownTokenId {
+                index,
+                id,
+                vocab_size: self.vocab_size(),
+            })?;
+            out.extend_from_slice(bytes);
+        }
+        Ok(out)
+    }
+
+    /// The number of ids: one more than the largest, added tokens included.
+    pub fn vocab_size(&self) -> u32 {
+        self.vocab.len()
+    }
+
+    /// 16 hex digits that change whenever encoding could: see [`super::fingerprint`].
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The id of a token, spelled as in `tokenizer.json` (`"Ġthe"`) or as an added token's
+    /// content.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.vocab.id(token)
+    }
+
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.vocab.token(id)
+    }
+
+    /// The `tokenizer.json` text this tokenizer was read from (or, once trained, written as).
+    pub fn to_json(&self) -> &str {
+        &self.json
+    }
+
+    /// Writes the `tokenizer.json` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::shard::write_atomically(path, self.json.as_bytes())
+    }
+}
+
+#[cfg(test)]
+impl Tokenizer {
+    /// The ids of one piece, without pre-tokenization.
+    pub(crate) fn encode_piece(&self, piece: &[u8]) -> Vec<u32> {
+        let mut ids = Vec::new();
+        self.model
+            .encode_word(piece, &mut Default::default(), &mut ids);
+        ids
+    }
+}
+
+/// Everything that decides the ids, in a canonical order.
+fn fingerprint(spec: &Spec) -> String {
+    let mut f = Fingerprint::new();
+    let mut vocab: Vec<(&String, &u32)> = spec.vocab.iter().collect();
+    vocab.sort_unstable_by_key(|&(_, &id)| id);
+    f.u32(vocab.len() as u32);
+    for (token, &id) in vocab {
+        f.u32(id).str(token);
+    }
+    f.u32(spec.merges.len() as u32);
+    for &(left, right, merged) in &spec.merges {
+        f.u32(left).u32(right).u32(merged);
+    }
+    f.flag(spec.ignore_merges);
+    match spec.unknown {
+        Some(unk) => f.flag(true).u32(unk.id).flag(unk.fuse),
+        None => f.flag(false),
+    };
+    let stages = PreTokenizer::describe_stages(&spec.stages);
+    f.u32(stages.len() as u32);
+    for stage in &stages {
+        f.str(stage);
+    }
+    f.u32(spec.added.len() as u32);
+    for t in &spec.added {
+        f.u32(t.id).str(&t.content);
+        for flag in [t.special, t.single_word, t.lstrip, t.rstrip, t.normalized] {
+            f.flag(flag);
+        }
+    }
+    let pieces = spec.template.as_ref().map_or(&[][..], |t| &t.pieces[..]);
+    f.u32(pieces.len() as u32);
+    for piece in pieces {
+        match piece {
+            Piece::Sequence => f.str("sequence"),
+            Piece::Special(ids) => {
+                f.str("special").u32(ids.len() as u32);
+                ids.iter().fold(&mut f, |f, &id| f.u32(id))
+            }
+        };
+    }
+    f.finish()
+}

@@ -1,0 +1,556 @@
+//! `preprocess`: corpora to a tokenized dataset directory, streaming with bounded memory, in
+//! parallel, resumably and deterministically.
+//!
+//! Records are read in input order, tokenized in batches on a thread pool, and appended in
+//! the same order to shards that close once they hold `shard_tokens` tokens. Shard
+//! boundaries therefore depend only on the data, so a resumed run (which restarts after its
+//! last complete shard, see [`journal`]) writes exactly the shards an uninterrupted run would.
+
+mod arrow_input;
+mod input;
+mod journal;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::shard::{self, Manifest, Row, TokenizerInfo};
+use crate::{Error, Result};
+use input::{FileRecords, Payload, Record};
+use journal::{JOURNAL, Journal};
+
+pub use input::Format;
+
+impl Encoder for crate::bpe::Tokenizer {
+    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        crate::bpe::Tokenizer::encode(self, text, false)
+    }
+    fn fingerprint(&self) -> String {
+        crate::bpe::Tokenizer::fingerprint(self).to_string()
+    }
+    fn vocab_size(&self) -> u64 {
+        u64::from(crate::bpe::Tokenizer::vocab_size(self))
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// What turns text into token ids. Implemented by seqpack's tokenizers.
+pub trait Encoder: Sync {
+    /// The ids of `text`, without special tokens added around it. An error here is a fault
+    /// of the tokenizer, not of the record, and stops the run.
+    fn encode(&self, text: &str) -> Result<Vec<u32>>;
+    /// Identifies the tokenizer (vocabulary, merges, pre-tokenizer) for the manifest.
+    fn fingerprint(&self) -> String;
+    fn vocab_size(&self) -> u64;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Stop at the first bad record with an error naming its file and line.
+    Fail,
+    /// Skip bad records and count them by reason in the manifest.
+    Skip,
+}
+
+impl std::str::FromStr for OnError {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "fail" => Ok(OnError::Fail),
+            "skip" => Ok(OnError::Skip),
+            _ => Err(Error::invalid_option(
+                "on_error",
+                format!("{name:?} is unknown; expected fail or skip"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PreprocessOptions {
+    /// The JSONL / Arrow field holding the text.
+    pub text_field: String,
+    /// `.txt` inputs hold one document per line (else one per file).
+    pub lines: bool,
+    pub prepend: Option<u32>,
+    pub append: Option<u32>,
+    /// A shard closes once it holds at least this many tokens.
+    pub shard_tokens: u64,
+    pub on_error: OnError,
+    pub resume: bool,
+    /// Tokenizer threads; 0 for one per core.
+    pub workers: usize,
+    /// Records per batch handed to the threads (a batch also ends at 8 MiB of text).
+    pub batch_records: usize,
+}
+
+impl Default for PreprocessOptions {
+    fn default() -> Self {
+        PreprocessOptions {
+            text_field: "text".into(),
+            lines: false,
+            prepend: None,
+            append: None,
+            shard_tokens: 1 << 25,
+            on_error: OnError::Fail,
+            resume: false,
+            workers: 0,
+            batch_records: 8192,
+        }
+    }
+}
+
+/// Counters passed to the progress callback after every batch.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub documents: u64,
+    pub tokens: u64,
+    pub text_bytes: u64,
+    /// Raw (possibly compressed) input bytes read so far, and in total, for an ETA.
+    pub input_bytes_read: u64,
+    pub input_bytes_total: u64,
+    pub shards: u64,
+    pub seconds: f64,
+}
+
+/// Texts per batch handed to the thread pool: large enough to keep every core busy, small
+/// enough to bound memory.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Tokenizes `inputs` into the dataset directory `out` and returns its manifest.
+/// `on_progress` runs after each batch; an error from it (e.g. [`Error::Interrupted`])
+/// stops the run, leaving what is complete for `resume`.
+pub fn preprocess(
+    inputs: &[PathBuf],
+    out: &Path,
+    encoder: &dyn Encoder,
+    options: &PreprocessOptions,
+    on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<Manifest> {
+    let started = Instant::now();
+    validate(inputs, options)?;
+    let sources: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let mut sizes = Vec::with_capacity(inputs.len());
+    for path in inputs {
+        // An unreadable file is reported (or counted) when it is opened, in input order.
+        sizes.push(std::fs::metadata(path).map_or(0, |m| m.len()));
+    }
+    let run = run_id(&sources, &sizes, encoder, options);
+    let manifest_path = out.join(shard::MANIFEST);
+    let journal_path = out.join(JOURNAL);
+    let mut journal = prepare_output(out, &manifest_path, &journal_path, &run, options.resume)?;
+    if manifest_path.exists() {
+        // A resumed run whose previous attempt had finished: nothing left to do.
+        return Manifest::read(&manifest_path);
+    }
+    let mut state = journal.take().unwrap_or_else(|| Journal {
+        run: run.clone(),
+        ..Journal::default()
+    });
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.workers)
+        .build()
+        .map_err(|e| Error::invalid_option("workers", e.to_string()))?;
+    let read = Arc::new(AtomicU64::new(0));
+    let mut progress = Progress {
+        input_bytes_total: sizes.iter().sum(),
+        shards: state.shards.len() as u64,
+        ..Progress::default()
+    };
+    let mut pending: Vec<Row> = Vec::new();
+    let mut pending_tokens = 0u64;
+    let mut batch: Vec<Record> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let (start_source, start_line) = match state.cursor {
+        Some((source, line)) => (source as usize, line),
+        None => (0, 0),
+    };
+    let mut sink = Sink {
+        out,
+        journal_path: &journal_path,
+        sources: &sources,
+        options,
+        state: &mut state,
+        pending: &mut pending,
+        pending_tokens: &mut pending_tokens,
+    };
+    for (index, path) in inputs.iter().enumerate().skip(start_source) {
+        let source = index as u32;
+        let opened = FileRecords::open(
+            source,
+            path,
+            options.lines,
+            &options.text_field,
+            read.clone(),
+        );
+        let mut records = match opened {
+            Ok(records) => records,
+            Err(error @ (Error::Io { .. } | Error::Format { .. })) => {
+                let message = error.to_string();
+                sink.reject(path, 0, "unreadable_file", message)?;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if index == start_source && start_line > 0 {
+            records.skip_through(start_line)?;
+        }
+        while let Some(record) = records.next_record()? {
+            batch_bytes += record.size();
+            batch.push(record);
+            if batch_bytes >= BATCH_BYTES || batch.len() >= options.batch_records {
+                sink.take(
+                    &pool,
+                    encoder,
+                    std::mem::take(&mut batch),
+                    inputs,
+                    &mut progress,
+                )?;
+                batch_bytes = 0;
+                report(&mut progress, &read, &started, on_progress)?;
+            }
+        }
+    }
+    sink.take(&pool, encoder, batch, inputs, &mut progress)?;
+    sink.flush(None)?;
+    report(&mut progress, &read, &started, on_progress)?;
+
+    let mut options_record = BTreeMap::new();
+    options_record.insert("text_field".into(), options.text_field.clone().into());
+    options_record.insert("lines".into(), options.lines.into());
+    options_record.insert("prepend_token".into(), options.prepend.into());
+    options_record.insert("append_token".into(), options.append.into());
+    options_record.insert("shard_tokens".into(), options.shard_tokens.into());
+    options_record.insert(
+        "on_error".into(),
+        format!("{:?}", options.on_error).to_lowercase().into(),
+    );
+    let manifest = Manifest {
+        format: shard::FORMAT_NAME.into(),
+        format_version: shard::FORMAT_VERSION,
+        tokenizer: TokenizerInfo {
+            fingerprint: encoder.fingerprint(),
+            vocab_size: encoder.vocab_size(),
+        },
+        total_rows: state.next_doc_id,
+        total_tokens: state.shards.iter().map(|s| s.tokens).sum(),
+        total_text_bytes: state.text_bytes,
+        shards: state.shards.clone(),
+        length_histogram: state.histogram.clone(),
+        skipped: state.skipped.clone(),
+        sources,
+        options: options_record,
+    };
+    manifest.write(&manifest_path)?;
+    let _ = std::fs::remove_file(&journal_path);
+    Ok(manifest)
+}
+
+fn validate(inputs: &[PathBuf], options: &PreprocessOptions) -> Result<()> {
+    if inputs.is_empty() {
+        return Err(Error::invalid_option("inputs", "no input files"));
+    }
+    if options.batch_records == 0 {
+        return Err(Error::invalid_option("batch_records", "must be at least 1"));
+    }
+    if options.shard_tokens == 0 {
+        return Err(Error::invalid_option(
+            "shard_size",
+            "must be at least 1 token",
+        ));
+    }
+    for path in inputs {
+        input::format_of(path)?;
+    }
+    Ok(())
+}
+
+fn report(
+    progress: &mut Progress,
+    read: &AtomicU64,
+    started: &Instant,
+    on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<()> {
+    progress.input_bytes_read = read.load(Ordering::Relaxed);
+    progress.seconds = started.elapsed().as_secs_f64();
+    on_progress(progress)
+}
+
+/// Checks the output directory and returns the journal to resume from, if any.
+fn prepare_output(
+    out: &Path,
+    manifest_path: &Path,
+    journal_path: &Path,
+    run: &str,
+    resume: bool,
+) -> Result<Option<Journal>> {
+    let exists = out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| Error::io(out, e))?
+            .next()
+            .is_some();
+    if exists && !resume {
+        return Err(Error::invalid_option(
+            "out",
+            format!(
+                "{} exists and is not empty; pass resume to continue an interrupted run, or choose another directory",
+                out.display()
+            ),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    if manifest_path.exists() {
+        return Ok(None);
+    }
+    let journal = Journal::read(journal_path)?;
+    if let Some(journal) = &journal {
+        if journal.run != run {
+            return Err(Error::invalid_option(
+                "resume",
+                format!(
+                    "{} was started with other inputs, options or tokenizer; use a new directory",
+                    out.display()
+                ),
+            ));
+        }
+    }
+    // Anything beyond the journal (a shard renamed just before a kill, temporary files) is
+    // rewritten by this run.
+    let kept = journal.as_ref().map_or(0, |j| j.shards.len());
+    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
+        let path = entry.map_err(|e| Error::io(out, e))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let stale_shard = name
+            .strip_prefix("shard-")
+            .and_then(|rest| rest.strip_suffix(".arrow"))
+            .and_then(|index| index.parse::<usize>().ok())
+            .is_some_and(|index| index >= kept);
+        if stale_shard || name.ends_with(".tmp") {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(journal)
+}
+
+/// A stable identifier of inputs (paths and sizes), options and tokenizer.
+fn run_id(
+    sources: &[String],
+    sizes: &[u64],
+    encoder: &dyn Encoder,
+    options: &PreprocessOptions,
+) -> String {
+    let description = format!(
+        "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
+        encoder.fingerprint(),
+        options.text_field,
+        options.lines,
+        options.prepend,
+        options.append,
+        options.shard_tokens,
+        options.on_error
+    );
+    format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(description.as_bytes())
+    )
+}
+
+/// Where tokenized records go: the open shard, the journal, the skip counts.
+struct Sink<'a> {
+    out: &'a Path,
+    journal_path: &'a Path,
+    sources: &'a [String],
+    options: &'a PreprocessOptions,
+    state: &'a mut Journal,
+    pending: &'a mut Vec<Row>,
+    pending_tokens: &'a mut u64,
+}
+
+/// The outcome of one record, computed on a worker.
+enum Outcome {
+    Tokens {
+        tokens: Vec<u32>,
+        text_bytes: usize,
+    },
+    Bad {
+        reason: &'static str,
+        message: String,
+    },
+    Failed(Error),
+}
+
+fn tokenize(
+    record: Record,
+    encoder: &dyn Encoder,
+    options: &PreprocessOptions,
+) -> (u32, u64, Outcome) {
+    let bad = |reason, message| Outcome::Bad { reason, message };
+    let text: std::result::Result<String, Outcome> = match record.payload {
+        Payload::Bad { reason, message } => Err(bad(reason, message)),
+        Payload::Str(text) => Ok(text),
+        Payload::Text(bytes) => String::from_utf8(bytes).map_err(|e| {
+            bad(
+                "invalid_utf8",
+                format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+            )
+        }),
+        Payload::Json(bytes) => json_text(&bytes, &options.text_field),
+    };
+    let outcome = match text {
+        Err(outcome) => outcome,
+        Ok(text) if text.is_empty() => bad("empty", "empty document".into()),
+        Ok(text) => match encoder.encode(&text) {
+            Ok(ids) => {
+                let mut tokens = Vec::with_capacity(ids.len() + 2);
+                tokens.extend(options.prepend);
+                tokens.extend(ids);
+                tokens.extend(options.append);
+                Outcome::Tokens {
+                    tokens,
+                    text_bytes: text.len(),
+                }
+            }
+            Err(error) => Outcome::Failed(error),
+        },
+    };
+    (record.source, record.line, outcome)
+}
+
+fn json_text(bytes: &[u8], field: &str) -> std::result::Result<String, Outcome> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(Outcome::Bad {
+            reason: "invalid_utf8",
+            message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        });
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Outcome::Bad {
+        reason: "malformed_json",
+        message: format!("malformed JSON: {e}"),
+    })?;
+    match value.get(field) {
+        Some(serde_json::Value::String(text)) => Ok(text.clone()),
+        Some(other) => Err(Outcome::Bad {
+            reason: "missing_field",
+            message: format!("field {field:?} is not a string but {}", json_kind(other)),
+        }),
+        None => Err(Outcome::Bad {
+            reason: "missing_field",
+            message: format!("no field {field:?}"),
+        }),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+impl Sink<'_> {
+    /// Tokenizes a batch on the pool and appends it in input order.
+    fn take(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        encoder: &dyn Encoder,
+        batch: Vec<Record>,
+        inputs: &[PathBuf],
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let options = self.options;
+        let outcomes: Vec<(u32, u64, Outcome)> = pool.install(|| {
+            batch
+                .into_par_iter()
+                .map(|r| tokenize(r, encoder, options))
+                .collect()
+        });
+        for (source, line, outcome) in outcomes {
+            match outcome {
+                Outcome::Failed(error) => return Err(error),
+                Outcome::Bad { reason, message } => {
+                    self.reject(&inputs[source as usize], line, reason, message)?;
+                }
+                Outcome::Tokens { tokens, text_bytes } => {
+                    progress.documents += 1;
+                    progress.tokens += tokens.len() as u64;
+                    progress.text_bytes += text_bytes as u64;
+                    self.state.text_bytes += text_bytes as u64;
+                    self.state.histogram.add(tokens.len() as u64);
+                    *self.pending_tokens += tokens.len() as u64;
+                    self.pending.push(Row {
+                        tokens,
+                        source,
+                        line,
+                    });
+                    if *self.pending_tokens >= options.shard_tokens {
+                        self.flush(Some((source, line)))?;
+                        progress.shards += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A bad record: an error under `OnError::Fail` (empty documents are always only
+    /// counted), else counted by reason.
+    fn reject(
+        &mut self,
+        path: &Path,
+        line: u64,
+        reason: &'static str,
+        message: String,
+    ) -> Result<()> {
+        if self.options.on_error == OnError::Fail && reason != "empty" {
+            return Err(Error::Record {
+                path: path.display().to_string(),
+                line,
+                reason,
+                message,
+            });
+        }
+        *self.state.skipped.entry(reason.to_string()).or_default() += 1;
+        Ok(())
+    }
+
+    /// Writes the pending rows as the next shard and records it in the journal; `cursor` is
+    /// the last record included (`None` for the final shard, after which no journal is
+    /// needed).
+    fn flush(&mut self, cursor: Option<(u32, u64)>) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let index = self.state.shards.len();
+        let entry = shard::write_shard(
+            self.out,
+            index,
+            self.state.next_doc_id,
+            self.pending,
+            self.sources,
+        )?;
+        self.state.next_doc_id += entry.rows;
+        self.state.shards.push(entry);
+        self.pending.clear();
+        *self.pending_tokens = 0;
+        if cursor.is_some() {
+            self.state.cursor = cursor;
+            self.state.write(self.journal_path)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! The pipeline end to end on small hand-made corpora, with a byte-level toy encoder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{UInt32Type, UInt64Type};
+
+use super::*;
+
+/// One token per byte: enough to check plumbing, order and counts.
+struct Bytes;
+
+impl Encoder for Bytes {
+    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(text.bytes().map(u32::from).collect())
+    }
+    fn fingerprint(&self) -> String {
+        "bytes".into()
+    }
+    fn vocab_size(&self) -> u64 {
+        256
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("seqpack-preprocess-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+    std::fs::write(path, bytes).unwrap();
+    path.to_path_buf()
+}
+
+/// (doc_id, source, line, tokens) of every row of every shard, in order.
+fn rows(dir: &Path, manifest: &Manifest) -> Vec<(u64, String, u64, Vec<u32>)> {
+    let mut out = Vec::new();
+    for entry in &manifest.shards {
+        let path = dir.join(&entry.file);
+        assert_eq!(shard::checksum_file(&path).unwrap(), entry.checksum);
+        let reader =
+            arrow_ipc::reader::FileReader::try_new(std::fs::File::open(&path).unwrap(), None)
+                .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let ids = batch.column(0).as_list::<i64>();
+            let lengths = batch.column(1).as_primitive::<UInt32Type>();
+            let doc = batch.column(2).as_primitive::<UInt64Type>();
+            let source = batch.column(3).as_string::<i32>();
+            let line = batch.column(4).as_primitive::<UInt64Type>();
+            for i in 0..batch.num_rows() {
+                let tokens: Vec<u32> = ids.value(i).as_primitive::<UInt32Type>().values().to_vec();
+                assert_eq!(tokens.len() as u32, lengths.value(i));
+                out.push((
+                    doc.value(i),
+                    source.value(i).to_string(),
+                    line.value(i),
+                    tokens,
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn run(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Result<Manifest> {
+    preprocess(inputs, out, &Bytes, options, &mut |_| Ok(()))
+}
+
+#[test]
+fn formats_order_and_counts() {
+    let dir = temp_dir("formats");
+    let jsonl = write(
+        &dir.join("a.jsonl"),
+        b"{\"text\": \"ab\"}\n\n{\"text\": \"c\", \"x\": 1}\r\n",
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"{\"text\": \"gz\"}\n").unwrap();
+    let gz = write(&dir.join("b.jsonl.gz"), &gz.finish().unwrap());
+    let zst = write(
+        &dir.join("c.jsonl.zst"),
+        &zstd::encode_all(&b"{\"text\": \"zs\"}\n"[..], 0).unwrap(),
+    );
+    let txt = write(&dir.join("d.txt"), "whole\nfile é".as_bytes());
+    let out = dir.join("out");
+    let options = PreprocessOptions {
+        append: Some(999),
+        ..PreprocessOptions::default()
+    };
+    let manifest = run(&[jsonl, gz, zst, txt], &out, &options).unwrap();
+    let got = rows(&out, &manifest);
+    let expect_tokens = |s: &str| s.bytes().map(u32::from).chain([999]).collect::<Vec<_>>();
+    let sources: Vec<&str> = got
+        .iter()
+        .map(|r| r.1.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        ["a.jsonl", "a.jsonl", "b.jsonl.gz", "c.jsonl.zst", "d.txt"]
+    );
+    assert_eq!(got.iter().map(|r| r.2).collect::<Vec<_>>(), [1, 3, 1, 1, 1]);
+    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    assert_eq!(got[0].3, expect_tokens("ab"));
+    assert_eq!(got[4].3, expect_tokens("whole\nfile é"));
+    assert_eq!(manifest.total_rows, 5);
+    assert_eq!(
+        manifest.total_tokens,
+        got.iter().map(|r| r.3.len() as u64).sum::<u64>()
+    );
+    assert_eq!(manifest.tokenizer.fingerprint, "bytes");
+    assert_eq!(manifest.length_histogram.counts.iter().sum::<u64>(), 5);
+    assert!(manifest.skipped.is_empty());
+    // The manifest on disk is the one returned.
+    assert_eq!(
+        Manifest::read(&out.join(shard::MANIFEST)).unwrap(),
+        manifest
+    );
+}
+
+#[test]
+fn bad_records_fail_with_file_and_line_or_are_counted() {
+    let dir = temp_dir("bad");
+    let jsonl = write(
+        &dir.join("bad.jsonl"),
+        b"{\"text\": \"ok\"}\n{\"text\": 3}\n{nope\n{\"body\": \"x\"}\n{\"text\": \"\"}\n{\"text\": \"\xff\"}\n",
+    );
+    let txt = write(&dir.join("bad.txt"), b"\xff\xfe");
+    let missing = dir.join("missing.jsonl");
+    let err = run(
+        std::slice::from_ref(&jsonl),
+        &dir.join("out1"),
+        &PreprocessOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Record {
+                line: 2,
+                reason: "missing_field",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bad.jsonl:2:"), "{err}");
+    let skip = PreprocessOptions {
+        on_error: OnError::Skip,
+        lines: true,
+        ..PreprocessOptions::default()
+    };
+    let out = dir.join("out2");
+    let manifest = run(&[jsonl, txt, missing.clone()], &out, &skip).unwrap();
+    assert_eq!(manifest.total_rows, 1);
+    let skipped: Vec<(&str, u64)> = manifest
+        .skipped
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("empty", 1),
+            ("invalid_utf8", 2),
+            ("malformed_json", 1),
+            ("missing_field", 2),
+            ("unreadable_file", 1)
+        ]
+    );
+    let err = run(&[missing], &dir.join("out3"), &PreprocessOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Record {
+                reason: "unreadable_file",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_dataset() {
+    let dir = temp_dir("resume");
+    let mut text = String::new();
+    for i in 0..500 {
+        text.push_str(&format!(
+            "{{\"text\": \"document {i} {}\"}}\n",
+            "x".repeat(i % 37)
+        ));
+    }
+    let inputs = [
+        write(&dir.join("a.jsonl"), text.as_bytes()),
+        write(&dir.join("b.txt"), b"one\ntwo\n\nthree"),
+    ];
+    let options = PreprocessOptions {
+        shard_tokens: 700,
+        batch_records: 16,
+        lines: true,
+        ..PreprocessOptions::default()
+    };
+    let reference_dir = dir.join("reference");
+    let reference = run(&inputs, &reference_dir, &options).unwrap();
+    assert!(reference.shards.len() > 5);
+    for stop_after in [1, 7, 20, 31] {
+        let out = dir.join(format!("resumed-{stop_after}"));
+        let mut calls = 0;
+        let err = preprocess(&inputs, &out, &Bytes, &options, &mut |_| {
+            calls += 1;
+            if calls == stop_after {
+                Err(Error::Interrupted)
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Interrupted));
+        // Without resume a half-done directory is refused.
+        if std::fs::read_dir(&out).unwrap().next().is_some() {
+            assert!(run(&inputs, &out, &options).is_err());
+        }
+        // A temporary file left by a kill during a write is cleaned up.
+        std::fs::write(out.join("shard-00099.arrow.tmp"), b"half").unwrap();
+        let resumed = run(
+            &inputs,
+            &out,
+            &PreprocessOptions {
+                resume: true,
+                ..options.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            resumed.shards, reference.shards,
+            "stopped after {stop_after} batches"
+        );
+        assert_eq!(rows(&out, &resumed), rows(&reference_dir, &reference));
+        assert_eq!(resumed.skipped, reference.skipped);
+        assert_eq!(resumed.length_histogram, reference.length_histogram);
+        assert!(!out.join("shard-00099.arrow.tmp").exists());
+    }
+    // Resuming with other options is refused.
+    let out = dir.join("other");
+    let mut calls = 0;
+    let _ = preprocess(&inputs, &out, &Bytes, &options, &mut |_| {
+        calls += 1;
+        if calls == 3 {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    });
+    let other = PreprocessOptions {
+        resume: true,
+        shard_tokens: 900,
+        ..options
+    };
+    assert!(run(&inputs, &out, &other).is_err());
+}

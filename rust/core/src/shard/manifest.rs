@@ -1,0 +1,100 @@
+//! `manifest.json`: what a dataset directory holds, how it was made, and how to verify it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+pub const FORMAT_NAME: &str = "seqpack-dataset";
+/// Bumped on any change that an older reader would misread.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub tokenizer: TokenizerInfo,
+    pub shards: Vec<ShardEntry>,
+    pub total_rows: u64,
+    pub total_tokens: u64,
+    /// UTF-8 bytes of the text of the kept documents.
+    pub total_text_bytes: u64,
+    pub length_histogram: LengthHistogram,
+    /// Records not turned into rows, by reason (`empty`, `malformed_json`, `missing_field`,
+    /// `invalid_utf8`, `unreadable_file`, …).
+    pub skipped: BTreeMap<String, u64>,
+    /// The input files, in the order they were read.
+    pub sources: Vec<String>,
+    /// The options the dataset was made with, for provenance.
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenizerInfo {
+    pub fingerprint: String,
+    pub vocab_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    pub file: String,
+    pub rows: u64,
+    pub tokens: u64,
+    pub bytes: u64,
+    pub checksum: String,
+}
+
+/// Document lengths in power-of-two buckets: `counts[k]` documents have a length in
+/// `[2^k, 2^(k+1))`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LengthHistogram {
+    pub counts: Vec<u64>,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl LengthHistogram {
+    pub fn add(&mut self, length: u64) {
+        if length == 0 {
+            return;
+        }
+        let bucket = (63 - length.leading_zeros()) as usize;
+        if self.counts.len() <= bucket {
+            self.counts.resize(bucket + 1, 0);
+        }
+        self.counts[bucket] += 1;
+        self.min = if self.max == 0 {
+            length
+        } else {
+            self.min.min(length)
+        };
+        self.max = self.max.max(length);
+    }
+}
+
+impl Manifest {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Format {
+            path: path.display().to_string(),
+            message: format!("not a seqpack manifest: {e}"),
+        })?;
+        if manifest.format != FORMAT_NAME || manifest.format_version > FORMAT_VERSION {
+            return Err(Error::Format {
+                path: path.display().to_string(),
+                message: format!(
+                    "format {:?} version {} is not readable by this seqpack (reads {FORMAT_NAME:?} ≤ {FORMAT_VERSION})",
+                    manifest.format, manifest.format_version
+                ),
+            });
+        }
+        Ok(manifest)
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("a manifest always serialises");
+        super::write_atomically(path, text.as_bytes())
+    }
+}

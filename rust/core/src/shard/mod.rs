@@ -1,0 +1,46 @@
+//! The dataset directory: uncompressed Arrow IPC *file* shards (so they memory-map with zero
+//! copies) of one row per document, plus `manifest.json`. Readable by pyarrow, polars,
+//! duckdb and HF `datasets` without seqpack.
+//!
+//! Shard schema: `input_ids: large_list<uint32>` (64-bit offsets: 32-bit ones overflow past
+//! 2^31 tokens per array), `length: uint32` (so lengths are a zero-copy column), `doc_id:
+//! uint64` (the document's index in the dataset), `source: string` (the input file) and
+//! `line: uint64` (1-based record number in that file: the line for JSONL and line-wise text,
+//! the row for Arrow, 1 for a whole-file document).
+
+mod checksum;
+mod manifest;
+mod writer;
+
+pub use checksum::checksum_file;
+pub use manifest::{
+    FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
+};
+pub use writer::{Row, write_shard};
+
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "manifest.json";
+
+/// The file name of shard `index`.
+pub fn shard_file_name(index: usize) -> String {
+    format!("shard-{index:05}.arrow")
+}
+
+/// Writes `bytes` to `path` atomically: to a temporary file beside it, synced, then renamed,
+/// so a reader (or a resumed run after a crash) sees the old file or the new one, never half.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> crate::Result<()> {
+    use std::io::Write;
+    let tmp = temporary_path(path);
+    let io = |e| crate::Error::io(&tmp, e);
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+}
+
+pub(crate) fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}

@@ -1,0 +1,96 @@
+//! Bindings of `seqpack_core::preprocess` and of the dataset helpers.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use seqpack_core::Error;
+use seqpack_core::preprocess::{PreprocessOptions, Progress, preprocess as run};
+use seqpack_core::shard;
+
+use crate::errors::to_py;
+use crate::gil::without_gil;
+
+/// Runs the pipeline with the GIL released. After each batch the GIL is taken back briefly to
+/// honour Ctrl-C and to call `progress(documents, tokens, text_bytes, input_bytes_read,
+/// input_bytes_total, shards, seconds)`; an exception there stops the run and is re-raised.
+/// `tokenizer` is the text of a `tokenizer.json`. Returns the manifest as JSON.
+#[pyfunction]
+#[pyo3(signature = (inputs, out, tokenizer, *, text_field, lines, prepend, append, shard_tokens, on_error, resume, workers, progress))]
+#[allow(clippy::too_many_arguments)]
+fn preprocess(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    out: PathBuf,
+    tokenizer: String,
+    text_field: String,
+    lines: bool,
+    prepend: Option<u32>,
+    append: Option<u32>,
+    shard_tokens: u64,
+    on_error: &str,
+    resume: bool,
+    workers: usize,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let options = PreprocessOptions {
+        text_field,
+        lines,
+        prepend,
+        append,
+        shard_tokens,
+        on_error: on_error.parse().map_err(|e| to_py(py, e))?,
+        resume,
+        workers,
+        ..PreprocessOptions::default()
+    };
+    let mut raised: Option<PyErr> = None;
+    let outcome = without_gil(py, || {
+        let tokenizer = seqpack_core::hf::encoder_from_json(&tokenizer)?;
+        let mut on_progress = |p: &Progress| {
+            Python::attach(|py| -> PyResult<()> {
+                py.check_signals()?;
+                if let Some(callback) = &progress {
+                    let counters = (
+                        p.documents,
+                        p.tokens,
+                        p.text_bytes,
+                        p.input_bytes_read,
+                        p.input_bytes_total,
+                        p.shards,
+                        p.seconds,
+                    );
+                    callback.call1(py, counters)?;
+                }
+                Ok(())
+            })
+            .map_err(|error| {
+                raised = Some(error);
+                Error::Interrupted
+            })
+        };
+        let manifest = run(
+            &inputs,
+            &out,
+            tokenizer.as_ref(),
+            &options,
+            &mut on_progress,
+        )?;
+        Ok(serde_json::to_string(&manifest).expect("a manifest always serialises"))
+    });
+    match raised {
+        Some(error) => Err(error),
+        None => outcome,
+    }
+}
+
+/// The checksum of a file as written in manifests (`xxh3:<hex>`).
+#[pyfunction]
+fn checksum_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    without_gil(py, || shard::checksum_file(&path))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(preprocess, m)?)?;
+    m.add_function(wrap_pyfunction!(checksum_file, m)?)?;
+    Ok(())
+}
