@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,19 +19,6 @@ from seqpack.dataset import Dataset
 from seqpack.errors import CorruptDatasetError, InvalidInputError, SeqpackIOError
 
 tokenizers = pytest.importorskip("tokenizers")
-
-
-@pytest.fixture(scope="session")
-def corpora(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small real corpora (Python standard library, text2sql), made offline."""
-    out = tmp_path_factory.mktemp("corpora")
-    subprocess.run(
-        ["bash", str(shared_dir / "corpora/make-corpora"), str(out)],
-        check=True,
-        env={**os.environ, "SKIP_LINUX": "1", "PYTHON": sys.executable},
-        capture_output=True,
-    )
-    return out
 
 
 @pytest.fixture(scope="session")
