@@ -1222,16 +1222,18 @@ def preprocess_table(res: Results, corpus: Corpus) -> list[str]:
     lines = _table_head(header)
     for m in res.of("preprocess", corpus.name):
         t = m.task
-        config = (
-            f"`workers={t.threads}`"
-            if t.tool == "seqpack"
-            else f"`num_proc={t.num_proc}`, tokenizer threads {t.threads}"
-        )
+        config = _preprocess_config(t)
         cells = _status_cells(m, len(header) - 3)
         if cells is None:
             cells = _preprocess_cells(res, m)
         lines.append(_row([t.tool, config, str(t.cores), *cells]))
     return lines
+
+
+def _preprocess_config(t: Task) -> str:
+    if t.tool == "seqpack":
+        return f"`workers={t.threads}`"
+    return f"`num_proc={t.num_proc}`, tokenizer threads {t.threads}"
 
 
 def _preprocess_cells(res: Results, m: Measurement) -> list[str]:
@@ -1521,8 +1523,8 @@ def _preprocess_count_notes(res: Results) -> list[str]:
         written = m.data["tokens_written"]
         verdict = "as expected" if written == expected and m.data["rows"] == docs else "**differs**"
         lines.append(
-            f"- Preprocess {m.task.tool} ({m.task.corpus}, {m.task.cores} core"
-            f"{'s' * (m.task.cores > 1)}): {m.data['rows']:,} rows, {written:,} tokens written;"
+            f"- Preprocess {m.task.tool} ({m.task.corpus}, {_preprocess_config(m.task)}):"
+            f" {m.data['rows']:,} rows, {written:,} tokens written;"
             f" encode's {enc.data['tokens']:,} + one end-of-text for each of {docs:,} documents"
             f" = {expected:,}: {verdict}."
         )
