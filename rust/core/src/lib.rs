@@ -5,8 +5,10 @@
 //! - [`pack`]: bin-packing of variable-length documents into fixed-capacity rows.
 //! - [`bpe`]: byte-level BPE tokenizers: HF `tokenizer.json` encoding, decoding, training.
 //! - [`shard`]: the dataset directory (Arrow IPC shards and `manifest.json`).
+//! - [`batch`]: training batches with per-document isolation, assembled ahead on a thread.
 //! - [`error`]: the one error type every fallible function returns.
 
+pub mod batch;
 pub mod bpe;
 mod buffer;
 pub mod error;

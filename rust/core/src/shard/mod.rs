@@ -7,16 +7,23 @@
 //! uint64` (the document's index in the dataset), `source: string` (the input file) and
 //! `line: uint64` (1-based record number in that file: the line for JSONL and line-wise text,
 //! the row for Arrow, 1 for a whole-file document).
+//!
+//! A packed dataset (`seqpack pack DIR --out`) has one row per pack instead: `input_ids` of
+//! exactly the row length (real tokens, then padding), `seq_lengths: list<uint32>` (the
+//! fragments in the row, in order), `length`, `doc_id` (the row's index), and `documents` /
+//! `starts: list<uint64>` (which document each fragment is, and its first token there).
 
 mod checksum;
 mod manifest;
+mod reader;
 mod writer;
 
 pub use checksum::checksum_file;
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
-pub use writer::{Row, write_shard};
+pub use reader::TokenStore;
+pub use writer::{PackedRow, Row, write_packed_shard, write_shard};
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,9 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{LargeListBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    LargeListBuilder, ListBuilder, StringBuilder, UInt32Builder, UInt64Builder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema};
@@ -76,17 +78,94 @@ pub fn write_shard(
         Arc::new(source.finish()),
         Arc::new(line.finish()),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema");
+    let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
+    write_batch(dir, index, &batch, tokens as u64)
+}
 
+/// One row of a packed dataset: `tokens` holds whole rows of the pack's capacity (real
+/// tokens, then padding), `seq_lengths` the lengths of the document fragments in it, in
+/// order, and `documents`/`starts` where each fragment came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedRow {
+    pub tokens: Vec<u32>,
+    pub seq_lengths: Vec<u32>,
+    pub documents: Vec<u64>,
+    pub starts: Vec<u64>,
+}
+
+fn packed_schema() -> Arc<Schema> {
+    let item = |t: DataType| Arc::new(Field::new("item", t, false));
+    Arc::new(
+        Schema::new(vec![
+            Field::new(
+                "input_ids",
+                DataType::LargeList(item(DataType::UInt32)),
+                false,
+            ),
+            Field::new("seq_lengths", DataType::List(item(DataType::UInt32)), false),
+            Field::new("length", DataType::UInt32, false),
+            Field::new("doc_id", DataType::UInt64, false),
+            Field::new("documents", DataType::List(item(DataType::UInt64)), false),
+            Field::new("starts", DataType::List(item(DataType::UInt64)), false),
+        ])
+        .with_metadata(schema().metadata().clone()),
+    )
+}
+
+/// Writes shard `index` of a packed dataset atomically; its rows get ids from `first_row` on.
+pub fn write_packed_shard(
+    dir: &Path,
+    index: usize,
+    first_row: u64,
+    rows: &[PackedRow],
+) -> Result<ShardEntry> {
+    let schema = packed_schema();
+    let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
+    let list = |t: DataType| Arc::new(Field::new("item", t, false));
+    let mut input_ids =
+        LargeListBuilder::with_capacity(UInt32Builder::with_capacity(tokens), rows.len())
+            .with_field(list(DataType::UInt32));
+    let mut seq_lengths = ListBuilder::new(UInt32Builder::new()).with_field(list(DataType::UInt32));
+    let mut documents = ListBuilder::new(UInt64Builder::new()).with_field(list(DataType::UInt64));
+    let mut starts = ListBuilder::new(UInt64Builder::new()).with_field(list(DataType::UInt64));
+    let mut length = UInt32Builder::with_capacity(rows.len());
+    let mut doc_id = UInt64Builder::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        input_ids.values().append_slice(&row.tokens);
+        input_ids.append(true);
+        seq_lengths.values().append_slice(&row.seq_lengths);
+        seq_lengths.append(true);
+        documents.values().append_slice(&row.documents);
+        documents.append(true);
+        starts.values().append_slice(&row.starts);
+        starts.append(true);
+        length.append_value(row.tokens.len() as u32);
+        doc_id.append_value(first_row + i as u64);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(input_ids.finish()),
+        Arc::new(seq_lengths.finish()),
+        Arc::new(length.finish()),
+        Arc::new(doc_id.finish()),
+        Arc::new(documents.finish()),
+        Arc::new(starts.finish()),
+    ];
+    let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
+    write_batch(dir, index, &batch, tokens as u64)
+}
+
+/// Writes one record batch as shard `index`: temporary file, checksum while writing, sync,
+/// rename.
+fn write_batch(dir: &Path, index: usize, batch: &RecordBatch, tokens: u64) -> Result<ShardEntry> {
     let name = shard_file_name(index);
     let path = dir.join(&name);
     let tmp = temporary_path(&path);
     let io = |e: std::io::Error| Error::io(&tmp, e);
     let arrow = |e: arrow_schema::ArrowError| Error::io(&tmp, std::io::Error::other(e));
     let file = std::fs::File::create(&tmp).map_err(io)?;
-    let mut writer =
-        FileWriter::try_new(HashingWriter::new(BufWriter::new(file)), &schema).map_err(arrow)?;
-    writer.write(&batch).map_err(arrow)?;
+    let mut writer = FileWriter::try_new(HashingWriter::new(BufWriter::new(file)), &batch.schema())
+        .map_err(arrow)?;
+    writer.write(batch).map_err(arrow)?;
     writer.finish().map_err(arrow)?;
     let hashing = writer.into_inner().map_err(arrow)?;
     let (checksum, bytes) = (hashing.digest(), hashing.bytes);
@@ -98,8 +177,8 @@ pub fn write_shard(
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     Ok(ShardEntry {
         file: name,
-        rows: rows.len() as u64,
-        tokens: tokens as u64,
+        rows: batch.num_rows() as u64,
+        tokens,
         bytes,
         checksum,
     })

@@ -1,0 +1,21 @@
+"""PyTorch side of seqpack: loaders that yield packed batches with every document isolated,
+the attention masks and keyword arguments their consumers expect, and loss normalisation.
+
+Needs the ``torch`` extra (``pip install seqpack[torch]``)."""
+
+from __future__ import annotations
+
+from seqpack.torch.adapters import flash_attn_kwargs, hf_kwargs, num_label_tokens, varlen_kwargs
+from seqpack.torch.loader import PackedLoader
+from seqpack.torch.masks import additive_mask, block_mask, dense_mask
+
+__all__ = [
+    "PackedLoader",
+    "additive_mask",
+    "block_mask",
+    "dense_mask",
+    "flash_attn_kwargs",
+    "hf_kwargs",
+    "num_label_tokens",
+    "varlen_kwargs",
+]
