@@ -206,7 +206,8 @@ def run_litdata(data: Path, work: Path) -> dict[str, Any]:
 
     out = work / "litdata"
     started = time.perf_counter()
-    if not (out / "index.json").exists():
+    reused = (out / "index.json").exists()
+    if not reused:
         shards = sorted(str(p) for p in data.glob("shard-*.arrow"))
         litdata.optimize(
             fn=_litdata_tokens,
@@ -312,7 +313,7 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], data: Path)
             f"| {r['loader']} | {rate / 1e6:,.2f} M | {rate / ours:.3f}× | "
             f"{100 * r['padding_fraction']:.2f} % | {r['peak_rss_bytes'] / 2**20:,.0f} MiB "
             f"({r['peak_over_baseline_bytes'] / 2**20:,.0f} MiB) | "
-            f"{r['batches']:,} | {r['setup_seconds']:.2f} s: {r['setup']} |"
+            f"{r['batches']:,} | {1000 * r['setup_seconds']:,.1f} ms: {r['setup']} |"
         )
     lines += [
         "",

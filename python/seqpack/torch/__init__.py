@@ -8,14 +8,19 @@ from __future__ import annotations
 from seqpack.torch.adapters import flash_attn_kwargs, hf_kwargs, num_label_tokens, varlen_kwargs
 from seqpack.torch.loader import PackedLoader
 from seqpack.torch.masks import additive_mask, block_mask, dense_mask
+from seqpack.torch.patch import PatchSchedule, patch_batch, patch_embed, patch_loss
 
 __all__ = [
     "PackedLoader",
+    "PatchSchedule",
     "additive_mask",
     "block_mask",
     "dense_mask",
     "flash_attn_kwargs",
     "hf_kwargs",
     "num_label_tokens",
+    "patch_batch",
+    "patch_embed",
+    "patch_loss",
     "varlen_kwargs",
 ]
