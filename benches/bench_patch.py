@@ -112,7 +112,8 @@ def markdown(rows: list[dict[str, Any]], datasets: dict[str, Path], machine: dic
     ]
     for r in rows:
         lines.append(
-            f"| {r['dataset']} | {r['seq_len']:,} | {r['patch_size']} | {r['rows']:,} | {r['extra_rows']:+,} | "
+            f"| {r['dataset']} | {r['seq_len']:,} | {r['patch_size']} | {r['rows']:,} | "
+            f"{r['extra_rows']:+,} | "
             f"{100 * r['efficiency']:.3f} % | {r['alignment_padding']:,} | "
             f"{100 * r['padding_share']:.3f} % | {1000 * r['plan_seconds']:.1f} ms |"
         )
