@@ -141,19 +141,25 @@ impl Parser<'_> {
         for item in items {
             let starts_clause = self.is(&item, CLAUSES) || self.is(&item, SET_OPERATIONS);
             let ends_statement = item.what == What::Token(Kind::Semicolon);
-            if starts_clause || ends_statement {
+            if starts_clause {
                 self.clause(&clause);
                 clause.clear();
             }
-            if ends_statement || self.is(&item, SET_OPERATIONS) {
+            if self.is(&item, SET_OPERATIONS) {
                 continue; // a child of the statement itself
             }
+            // `;` ends the last clause, as sqlparse's `Where` takes it in.
             clause.push(item);
+            if ends_statement {
+                self.clause(&clause);
+                clause.clear();
+            }
         }
         self.clause(&clause);
     }
 
-    /// A clause: its keywords (`GROUP BY`, `SELECT DISTINCT`), then its expression.
+    /// A clause: its keywords (`GROUP BY`, `SELECT DISTINCT`), its expression, and the `;` if
+    /// it ends the statement.
     fn clause(&mut self, items: &[Item]) {
         if items.is_empty() {
             return;
@@ -162,8 +168,15 @@ impl Parser<'_> {
             .iter()
             .take_while(|i| self.is(i, CLAUSES) || self.is(i, &["BY", "DISTINCT", "ALL"]))
             .count();
+        let body = items.len()
+            - usize::from(
+                items[head..]
+                    .last()
+                    .is_some_and(|i| i.what == What::Token(Kind::Semicolon)),
+            );
         let mut children = items[..head].to_vec();
-        children.extend(self.expression(&items[head..]));
+        children.extend(self.expression(&items[head..body]));
+        children.extend_from_slice(&items[body..]);
         self.group(&children, What::Group);
     }
 
