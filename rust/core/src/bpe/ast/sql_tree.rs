@@ -2,7 +2,7 @@
 //! token sequence, it only brackets what it recognises. Groups, innermost first:
 //! parenthesis; quoted literal; alias name (`CITY alias0`); dotted identifier
 //! (`CITY alias0 . NAME`); function call (`COUNT ( … )`); arithmetic operation; `x AS y`;
-//! comparison (`a = b`, `a NOT IN ( … )`, `a BETWEEN b AND c`, `a IS NOT NULL`); the
+//! comparison (`a = b`, `a NOT IN ( … )`, `a BETWEEN b AND c`, `a IS NOT NULL`); `x DESC`; the
 //! elements of a comma list and the list; `CASE … END`; clauses (`SELECT …`, `FROM …`,
 //! `WHERE …`, `GROUP BY …`, …). The statement is the root.
 //!
@@ -284,7 +284,24 @@ impl Parser<'_> {
         let items = self.operations(&items);
         let items = self.aliases(&items);
         let items = self.comparisons(&items);
+        let items = self.orderings(&items);
         self.list(&items)
+    }
+
+    /// `x DESC`: one element of an `ORDER BY` (sqlparse's identifier with its ordering).
+    fn orderings(&mut self, items: &[Item]) -> Vec<Item> {
+        let mut out: Vec<Item> = Vec::with_capacity(items.len());
+        for &item in items {
+            if let Some(last) = out.last().copied() {
+                if self.is(&item, &["ASC", "DESC"]) && self.is_operand(&last) {
+                    out.pop();
+                    out.push(self.group(&[last, item], What::Operand));
+                    continue;
+                }
+            }
+            out.push(item);
+        }
+        out
     }
 
     fn cases(&mut self, items: &[Item]) -> Vec<Item> {
@@ -413,5 +430,78 @@ impl Parser<'_> {
         all.extend(items.iter().filter(|i| i.what == What::Token(Kind::Comma)));
         all.sort_by_key(|i| i.start);
         vec![self.group(&all, What::Group)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpe::ast::sql::lex;
+
+    /// The groups of `query` as the texts they cover, outermost first.
+    fn groups(query: &str) -> Vec<String> {
+        let tokens = lex(query).tokens;
+        let mut spans = parse(query, &tokens).spans;
+        spans.sort_by_key(|&(s, e)| (s, std::cmp::Reverse(e)));
+        spans.dedup();
+        spans
+            .iter()
+            .map(|&(s, e)| {
+                query[tokens[s as usize].text.start..tokens[e as usize - 1].text.end].to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_as_sqlparse_does() {
+        let q = r#"SELECT COUNT( DISTINCT Talias0.A ) FROM T AS Talias0 WHERE Talias0.B = "x" AND Talias0.C NOT IN ( SELECT U.C FROM U ) ;"#;
+        let g = groups(q);
+        for expected in [
+            "SELECT COUNT( DISTINCT Talias0.A )",
+            "COUNT( DISTINCT Talias0.A )",
+            "( DISTINCT Talias0.A )",
+            "Talias0.A",
+            "Talias0",
+            "FROM T AS Talias0",
+            "T AS Talias0",
+            r#"WHERE Talias0.B = "x" AND Talias0.C NOT IN ( SELECT U.C FROM U ) ;"#,
+            r#"Talias0.B = "x""#,
+            r#""x""#,
+            "Talias0.C NOT IN ( SELECT U.C FROM U )",
+            "( SELECT U.C FROM U )",
+            "SELECT U.C",
+            "FROM U",
+        ] {
+            assert!(
+                g.iter().any(|x| x == expected),
+                "{expected:?} not in {g:#?}"
+            );
+        }
+        assert!(parse(q, &lex(q).tokens).balanced);
+    }
+
+    #[test]
+    fn lists_between_and_unbalanced_input() {
+        let q = "SELECT A , B + 1 FROM T WHERE X BETWEEN 1 AND 2 ORDER BY A DESC ;";
+        let g = groups(q);
+        for expected in [
+            "A , B + 1",
+            "B + 1",
+            "X BETWEEN 1 AND 2",
+            "ORDER BY A DESC ;",
+            "A DESC",
+        ] {
+            assert!(
+                g.iter().any(|x| x == expected),
+                "{expected:?} not in {g:#?}"
+            );
+        }
+        for bad in ["SELECT ( A ;", "SELECT A ) ;", "SELECT \"A ;"] {
+            let lexed = lex(bad);
+            assert!(
+                !(lexed.balanced && parse(bad, &lexed.tokens).balanced),
+                "{bad}"
+            );
+        }
     }
 }
