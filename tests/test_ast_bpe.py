@@ -8,6 +8,7 @@ import ast
 import io
 import itertools
 import json
+import pickle
 import tokenize
 from collections import Counter
 from collections.abc import Iterator
@@ -447,3 +448,17 @@ def test_bad_tokenizer_files_name_the_field(tmp_path: Path) -> None:
     path.write_text('{"text": "x = 1"}\nnot json\n')
     with pytest.raises(InvalidInputError, match=r"bad\.jsonl:2"):
         seqpack.train_ast_bpe_files([path], 300, "python")
+
+
+def test_byte_level_sql_ast_bpe(corpora: Path) -> None:
+    with (corpora / "text2sql.jsonl").open(encoding="utf-8") as f:
+        queries = [json.loads(line)["text"] for line in f]
+    training = seqpack.train_ast_bpe(queries[::2], 1000, "sql")
+    tok = training.tokenizer
+    assert training.unparsed == 0 and tok.syntax == "sql"
+    lengths = token_lengths(tok).astype(np.uint32)
+    for q in queries[1::2]:
+        ids = tok.encode(q)
+        assert tok.decode(ids) == q
+        assert syntax_crossing("sql", q, lengths[ids]) == 0
+    assert pickle.loads(pickle.dumps(tok)).fingerprint == tok.fingerprint
