@@ -93,7 +93,10 @@ fn stopping_bookkeeping() {
         assert_eq!(accepted.len(), model.merges().len());
         assert!(accepted.iter().all(|s| s.rare_types == before));
         let rejected = model.steps().iter().filter(|s| !s.accepted).count();
-        assert!((1..=3).contains(&rejected), "the criterion rejects here: {rejected}");
+        assert!(
+            (1..=3).contains(&rejected),
+            "the criterion rejects here: {rejected}"
+        );
         assert!(
             model
                 .steps()

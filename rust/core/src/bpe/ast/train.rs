@@ -199,22 +199,18 @@ impl Rare {
     /// `n_valid` occurrences.
     fn after(&self, train: &[u64], a: u32, b: u32, n_train: u64, n_valid: u64) -> u64 {
         let (a, b) = (a as usize, b as usize);
-        let (v, t) = (&self.valid.types, train);
-        let mut types = vec![(a, v[a], t[a])];
-        if b != a {
-            types.push((b, v[b], t[b]));
-        }
-        let before = types
-            .iter()
-            .filter(|&&(_, v, t)| self.is_rare(v, t))
-            .count() as u64;
+        let v = &self.valid.types;
+        // `a a` uses two of `a` per merge.
+        let affected = if a == b {
+            vec![(a, 2)]
+        } else {
+            vec![(a, 1), (b, 1)]
+        };
+        let mut before = 0;
         let mut after = u64::from(self.is_rare(n_valid, n_train));
-        for (x, mut v, mut t) in types {
-            let times = if a == b { 2 } else { 1 };
-            debug_assert!(x == a || x == b);
-            v -= times * n_valid;
-            t -= times * n_train;
-            after += u64::from(self.is_rare(v, t));
+        for (x, times) in affected {
+            before += u64::from(self.is_rare(v[x], train[x]));
+            after += u64::from(self.is_rare(v[x] - times * n_valid, train[x] - times * n_train));
         }
         self.now + after - before
     }
