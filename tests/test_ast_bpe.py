@@ -233,11 +233,16 @@ def test_stopping_criterion_bookkeeping(
         assert all(s.rare_types == before for s in steps if s.accepted)
         assert all(s.rare_types != before for s in steps if not s.accepted)
         assert model.rejections == 20 or merges_ran_out(model, train), name
-        # Replay from the encodings: after every accepted merge the count is unchanged.
+        # Replay from the encodings: after every accepted merge the count is unchanged, and
+        # encoding made the new symbol exactly as often as training merged it.
+        accepted = [s for s in steps if s.accepted]
         for k in range(model.num_merges + 1):
             t = [model.encode(q, merges=k).tolist() for q in train]
             v = [model.encode(q, merges=k).tolist() for q in valid]
             assert rare_types(t, v, 100) == before, (name, k)
+            if k:
+                made = sum(q.count(model.base_size + k - 1) for q in t)
+                assert made == accepted[k - 1].count, (name, k)
 
 
 def test_rejections_stop_short_when_merges_run_out() -> None:
