@@ -30,12 +30,34 @@ impl Ranks {
     /// The ids of `units` (one sequence, laid out in `layout`) under the first `limit` merges,
     /// with the unit position where each symbol starts.
     pub(crate) fn encode(&self, units: &[u32], layout: &Layout, limit: usize) -> Vec<(u32, u32)> {
-        let n = units.len();
+        let symbols: Vec<(u32, u32)> = units.iter().zip(0..).map(|(&u, i)| (u, i)).collect();
+        self.encode_from(&symbols, units.len(), layout, limit)
+    }
+
+    /// [`Ranks::encode`] of `n` units that start out as `symbols` (id, first unit), in order:
+    /// the same result as from the units, when no merge of the first `limit` can still apply
+    /// inside one of the given symbols' spans without its neighbours.
+    pub(crate) fn encode_from(
+        &self,
+        symbols: &[(u32, u32)],
+        n: usize,
+        layout: &Layout,
+        limit: usize,
+    ) -> Vec<(u32, u32)> {
         debug_assert_eq!(layout.len(), n);
-        let mut sym = units.to_vec();
-        let mut next: Vec<u32> = (1..=n as u32).collect();
-        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
-        let mut alive = vec![true; n];
+        let mut sym = vec![0; n];
+        let mut next = vec![n as u32; n];
+        let mut prev = vec![u32::MAX; n];
+        let mut alive = vec![false; n];
+        for (k, &(id, at)) in symbols.iter().enumerate() {
+            let at = at as usize;
+            sym[at] = id;
+            alive[at] = true;
+            if let Some(&(_, following)) = symbols.get(k + 1) {
+                next[at] = following;
+                prev[following as usize] = at as u32;
+            }
+        }
         let rank_of = |a: u32, b: u32| {
             self.rank
                 .get(&(a, b))
@@ -53,8 +75,8 @@ impl Ranks {
                 }
             }
         };
-        for i in 0..n {
-            push(&mut heap, &sym, &next, i);
+        for &(_, i) in symbols {
+            push(&mut heap, &sym, &next, i as usize);
         }
         while let Some(Reverse((r, i))) = heap.pop() {
             let i = i as usize;

@@ -32,6 +32,14 @@ impl FromStr for Language {
     }
 }
 
+/// A document's parse in bytes.
+pub(crate) struct Parse {
+    /// Every node, leaves included, properly nested.
+    pub(crate) spans: Vec<(u32, u32)>,
+    /// The leaf tokens, in order: merges inside them never depend on their neighbours.
+    pub(crate) leaves: Vec<(u32, u32)>,
+}
+
 impl Language {
     pub fn name(self) -> &'static str {
         match self {
@@ -40,11 +48,11 @@ impl Language {
         }
     }
 
-    /// The byte spans of `text`'s syntax nodes, or `None` when it does not parse.
-    pub(crate) fn spans(self, text: &str) -> Option<Vec<(u32, u32)>> {
+    /// The parse of `text` in bytes, or `None` when it does not parse.
+    pub(crate) fn parse(self, text: &str) -> Option<Parse> {
         match self {
             Language::Python => python(text),
-            Language::Sql => sql_spans(text),
+            Language::Sql => sql(text),
         }
     }
 }
@@ -53,7 +61,7 @@ thread_local! {
     static PYTHON: RefCell<Option<tree_sitter::Parser>> = const { RefCell::new(None) };
 }
 
-fn python(text: &str) -> Option<Vec<(u32, u32)>> {
+fn python(text: &str) -> Option<Parse> {
     PYTHON.with_borrow_mut(|parser| {
         let parser = parser.get_or_insert_with(|| {
             let mut p = tree_sitter::Parser::new();
@@ -66,12 +74,17 @@ fn python(text: &str) -> Option<Vec<(u32, u32)>> {
         if root.has_error() {
             return None;
         }
-        let mut spans = Vec::new();
+        let (mut spans, mut leaves) = (Vec::new(), Vec::new());
         let mut cursor = root.walk();
-        // Depth first over every node, named or not (keywords and punctuation are leaves too).
+        // Depth first over every node, named or not (keywords and punctuation are leaves too),
+        // so leaves come in order.
         'walk: loop {
             let node = cursor.node();
-            spans.push((node.start_byte() as u32, node.end_byte() as u32));
+            let span = (node.start_byte() as u32, node.end_byte() as u32);
+            spans.push(span);
+            if node.child_count() == 0 && span.1 > span.0 {
+                leaves.push(span);
+            }
             if cursor.goto_first_child() {
                 continue;
             }
@@ -81,26 +94,27 @@ fn python(text: &str) -> Option<Vec<(u32, u32)>> {
                 }
             }
         }
-        Some(spans)
+        Some(Parse { spans, leaves })
     })
 }
 
-fn sql_spans(text: &str) -> Option<Vec<(u32, u32)>> {
+fn sql(text: &str) -> Option<Parse> {
     let lexed = sql::lex(text);
     let parsed = sql_tree::parse(text, &lexed.tokens);
     if !lexed.balanced || !parsed.balanced {
         return None;
     }
     let t = &lexed.tokens;
-    let mut spans: Vec<(u32, u32)> = t
+    let leaves: Vec<(u32, u32)> = t
         .iter()
         .map(|t| (t.text.start as u32, t.text.end as u32))
         .collect();
+    let mut spans = leaves.clone();
     spans.extend(parsed.spans.iter().map(|&(s, e)| {
         (
             t[s as usize].text.start as u32,
             t[e as usize - 1].text.end as u32,
         )
     }));
-    Some(spans)
+    Some(Parse { spans, leaves })
 }

@@ -13,20 +13,30 @@
 //! tokens follow the merges. Special tokens are ids only (for `--append-eos`): they are not
 //! looked for inside the text.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
+use thread_local::ThreadLocal;
 
 use super::encode::Ranks;
 use super::layout::Layout;
-use super::syntax::Language;
+use super::syntax::{Language, Parse};
 use super::train::{LearnOptions, learn};
 use crate::bpe::bytes;
 use crate::{Error, Result, parallel};
 
 const BYTES: u32 = 256;
+
+/// Leaf tokens remembered per thread before the memory is emptied, and the longest remembered:
+/// names, keywords and operators repeat; long literals rarely do.
+const WORDS: usize = 1 << 16;
+const MAX_WORD_BYTES: usize = 64;
+
+/// A leaf token's bytes and its ids.
+type Words = FxHashMap<Box<[u8]>, Box<[u32]>>;
 
 pub struct AstTokenizer {
     language: Language,
@@ -39,6 +49,8 @@ pub struct AstTokenizer {
     fingerprint: String,
     /// Documents encoded so far that did not parse.
     fallbacks: AtomicU64,
+    /// Per thread, the ids of recent leaf tokens.
+    words: ThreadLocal<RefCell<Words>>,
 }
 
 /// What training saw.
@@ -53,8 +65,8 @@ pub struct AstTrainStats {
 /// parsed.
 fn structure(language: Language, text: &str, layout: &mut Layout) -> bool {
     let n = text.len();
-    match language.spans(text) {
-        Some(mut spans) => {
+    match language.parse(text) {
+        Some(Parse { mut spans, .. }) => {
             layout.push(n, &mut spans);
             true
         }
@@ -86,7 +98,9 @@ impl AstTokenizer {
             ));
         }
         // Parsing is most of the cost before merging, and independent per document.
-        let parsed = parallel::try_map(texts, |t| Ok::<_, Error>(language.spans(t.as_ref())))?;
+        let parsed = parallel::try_map(texts, |t| {
+            Ok::<_, Error>(language.parse(t.as_ref()).map(|p| p.spans))
+        })?;
         let mut units = Vec::new();
         let mut layout = Layout::new();
         let mut stats = AstTrainStats::default();
@@ -164,6 +178,7 @@ impl AstTokenizer {
             json,
             fingerprint,
             fallbacks: AtomicU64::new(0),
+            words: ThreadLocal::new(),
         })
     }
 
@@ -239,17 +254,65 @@ impl AstTokenizer {
         Self::new(language, merges, specials, name)
     }
 
+    /// The ids of `text`. A leaf token's bytes merge among themselves first (from memory when
+    /// the token was seen before): a merge across a leaf's edge needs the whole leaf as one
+    /// symbol, so the inside of a leaf never depends on its neighbours, and this gives the ids
+    /// that merging all bytes at once does.
     pub fn encode(&self, text: &str) -> Vec<u32> {
+        let bytes = text.as_bytes();
         let mut layout = Layout::new();
-        if !structure(self.language, text, &mut layout) {
+        let Some(Parse { mut spans, leaves }) = self.language.parse(text) else {
             self.fallbacks.fetch_add(1, Ordering::Relaxed);
+            layout.push(bytes.len(), &mut []);
+            let units: Vec<u32> = bytes.iter().map(|&b| u32::from(b)).collect();
+            return self.ids(self.ranks.encode(&units, &layout, self.merges.len()));
+        };
+        layout.push(bytes.len(), &mut spans);
+        let mut symbols: Vec<(u32, u32)> = Vec::with_capacity(bytes.len() / 2);
+        let mut words = self.words.get_or_default().borrow_mut();
+        let mut at = 0usize;
+        for (start, end) in leaves {
+            let (start, end) = (start as usize, end as usize);
+            symbols.extend((at..start).map(|b| (u32::from(bytes[b]), b as u32)));
+            let leaf = &bytes[start..end];
+            let ids = match words.get(leaf) {
+                Some(ids) => ids.clone(),
+                None => {
+                    let ids = self.leaf(leaf);
+                    if leaf.len() <= MAX_WORD_BYTES {
+                        if words.len() >= WORDS {
+                            words.clear();
+                        }
+                        words.insert(leaf.into(), ids.clone());
+                    }
+                    ids
+                }
+            };
+            let mut position = start;
+            for &id in ids.iter() {
+                symbols.push((id, position as u32));
+                position += self.spelled[id as usize].len();
+            }
+            at = end;
         }
-        let units: Vec<u32> = text.bytes().map(u32::from).collect();
-        self.ranks
-            .encode(&units, &layout, self.merges.len())
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
+        symbols.extend((at..bytes.len()).map(|b| (u32::from(bytes[b]), b as u32)));
+        let merged = self
+            .ranks
+            .encode_from(&symbols, bytes.len(), &layout, self.merges.len());
+        self.ids(merged)
+    }
+
+    /// One leaf token on its own: every merge inside it is allowed.
+    fn leaf(&self, leaf: &[u8]) -> Box<[u32]> {
+        let mut layout = Layout::new();
+        layout.push(leaf.len(), &mut []);
+        let units: Vec<u32> = leaf.iter().map(|&b| u32::from(b)).collect();
+        self.ids(self.ranks.encode(&units, &layout, self.merges.len()))
+            .into()
+    }
+
+    fn ids(&self, symbols: Vec<(u32, u32)>) -> Vec<u32> {
+        symbols.into_iter().map(|(id, _)| id).collect()
     }
 
     pub fn encode_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Vec<Vec<u32>> {
@@ -362,4 +425,31 @@ pub fn crossing(language: Language, text: &str, lengths: &[u32]) -> Result<Optio
         at = end;
     }
     Ok(Some(crossing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The leaf-first encoding against merging all bytes of the parse at once.
+    #[test]
+    fn leaves_first_gives_the_ids_of_merging_everything_at_once() {
+        let texts = [
+            "def f(x):\n    return x + 1  # one\n\n\nprint(f(2), 'a' 'b', f\"{x!r:>10}\")\n",
+            "class A(B):\n    '''Doc.'''\n    def g(self, *a, **k):\n        return [i * i for i in range(10) if i % 2]\n",
+            "x = {'k': [1, 2.5, 3j], **y}\nwhile x:\n\tx = x[1:] or None\n",
+            "SELECT ( ( a ) ) , \"x y\" FROM t WHERE t.a = 'b' ;",
+        ];
+        for language in [Language::Python, Language::Sql] {
+            let (tok, _) = AstTokenizer::train(&texts, language, 600, vec![], 1).unwrap();
+            for text in texts {
+                let mut layout = Layout::new();
+                structure(language, text, &mut layout);
+                let units: Vec<u32> = text.bytes().map(u32::from).collect();
+                let all_at_once = tok.ids(tok.ranks.encode(&units, &layout, tok.merges.len()));
+                assert_eq!(tok.encode(text), all_at_once, "{language:?} {text:?}");
+                assert_eq!(tok.encode(text), all_at_once, "from memory");
+            }
+        }
+    }
 }
