@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from seqpack._core import __version__
+from seqpack.ast_bpe import SqlBpe, train_ast_bpe, train_ast_bpe_files, train_sql_bpe
 from seqpack.dataset import Dataset
 from seqpack.errors import (
     CorruptDatasetError,
@@ -24,6 +25,7 @@ __all__ = [
     "Packing",
     "SeqpackError",
     "SeqpackIOError",
+    "SqlBpe",
     "Tokenizer",
     "TokenizerError",
     "UnsupportedTokenizerError",
@@ -31,6 +33,9 @@ __all__ = [
     "lower_bound",
     "pack",
     "preprocess",
+    "train_ast_bpe",
+    "train_ast_bpe_files",
     "train_bpe",
     "train_bpe_files",
+    "train_sql_bpe",
 ]

@@ -1,4 +1,5 @@
-"""The tokenizer commands of the ``seqpack`` command line: ``train-bpe``."""
+"""The tokenizer commands of the ``seqpack`` command line: ``train-bpe`` (byte-level BPE, or
+AST-BPE with ``--ast``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from seqpack.tokenizer import PATTERNS, train_bpe_files
+from seqpack.ast_bpe import LANGUAGES, train_ast_bpe_files
+from seqpack.tokenizer import PATTERNS, Tokenizer, train_bpe_files
 
 
 def add_commands(commands: Any) -> None:
@@ -35,9 +37,18 @@ def add_commands(commands: Any) -> None:
     )
     t.add_argument(
         "--pattern",
-        default="gpt2",
+        default=None,
         metavar="PATTERN",
         help=f"pre-tokenizer: {' or '.join(PATTERNS)} (default: gpt2), or a regex",
+    )
+    t.add_argument(
+        "--ast",
+        choices=LANGUAGES,
+        default=None,
+        help=(
+            "AST-BPE for this language instead of a pre-tokenizer: merges never cut across "
+            "the parse; files that do not parse are merged as plain byte-level BPE and counted"
+        ),
     )
     t.add_argument(
         "--min-frequency",
@@ -50,20 +61,37 @@ def add_commands(commands: Any) -> None:
 
 
 def _run_train_bpe(args: argparse.Namespace) -> int:
+    if args.ast is not None and args.pattern is not None:
+        print("seqpack train-bpe: --pattern does not apply with --ast", file=sys.stderr)
+        return 2
+    pattern = args.pattern or "gpt2"
     started = time.perf_counter()
-    meter = _Meter(sys.stderr, started) if sys.stderr.isatty() else None
-    tokenizer = train_bpe_files(
-        args.inputs,
-        args.vocab_size,
-        special_tokens=args.special_tokens,
-        pattern=args.pattern,
-        min_frequency=args.min_frequency,
-        out=args.out,
-        progress=meter,
-    )
+    unparsed: tuple[int, int] | None = None
+    if args.ast is not None:
+        training = train_ast_bpe_files(
+            args.inputs,
+            args.vocab_size,
+            args.ast,
+            special_tokens=args.special_tokens,
+            min_frequency=args.min_frequency,
+            out=args.out,
+        )
+        tokenizer: Tokenizer = training.tokenizer
+        unparsed = (training.unparsed, training.documents)
+    else:
+        meter = _Meter(sys.stderr, started) if sys.stderr.isatty() else None
+        tokenizer = train_bpe_files(
+            args.inputs,
+            args.vocab_size,
+            special_tokens=args.special_tokens,
+            pattern=pattern,
+            min_frequency=args.min_frequency,
+            out=args.out,
+            progress=meter,
+        )
+        if meter is not None:
+            meter.clear()
     seconds = time.perf_counter() - started
-    if meter is not None:
-        meter.clear()
     megabytes = sum(Path(p).stat().st_size for p in args.inputs) / 1e6
     specials = len(args.special_tokens)
     merges = tokenizer.vocab_size - 256 - specials
@@ -73,7 +101,15 @@ def _run_train_bpe(args: argparse.Namespace) -> int:
             "vocab size",
             f"{tokenizer.vocab_size:,} ids: 256 bytes, {merges:,} merges, {specials} special",
         ),
-        ("pattern", args.pattern),
+    ]
+    if unparsed is None:
+        rows.append(("pattern", pattern))
+    else:
+        rows.append(("ast", args.ast))
+        rows.append(
+            ("unparsed", f"{unparsed[0]:,} of {unparsed[1]:,} documents (plain byte-level BPE)")
+        )
+    rows += [
         ("corpus", f"{len(args.inputs)} file(s), {megabytes:,.1f} MB"),
         ("time", f"{seconds:.1f} s ({megabytes / seconds:.1f} MB/s)"),
     ]

@@ -1,5 +1,6 @@
 """Byte-level BPE tokenizers (GPT-2, Llama 3 and their kin): read a HuggingFace
 ``tokenizer.json`` and encode exactly as HF ``tokenizers`` does; decode; train new ones.
+AST-BPE files (:mod:`seqpack.ast_bpe`) load and encode through the same class.
 
 Ids are numpy ``uint32`` arrays: what datasets store, made without a Python ``int`` per
 token, and they convert to a list with ``.tolist()`` when one is wanted.
@@ -39,17 +40,22 @@ class Tokenizer:
 
     __slots__ = ("_core",)
 
-    def __init__(self, core: _core.BpeTokenizer | _core.HfTokenizer) -> None:
+    def __init__(self, core: _core.BpeTokenizer | _core.HfTokenizer | _core.AstTokenizer) -> None:
         self._core = core
 
     @classmethod
     def from_file(cls, path: StrPath) -> Tokenizer:
         """Reads a ``tokenizer.json``. Byte-level BPE files use seqpack's own encoder; any
         other (WordPiece, Unigram, WordLevel, BPE with other normalizers or pre-tokenizers)
-        runs through the HuggingFace ``tokenizers`` library, with the same ids as HF. Raises
+        runs through the HuggingFace ``tokenizers`` library, with the same ids as HF. An
+        AST-BPE file (model type ``AstBPE``) is read as such. Raises
         :class:`seqpack.TokenizerError` for a malformed file."""
         try:
             return cls(_core.BpeTokenizer.from_file(os.fspath(path)))
+        except UnsupportedTokenizerError:
+            pass
+        try:
+            return cls(_core.AstTokenizer.from_file(os.fspath(path)))
         except UnsupportedTokenizerError:
             return cls(_core.HfTokenizer.from_file(os.fspath(path)))
 
@@ -59,12 +65,27 @@ class Tokenizer:
         try:
             return cls(_core.BpeTokenizer.from_str(json))
         except UnsupportedTokenizerError:
+            pass
+        try:
+            return cls(_core.AstTokenizer.from_str(json))
+        except UnsupportedTokenizerError:
             return cls(_core.HfTokenizer.from_str(json))
 
     @property
     def native(self) -> bool:
-        """Whether seqpack's own byte-level BPE encoder runs this tokenizer (else HF's)."""
-        return isinstance(self._core, _core.BpeTokenizer)
+        """Whether seqpack's own encoder runs this tokenizer (else HF's)."""
+        return isinstance(self._core, (_core.BpeTokenizer, _core.AstTokenizer))
+
+    @property
+    def syntax(self) -> str | None:
+        """The language an AST-BPE tokenizer parses; ``None`` for any other."""
+        return self._core.language if isinstance(self._core, _core.AstTokenizer) else None
+
+    @property
+    def fallbacks(self) -> int | None:
+        """For AST-BPE: documents encoded so far that did not parse and were encoded as plain
+        byte-level BPE. ``None`` for any other tokenizer."""
+        return self._core.fallbacks if isinstance(self._core, _core.AstTokenizer) else None
 
     def encode(self, text: str, *, add_special_tokens: bool = False) -> npt.NDArray[np.uint32]:
         """The ids of ``text``. Added tokens written in the text (``<|endoftext|>``) always

@@ -1,6 +1,7 @@
 //! The extension module `seqpack._core`: conversions, GIL release and error mapping over
 //! `seqpack-core`, nothing else. The typed public API lives in `python/seqpack/`.
 
+mod ast;
 mod batch;
 mod bpe;
 mod errors;
@@ -18,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pack::register(m)?;
     batch::register(m)?;
     bpe::register(m)?;
+    ast::register(m)?;
     hf::register(m)?;
     preprocess::register(m)
 }

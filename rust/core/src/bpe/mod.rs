@@ -9,6 +9,7 @@
 //! GPT-2's printable characters in the file (`bytes`).
 
 mod added;
+pub mod ast;
 mod bytes;
 mod cache;
 mod fingerprint;
