@@ -6,17 +6,20 @@
 //! 2^31 tokens per array), `length: uint32` (so lengths are a zero-copy column), `doc_id:
 //! uint64` (the document's index in the dataset), `source: string` (the input file) and
 //! `line: uint64` (1-based record number in that file: the line for JSONL and line-wise text,
-//! the row for Arrow, 1 for a whole-file document).
+//! the row for Arrow, 1 for a whole-file document). Datasets whose rows hold several
+//! segments (the buckets of a decomposition) add `seq_lengths: list<uint32>`.
 
 mod checksum;
 mod manifest;
+mod reader;
 mod writer;
 
 pub use checksum::checksum_file;
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
-pub use writer::{Row, write_shard};
+pub use reader::read_shard;
+pub use writer::{Row, write_segmented_shard, write_shard};
 
 use std::path::{Path, PathBuf};
 

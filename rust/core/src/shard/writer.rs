@@ -4,7 +4,9 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{LargeListBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    LargeListBuilder, ListBuilder, StringBuilder, UInt32Builder, UInt64Builder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema};
@@ -23,23 +25,24 @@ pub struct Row {
     pub line: u64,
 }
 
-fn schema() -> Arc<Schema> {
+fn schema(segmented: bool) -> Arc<Schema> {
     let item = Arc::new(Field::new("item", DataType::UInt32, false));
     let mut metadata = std::collections::HashMap::new();
     metadata.insert(
         "seqpack.format_version".to_string(),
         super::FORMAT_VERSION.to_string(),
     );
-    Arc::new(
-        Schema::new(vec![
-            Field::new("input_ids", DataType::LargeList(item), false),
-            Field::new("length", DataType::UInt32, false),
-            Field::new("doc_id", DataType::UInt64, false),
-            Field::new("source", DataType::Utf8, false),
-            Field::new("line", DataType::UInt64, false),
-        ])
-        .with_metadata(metadata),
-    )
+    let mut fields = vec![
+        Field::new("input_ids", DataType::LargeList(item.clone()), false),
+        Field::new("length", DataType::UInt32, false),
+        Field::new("doc_id", DataType::UInt64, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("line", DataType::UInt64, false),
+    ];
+    if segmented {
+        fields.push(Field::new("seq_lengths", DataType::List(item), false));
+    }
+    Arc::new(Schema::new(fields).with_metadata(metadata))
 }
 
 /// Writes shard `index` of `dir` atomically (temporary file, sync, rename). Its rows get
@@ -51,7 +54,37 @@ pub fn write_shard(
     rows: &[Row],
     sources: &[String],
 ) -> Result<ShardEntry> {
-    let schema = schema();
+    write(dir, index, first_doc_id, rows, None, sources)
+}
+
+/// As [`write_shard`] for rows that hold several segments (pieces or packed documents that
+/// must not attend to each other), with a `seq_lengths: list<uint32>` column:
+/// `seq_lengths[i]` are row `i`'s segment lengths, in order, summing to its length.
+pub fn write_segmented_shard(
+    dir: &Path,
+    index: usize,
+    first_doc_id: u64,
+    rows: &[Row],
+    seq_lengths: &[Vec<u32>],
+    sources: &[String],
+) -> Result<ShardEntry> {
+    assert_eq!(
+        rows.len(),
+        seq_lengths.len(),
+        "one seq_lengths entry per row"
+    );
+    write(dir, index, first_doc_id, rows, Some(seq_lengths), sources)
+}
+
+fn write(
+    dir: &Path,
+    index: usize,
+    first_doc_id: u64,
+    rows: &[Row],
+    seq_lengths: Option<&[Vec<u32>]>,
+    sources: &[String],
+) -> Result<ShardEntry> {
+    let schema = schema(seq_lengths.is_some());
     let item = Field::new("item", DataType::UInt32, false);
     let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
     let mut input_ids =
@@ -69,13 +102,24 @@ pub fn write_shard(
         source.append_value(&sources[row.source as usize]);
         line.append_value(row.line);
     }
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(input_ids.finish()),
         Arc::new(length.finish()),
         Arc::new(doc_id.finish()),
         Arc::new(source.finish()),
         Arc::new(line.finish()),
     ];
+    if let Some(seq_lengths) = seq_lengths {
+        let segments = seq_lengths.iter().map(Vec::len).sum();
+        let mut list =
+            ListBuilder::with_capacity(UInt32Builder::with_capacity(segments), rows.len())
+                .with_field(Arc::new(Field::new("item", DataType::UInt32, false)));
+        for lengths in seq_lengths {
+            list.values().append_slice(lengths);
+            list.append(true);
+        }
+        columns.push(Arc::new(list.finish()));
+    }
     let batch = RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema");
 
     let name = shard_file_name(index);
