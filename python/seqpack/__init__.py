@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from seqpack._core import __version__
 from seqpack.dataset import Dataset
+from seqpack.decompose import Decomposition, decompose
 from seqpack.errors import (
     CorruptDatasetError,
     InvalidInputError,
@@ -20,6 +21,7 @@ __all__ = [
     "ALGORITHMS",
     "CorruptDatasetError",
     "Dataset",
+    "Decomposition",
     "InvalidInputError",
     "Packing",
     "SeqpackError",
@@ -28,6 +30,7 @@ __all__ = [
     "TokenizerError",
     "UnsupportedTokenizerError",
     "__version__",
+    "decompose",
     "lower_bound",
     "pack",
     "preprocess",

@@ -14,6 +14,7 @@ __all__ = [
     "Packing",
     "__version__",
     "checksum_file",
+    "decompose",
     "lower_bound",
     "pack",
     "preprocess",
@@ -116,6 +117,17 @@ def preprocess(
     progress: Callable[[int, int, int, int, int, int, float], object] | None,
 ) -> str: ...
 def checksum_file(path: str) -> str: ...
+def decompose(
+    input: str,
+    out: str,
+    *,
+    min_log2: int,
+    max_log2: int,
+    remainder: str,
+    seed: int | None,
+    shifted_targets: bool,
+    shard_tokens: int,
+) -> str: ...
 
 @final
 class HfTokenizer:

@@ -2,6 +2,7 @@
 //! `seqpack-core`, nothing else. The typed public API lives in `python/seqpack/`.
 
 mod bpe;
+mod decompose;
 mod errors;
 mod gil;
 mod hf;
@@ -17,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pack::register(m)?;
     bpe::register(m)?;
     hf::register(m)?;
-    preprocess::register(m)
+    preprocess::register(m)?;
+    decompose::register(m)
 }
