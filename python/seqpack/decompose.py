@@ -106,8 +106,11 @@ class Decomposition:
     def seq_lengths(self, log2: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
         """Bucket ``log2``'s segments in CSR form: row ``i``'s segment lengths are
         ``values[offsets[i]:offsets[i + 1]]`` (one segment for a piece of one document)."""
-        column = self.bucket(log2, verify=False).to_arrow().column("seq_lengths")
+        bucket = self.bucket(log2, verify=False)
         offsets = [np.zeros(1, np.int64)]
+        if len(bucket) == 0:  # no shard, so no column either
+            return offsets[0], np.zeros(0, np.uint32)
+        column = bucket.to_arrow().column("seq_lengths")
         values = []
         base = 0
         for chunk in column.chunks:
