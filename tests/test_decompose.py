@@ -22,13 +22,22 @@ Segment = tuple[int, int, int]  # (document, first token, tokens)
 
 def segments(d: seqpack.Decomposition) -> dict[int, list[list[Segment]]]:
     """Every row of every bucket as its segments, each checked to be a contiguous slice of
-    one document."""
+    one document, where the row's ``documents`` and ``starts`` say it comes from."""
     out: dict[int, list[list[Segment]]] = {}
     for k in d.log2s:
         bucket = d.bucket(k)
         offsets, values = d.seq_lengths(k)
         rows = []
+        table = bucket.to_arrow() if len(bucket) else None
         for r in range(len(bucket)):
+            assert table is not None
+            origin = list(
+                zip(
+                    table.column("documents")[r].as_py(),
+                    table.column("starts")[r].as_py(),
+                    strict=True,
+                )
+            )
             tokens = bucket[r].astype(np.int64)
             lengths = values[offsets[r] : offsets[r + 1]]
             assert int(lengths.sum()) == tokens.size <= d.sequence_length(k)
@@ -39,6 +48,8 @@ def segments(d: seqpack.Decomposition) -> dict[int, list[list[Segment]]]:
                 assert np.array_equal(piece, np.arange(n) + doc * STRIDE + start), "not a slice"
                 row.append((doc, start, n))
                 at += n
+            # The provenance columns say the same as the tokens.
+            assert origin == [(doc, start) for doc, start, _ in row]
             rows.append(row)
         out[k] = rows
     return out

@@ -174,7 +174,7 @@ def test_loader_bad_input(decomposition: Path, tmp_path: Path) -> None:
         DecomposedLoader(decomposition, 1536)
     with pytest.raises(InvalidInputError, match="world_size 3"):
         DecomposedLoader(decomposition, 4096, world_size=3, rank=0)
-    with pytest.raises(InvalidInputError, match="rank 2"):
+    with pytest.raises(InvalidInputError, match=r"rank must be in 0\.\.1"):
         DecomposedLoader(decomposition, 4096, world_size=2, rank=2)
     with pytest.raises(InvalidInputError, match="cycles"):
         DecomposedLoader(decomposition, 4096, cycles=0)
@@ -200,6 +200,28 @@ def test_grow_length_schedule() -> None:
         GrowLengthSchedule([(100, 4096)], 4096)
     with pytest.raises(InvalidInputError, match="less than one step"):
         GrowLengthSchedule([(128, 100)], 4096)
+
+
+def test_grow_length_repacks_each_stage_and_resumes(tmp_path: Path) -> None:
+    lengths = np.random.default_rng(1).integers(1, 300, size=200).tolist()
+    data = write_dataset(tmp_path / "in", lengths)
+    s = GrowLengthSchedule([(64, 40 * 1024), (256, 30 * 1024)], 1024)
+    run = list(s.batches(data, seed=3))
+    assert len(run) == s.total_steps == 70
+    for step, (stage, batch) in enumerate(run):
+        assert stage == s.stage_at(step)
+        assert tuple(batch["input_ids"].shape) == (stage.batch_size, stage.seq_len)
+        check_contract(batch, 1024)
+    # Stage 0 (64-token rows) runs past one epoch of its packing.
+    assert len(s.loader(s.stages[0], data, seed=3)) < 40
+    resumed = list(s.batches(data, seed=3, start_step=33))
+    assert len(resumed) == 70 - 33
+    for (_, a), (_, b) in zip(resumed, run[33:], strict=True):
+        assert torch.equal(a["input_ids"], b["input_ids"])
+    halves = [next(s.batches(data, seed=3, start_step=50, rank=r, world_size=2)) for r in (0, 1)]
+    assert torch.equal(torch.cat([h[1]["input_ids"] for h in halves]), run[50][1]["input_ids"])
+    with pytest.raises(InvalidInputError, match="world_size 3"):
+        s.loader(s.stages[1], data, rank=0, world_size=3)
 
 
 def test_import_without_torch() -> None:

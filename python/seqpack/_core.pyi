@@ -8,11 +8,15 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "BatchStream",
     "BpeTokenizer",
     "BpeTrainer",
     "HfTokenizer",
     "Packing",
+    "Plan",
+    "TokenStore",
     "__version__",
+    "assemble",
     "checksum_file",
     "decompose",
     "lower_bound",
@@ -48,6 +52,86 @@ class Packing:
     def algorithm(self) -> str: ...
     def __len__(self) -> int: ...
     def stats(self) -> dict[str, int | float | str]: ...
+
+_BatchArrays = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int32],
+    int,
+    int,
+]
+
+@final
+class TokenStore:
+    """The rows of a dataset's shards, memory-mapped."""
+
+    def __new__(cls, paths: Sequence[str | os.PathLike[str]]) -> TokenStore: ...
+    def __len__(self) -> int: ...
+    def lengths(self) -> npt.NDArray[np.int64]: ...
+
+@final
+class Plan:
+    """The rows of one epoch in training order."""
+
+    @staticmethod
+    def pack_epoch(
+        lengths: npt.NDArray[np.int64],
+        capacity: int,
+        algorithm: str,
+        max_docs_per_pack: int | None,
+        long_docs: str,
+        seed: int | None,
+    ) -> Plan: ...
+    @staticmethod
+    def packed_rows(store: TokenStore, capacity: int, seed: int | None) -> Plan: ...
+    @property
+    def num_packs(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def placed_tokens(self) -> int: ...
+    @property
+    def truncated_tokens(self) -> int: ...
+    def arrays(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+    ]: ...
+    def write_packed(
+        self,
+        store: TokenStore,
+        manifest: str | os.PathLike[str],
+        out: str | os.PathLike[str],
+        pad_id: int,
+        packing: str,
+    ) -> str: ...
+
+def assemble(
+    store: TokenStore, plan: Plan, rows: Sequence[int | None], seq_len: int, pad_id: int
+) -> _BatchArrays: ...
+
+@final
+class BatchStream:
+    """Batches of a schedule, assembled ahead on a thread."""
+
+    def __new__(
+        cls,
+        store: TokenStore,
+        plan: Plan,
+        *,
+        first: int,
+        stride: int,
+        batch_size: int,
+        num_batches: int,
+        seq_len: int,
+        pad_id: int,
+        prefetch: int,
+    ) -> BatchStream: ...
+    def __iter__(self) -> BatchStream: ...
+    def __next__(self) -> _BatchArrays: ...
+    def __len__(self) -> int: ...
 
 def pack(
     lengths: npt.NDArray[np.int64],

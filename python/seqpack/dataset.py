@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -69,6 +70,29 @@ class Dataset:
     @property
     def num_tokens(self) -> int:
         return int(self.manifest["total_tokens"])
+
+    @property
+    def shard_paths(self) -> list[Path]:
+        """The shard files, in dataset order."""
+        return [self.path / entry["file"] for entry in self.manifest["shards"]]
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the dataset's content (tokenizer and every shard's checksum): equal
+        for equal datasets wherever they live, and different once any shard changes."""
+        content = {
+            "tokenizer": self.manifest["tokenizer"],
+            "shards": [(s["rows"], s["tokens"], s["checksum"]) for s in self.manifest["shards"]],
+        }
+        digest = hashlib.blake2b(json.dumps(content, sort_keys=True).encode(), digest_size=16)
+        return digest.hexdigest()
+
+    @property
+    def packing(self) -> dict[str, Any] | None:
+        """For a packed dataset (``seqpack pack DIR --out``), how it was packed: ``seq_len``,
+        ``algorithm``, … ; ``None`` for a dataset of one document per row."""
+        packing: dict[str, Any] | None = self.manifest.get("options", {}).get("packing")
+        return packing
 
     @property
     def lengths(self) -> npt.NDArray[np.uint32]:

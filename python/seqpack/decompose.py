@@ -45,8 +45,9 @@ def decompose(
     ``deterministic=True``. What is left below the smallest bucket (and every shorter
     document) is packed with best-fit decreasing into rows of 2^min_log2 tokens, one segment
     per document (``remainder="pack"``: no token is lost), or dropped and counted as the
-    reference implementation does (``remainder="drop"``). Each row lists its segment lengths
-    in a ``seq_lengths`` column. ``shifted_targets=True`` stores 2^k + 1 tokens per row, for
+    reference implementation does (``remainder="drop"``). Each bucket is a packed dataset:
+    rows list their segments' lengths (``seq_lengths``), source documents (``documents``) and
+    first tokens there (``starts``). ``shifted_targets=True`` stores 2^k + 1 tokens per row, for
     training code that takes inputs and targets from one row. The GIL is released.
     """
     for name, value in (("min_log2", min_log2), ("max_log2", max_log2), ("seed", seed)):

@@ -10,11 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from seqpack import _core
 from seqpack.curriculum import curriculum_odds, schedule
-from seqpack.dataset import Dataset
 from seqpack.decompose import Decomposition
 from seqpack.errors import InvalidInputError
-from seqpack.torch.rows import batch_arrays
+from seqpack.torch.loader import MASKS, _ranks
+from seqpack.torch.masks import block_mask, dense_mask
 
 __all__ = ["DecomposedLoader"]
 
@@ -22,21 +23,17 @@ Batch = dict[str, Any]
 
 
 class _Bucket:
-    """One bucket's rows: token views and segment lengths, mapped, not copied."""
+    """One bucket's rows, memory-mapped for the shared batch assembler."""
 
     def __init__(self, decomposition: Decomposition, log2: int) -> None:
         self.log2 = log2
         self.length = decomposition.sequence_length(log2)
-        self.dataset: Dataset = decomposition.bucket(log2)
-        self.seq_offsets, self.seq_values = decomposition.seq_lengths(log2)
+        dataset = decomposition.bucket(log2)  # verifies sizes and checksums
+        self.rows = len(dataset)
+        self.store = _core.TokenStore([str(p) for p in dataset.shard_paths])
 
     def __len__(self) -> int:
-        return len(self.dataset)
-
-    def rows(self, indices: npt.NDArray[np.int64]) -> Batch:
-        tokens = [self.dataset[int(i)] for i in indices]
-        segments = [self.seq_values[self.seq_offsets[i] : self.seq_offsets[i + 1]] for i in indices]
-        return batch_arrays(tokens, segments, self.length)
+        return self.rows
 
 
 class DecomposedLoader:
@@ -67,24 +64,33 @@ class DecomposedLoader:
         seed: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
+        masks: Sequence[str] = ("cu_seqlens",),
+        prefetch: int = 2,
+        pad_id: int = 0,
     ) -> None:
         self.decomposition = Decomposition(path)
-        manifest = self.decomposition.manifest
-        if manifest["shifted_targets"]:
+        if self.decomposition.manifest["shifted_targets"]:
             raise InvalidInputError(
                 f"{path}: rows carry a shifted target (2^k + 1 tokens); this loader follows "
                 "the HF convention (labels shifted in the loss): decompose without "
                 "shifted_targets"
             )
-        rank, world_size = _rank_and_world(rank, world_size)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
+        for name, value in (("seed", seed), ("pad_id", pad_id), ("prefetch", prefetch - 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInputError(f"{name} must be a non-negative integer, got {value!r}")
+        if isinstance(masks, str):
+            masks = (masks,)
+        unknown = sorted(set(masks) - set(MASKS))
+        if unknown:
+            raise InvalidInputError(
+                f"masks {unknown} are unknown; expected a subset of {', '.join(MASKS)}"
+            )
+        self.rank, self.world_size = _ranks(rank, world_size)
         self.tokens_per_step = tokens_per_step
-        self.rank, self.world_size = rank, world_size
         self.seed, self.cycles = seed, cycles
+        self.masks, self.prefetch, self.pad_id = tuple(masks), prefetch, pad_id
         self.buckets = [_Bucket(self.decomposition, k) for k in self.decomposition.log2s]
         self.odds = curriculum_odds(curriculum, len(self.buckets))
-        self.curriculum = curriculum
         self.batch_sizes = [self._batch_size(b) for b in self.buckets]
         self.steps_per_bucket = np.array(
             [len(b) // n for b, n in zip(self.buckets, self.batch_sizes, strict=True)],
@@ -97,8 +103,7 @@ class DecomposedLoader:
         schedule([0] * len(self.buckets), self.odds, cycles, [seed, 0])
         self.epoch = 0
         self.step = 0
-        self._plan: tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
-        self._orders: dict[int, npt.NDArray[np.int64]] = {}
+        self._schedule: tuple[int, npt.NDArray[np.int64]] | None = None
 
     def _batch_size(self, bucket: _Bucket) -> int:
         per_step, rem = divmod(self.tokens_per_step, bucket.length)
@@ -114,51 +119,85 @@ class DecomposedLoader:
         return int(self.steps_per_bucket.sum())
 
     def set_epoch(self, epoch: int) -> None:
+        """Moves to the start of ``epoch``."""
         self.epoch, self.step = epoch, 0
 
-    def _epoch_plan(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """This epoch's bucket per step, and how many earlier steps drew the same bucket."""
-        if self._plan is None or self._plan[0] != self.epoch:
-            buckets = schedule(
-                self.steps_per_bucket, self.odds, self.cycles, [self.seed, self.epoch]
+    def _buckets_of_epoch(self) -> npt.NDArray[np.int64]:
+        """The bucket (index) of every step of the current epoch, the same on every rank."""
+        if self._schedule is None or self._schedule[0] != self.epoch:
+            seed = [self.seed, self.epoch]
+            self._schedule = (
+                self.epoch,
+                schedule(self.steps_per_bucket, self.odds, self.cycles, seed),
             )
-            occurrence = np.zeros_like(buckets)
-            for i in range(len(self.buckets)):
-                where = np.flatnonzero(buckets == i)
-                occurrence[where] = np.arange(where.size)
-            self._plan = (self.epoch, buckets, occurrence)
-            self._orders = {}
-        return self._plan[1], self._plan[2]
+        return self._schedule[1]
 
     def bucket_schedule(self) -> npt.NDArray[np.int64]:
         """The k of every step of the current epoch (the same on every rank)."""
-        buckets, _ = self._epoch_plan()
         log2s = np.array([b.log2 for b in self.buckets], dtype=np.int64)
-        return log2s[buckets]
+        return log2s[self._buckets_of_epoch()]
 
-    def _rows(self, bucket: int, occurrence: int) -> npt.NDArray[np.int64]:
-        order = self._orders.get(bucket)
-        if order is None:
-            b = self.buckets[bucket]
-            rng = np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence([self.seed, self.epoch, b.log2]))
-            )
-            order = self._orders[bucket] = rng.permutation(len(b))
-        per_step = self.batch_sizes[bucket]
-        step_rows = order[occurrence * per_step : (occurrence + 1) * per_step]
+    def _stream(self, i: int, done: int) -> Iterator[tuple[Any, ...]]:
+        """Bucket ``i``'s batches for this rank from its ``done``-th step of the epoch on,
+        assembled ahead on a thread. Its rows come in an order drawn from (seed, epoch, k),
+        and step ``j`` of the bucket takes rows ``j·B … (j + 1)·B − 1`` of that order."""
+        b = self.buckets[i]
+        order_seed = np.random.SeedSequence([self.seed, self.epoch, b.log2])
+        plan = _core.Plan.packed_rows(
+            b.store, b.length, int(order_seed.generate_state(1, np.uint64)[0])
+        )
+        per_step = self.batch_sizes[i]
         per_rank = per_step // self.world_size
-        return step_rows[self.rank * per_rank : (self.rank + 1) * per_rank]
+        return iter(
+            _core.BatchStream(
+                b.store,
+                plan,
+                first=done * per_step + self.rank * per_rank,
+                stride=per_step,
+                batch_size=per_rank,
+                num_batches=int(self.steps_per_bucket[i]) - done,
+                seq_len=b.length,
+                pad_id=self.pad_id,
+                prefetch=self.prefetch,
+            )
+        )
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch, from ``step``; the next iteration starts the next
         epoch."""
-        buckets, occurrence = self._epoch_plan()
+        buckets = self._buckets_of_epoch()
+        done = np.bincount(buckets[: self.step], minlength=len(self.buckets))
+        streams = {
+            i: self._stream(i, int(done[i]))
+            for i in range(len(self.buckets))
+            if done[i] < self.steps_per_bucket[i]
+        }
+        epoch = self.epoch
         while self.step < len(buckets):
-            i = int(buckets[self.step])
-            arrays = self.buckets[i].rows(self._rows(i, int(occurrence[self.step])))
+            arrays = next(streams[int(buckets[self.step])])
+            # Counted before the batch is handed over: a state saved while the consumer holds
+            # it says it has been consumed.
             self.step += 1
-            yield _to_torch(arrays)
-        self.epoch, self.step = self.epoch + 1, 0
+            yield self._batch(arrays)
+        if self.epoch == epoch:
+            self.epoch, self.step = epoch + 1, 0
+
+    def _batch(self, arrays: tuple[Any, ...]) -> Batch:
+        input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, _ = arrays
+        batch: Batch = {
+            "input_ids": torch.from_numpy(input_ids),
+            "labels": torch.from_numpy(labels),
+            "position_ids": torch.from_numpy(position_ids),
+            "document_ids": torch.from_numpy(document_ids),
+        }
+        if "cu_seqlens" in self.masks:
+            batch["cu_seqlens"] = torch.from_numpy(cu_seqlens)
+            batch["max_seqlen"] = int(max_seqlen)
+        if "sdpa" in self.masks:
+            batch["attention_mask"] = dense_mask(batch["document_ids"])
+        if "flex" in self.masks:
+            batch["block_mask"] = block_mask(batch["document_ids"])
+        return batch
 
     def state_dict(self) -> dict[str, int]:
         """Where the loader is, plus what fixes the order (checked on load)."""
@@ -180,20 +219,3 @@ class DecomposedLoader:
                     f"{getattr(self, key)}: the order would differ"
                 )
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
-
-
-def _rank_and_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    if rank is None or world_size is None:
-        dist = torch.distributed
-        if dist.is_available() and dist.is_initialized():
-            rank = dist.get_rank() if rank is None else rank
-            world_size = dist.get_world_size() if world_size is None else world_size
-    rank = 0 if rank is None else rank
-    world_size = 1 if world_size is None else world_size
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise InvalidInputError(f"rank {rank} is not in 0..world_size ({world_size})")
-    return rank, world_size
-
-
-def _to_torch(arrays: dict[str, Any]) -> Batch:
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in arrays.items()}

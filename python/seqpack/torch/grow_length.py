@@ -3,11 +3,14 @@ step (see :class:`GrowLengthSchedule`)."""
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from seqpack.errors import InvalidInputError
+from seqpack.torch.loader import PackedLoader, _ranks
 
 __all__ = ["GrowLengthSchedule", "Stage"]
 
@@ -29,7 +32,8 @@ class GrowLengthSchedule:
     (4096, 2**31)]``, at ``tokens_per_step`` tokens per step: stage ``s`` runs
     ``budget // tokens_per_step`` steps of ``tokens_per_step // seq_len`` rows. Each stage's
     rows are packed at its own length (documents kept whole up to that length, never chunked
-    across documents), so a loader re-packs when the stage changes."""
+    across documents): :meth:`batches` re-packs the dataset with a :class:`PackedLoader` at
+    each stage's length."""
 
     def __init__(self, stages: Sequence[tuple[int, int]], tokens_per_step: int) -> None:
         if not stages:
@@ -65,3 +69,67 @@ class GrowLengthSchedule:
         if not 0 <= step < self.total_steps:
             raise InvalidInputError(f"step {step} is outside 0..{self.total_steps}")
         return self.stages[bisect_right(self._starts, step) - 1]
+
+    def loader(
+        self,
+        stage: Stage,
+        data_dir: str | os.PathLike[str],
+        *,
+        rank: int | None = None,
+        world_size: int | None = None,
+        **options: Any,
+    ) -> PackedLoader:
+        """A :class:`PackedLoader` of ``stage``'s rows (``stage.batch_size`` per step over all
+        ranks); ``options`` go to it (``seed``, ``algorithm``, ``masks``, …)."""
+        rank, world_size = _ranks(rank, world_size)
+        if stage.batch_size % world_size:
+            raise InvalidInputError(
+                f"stages[{stage.index}]: {stage.batch_size} rows per step do not split over "
+                f"world_size {world_size}"
+            )
+        return PackedLoader(
+            data_dir,
+            stage.seq_len,
+            stage.batch_size // world_size,
+            rank=rank,
+            world_size=world_size,
+            **options,
+        )
+
+    def batches(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        start_step: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+        **options: Any,
+    ) -> Iterator[tuple[Stage, dict[str, Any]]]:
+        """``(stage, batch)`` for every step from ``start_step`` to the end of the schedule.
+        Each stage packs the dataset at its own length and runs through as many epochs as
+        its steps need; its step ``j`` is the ``j``-th batch of that loader, so resuming from
+        a saved step count gives exactly the batches an uninterrupted run would have."""
+        for stage in self.stages[self.stage_at(start_step).index :]:
+            loader = self.loader(stage, data_dir, rank=rank, world_size=world_size, **options)
+            skip = max(start_step - stage.first_step, 0)
+            epoch = 0
+            loader.set_epoch(epoch)
+            if len(loader) == 0:
+                raise InvalidInputError(
+                    f"stages[{stage.index}]: {data_dir} does not fill one step of "
+                    f"{stage.batch_size} rows of {stage.seq_len} tokens"
+                )
+            while skip >= len(loader):  # whole epochs already done
+                skip -= len(loader)
+                epoch += 1
+                loader.set_epoch(epoch)
+            state = loader.state_dict()
+            state["consumed_rows"] = skip * loader.rows_per_step
+            loader.load_state_dict(state)
+            left = stage.steps - max(start_step - stage.first_step, 0)
+            while left:
+                for batch in loader:
+                    yield stage, batch
+                    left -= 1
+                    if not left:
+                        break

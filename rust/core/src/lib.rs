@@ -6,8 +6,10 @@
 //! - [`decompose`]: dataset decomposition into power-of-two buckets (variable sequence length).
 //! - [`bpe`]: byte-level BPE tokenizers: HF `tokenizer.json` encoding, decoding, training.
 //! - [`shard`]: the dataset directory (Arrow IPC shards and `manifest.json`).
+//! - [`batch`]: training batches with per-document isolation, assembled ahead on a thread.
 //! - [`error`]: the one error type every fallible function returns.
 
+pub mod batch;
 pub mod bpe;
 mod buffer;
 pub mod decompose;

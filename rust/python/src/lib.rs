@@ -1,6 +1,7 @@
 //! The extension module `seqpack._core`: conversions, GIL release and error mapping over
 //! `seqpack-core`, nothing else. The typed public API lives in `python/seqpack/`.
 
+mod batch;
 mod bpe;
 mod decompose;
 mod errors;
@@ -16,6 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // pyo3 lists every class and function added below in `__all__`.
     pack::register(m)?;
+    batch::register(m)?;
     bpe::register(m)?;
     hf::register(m)?;
     preprocess::register(m)?;

@@ -1,12 +1,13 @@
-//! One bucket's dataset: rows of one sequence length, written as shards of the ordinary
-//! dataset format (with a `seq_lengths` column) as they fill, and its `manifest.json`.
+//! One bucket's dataset: rows of one sequence length, written as they fill as shards of a
+//! packed dataset (each row with its segments' lengths, documents and starts), and its
+//! `manifest.json`, whose `packing` option lets `PackedLoader` read the bucket directly.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::shard::{self, LengthHistogram, Manifest, Row, ShardEntry, TokenizerInfo};
+use crate::shard::{self, LengthHistogram, Manifest, PackedRow, ShardEntry, TokenizerInfo};
 use crate::{Error, Result};
 
 /// What the top-level manifest says about one bucket.
@@ -35,8 +36,7 @@ pub(crate) struct Bucket {
     sequence_length: u64,
     dir: PathBuf,
     shard_tokens: u64,
-    rows: Vec<Row>,
-    seq_lengths: Vec<Vec<u32>>,
+    rows: Vec<PackedRow>,
     pending_tokens: u64,
     shards: Vec<ShardEntry>,
     histogram: LengthHistogram,
@@ -66,7 +66,6 @@ impl Bucket {
             dir,
             shard_tokens,
             rows: Vec::new(),
-            seq_lengths: Vec::new(),
             pending_tokens: 0,
             shards: Vec::new(),
             histogram: LengthHistogram::default(),
@@ -86,59 +85,46 @@ impl Bucket {
         })
     }
 
-    /// Adds a row whose segments have the given lengths (one for a piece).
-    pub(crate) fn push(
-        &mut self,
-        row: Row,
-        seq_lengths: Vec<u32>,
-        sources: &[String],
-    ) -> Result<()> {
+    /// Adds a row (its tokens are its segments, in order; padding is not stored).
+    pub(crate) fn push(&mut self, row: PackedRow) -> Result<()> {
         let tokens = row.tokens.len() as u64;
         debug_assert!(tokens <= self.sequence_length);
         debug_assert_eq!(
-            seq_lengths.iter().map(|&l| u64::from(l)).sum::<u64>(),
+            row.seq_lengths.iter().map(|&l| u64::from(l)).sum::<u64>(),
             tokens
         );
         let s = &mut self.summary;
         s.sequences += 1;
         s.tokens += tokens;
         s.padding_tokens += self.sequence_length - tokens;
-        s.segments += seq_lengths.len() as u64;
-        if seq_lengths.len() == 1 && tokens == self.sequence_length {
+        s.segments += row.seq_lengths.len() as u64;
+        if row.seq_lengths.len() == 1 && tokens == self.sequence_length {
             s.pieces += 1;
         } else {
             s.packed_rows += 1;
         }
-        self.context += seq_lengths
+        self.context += row
+            .seq_lengths
             .iter()
             .map(|&l| u128::from(l) * u128::from(l.saturating_sub(1)) / 2)
             .sum::<u128>();
         self.histogram.add(tokens);
         self.pending_tokens += tokens;
         self.rows.push(row);
-        self.seq_lengths.push(seq_lengths);
         if self.pending_tokens >= self.shard_tokens {
-            self.flush(sources)?;
+            self.flush()?;
         }
         Ok(())
     }
 
-    fn flush(&mut self, sources: &[String]) -> Result<()> {
+    fn flush(&mut self) -> Result<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let first_id = self.shards.iter().map(|s| s.rows).sum();
-        let entry = shard::write_segmented_shard(
-            &self.dir,
-            self.shards.len(),
-            first_id,
-            &self.rows,
-            &self.seq_lengths,
-            sources,
-        )?;
+        let first_row = self.shards.iter().map(|s| s.rows).sum();
+        let entry = shard::write_packed_shard(&self.dir, self.shards.len(), first_row, &self.rows)?;
         self.shards.push(entry);
         self.rows.clear();
-        self.seq_lengths.clear();
         self.pending_tokens = 0;
         Ok(())
     }
@@ -148,12 +134,14 @@ impl Bucket {
         &mut self,
         tokenizer: &TokenizerInfo,
         sources: &[String],
-        options: &BTreeMap<String, serde_json::Value>,
+        decomposed_from: &str,
     ) -> Result<()> {
-        self.flush(sources)?;
-        let mut options = options.clone();
-        options.insert("bucket_log2".into(), self.log2.into());
-        options.insert("sequence_length".into(), self.sequence_length.into());
+        self.flush()?;
+        let packing = serde_json::json!({
+            "seq_len": self.sequence_length,
+            "decomposition": {"log2": self.log2, "decomposed_from": decomposed_from},
+        });
+        let options = BTreeMap::from([("packing".to_string(), packing)]);
         let manifest = Manifest {
             format: shard::FORMAT_NAME.into(),
             format_version: shard::FORMAT_VERSION,
@@ -161,7 +149,7 @@ impl Bucket {
             shards: self.shards.clone(),
             total_rows: self.summary.sequences,
             total_tokens: self.summary.tokens,
-            // Rows are slices of token sequences, so no text byte count applies to them.
+            // Rows are slices of documents' tokens: no text byte count applies to them.
             total_text_bytes: 0,
             length_histogram: self.histogram.clone(),
             skipped: BTreeMap::new(),

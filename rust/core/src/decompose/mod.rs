@@ -7,16 +7,15 @@
 //! The reference drops what is left of each document below the smallest bucket; here that
 //! remainder (and every document shorter than the smallest bucket) is by default packed with
 //! the packing engine into rows of the smallest bucket, one segment per document, so every
-//! token of the corpus is kept. Output: one dataset directory per bucket in the ordinary
-//! shard format, each row with its segment lengths (`seq_lengths`), and a top-level
-//! `manifest.json` with per-bucket counts and the paper's statistics.
+//! token of the corpus is kept. Output: one packed dataset per bucket (each row with its
+//! segments' lengths, documents and starts, so isolation and provenance survive), and a
+//! top-level `manifest.json` with per-bucket counts and the paper's statistics.
 
 mod bucket;
 mod cut;
 mod options;
 mod summary;
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,7 +25,7 @@ pub use options::{DecomposeOptions, LongPieces, MAX_LOG2, Remainder};
 pub use summary::{CorpusSummary, DECOMPOSITION_FORMAT, DecompositionManifest};
 
 use crate::pack::{self, PackOptions};
-use crate::shard::{self, Manifest, Row};
+use crate::shard::{self, Manifest, PackedRow, TokenStore};
 use crate::{Error, Result};
 
 use bucket::Bucket;
@@ -37,15 +36,16 @@ struct Remainders {
     tokens: Vec<u32>,
     offsets: Vec<usize>,
     lengths: Vec<i64>,
-    origin: Vec<(u32, u64)>,
+    /// (document, first token) of each.
+    origin: Vec<(u64, u64)>,
 }
 
 impl Remainders {
-    fn push(&mut self, tokens: &[u32], source: u32, line: u64) {
+    fn push(&mut self, tokens: &[u32], doc: u64, start: u64) {
         self.offsets.push(self.tokens.len());
         self.tokens.extend_from_slice(tokens);
         self.lengths.push(tokens.len() as i64);
-        self.origin.push((source, line));
+        self.origin.push((doc, start));
     }
 
     fn get(&self, i: usize) -> &[u32] {
@@ -55,7 +55,8 @@ impl Remainders {
 
 /// Decomposes the dataset directory `input` into bucket datasets under `out` (which must not
 /// exist or be empty) and returns the top-level manifest, also written as
-/// `out/manifest.json` once everything else is in place.
+/// `out/manifest.json` once everything else is in place. Shards are verified against the
+/// manifest, then read through the memory-mapped [`TokenStore`].
 pub fn decompose(
     input: &Path,
     out: &Path,
@@ -64,69 +65,54 @@ pub fn decompose(
     let started = Instant::now();
     options.validate()?;
     let source = Manifest::read(&input.join(shard::MANIFEST))?;
+    for entry in &source.shards {
+        shard::verify_shard(input, entry)?;
+    }
+    let paths: Vec<_> = source.shards.iter().map(|s| input.join(&s.file)).collect();
+    let store = TokenStore::open(&paths)?;
     prepare_output(out)?;
     let mut buckets = (options.min_log2..=options.max_log2)
         .map(|k| Bucket::create(out, k, options.row_tokens(k), options.shard_tokens))
         .collect::<Result<Vec<_>>>()?;
-    let source_index: HashMap<&str, u32> = source
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i as u32))
-        .collect();
-    let sources = &source.sources;
 
     let mut cutter = Cutter::new(options);
     let mut pieces = Vec::new();
     let mut remainders = Remainders::default();
     let mut corpus = CorpusSummary::default();
     let (mut dropped_tokens, mut dropped_documents) = (0u64, 0u64);
-    for entry in &source.shards {
-        let rows = shard::read_shard(input, entry)?;
-        for row in 0..rows.len() {
-            let tokens = rows.tokens(row);
-            let source_id = *source_index
-                .get(rows.source(row))
-                .ok_or_else(|| Error::Format {
-                    path: input.join(&entry.file).display().to_string(),
-                    message: format!(
-                        "row {row}: source {:?} is not among the manifest's sources",
-                        rows.source(row)
-                    ),
-                })?;
-            let line = rows.line(row);
-            corpus.add(tokens.len() as u64);
-            pieces.clear();
-            let rest = cutter.cut(tokens.len() as u64, &mut pieces);
-            for piece in &pieces {
-                let start = piece.start as usize;
-                let len = options.row_tokens(piece.log2) as usize;
-                let row = Row {
-                    tokens: tokens[start..start + len].to_vec(),
-                    source: source_id,
-                    line,
-                };
-                let bucket = &mut buckets[(piece.log2 - options.min_log2) as usize];
-                bucket.push(row, vec![len as u32], sources)?;
-            }
-            if rest > 0 {
-                let tail = &tokens[tokens.len() - rest as usize..];
-                match options.remainder {
-                    Remainder::Pack => remainders.push(tail, source_id, line),
-                    Remainder::Drop => {
-                        dropped_tokens += rest;
-                        dropped_documents += u64::from(pieces.is_empty());
-                    }
+    for doc in 0..store.len() {
+        let tokens = store.tokens(doc)?;
+        let length = tokens.len() as u64;
+        corpus.add(length);
+        pieces.clear();
+        let rest = cutter.cut(length, &mut pieces);
+        for piece in &pieces {
+            let len = options.row_tokens(piece.log2);
+            let start = piece.start as usize;
+            let row = PackedRow {
+                tokens: tokens[start..start + len as usize].to_vec(),
+                seq_lengths: vec![len as u32],
+                documents: vec![doc],
+                starts: vec![piece.start],
+            };
+            buckets[(piece.log2 - options.min_log2) as usize].push(row)?;
+        }
+        if rest > 0 {
+            let tail = length - rest;
+            match options.remainder {
+                Remainder::Pack => remainders.push(&tokens[tail as usize..], doc, tail),
+                Remainder::Drop => {
+                    dropped_tokens += rest;
+                    dropped_documents += u64::from(pieces.is_empty());
                 }
             }
         }
     }
-    pack_remainders(&remainders, &mut buckets[0], options, sources)?;
+    pack_remainders(&remainders, &mut buckets[0], options)?;
 
-    let mut record = BTreeMap::new();
-    record.insert("decomposed_from".into(), input.display().to_string().into());
+    let from = input.display().to_string();
     for bucket in &mut buckets {
-        bucket.finish(&source.tokenizer, sources, &record)?;
+        bucket.finish(&source.tokenizer, &source.sources, &from)?;
     }
     let manifest = summary::build(
         input,
@@ -148,7 +134,6 @@ fn pack_remainders(
     remainders: &Remainders,
     smallest: &mut Bucket,
     options: &DecomposeOptions,
-    sources: &[String],
 ) -> Result<()> {
     if remainders.lengths.is_empty() {
         return Ok(());
@@ -157,25 +142,22 @@ fn pack_remainders(
     let packing = pack::pack(&remainders.lengths, &PackOptions::new(capacity))?;
     for p in 0..packing.num_packs() {
         let entries = packing.pack_offsets[p] as usize..packing.pack_offsets[p + 1] as usize;
-        let mut tokens = Vec::with_capacity(capacity as usize);
-        let mut seq_lengths = Vec::with_capacity(entries.len());
-        for e in entries.clone() {
+        let mut row = PackedRow {
+            tokens: Vec::with_capacity(capacity as usize),
+            seq_lengths: Vec::with_capacity(entries.len()),
+            documents: Vec::with_capacity(entries.len()),
+            starts: Vec::with_capacity(entries.len()),
+        };
+        for e in entries {
             // Every remainder is shorter than the capacity, so entries are whole remainders.
-            let piece = remainders.get(packing.doc[e] as usize);
-            tokens.extend_from_slice(piece);
-            seq_lengths.push(piece.len() as u32);
+            let i = packing.doc[e] as usize;
+            let (doc, start) = remainders.origin[i];
+            row.tokens.extend_from_slice(remainders.get(i));
+            row.seq_lengths.push(remainders.lengths[i] as u32);
+            row.documents.push(doc);
+            row.starts.push(start);
         }
-        // A packed row is attributed to its first segment's document.
-        let (source, line) = remainders.origin[packing.doc[entries.start] as usize];
-        smallest.push(
-            Row {
-                tokens,
-                source,
-                line,
-            },
-            seq_lengths,
-            sources,
-        )?;
+        smallest.push(row)?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 
 use super::*;
-use crate::shard::{LengthHistogram, ShardEntry, TokenizerInfo};
+use crate::shard::{LengthHistogram, Row, ShardEntry, TokenizerInfo};
 
 fn options(min_log2: u32, max_log2: u32) -> DecomposeOptions {
     DecomposeOptions {
@@ -216,16 +216,21 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
     .unwrap();
 }
 
-/// Every row of every bucket: (log2, tokens).
+/// Every row of every bucket: (log2, tokens), each row's segments checked against its
+/// tokens.
 fn bucket_rows(out: &Path, m: &DecompositionManifest) -> Vec<(u32, Vec<u32>)> {
     let mut all = Vec::new();
     for b in &m.buckets {
         let dir = out.join(&b.dir);
         let manifest = Manifest::read(&dir.join(shard::MANIFEST)).unwrap();
         assert_eq!(manifest.total_rows, b.sequences);
-        for entry in &manifest.shards {
-            let rows = shard::read_shard(&dir, entry).unwrap();
-            all.extend((0..rows.len()).map(|r| (b.log2, rows.tokens(r).to_vec())));
+        let paths: Vec<_> = manifest.shards.iter().map(|s| dir.join(&s.file)).collect();
+        let store = TokenStore::open(&paths).unwrap();
+        for row in 0..store.len() {
+            let tokens = store.tokens(row).unwrap().to_vec();
+            let lengths = store.seq_lengths(row).unwrap().unwrap();
+            assert_eq!(lengths.iter().sum::<u32>() as usize, tokens.len());
+            all.push((b.log2, tokens));
         }
     }
     all

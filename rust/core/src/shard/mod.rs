@@ -6,20 +6,26 @@
 //! 2^31 tokens per array), `length: uint32` (so lengths are a zero-copy column), `doc_id:
 //! uint64` (the document's index in the dataset), `source: string` (the input file) and
 //! `line: uint64` (1-based record number in that file: the line for JSONL and line-wise text,
-//! the row for Arrow, 1 for a whole-file document). Datasets whose rows hold several
-//! segments (the buckets of a decomposition) add `seq_lengths: list<uint32>`.
+//! the row for Arrow, 1 for a whole-file document).
+//!
+//! A packed dataset (`seqpack pack DIR --out`) has one row per pack instead: `input_ids` of
+//! exactly the row length (real tokens, then padding), `seq_lengths: list<uint32>` (the
+//! fragments in the row, in order), `length`, `doc_id` (the row's index), and `documents` /
+//! `starts: list<uint64>` (which document each fragment is, and its first token there). The
+//! buckets of a decomposition (`seqpack decompose`) are packed datasets too, whose rows hold
+//! their real tokens only: a row with padding is shorter than the row length.
 
 mod checksum;
 mod manifest;
 mod reader;
 mod writer;
 
-pub use checksum::checksum_file;
+pub use checksum::{checksum_file, verify_shard};
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
-pub use reader::read_shard;
-pub use writer::{Row, write_segmented_shard, write_shard};
+pub use reader::TokenStore;
+pub use writer::{PackedRow, Row, write_packed_shard, write_shard};
 
 use std::path::{Path, PathBuf};
 

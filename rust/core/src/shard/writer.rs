@@ -25,24 +25,23 @@ pub struct Row {
     pub line: u64,
 }
 
-fn schema(segmented: bool) -> Arc<Schema> {
+fn schema() -> Arc<Schema> {
     let item = Arc::new(Field::new("item", DataType::UInt32, false));
     let mut metadata = std::collections::HashMap::new();
     metadata.insert(
         "seqpack.format_version".to_string(),
         super::FORMAT_VERSION.to_string(),
     );
-    let mut fields = vec![
-        Field::new("input_ids", DataType::LargeList(item.clone()), false),
-        Field::new("length", DataType::UInt32, false),
-        Field::new("doc_id", DataType::UInt64, false),
-        Field::new("source", DataType::Utf8, false),
-        Field::new("line", DataType::UInt64, false),
-    ];
-    if segmented {
-        fields.push(Field::new("seq_lengths", DataType::List(item), false));
-    }
-    Arc::new(Schema::new(fields).with_metadata(metadata))
+    Arc::new(
+        Schema::new(vec![
+            Field::new("input_ids", DataType::LargeList(item), false),
+            Field::new("length", DataType::UInt32, false),
+            Field::new("doc_id", DataType::UInt64, false),
+            Field::new("source", DataType::Utf8, false),
+            Field::new("line", DataType::UInt64, false),
+        ])
+        .with_metadata(metadata),
+    )
 }
 
 /// Writes shard `index` of `dir` atomically (temporary file, sync, rename). Its rows get
@@ -54,37 +53,7 @@ pub fn write_shard(
     rows: &[Row],
     sources: &[String],
 ) -> Result<ShardEntry> {
-    write(dir, index, first_doc_id, rows, None, sources)
-}
-
-/// As [`write_shard`] for rows that hold several segments (pieces or packed documents that
-/// must not attend to each other), with a `seq_lengths: list<uint32>` column:
-/// `seq_lengths[i]` are row `i`'s segment lengths, in order, summing to its length.
-pub fn write_segmented_shard(
-    dir: &Path,
-    index: usize,
-    first_doc_id: u64,
-    rows: &[Row],
-    seq_lengths: &[Vec<u32>],
-    sources: &[String],
-) -> Result<ShardEntry> {
-    assert_eq!(
-        rows.len(),
-        seq_lengths.len(),
-        "one seq_lengths entry per row"
-    );
-    write(dir, index, first_doc_id, rows, Some(seq_lengths), sources)
-}
-
-fn write(
-    dir: &Path,
-    index: usize,
-    first_doc_id: u64,
-    rows: &[Row],
-    seq_lengths: Option<&[Vec<u32>]>,
-    sources: &[String],
-) -> Result<ShardEntry> {
-    let schema = schema(seq_lengths.is_some());
+    let schema = schema();
     let item = Field::new("item", DataType::UInt32, false);
     let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
     let mut input_ids =
@@ -102,35 +71,101 @@ fn write(
         source.append_value(&sources[row.source as usize]);
         line.append_value(row.line);
     }
-    let mut columns: Vec<ArrayRef> = vec![
+    let columns: Vec<ArrayRef> = vec![
         Arc::new(input_ids.finish()),
         Arc::new(length.finish()),
         Arc::new(doc_id.finish()),
         Arc::new(source.finish()),
         Arc::new(line.finish()),
     ];
-    if let Some(seq_lengths) = seq_lengths {
-        let segments = seq_lengths.iter().map(Vec::len).sum();
-        let mut list =
-            ListBuilder::with_capacity(UInt32Builder::with_capacity(segments), rows.len())
-                .with_field(Arc::new(Field::new("item", DataType::UInt32, false)));
-        for lengths in seq_lengths {
-            list.values().append_slice(lengths);
-            list.append(true);
-        }
-        columns.push(Arc::new(list.finish()));
-    }
-    let batch = RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema");
+    let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
+    write_batch(dir, index, &batch, tokens as u64)
+}
 
+/// One row of a packed dataset: `tokens` holds whole rows of the pack's capacity (real
+/// tokens, then padding), `seq_lengths` the lengths of the document fragments in it, in
+/// order, and `documents`/`starts` where each fragment came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedRow {
+    pub tokens: Vec<u32>,
+    pub seq_lengths: Vec<u32>,
+    pub documents: Vec<u64>,
+    pub starts: Vec<u64>,
+}
+
+fn packed_schema() -> Arc<Schema> {
+    let item = |t: DataType| Arc::new(Field::new("item", t, false));
+    Arc::new(
+        Schema::new(vec![
+            Field::new(
+                "input_ids",
+                DataType::LargeList(item(DataType::UInt32)),
+                false,
+            ),
+            Field::new("seq_lengths", DataType::List(item(DataType::UInt32)), false),
+            Field::new("length", DataType::UInt32, false),
+            Field::new("doc_id", DataType::UInt64, false),
+            Field::new("documents", DataType::List(item(DataType::UInt64)), false),
+            Field::new("starts", DataType::List(item(DataType::UInt64)), false),
+        ])
+        .with_metadata(schema().metadata().clone()),
+    )
+}
+
+/// Writes shard `index` of a packed dataset atomically; its rows get ids from `first_row` on.
+pub fn write_packed_shard(
+    dir: &Path,
+    index: usize,
+    first_row: u64,
+    rows: &[PackedRow],
+) -> Result<ShardEntry> {
+    let schema = packed_schema();
+    let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
+    let list = |t: DataType| Arc::new(Field::new("item", t, false));
+    let mut input_ids =
+        LargeListBuilder::with_capacity(UInt32Builder::with_capacity(tokens), rows.len())
+            .with_field(list(DataType::UInt32));
+    let mut seq_lengths = ListBuilder::new(UInt32Builder::new()).with_field(list(DataType::UInt32));
+    let mut documents = ListBuilder::new(UInt64Builder::new()).with_field(list(DataType::UInt64));
+    let mut starts = ListBuilder::new(UInt64Builder::new()).with_field(list(DataType::UInt64));
+    let mut length = UInt32Builder::with_capacity(rows.len());
+    let mut doc_id = UInt64Builder::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        input_ids.values().append_slice(&row.tokens);
+        input_ids.append(true);
+        seq_lengths.values().append_slice(&row.seq_lengths);
+        seq_lengths.append(true);
+        documents.values().append_slice(&row.documents);
+        documents.append(true);
+        starts.values().append_slice(&row.starts);
+        starts.append(true);
+        length.append_value(row.tokens.len() as u32);
+        doc_id.append_value(first_row + i as u64);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(input_ids.finish()),
+        Arc::new(seq_lengths.finish()),
+        Arc::new(length.finish()),
+        Arc::new(doc_id.finish()),
+        Arc::new(documents.finish()),
+        Arc::new(starts.finish()),
+    ];
+    let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
+    write_batch(dir, index, &batch, tokens as u64)
+}
+
+/// Writes one record batch as shard `index`: temporary file, checksum while writing, sync,
+/// rename.
+fn write_batch(dir: &Path, index: usize, batch: &RecordBatch, tokens: u64) -> Result<ShardEntry> {
     let name = shard_file_name(index);
     let path = dir.join(&name);
     let tmp = temporary_path(&path);
     let io = |e: std::io::Error| Error::io(&tmp, e);
     let arrow = |e: arrow_schema::ArrowError| Error::io(&tmp, std::io::Error::other(e));
     let file = std::fs::File::create(&tmp).map_err(io)?;
-    let mut writer =
-        FileWriter::try_new(HashingWriter::new(BufWriter::new(file)), &schema).map_err(arrow)?;
-    writer.write(&batch).map_err(arrow)?;
+    let mut writer = FileWriter::try_new(HashingWriter::new(BufWriter::new(file)), &batch.schema())
+        .map_err(arrow)?;
+    writer.write(batch).map_err(arrow)?;
     writer.finish().map_err(arrow)?;
     let hashing = writer.into_inner().map_err(arrow)?;
     let (checksum, bytes) = (hashing.digest(), hashing.bytes);
@@ -142,8 +177,8 @@ fn write(
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     Ok(ShardEntry {
         file: name,
-        rows: rows.len() as u64,
-        tokens: tokens as u64,
+        rows: batch.num_rows() as u64,
+        tokens,
         bytes,
         checksum,
     })

@@ -1,0 +1,121 @@
+//! One batch from rows of a plan.
+
+use super::plan::Plan;
+use crate::shard::TokenStore;
+use crate::{Error, Result};
+
+/// The label that loss functions skip (PyTorch's `ignore_index`, HF's convention).
+pub const IGNORE_INDEX: i64 = -100;
+
+/// The arrays of one batch of `batch_size` rows of `seq_len` tokens, row-major. Padding
+/// fills each row after its documents and is a segment of its own in `cu_seqlens`, with
+/// positions restarting at 0, document index -1 and label [`IGNORE_INDEX`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub batch_size: usize,
+    pub seq_len: usize,
+    pub input_ids: Vec<i64>,
+    /// `input_ids` with [`IGNORE_INDEX`] on each segment's first token and on padding: the
+    /// loss shifts labels by one, so no token is ever predicted from another document.
+    pub labels: Vec<i64>,
+    pub position_ids: Vec<i64>,
+    /// Index of the segment within its row (0, 1, …), -1 on padding.
+    pub document_ids: Vec<i32>,
+    /// Boundaries of all segments (padding included) over the flattened batch, leading 0.
+    pub cu_seqlens: Vec<i32>,
+    pub max_seqlen: u32,
+    /// Tokens that are not padding.
+    pub real_tokens: u64,
+}
+
+/// Assembles the rows `packs` of `plan` (`None`: a row of padding only) into a batch of
+/// rows of `seq_len` tokens, reading tokens from `store`.
+pub fn assemble(
+    store: &TokenStore,
+    plan: &Plan,
+    packs: &[Option<usize>],
+    seq_len: usize,
+    pad_id: i64,
+) -> Result<Batch> {
+    let total = packs.len() * seq_len;
+    if i32::try_from(total).is_err() {
+        return Err(Error::invalid_option(
+            "batch",
+            format!("of {total} tokens exceeds the 2^31 that int32 cu_seqlens can index"),
+        ));
+    }
+    let mut batch = Batch {
+        batch_size: packs.len(),
+        seq_len,
+        input_ids: Vec::with_capacity(total),
+        labels: Vec::with_capacity(total),
+        position_ids: Vec::with_capacity(total),
+        document_ids: Vec::with_capacity(total),
+        cu_seqlens: vec![0],
+        max_seqlen: 0,
+        real_tokens: 0,
+    };
+    for &pack in packs {
+        let row_start = batch.input_ids.len();
+        if let Some(p) = pack {
+            if p >= plan.num_packs() {
+                return Err(Error::invalid_option(
+                    "pack",
+                    format!(
+                        "{p} is out of range for a plan of {} rows",
+                        plan.num_packs()
+                    ),
+                ));
+            }
+            for (index, segment) in plan.row(p).iter().enumerate() {
+                let slice = segment.tokens(store)?;
+                if batch.input_ids.len() + slice.len() > row_start + seq_len {
+                    return Err(Error::invalid_option(
+                        "plan",
+                        format!("row {p} holds more than seq_len = {seq_len} tokens"),
+                    ));
+                }
+                push_segment(
+                    &mut batch,
+                    slice.iter().map(|&t| i64::from(t)),
+                    index as i32,
+                    true,
+                );
+            }
+        }
+        let padding = row_start + seq_len - batch.input_ids.len();
+        if padding > 0 {
+            push_segment(&mut batch, std::iter::repeat_n(pad_id, padding), -1, false);
+        }
+    }
+    Ok(batch)
+}
+
+fn push_segment(
+    batch: &mut Batch,
+    tokens: impl ExactSizeIterator<Item = i64>,
+    document: i32,
+    real: bool,
+) {
+    let len = tokens.len();
+    if len == 0 {
+        return;
+    }
+    let first = batch.input_ids.len();
+    batch.input_ids.extend(tokens);
+    if real {
+        batch.labels.push(IGNORE_INDEX);
+        batch
+            .labels
+            .extend_from_slice(&batch.input_ids[first + 1..]);
+        batch.real_tokens += len as u64;
+    } else {
+        batch.labels.extend(std::iter::repeat_n(IGNORE_INDEX, len));
+    }
+    batch.position_ids.extend(0..len as i64);
+    batch
+        .document_ids
+        .extend(std::iter::repeat_n(document, len));
+    batch.cu_seqlens.push(batch.input_ids.len() as i32);
+    batch.max_seqlen = batch.max_seqlen.max(len as u32);
+}

@@ -1,0 +1,22 @@
+//! Batch assembly: from a [`Plan`] (which slice of which document sits where in each row of
+//! an epoch) and the memory-mapped tokens, the arrays of one training batch with every
+//! document isolated from the others: labels that never cross a document boundary, position
+//! ids that restart per document, per-row document indices and `cu_seqlens`.
+//!
+//! [`write_packed`] writes a plan out as a packed dataset instead.
+//!
+//! [`Prefetcher`] assembles a schedule of batches on a thread of its own, ahead of the
+//! consumer, so a training loop needs no DataLoader worker processes.
+
+mod assemble;
+mod offline;
+mod plan;
+mod prefetch;
+
+pub use assemble::{Batch, IGNORE_INDEX, assemble};
+pub use offline::{PACKED_ROWS_PER_SHARD, write_packed};
+pub use plan::{Plan, Segment};
+pub use prefetch::{Prefetcher, Schedule};
+
+#[cfg(test)]
+mod tests;

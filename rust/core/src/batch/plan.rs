@@ -1,0 +1,156 @@
+//! The plan of an epoch: its rows in training order, each a list of document slices.
+
+use crate::pack::{PackOptions, pack};
+use crate::rng::SplitMix64;
+use crate::shard::TokenStore;
+use crate::{Error, Result};
+
+/// Tokens `start..start + len` of document (row of the token store) `doc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub doc: u64,
+    pub start: u64,
+    pub len: u32,
+}
+
+impl Segment {
+    /// The segment's tokens in `store`; an error if the document is shorter, which means
+    /// the plan was made for another dataset.
+    pub fn tokens<'s>(&self, store: &'s TokenStore) -> Result<&'s [u32]> {
+        let tokens = store.tokens(self.doc)?;
+        let (start, end) = (
+            self.start as usize,
+            (self.start + u64::from(self.len)) as usize,
+        );
+        tokens.get(start..end).ok_or_else(|| {
+            Error::invalid_option(
+                "plan",
+                format!(
+                    "wants tokens {start}..{end} of document {}, which has {} (the plan does not belong to this dataset)",
+                    self.doc,
+                    tokens.len()
+                ),
+            )
+        })
+    }
+}
+
+/// Rows of at most `capacity` tokens: row `r` is `segments[pack_offsets[r]..pack_offsets[r + 1]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub capacity: u32,
+    pub pack_offsets: Vec<usize>,
+    pub segments: Vec<Segment>,
+    /// Tokens in the rows.
+    pub placed_tokens: u64,
+    /// Tokens dropped by `long_docs = truncate`.
+    pub truncated_tokens: u64,
+}
+
+/// Salt of the document-order stream, so that it differs from the packer's row shuffle,
+/// which is drawn from the same seed.
+const ORDER_SALT: u64 = 0x6f72_6465_7273_6565;
+
+impl Plan {
+    /// Packs documents of `lengths` for one epoch with `options`. With a `seed`, the
+    /// documents are first put in an order drawn from it, then packed, and the rows come
+    /// shuffled: each epoch seed gives other rows in another order, since the packers break
+    /// ties (equal lengths, equal free space) by input order, and order-keeping algorithms
+    /// (`nf`, `wrapped`) see a fresh order. Without one, documents keep the dataset order and
+    /// rows the order the algorithm closed them.
+    pub fn pack_epoch(lengths: &[i64], options: &PackOptions) -> Result<Self> {
+        let mut order: Vec<u64> = (0..lengths.len() as u64).collect();
+        if let Some(seed) = options.seed {
+            SplitMix64::new(seed ^ ORDER_SALT).shuffle(&mut order);
+        }
+        let shuffled: Vec<i64> = order.iter().map(|&d| lengths[d as usize]).collect();
+        let packing = pack(&shuffled, options).map_err(|error| match error {
+            // Name the document by its index in the dataset, not in the shuffled order.
+            Error::NonPositiveLength { index, value } => Error::NonPositiveLength {
+                index: order[index] as usize,
+                value,
+            },
+            Error::DocumentTooLong {
+                index,
+                length,
+                capacity,
+            } => Error::DocumentTooLong {
+                index: order[index] as usize,
+                length,
+                capacity,
+            },
+            other => other,
+        })?;
+        let segments = (0..packing.doc.len())
+            .map(|e| Segment {
+                doc: order[packing.doc[e] as usize],
+                start: packing.start[e] as u64,
+                len: packing.length[e] as u32,
+            })
+            .collect();
+        Ok(Plan {
+            capacity: options.capacity,
+            pack_offsets: packing.pack_offsets.iter().map(|&o| o as usize).collect(),
+            segments,
+            placed_tokens: packing.placed_tokens,
+            truncated_tokens: packing.truncated_tokens,
+        })
+    }
+
+    /// The rows of a packed dataset, each one pack split by its `seq_lengths`, in an order
+    /// drawn from `seed` (stored order without one). `capacity` is the row length.
+    pub fn packed_rows(store: &TokenStore, capacity: u32, seed: Option<u64>) -> Result<Self> {
+        let mut rows: Vec<u64> = (0..store.len()).collect();
+        if let Some(seed) = seed {
+            SplitMix64::new(seed ^ ORDER_SALT).shuffle(&mut rows);
+        }
+        let mut pack_offsets = Vec::with_capacity(rows.len() + 1);
+        let mut segments = Vec::new();
+        let mut placed_tokens = 0u64;
+        pack_offsets.push(0);
+        for &row in &rows {
+            let stored = store.tokens(row)?.len() as u64;
+            let lengths = store.seq_lengths(row)?.ok_or_else(|| {
+                Error::invalid_option(
+                    "dataset",
+                    "has no seq_lengths column: it is not a packed dataset".to_string(),
+                )
+            })?;
+            let mut start = 0u64;
+            for &len in lengths {
+                segments.push(Segment {
+                    doc: row,
+                    start,
+                    len,
+                });
+                start += u64::from(len);
+            }
+            if start > stored || start > u64::from(capacity) {
+                return Err(Error::invalid_option(
+                    "dataset",
+                    format!(
+                        "row {row}: seq_lengths sum to {start}, beyond the row's {stored} stored tokens or the row length {capacity}"
+                    ),
+                ));
+            }
+            placed_tokens += start;
+            pack_offsets.push(segments.len());
+        }
+        Ok(Plan {
+            capacity,
+            pack_offsets,
+            segments,
+            placed_tokens,
+            truncated_tokens: 0,
+        })
+    }
+
+    pub fn num_packs(&self) -> usize {
+        self.pack_offsets.len() - 1
+    }
+
+    /// The segments of row `p`.
+    pub fn row(&self, p: usize) -> &[Segment] {
+        &self.segments[self.pack_offsets[p]..self.pack_offsets[p + 1]]
+    }
+}

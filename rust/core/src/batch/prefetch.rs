@@ -1,0 +1,134 @@
+//! Assembling a schedule of batches ahead of the consumer, on a thread of its own.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use super::assemble::{Batch, assemble};
+use super::plan::Plan;
+use crate::Result;
+use crate::shard::TokenStore;
+
+/// Which rows make each batch: batch `i` is rows `first + i·stride + j` of the plan for
+/// `j < batch_size`, a row past the plan's end being padding only. A rank `r` of `W` takes
+/// `first = consumed + r·B` and `stride = W·B`; a loader worker `w` of `n` further takes
+/// every `n`-th of those batches, from its `w`-th.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub first: u64,
+    pub stride: u64,
+    pub batch_size: usize,
+    pub num_batches: u64,
+}
+
+impl Schedule {
+    /// The rows of batch `i` for a plan of `num_packs` rows.
+    pub fn rows(&self, i: u64, num_packs: usize) -> Vec<Option<usize>> {
+        let base = self.first + i * self.stride;
+        (0..self.batch_size as u64)
+            .map(|j| usize::try_from(base + j).ok().filter(|&p| p < num_packs))
+            .collect()
+    }
+}
+
+/// Everything a producer thread needs, shared with the consumer.
+#[derive(Debug, Clone)]
+struct Job {
+    store: Arc<TokenStore>,
+    plan: Arc<Plan>,
+    schedule: Schedule,
+    seq_len: usize,
+    pad_id: i64,
+}
+
+/// The batches of a [`Schedule`], assembled up to `depth` ahead on a producer thread.
+///
+/// A process that forks (a PyTorch DataLoader worker, say) inherits this object but not its
+/// thread; the child notices the new process id on its next call and starts a thread of
+/// its own at the batch it would have received next, so neither process waits forever or
+/// loses a batch.
+#[derive(Debug)]
+pub struct Prefetcher {
+    job: Job,
+    depth: usize,
+    next: u64,
+    receiver: Receiver<Result<Batch>>,
+    pub(super) owner: u32,
+}
+
+impl Prefetcher {
+    pub fn start(
+        store: Arc<TokenStore>,
+        plan: Arc<Plan>,
+        schedule: Schedule,
+        seq_len: usize,
+        pad_id: i64,
+        depth: usize,
+    ) -> Self {
+        let job = Job {
+            store,
+            plan,
+            schedule,
+            seq_len,
+            pad_id,
+        };
+        let depth = depth.max(1);
+        let receiver = spawn(job.clone(), 0, depth);
+        Prefetcher {
+            job,
+            depth,
+            next: 0,
+            receiver,
+            owner: std::process::id(),
+        }
+    }
+
+    /// Batches not yet handed out.
+    pub fn remaining(&self) -> u64 {
+        self.job.schedule.num_batches - self.next
+    }
+
+    /// The next batch, waiting for it if need be; `None` after the last.
+    pub fn next_batch(&mut self) -> Option<Result<Batch>> {
+        if self.next >= self.job.schedule.num_batches {
+            return None;
+        }
+        if self.owner != std::process::id() {
+            self.owner = std::process::id();
+            self.receiver = spawn(self.job.clone(), self.next, self.depth);
+        }
+        let batch = match self.receiver.recv() {
+            Ok(batch) => batch,
+            // The producer stops only after the last batch or an error, both handed over
+            // first; a lost thread (it panicked) is replaced from where it stood.
+            Err(_) => {
+                self.receiver = spawn(self.job.clone(), self.next, self.depth);
+                self.receiver
+                    .recv()
+                    .expect("a fresh producer sends a batch")
+            }
+        };
+        self.next += 1;
+        Some(batch)
+    }
+}
+
+fn spawn(job: Job, from: u64, depth: usize) -> Receiver<Result<Batch>> {
+    let (sender, receiver) = sync_channel(depth);
+    std::thread::Builder::new()
+        .name("seqpack-batches".into())
+        .spawn(move || produce(&job, from, &sender))
+        .expect("the OS starts a thread");
+    receiver
+}
+
+fn produce(job: &Job, from: u64, sender: &SyncSender<Result<Batch>>) {
+    for i in from..job.schedule.num_batches {
+        let rows = job.schedule.rows(i, job.plan.num_packs());
+        let batch = assemble(&job.store, &job.plan, &rows, job.seq_len, job.pad_id);
+        let failed = batch.is_err();
+        // A closed channel means the consumer is gone: stop quietly.
+        if sender.send(batch).is_err() || failed {
+            return;
+        }
+    }
+}

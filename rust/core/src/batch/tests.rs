@@ -1,0 +1,293 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::pack::{Algorithm, LongDocs, PackOptions};
+use crate::shard::{Row, TokenStore, shard_file_name, write_shard};
+
+/// A store of documents with the given lengths whose tokens are all distinct: token `t` of
+/// document `d` is `d · 10^6 + t`, so any misplaced token is visible.
+struct Fixture {
+    dir: PathBuf,
+    store: Arc<TokenStore>,
+}
+
+impl Fixture {
+    fn new(lengths: &[usize], per_shard: usize) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "seqpack-batch-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rows: Vec<Row> = lengths
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| Row {
+                tokens: (0..n as u32).map(|t| token(d as u64, t as u64)).collect(),
+                source: 0,
+                line: d as u64 + 1,
+            })
+            .collect();
+        let sources = vec!["x".to_string()];
+        let mut paths = Vec::new();
+        for (i, chunk) in rows.chunks(per_shard.max(1)).enumerate() {
+            write_shard(&dir, i, (i * per_shard) as u64, chunk, &sources).unwrap();
+            paths.push(dir.join(shard_file_name(i)));
+        }
+        let store = Arc::new(TokenStore::open(&paths).unwrap());
+        Fixture { dir, store }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn token(doc: u64, t: u64) -> u32 {
+    (doc * 1_000_000 + t) as u32
+}
+
+fn options(capacity: u32, algorithm: Algorithm, seed: u64) -> PackOptions {
+    PackOptions {
+        capacity,
+        algorithm,
+        max_docs_per_pack: None,
+        long_docs: LongDocs::Split,
+        seed: Some(seed),
+    }
+}
+
+/// Checks every invariant of the batch contract for `batch`, built from `rows` of `plan`.
+fn check_batch(batch: &Batch, plan: &Plan, rows: &[Option<usize>], seq_len: usize) {
+    assert_eq!(batch.input_ids.len(), rows.len() * seq_len);
+    let mut cu = vec![0i32];
+    let mut real = 0;
+    for (r, row) in rows.iter().enumerate() {
+        let at = |i: usize| r * seq_len + i;
+        let mut i = 0;
+        for (index, segment) in row.map(|p| plan.row(p)).unwrap_or(&[]).iter().enumerate() {
+            for t in 0..segment.len as usize {
+                assert_eq!(
+                    batch.input_ids[at(i)],
+                    i64::from(token(segment.doc, segment.start + t as u64))
+                );
+                assert_eq!(batch.position_ids[at(i)], t as i64);
+                assert_eq!(batch.document_ids[at(i)], index as i32);
+                let label = if t == 0 {
+                    IGNORE_INDEX
+                } else {
+                    batch.input_ids[at(i)]
+                };
+                assert_eq!(batch.labels[at(i)], label);
+                i += 1;
+            }
+            real += segment.len as u64;
+            cu.push((r * seq_len + i) as i32);
+        }
+        let padding_start = i;
+        while i < seq_len {
+            assert_eq!(batch.input_ids[at(i)], -7);
+            assert_eq!(batch.labels[at(i)], IGNORE_INDEX);
+            assert_eq!(batch.document_ids[at(i)], -1);
+            assert_eq!(batch.position_ids[at(i)], (i - padding_start) as i64);
+            i += 1;
+        }
+        if padding_start < seq_len {
+            cu.push(((r + 1) * seq_len) as i32);
+        }
+    }
+    assert_eq!(batch.cu_seqlens, cu);
+    assert_eq!(batch.real_tokens, real);
+    let longest = cu
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as u32)
+        .max()
+        .unwrap_or(0);
+    assert_eq!(batch.max_seqlen, longest);
+}
+
+#[test]
+fn a_hand_made_batch() {
+    let fixture = Fixture::new(&[3, 2, 6], 2);
+    let plan = Plan {
+        capacity: 5,
+        pack_offsets: vec![0, 2, 3],
+        segments: vec![
+            Segment {
+                doc: 0,
+                start: 0,
+                len: 3,
+            },
+            Segment {
+                doc: 1,
+                start: 0,
+                len: 2,
+            },
+            Segment {
+                doc: 2,
+                start: 2,
+                len: 4,
+            },
+        ],
+        placed_tokens: 9,
+        truncated_tokens: 0,
+    };
+    let batch = assemble(&fixture.store, &plan, &[Some(1), Some(0), None], 5, -7).unwrap();
+    let m = IGNORE_INDEX;
+    assert_eq!(
+        batch.input_ids,
+        [
+            2_000_002, 2_000_003, 2_000_004, 2_000_005, -7, 0, 1, 2, 1_000_000, 1_000_001, -7, -7,
+            -7, -7, -7
+        ]
+    );
+    assert_eq!(
+        batch.labels,
+        [
+            m, 2_000_003, 2_000_004, 2_000_005, m, m, 1, 2, m, 1_000_001, m, m, m, m, m
+        ]
+    );
+    assert_eq!(
+        batch.position_ids,
+        [0, 1, 2, 3, 0, 0, 1, 2, 0, 1, 0, 1, 2, 3, 4]
+    );
+    assert_eq!(
+        batch.document_ids,
+        [0, 0, 0, 0, -1, 0, 0, 0, 1, 1, -1, -1, -1, -1, -1]
+    );
+    assert_eq!(batch.cu_seqlens, [0, 4, 5, 8, 10, 15]);
+    assert_eq!(batch.max_seqlen, 5);
+    assert_eq!(batch.real_tokens, 9);
+}
+
+#[test]
+fn a_plan_that_does_not_fit_the_dataset_is_an_error() {
+    let fixture = Fixture::new(&[3], 1);
+    let plan = Plan {
+        capacity: 8,
+        pack_offsets: vec![0, 1],
+        segments: vec![Segment {
+            doc: 0,
+            start: 1,
+            len: 3,
+        }],
+        placed_tokens: 3,
+        truncated_tokens: 0,
+    };
+    let error = assemble(&fixture.store, &plan, &[Some(0)], 8, 0).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("wants tokens 1..4 of document 0, which has 3"),
+        "{error}"
+    );
+    let error = assemble(&fixture.store, &plan, &[Some(0)], 2, 0).unwrap_err();
+    assert!(error.to_string().contains("tokens 1..4"), "{error}");
+}
+
+#[test]
+fn epochs_differ_and_repeat() {
+    let lengths: Vec<i64> = (0..400).map(|i| 1 + (i * 37 % 90)).collect();
+    let plan = |seed| Plan::pack_epoch(&lengths, &options(128, Algorithm::Obfd, seed)).unwrap();
+    assert_eq!(plan(1), plan(1));
+    assert_ne!(plan(1).segments, plan(2).segments);
+    // Not only the order: the rows themselves differ between epochs.
+    let rows = |p: &Plan| {
+        let mut rows: Vec<Vec<u64>> = (0..p.num_packs())
+            .map(|r| {
+                let mut docs: Vec<u64> = p.row(r).iter().map(|s| s.doc).collect();
+                docs.sort();
+                docs
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_ne!(rows(&plan(1)), rows(&plan(2)));
+}
+
+#[test]
+fn errors_name_the_document_in_dataset_order() {
+    let mut lengths = vec![5i64; 50];
+    lengths[17] = 0;
+    let error = Plan::pack_epoch(&lengths, &options(8, Algorithm::Obfd, 3)).unwrap_err();
+    assert!(error.to_string().starts_with("lengths[17] = 0"), "{error}");
+}
+
+#[test]
+fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() {
+    let lengths: Vec<usize> = (0..60).map(|i| 1 + i * 7 % 23).collect();
+    let fixture = Fixture::new(&lengths, 16);
+    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+    let plan = Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5)).unwrap());
+    let schedule = Schedule {
+        first: 1,
+        stride: 6,
+        batch_size: 3,
+        num_batches: 5,
+    };
+    let mut prefetcher =
+        Prefetcher::start(fixture.store.clone(), plan.clone(), schedule, 32, -7, 2);
+    assert_eq!(prefetcher.remaining(), 5);
+    for i in 0..5 {
+        if i == 2 {
+            // What a forked child sees: the producer is gone. It must resume, not hang.
+            prefetcher.owner = 0;
+        }
+        let rows = schedule.rows(i, plan.num_packs());
+        let batch = prefetcher.next_batch().unwrap().unwrap();
+        check_batch(&batch, &plan, &rows, 32);
+        assert_eq!(
+            batch,
+            assemble(&fixture.store, &plan, &rows, 32, -7).unwrap()
+        );
+    }
+    assert!(prefetcher.next_batch().is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Over all ranks and steps of an epoch, every token of every document is in exactly
+    /// one batch, in a slice of its document, and every batch keeps the contract.
+    #[test]
+    fn every_token_once_across_ranks(
+        lengths in prop::collection::vec(1usize..70, 1..120),
+        capacity in 8u32..64,
+        algorithm in prop::sample::select(vec![Algorithm::Obfd, Algorithm::Ffd, Algorithm::Nf, Algorithm::Spfhp, Algorithm::Wrapped]),
+        world in 1u64..4,
+        batch_size in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        let fixture = Fixture::new(&lengths, 37);
+        let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed)).unwrap();
+        let per_step = world * batch_size as u64;
+        let steps = (plan.num_packs() as u64).div_ceil(per_step);
+        let mut seen: Vec<Vec<bool>> = lengths.iter().map(|&n| vec![false; n]).collect();
+        for rank in 0..world {
+            let schedule = Schedule { first: rank * batch_size as u64, stride: per_step, batch_size, num_batches: steps };
+            for i in 0..steps {
+                let rows = schedule.rows(i, plan.num_packs());
+                let batch = assemble(&fixture.store, &plan, &rows, capacity as usize, -7).unwrap();
+                check_batch(&batch, &plan, &rows, capacity as usize);
+                for p in rows.into_iter().flatten() {
+                    for s in plan.row(p) {
+                        for t in s.start..s.start + u64::from(s.len) {
+                            prop_assert!(!seen[s.doc as usize][t as usize], "token placed twice");
+                            seen[s.doc as usize][t as usize] = true;
+                        }
+                    }
+                }
+            }
+        }
+        prop_assert!(seen.iter().all(|doc| doc.iter().all(|&s| s)), "a token was never placed");
+    }
+}

@@ -1,0 +1,250 @@
+//! Bindings of `seqpack_core::batch` and of the shard reader.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use pyo3::prelude::*;
+use seqpack_core::batch::{self, Batch, Plan, Prefetcher, Schedule};
+use seqpack_core::pack::PackOptions;
+use seqpack_core::shard::{Manifest, TokenStore};
+
+use crate::errors::to_py;
+use crate::gil::without_gil;
+
+/// The rows of a dataset's shards, memory-mapped.
+#[pyclass(frozen, name = "TokenStore", module = "seqpack._core")]
+pub(crate) struct PyTokenStore(Arc<TokenStore>);
+
+#[pymethods]
+impl PyTokenStore {
+    #[new]
+    fn new(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Self> {
+        without_gil(py, || TokenStore::open(&paths)).map(|s| PyTokenStore(Arc::new(s)))
+    }
+
+    fn __len__(&self) -> usize {
+        self.0.len() as usize
+    }
+
+    /// Tokens per row (int64).
+    fn lengths<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        PyArray1::from_vec(py, self.0.lengths())
+    }
+}
+
+/// The rows of one epoch in training order (see `seqpack_core::batch::Plan`).
+#[pyclass(frozen, name = "Plan", module = "seqpack._core")]
+pub(crate) struct PyPlan(Arc<Plan>);
+
+#[pymethods]
+impl PyPlan {
+    /// Packs documents of `lengths` for one epoch drawn from `seed` (none: dataset order).
+    #[staticmethod]
+    #[pyo3(signature = (lengths, capacity, algorithm, max_docs_per_pack, long_docs, seed))]
+    fn pack_epoch(
+        py: Python<'_>,
+        lengths: PyReadonlyArray1<'_, i64>,
+        capacity: u32,
+        algorithm: &str,
+        max_docs_per_pack: Option<u32>,
+        long_docs: &str,
+        seed: Option<u64>,
+    ) -> PyResult<Self> {
+        let options = PackOptions {
+            capacity,
+            algorithm: algorithm.parse().map_err(|e| to_py(py, e))?,
+            max_docs_per_pack,
+            long_docs: long_docs.parse().map_err(|e| to_py(py, e))?,
+            seed,
+        };
+        let lengths = lengths.as_slice()?;
+        without_gil(py, || Plan::pack_epoch(lengths, &options)).map(|p| PyPlan(Arc::new(p)))
+    }
+
+    /// The rows of a packed dataset, in an order drawn from `seed`.
+    #[staticmethod]
+    #[pyo3(signature = (store, capacity, seed))]
+    fn packed_rows(
+        py: Python<'_>,
+        store: &PyTokenStore,
+        capacity: u32,
+        seed: Option<u64>,
+    ) -> PyResult<Self> {
+        let store = &store.0;
+        without_gil(py, || Plan::packed_rows(store, capacity, seed)).map(|p| PyPlan(Arc::new(p)))
+    }
+
+    #[getter]
+    fn num_packs(&self) -> usize {
+        self.0.num_packs()
+    }
+
+    #[getter]
+    fn capacity(&self) -> u32 {
+        self.0.capacity
+    }
+
+    #[getter]
+    fn placed_tokens(&self) -> u64 {
+        self.0.placed_tokens
+    }
+
+    #[getter]
+    fn truncated_tokens(&self) -> u64 {
+        self.0.truncated_tokens
+    }
+
+    /// `(pack_offsets, doc, start, length)` as new int64 arrays, as `seqpack.Packing` has them.
+    #[allow(clippy::type_complexity)]
+    fn arrays<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+    ) {
+        let plan = &self.0;
+        let column =
+            |f: fn(&batch::Segment) -> i64| -> Vec<i64> { plan.segments.iter().map(f).collect() };
+        (
+            PyArray1::from_vec(py, plan.pack_offsets.iter().map(|&o| o as i64).collect()),
+            PyArray1::from_vec(py, column(|s| s.doc as i64)),
+            PyArray1::from_vec(py, column(|s| s.start as i64)),
+            PyArray1::from_vec(py, column(|s| i64::from(s.len))),
+        )
+    }
+
+    /// Writes every row to `out` as a packed dataset of the source manifest `manifest`
+    /// (its path); `packing` is a JSON object recorded in the new manifest. Returns the new
+    /// manifest as JSON.
+    fn write_packed(
+        &self,
+        py: Python<'_>,
+        store: &PyTokenStore,
+        manifest: PathBuf,
+        out: PathBuf,
+        pad_id: u32,
+        packing: &str,
+    ) -> PyResult<String> {
+        let (plan, store) = (&self.0, &store.0);
+        let packing: serde_json::Value = serde_json::from_str(packing)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("packing: {e}")))?;
+        without_gil(py, || {
+            let source = Manifest::read(&manifest)?;
+            let written = batch::write_packed(store, plan, &source, &out, pad_id, packing)?;
+            Ok(serde_json::to_string(&written).expect("a manifest always serialises"))
+        })
+    }
+}
+
+/// `(input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, real_tokens)`.
+type BatchArrays<'py> = (
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<i32>>,
+    Bound<'py, PyArray1<i32>>,
+    u32,
+    u64,
+);
+
+/// Hands a batch's vectors to numpy without copying them.
+fn to_arrays(py: Python<'_>, batch: Batch) -> PyResult<BatchArrays<'_>> {
+    let shape = [batch.batch_size, batch.seq_len];
+    Ok((
+        PyArray1::from_vec(py, batch.input_ids).reshape(shape)?,
+        PyArray1::from_vec(py, batch.labels).reshape(shape)?,
+        PyArray1::from_vec(py, batch.position_ids).reshape(shape)?,
+        PyArray1::from_vec(py, batch.document_ids).reshape(shape)?,
+        PyArray1::from_vec(py, batch.cu_seqlens),
+        batch.max_seqlen,
+        batch.real_tokens,
+    ))
+}
+
+/// One batch of the given rows of `plan` (`None`: a row of padding only).
+#[pyfunction]
+fn assemble<'py>(
+    py: Python<'py>,
+    store: &PyTokenStore,
+    plan: &PyPlan,
+    rows: Vec<Option<usize>>,
+    seq_len: usize,
+    pad_id: i64,
+) -> PyResult<BatchArrays<'py>> {
+    let (store, plan) = (&store.0, &plan.0);
+    let batch = without_gil(py, || batch::assemble(store, plan, &rows, seq_len, pad_id))?;
+    to_arrays(py, batch)
+}
+
+/// The batches of a schedule, assembled ahead on a thread (see `Prefetcher`).
+#[pyclass(frozen, module = "seqpack._core")]
+pub(crate) struct BatchStream(Mutex<Prefetcher>);
+
+#[pymethods]
+impl BatchStream {
+    #[new]
+    #[pyo3(signature = (store, plan, *, first, stride, batch_size, num_batches, seq_len, pad_id, prefetch))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        store: &PyTokenStore,
+        plan: &PyPlan,
+        first: u64,
+        stride: u64,
+        batch_size: usize,
+        num_batches: u64,
+        seq_len: usize,
+        pad_id: i64,
+        prefetch: usize,
+    ) -> Self {
+        let schedule = Schedule {
+            first,
+            stride,
+            batch_size,
+            num_batches,
+        };
+        let prefetcher = Prefetcher::start(
+            store.0.clone(),
+            plan.0.clone(),
+            schedule,
+            seq_len,
+            pad_id,
+            prefetch,
+        );
+        BatchStream(Mutex::new(prefetcher))
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<BatchArrays<'py>>> {
+        let next = without_gil(py, || {
+            let mut prefetcher = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            prefetcher.next_batch().transpose()
+        })?;
+        next.map(|batch| to_arrays(py, batch)).transpose()
+    }
+
+    fn __len__(&self) -> usize {
+        let prefetcher = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        prefetcher.remaining() as usize
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTokenStore>()?;
+    m.add_class::<PyPlan>()?;
+    m.add_class::<BatchStream>()?;
+    m.add_function(wrap_pyfunction!(assemble, m)?)?;
+    Ok(())
+}
