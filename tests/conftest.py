@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,33 @@ def corpora(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def loader_dataset(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real dataset of mixed lengths: 60 standard-library files (long, many longer
+    than the rows the tests use) and 1,500 SQL queries (short), tokenized with a 512-token
+    byte-level BPE, in several shards, with an end-of-text token after each document."""
+    import seqpack
+
+    root = tmp_path_factory.mktemp("loader")
+    texts: list[str] = []
+    for name, count in (("pystdlib.jsonl", 60), ("text2sql.jsonl", 1500)):
+        with (corpora / name).open(encoding="utf-8") as f:
+            texts.extend(json.loads(line)["text"] for _, line in zip(range(count), f, strict=False))
+    corpus = root / "mixed.jsonl"
+    with corpus.open("w", encoding="utf-8") as f:
+        for text in texts:
+            f.write(json.dumps({"text": text}) + "\n")
+    tokenizer = seqpack.train_bpe(
+        texts, 512, special_tokens=["<|endoftext|>"], out=root / "tokenizer.json"
+    )
+    seqpack.preprocess(
+        corpus,
+        tokenizer,
+        root / "data",
+        append_eos="<|endoftext|>",
+        shard_size=100_000,
+        progress=False,
+    )
+    return root / "data"

@@ -46,8 +46,16 @@ def _parser() -> argparse.ArgumentParser:
             "Pack documents given by their lengths and print a report: packs, efficiency, "
             "gap to the lower bounds, documents per pack, truncated tokens, time. Without "
             "--lengths, packs the files of this Python's standard library, each counted as "
-            "ceil(UTF-8 bytes / 4) tokens (an estimate; no tokenizer is involved)."
+            "ceil(UTF-8 bytes / 4) tokens (an estimate; no tokenizer is involved). "
+            "With a dataset directory and --out, writes the packed rows as a new dataset."
         ),
+    )
+    p.add_argument(
+        "dataset",
+        nargs="?",
+        default=None,
+        metavar="DIR",
+        help="a dataset directory made by `seqpack preprocess` (the same as --lengths DIR)",
     )
     p.add_argument(
         "--lengths",
@@ -59,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
             "(default: the Python standard library)"
         ),
     )
-    p.add_argument("--capacity", type=int, default=2048, metavar="L", help="tokens per row")
+    p.add_argument(
+        "--capacity", "--seq-len", type=int, default=2048, metavar="L", help="tokens per row"
+    )
     p.add_argument(
         "--algorithm",
         default="obfd",
@@ -70,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--long-docs", default="split", choices=["split", "truncate", "error"])
     p.add_argument("--seed", type=int, default=None, help="shuffle rows and their documents")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR2",
+        help=(
+            "write a packed dataset: rows of exactly L tokens (padded with --pad-id) with "
+            "their documents' lengths (seq_lengths), readable by HF datasets and PackedLoader"
+        ),
+    )
+    p.add_argument("--pad-id", type=int, default=0, help="padding token id for --out")
     p.set_defaults(run=_run_pack)
 
     from seqpack.cli_data import add_commands
@@ -87,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_pack(args: argparse.Namespace) -> int:
+    if args.dataset is not None:
+        if args.lengths != STDLIB:
+            raise InvalidInputError("give the dataset as DIR or as --lengths DIR, not both")
+        args.lengths = args.dataset
+    if args.out is not None:
+        return _write_packed(args)
     lengths, source = load_lengths(args.lengths)
     algorithms = list(ALGORITHMS) if args.algorithm == "all" else [args.algorithm]
     reports = []
@@ -112,6 +138,35 @@ def _run_pack(args: argparse.Namespace) -> int:
         print(_report(header, reports[0]))
     else:
         print(_table(header, reports))
+    return 0
+
+
+def _write_packed(args: argparse.Namespace) -> int:
+    from seqpack.plan import write_packed_dataset
+
+    if args.algorithm == "all":
+        raise InvalidInputError("--out writes one packing: choose one --algorithm")
+    if args.lengths == STDLIB or not Path(args.lengths).is_dir():
+        raise InvalidInputError("--out needs a dataset directory to pack (seqpack pack DIR)")
+    packed = write_packed_dataset(
+        args.lengths,
+        args.out,
+        args.capacity,
+        algorithm=args.algorithm,
+        long_docs=args.long_docs,
+        max_docs_per_pack=args.max_docs_per_pack,
+        seed=args.seed,
+        pad_id=args.pad_id,
+    )
+    info = packed.packing or {}
+    real = int(info.get("real_tokens", 0))
+    rows = len(packed)
+    efficiency = real / max(rows * args.capacity, 1)
+    print(
+        f"{args.out}: {rows:,} rows of {args.capacity:,} tokens from {args.lengths} "
+        f"({real:,} real tokens, efficiency {100 * efficiency:.3f} %, "
+        f"{int(info.get('truncated_tokens', 0)):,} truncated, {len(packed.shard_paths)} shards)"
+    )
     return 0
 
 
