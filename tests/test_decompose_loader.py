@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 import seqpack
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from seqpack import InvalidInputError
 from seqpack.curriculum import curriculum_odds, cycle_budgets, schedule
 
@@ -44,6 +46,24 @@ def test_every_cycle_uses_exactly_its_budget() -> None:
         budgets = cycle_budgets(steps, 8)
         for c, cycle in enumerate(cycles_of(buckets, steps, 8)):
             assert np.bincount(cycle, minlength=6).tolist() == budgets[:, c].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.integers(0, 60), min_size=1, max_size=7),
+    cycles=st.integers(1, 10),
+    seed=st.integers(0, 2**32),
+    data=st.data(),
+)
+def test_schedule_invariants(steps: list[int], cycles: int, seed: int, data: st.DataObject) -> None:
+    odds = data.draw(st.lists(st.floats(0.01, 100), min_size=len(steps), max_size=len(steps)))
+    buckets = schedule(steps, odds, cycles, [seed])
+    # Every bucket's steps, each cycle's budget, the same draws for the same seed.
+    assert np.bincount(buckets, minlength=len(steps)).tolist() == steps
+    budgets = cycle_budgets(np.array(steps), cycles)
+    for c, cycle in enumerate(cycles_of(buckets, np.array(steps), cycles)):
+        assert np.bincount(cycle, minlength=len(steps)).tolist() == budgets[:, c].tolist()
+    assert np.array_equal(buckets, schedule(steps, odds, cycles, [seed]))
 
 
 def test_grow_p2_lengthens_within_each_cycle() -> None:
