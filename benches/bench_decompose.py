@@ -109,11 +109,18 @@ def write_buckets(buckets: dict[int, list[list[int]]], out: Path) -> None:
                 writer.write_table(table)
 
 
+#: Each timed call runs this often; the median is reported.
+REPEATS = 3
+
+
 def decompose_timed(data: Path, out: Path, **options: Any) -> tuple[seqpack.Decomposition, float]:
-    shutil.rmtree(out, ignore_errors=True)
-    started = time.perf_counter()
-    d = seqpack.decompose(data, out, **options)
-    return d, time.perf_counter() - started
+    times = []
+    for _ in range(REPEATS):
+        shutil.rmtree(out, ignore_errors=True)
+        started = time.perf_counter()
+        d = seqpack.decompose(data, out, **options)
+        times.append(time.perf_counter() - started)
+    return d, float(np.median(times))
 
 
 def decomposition_cost(d: seqpack.Decomposition) -> tuple[int, int]:
@@ -217,11 +224,14 @@ def bench_dataset(
         started = time.perf_counter()
         documents = [ds[i].tolist() for i in range(len(ds))]
         to_lists = time.perf_counter() - started
-        for label, rng in (("deterministic", None), ("drawn", random.Random(0))):
-            started = time.perf_counter()
-            buckets, dropped = reference_decompose(documents, args.min_log2, args.max_log2, rng)
-            elapsed = time.perf_counter() - started
-            result["seconds"][f"pure Python reference ({label})"] = elapsed
+        for label, seed in (("deterministic", None), ("drawn", 0)):
+            times = []
+            for _ in range(REPEATS):
+                rng = None if seed is None else random.Random(seed)
+                started = time.perf_counter()
+                buckets, dropped = reference_decompose(documents, args.min_log2, args.max_log2, rng)
+                times.append(time.perf_counter() - started)
+            result["seconds"][f"pure Python reference ({label})"] = float(np.median(times))
             if rng is None:
                 # The same deterministic algorithm: the counts must agree exactly.
                 counts = {k: len(v) for k, v in buckets.items()}
@@ -230,10 +240,13 @@ def bench_dataset(
                 assert dropped == ref.manifest["dropped_tokens"]
                 result["python_matches_seqpack"] = True
             else:
-                started = time.perf_counter()
-                write_buckets(buckets, work / f"dd-{name}-python")
-                result["seconds"]["pure Python: write the buckets (pyarrow)"] = (
-                    time.perf_counter() - started
+                times = []
+                for _ in range(REPEATS):
+                    started = time.perf_counter()
+                    write_buckets(buckets, work / f"dd-{name}-python")
+                    times.append(time.perf_counter() - started)
+                result["seconds"]["pure Python: write the buckets (pyarrow)"] = float(
+                    np.median(times)
                 )
             del buckets
         result["seconds"]["pure Python: dataset to lists"] = to_lists
@@ -256,7 +269,8 @@ def machine_description() -> dict[str, Any]:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        # The results this script rewrites do not make the code dirty.
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benches/results"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -343,13 +357,15 @@ def render(report: dict[str, Any]) -> str:
             )
         lines.append("")
     lines += [
-        "Notes: seqpack's times include reading and verifying the shards and writing every "
-        "bucket dataset (Arrow shards, manifests); the pure-Python times cover only cutting "
-        "documents already held as Python lists into in-memory buckets (converting the dataset "
-        "to lists is listed separately). The cost model counts Σ l² over each step's attention "
-        "segments (padding its own segment), relative to concat-and-chunk at 2^max without a "
-        "document mask (T/2^max rows of one 2^max segment each); steps per epoch are token "
-        "slots (padding included) over tokens per step.",
+        f"Notes: every time is the median of {REPEATS} runs (one run for the conversion to "
+        "lists), on a shared machine. seqpack's times include reading and verifying the "
+        "shards and writing every bucket dataset (Arrow shards, manifests); the pure-Python "
+        "times cover cutting documents already held as Python lists into in-memory buckets, "
+        "then writing those with pyarrow (converting the dataset to lists is listed "
+        "separately). The cost model counts Σ l² over each step's attention segments (padding "
+        "its own segment), relative to concat-and-chunk at 2^max without a document mask "
+        "(T/2^max rows of one 2^max segment each); steps per epoch are token slots (padding "
+        "included) over tokens per step.",
         "",
     ]
     return "\n".join(lines)

@@ -198,6 +198,10 @@ def test_loader_bad_input(decomposition: Path, tmp_path: Path) -> None:
         DecomposedLoader(decomposition, 4096, world_size=2, rank=2)
     with pytest.raises(InvalidInputError, match="cycles"):
         DecomposedLoader(decomposition, 4096, cycles=0)
+    with pytest.raises(InvalidInputError, match="prefetch must be an integer ≥ 1, got 0"):
+        DecomposedLoader(decomposition, 4096, prefetch=0)
+    with pytest.raises(InvalidInputError, match="masks"):
+        DecomposedLoader(decomposition, 4096, masks=("dense",))
     data = write_dataset(tmp_path / "in", [300, 20])
     seqpack.decompose(data, tmp_path / "shifted", shifted_targets=True)
     with pytest.raises(InvalidInputError, match="shifted target"):

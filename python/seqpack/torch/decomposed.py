@@ -75,9 +75,13 @@ class DecomposedLoader:
                 "the HF convention (labels shifted in the loss): decompose without "
                 "shifted_targets"
             )
-        for name, value in (("seed", seed), ("pad_id", pad_id), ("prefetch", prefetch - 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidInputError(f"{name} must be a non-negative integer, got {value!r}")
+        for name, value, least in (
+            ("seed", seed, 0),
+            ("pad_id", pad_id, 0),
+            ("prefetch", prefetch, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InvalidInputError(f"{name} must be an integer ≥ {least}, got {value!r}")
         if isinstance(masks, str):
             masks = (masks,)
         unknown = sorted(set(masks) - set(MASKS))
