@@ -18,7 +18,7 @@ from seqpack.curriculum import curriculum_odds, cycle_budgets, schedule
 from .synthetic import STRIDE, write_dataset
 
 torch = pytest.importorskip("torch")
-from seqpack.torch import DecomposedLoader, GrowLengthSchedule  # noqa: E402
+from seqpack.torch import DecomposedLoader, GrowLengthSchedule, PackedLoader  # noqa: E402
 
 
 def cycles_of(buckets: np.ndarray, steps: np.ndarray, cycles: int) -> list[np.ndarray]:
@@ -180,6 +180,15 @@ def test_resume_is_exact_even_on_another_world_size(decomposition: Path) -> None
     assert torch.equal(torch.cat(halves), reference[7]["input_ids"])
     with pytest.raises(InvalidInputError, match="seed 9"):
         DecomposedLoader(decomposition, 4096, seed=1).load_state_dict(state)
+
+
+def test_a_bucket_is_a_packed_dataset_for_packed_loader(decomposition: Path) -> None:
+    d = seqpack.Decomposition(decomposition)
+    loader = PackedLoader(decomposition / "D06", 64, 8, seed=0)
+    batches = list(loader)
+    assert len(batches) == d.summary(6)["sequences"] // 8
+    for batch in batches:
+        check_contract(batch, 8 * 64)
 
 
 def test_epochs_reshuffle(decomposition: Path) -> None:
