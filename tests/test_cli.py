@@ -82,3 +82,16 @@ def test_installed_entry_point() -> None:
         [sys.executable, "-m", "seqpack", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "pack" in out
+
+
+def test_demo_runs_the_main_job_from_text_to_batches(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    assert main(["demo", "--vocab-size", "1024", "--seq-len", "1024"]) == 0
+    out = capsys.readouterr().out
+    steps = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
+    for step in ("corpus", "train-bpe", "preprocess", "pack", "batches"):
+        assert step in steps, out
+    tokens = int(out.split(" documents, ")[1].split(" tokens")[0].replace(",", ""))
+    loaded = int(out.split("cu_seqlens), ")[1].split(" real tokens")[0].replace(",", ""))
+    # drop_last leaves out fewer than one batch of rows, never more.
+    assert 0 <= tokens - loaded < 8 * 1024

@@ -1,5 +1,5 @@
 """The main job on an embedded default: the Python standard library of the running
-interpreter, from text to packed rows (``seqpack demo``)."""
+interpreter, from text to packed training batches (``seqpack demo``)."""
 
 from __future__ import annotations
 
@@ -48,35 +48,38 @@ def run_demo(workdir: Path | None, vocab_size: int, seq_len: int, keep: bool) ->
         step = _Steps()
         corpus = work / "pystdlib.jsonl"
         documents, size = write_stdlib_corpus(corpus)
-        step.done(
+        seconds = step.lap()
+        step.report(
             "corpus", f"{documents:,} files of the Python standard library, {size / 1e6:.1f} MB"
         )
 
         tokenizer = train_bpe_files(
             [corpus], vocab_size, special_tokens=[EOS], out=work / "tokenizer.json"
         )
-        step.done(
+        seconds = step.lap()
+        step.report(
             "train-bpe",
-            f"byte-level BPE, vocabulary {tokenizer.vocab_size:,}, "
-            f"{size / 1e6 / step.last:.1f} MB/s",
+            f"byte-level BPE, vocabulary {tokenizer.vocab_size:,}, {size / 1e6 / seconds:.1f} MB/s",
         )
 
         dataset_dir = work / "dataset"
         if dataset_dir.exists():
             shutil.rmtree(dataset_dir)
         manifest = preprocess(corpus, tokenizer, dataset_dir, append_eos=EOS, progress=False)
-        step.done(
+        seconds = step.lap()
+        step.report(
             "preprocess",
             f"{manifest['total_rows']:,} documents, {manifest['total_tokens']:,} tokens "
             f"({size / manifest['total_tokens']:.2f} bytes/token), "
-            f"{len(manifest['shards'])} shards, {size / 1e6 / step.last:.1f} MB/s; skipped: "
+            f"{len(manifest['shards'])} shards, {size / 1e6 / seconds:.1f} MB/s; skipped: "
             + (", ".join(f"{n} {why}" for why, n in manifest["skipped"].items()) or "none"),
         )
 
         lengths = Dataset(dataset_dir).lengths
         packing = pack(lengths, seq_len)
         stats = packing.stats()
-        step.done(
+        step.lap()
+        step.report(
             "pack",
             f"{packing.num_packs:,} rows of {seq_len:,} tokens, efficiency "
             f"{100 * packing.efficiency:.3f} % (padding {100 * (1 - packing.efficiency):.3f} %), "
@@ -89,6 +92,7 @@ def run_demo(workdir: Path | None, vocab_size: int, seq_len: int, keep: bool) ->
             f"{len(lengths):,} rows, {100 * kept / (len(lengths) * seq_len):.1f} % real tokens, "
             f"{int(lengths.sum()) - kept:,} tokens cut off"
         )
+        _load_batches(dataset_dir, seq_len, step)
         if keep or not own:
             print(f"files kept in {work}")
         return 0
@@ -97,14 +101,44 @@ def run_demo(workdir: Path | None, vocab_size: int, seq_len: int, keep: bool) ->
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _load_batches(dataset_dir: Path, seq_len: int, step: _Steps) -> None:
+    """One epoch of the torch loader, when torch is installed (``seqpack[torch]``)."""
+    try:
+        from seqpack.torch import PackedLoader
+    except ImportError:
+        print("\nbatches: torch is not installed; `pip install seqpack[torch]` for PackedLoader")
+        return
+    loader = PackedLoader(dataset_dir, seq_len, batch_size=8)
+    step.lap()
+    step.report("(loader)", "import torch; shards memory-mapped, checksums verified")
+    batches = real = 0
+    for batch in loader:
+        batches += 1
+        real += int((batch["document_ids"] >= 0).sum())
+    seconds = step.lap()
+    step.report(
+        "batches",
+        f"epoch 0: {batches:,} batches of 8 × {seq_len:,} (input_ids, labels, position_ids, "
+        f"document_ids, cu_seqlens), {real:,} real tokens, {real / 1e6 / seconds:.1f} M "
+        "tokens/s including the epoch's packing",
+    )
+
+
 class _Steps:
+    """Times the steps: ``lap()`` ends one (its seconds are what its report's rates use),
+    ``report()`` prints it."""
+
     def __init__(self) -> None:
         self._start = time.perf_counter()
-        self.last = 0.0
+        self._last = 0.0
 
-    def done(self, name: str, what: str) -> None:
+    def lap(self) -> float:
         now = time.perf_counter()
-        self.last = max(now - self._start, 1e-9)
+        self._last = max(now - self._start, 1e-9)
         self._start = now
-        print(f"{name:<11} {self.last:7.2f} s  {what}")
+        return self._last
+
+    def report(self, name: str, what: str) -> None:
+        print(f"{name:<11} {self._last:7.2f} s  {what}")
         sys.stdout.flush()
+        self._start = time.perf_counter()

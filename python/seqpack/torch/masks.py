@@ -54,7 +54,10 @@ def block_mask(document_ids: torch.Tensor, block_size: int = FLEX_BLOCK_SIZE) ->
     earlier = kv < q
     # A kv block before the query block shares a document with it only through its last one.
     touches = (kv == q) | (earlier & (last[:, None, :] == first[:, :, None]))
-    uniform = first == last
+    # A block cut short by the end of the row is partial, as FlexAttention builds it: the
+    # mask function must see its out-of-range positions.
+    complete = torch.arange(blocks) * block_size + block_size <= length
+    uniform = (first == last) & complete
     full = (
         earlier
         & uniform[:, :, None]
