@@ -198,3 +198,30 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
         seqpack.decompose(data, tmp_path / "o4")
     with pytest.raises(CorruptDatasetError, match="not a decomposition manifest"):
         seqpack.Decomposition(data)
+
+
+def test_real_dataset_round_trip(loader_dataset: Path, tmp_path: Path) -> None:
+    # A real tokenized dataset in several shards: every bucket row's segments are the source
+    # document's tokens at the recorded place, and together they cover each document once.
+    source = seqpack.Dataset(loader_dataset)
+    assert len(source.manifest["shards"]) > 1
+    args = ["decompose", str(loader_dataset), "--out", str(tmp_path / "dd"), "--min-log2", "6"]
+    assert main([*args, "--max-log2", "10", "--seed", "5"]) == 0
+    d = seqpack.Decomposition(tmp_path / "dd")
+    covered = np.zeros(len(source), dtype=np.int64)
+    for k in d.log2s:
+        bucket = d.bucket(k)
+        if not len(bucket):
+            continue
+        table = bucket.to_arrow()
+        offsets, values = d.seq_lengths(k)
+        for r in range(len(bucket)):
+            tokens, at = bucket[r], 0
+            lengths = values[offsets[r] : offsets[r + 1]].tolist()
+            docs, starts = table.column("documents")[r].as_py(), table.column("starts")[r].as_py()
+            for doc, start, n in zip(docs, starts, lengths, strict=True):
+                assert np.array_equal(tokens[at : at + n], source[doc][start : start + n])
+                covered[doc] += n
+                at += n
+    assert np.array_equal(covered, source.lengths)
+    assert d.manifest["bucket_tokens"] == source.num_tokens
