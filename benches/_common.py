@@ -42,10 +42,12 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def rss_bytes() -> int:
-    """The process's current resident set size (0 where /proc is missing)."""
+def rss_bytes(kind: str = "VmRSS") -> int:
+    """The process's current resident set size (0 where /proc is missing); ``kind``
+    ``"RssAnon"`` counts only its own memory, ``"RssFile"`` the mapped files' pages (the
+    page cache, which the kernel can take back)."""
     for line in read_lines("/proc/self/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) * 1024
     return 0
 

@@ -295,3 +295,33 @@ def test_bad_options_and_bad_datasets_raise_clear_errors(
     (mismatched / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptDatasetError, match="rows, the manifest says"):
         PackedLoader(mismatched, SEQ_LEN, 2)
+
+
+def _rank_worker(rank: int, store: str, data: str, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        loader = PackedLoader(data, SEQ_LEN, 4)
+        first = next(iter(loader))["input_ids"]
+        Path(out, f"rank{rank}.json").write_text(
+            json.dumps({"rank": loader.rank, "world": loader.world_size, "ids": first.tolist()})
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_come_from_torch_distributed(loader_dataset: Path, tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    mp.spawn(
+        _rank_worker,
+        args=(str(tmp_path / "store"), str(loader_dataset), str(tmp_path)),
+        nprocs=2,
+        join=True,
+    )
+    for rank in range(2):
+        got = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert (got["rank"], got["world"]) == (rank, 2)
+        given = next(iter(PackedLoader(loader_dataset, SEQ_LEN, 4, rank=rank, world_size=2)))
+        assert got["ids"] == given["input_ids"].tolist()

@@ -20,8 +20,9 @@ __all__ = ["EpochPlanner", "PlanOptions", "write_packed_dataset"]
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """What decides an epoch's rows besides the data: row length, packer and policies, and
-    the seed (``shuffle=False``: dataset order, the same rows every epoch)."""
+    """What decides an epoch's rows besides the data: row length, packer and policies, the
+    seed (``shuffle=False``: dataset order, the same rows every epoch), and ``align``: each
+    document padded to a multiple of it inside its row (patch-level training)."""
 
     seq_len: int
     algorithm: Algorithm = "obfd"
@@ -29,9 +30,15 @@ class PlanOptions:
     max_docs_per_pack: int | None = None
     shuffle: bool = True
     seed: int = 0
+    align: int = 1
 
     def __post_init__(self) -> None:
         _check_capacity(self.seq_len)
+        if not _is_int(self.align) or self.align < 1 or self.seq_len % self.align:
+            raise InvalidInputError(
+                f"align must be a positive integer that divides seq_len = {self.seq_len}, "
+                f"got {self.align!r}"
+            )
         if self.algorithm not in ALGORITHMS:
             raise InvalidInputError(
                 f"algorithm {self.algorithm!r} is unknown; expected one of {', '.join(ALGORITHMS)}"
@@ -61,6 +68,11 @@ class EpochPlanner:
         self.options = options
         self.store = _core.TokenStore([str(p) for p in dataset.shard_paths])
         packing = dataset.packing
+        if packing is not None and options.align != 1:
+            raise InvalidInputError(
+                f"{dataset.path}: a packed dataset keeps its rows; patch alignment needs the "
+                "dataset of documents it was packed from"
+            )
         if packing is not None and int(packing["seq_len"]) != options.seq_len:
             raise InvalidInputError(
                 f"{dataset.path}: a dataset packed into rows of {packing['seq_len']} tokens "
@@ -94,7 +106,7 @@ class EpochPlanner:
             lengths = self.store.lengths()
             max_docs = None if o.max_docs_per_pack is None else min(o.max_docs_per_pack, o.seq_len)
             plan = _core.Plan.pack_epoch(
-                lengths, o.seq_len, o.algorithm, max_docs, o.long_docs, seed
+                lengths, o.seq_len, o.algorithm, max_docs, o.long_docs, seed, o.align
             )
         self._cached = (epoch, plan)
         return plan

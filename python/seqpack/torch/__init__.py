@@ -12,11 +12,13 @@ from seqpack.torch.decomposed import DecomposedLoader
 from seqpack.torch.grow_length import GrowLengthSchedule, Stage
 from seqpack.torch.loader import PackedLoader
 from seqpack.torch.masks import additive_mask, block_mask, dense_mask
+from seqpack.torch.patch import PatchSchedule, patch_batch, patch_embed, patch_loss
 
 __all__ = [
     "DecomposedLoader",
     "GrowLengthSchedule",
     "PackedLoader",
+    "PatchSchedule",
     "Stage",
     "additive_mask",
     "block_mask",
@@ -24,5 +26,8 @@ __all__ = [
     "flash_attn_kwargs",
     "hf_kwargs",
     "num_label_tokens",
+    "patch_batch",
+    "patch_embed",
+    "patch_loss",
     "varlen_kwargs",
 ]

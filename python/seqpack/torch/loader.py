@@ -15,6 +15,7 @@ from seqpack.errors import InvalidInputError
 from seqpack.packing import Algorithm, LongDocs, _is_int
 from seqpack.plan import EpochPlanner, PlanOptions
 from seqpack.torch.masks import block_mask, dense_mask
+from seqpack.torch.patch import PatchAlign, patch_batch
 
 __all__ = ["MASKS", "PackedLoader"]
 
@@ -66,6 +67,8 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
         prefetch: int = 4,
         pad_id: int = 0,
         verify: bool = True,
+        patch_size: int | None = None,
+        patch_align: PatchAlign = "document",
     ) -> None:
         if not _is_int(batch_size) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -80,6 +83,17 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
             )
         if not _is_int(pad_id) or pad_id < 0:
             raise InvalidInputError(f"pad_id must be a token id, got {pad_id!r}")
+        if patch_align not in ("document", "none"):
+            raise InvalidInputError(
+                f"patch_align must be 'document' or 'none', got {patch_align!r}"
+            )
+        if patch_size is not None and (not _is_int(patch_size) or patch_size < 1):
+            raise InvalidInputError(f"patch_size must be a positive integer, got {patch_size!r}")
+        if patch_size is not None and _is_int(seq_len) and seq_len % patch_size:
+            raise InvalidInputError(
+                f"seq_len = {seq_len} is not a multiple of the patch size {patch_size}"
+            )
+        aligned = patch_size is not None and patch_align == "document"
         self.options = PlanOptions(
             seq_len,
             algorithm=algorithm,
@@ -87,7 +101,10 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
             max_docs_per_pack=max_docs_per_pack,
             shuffle=shuffle,
             seed=seed,
+            align=patch_size if aligned and patch_size is not None else 1,
         )
+        self.patch_size = patch_size
+        self.patch_align = patch_align
         self.rank, self.world_size = _ranks(rank, world_size)
         self.dataset = Dataset(data_dir, verify=verify)
         self.planner = EpochPlanner(self.dataset, self.options)
@@ -145,6 +162,7 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
             "real_tokens": plan.placed_tokens,
             "truncated_tokens": plan.truncated_tokens,
             "efficiency": plan.placed_tokens / max(plan.num_packs * self.seq_len, 1),
+            "alignment_padding_tokens": plan.alignment_padding,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -209,13 +227,20 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
             "position_ids": torch.from_numpy(position_ids),
             "document_ids": torch.from_numpy(document_ids),
         }
+        if self.patch_size is not None:
+            batch["cu_seqlens"] = torch.from_numpy(cu_seqlens)
+            batch |= patch_batch(batch, self.patch_size, self.patch_align)
+        # In patch mode the masks are those of the patches, which the model attends over.
+        documents = batch.get("patch_document_ids", batch["document_ids"])
         if "cu_seqlens" in self.masks:
             batch["cu_seqlens"] = torch.from_numpy(cu_seqlens)
             batch["max_seqlen"] = int(max_seqlen)
+        elif "cu_seqlens" in batch:
+            del batch["cu_seqlens"]
         if "sdpa" in self.masks:
-            batch["attention_mask"] = dense_mask(batch["document_ids"])
+            batch["attention_mask"] = dense_mask(documents)
         if "flex" in self.masks:
-            batch["block_mask"] = block_mask(batch["document_ids"])
+            batch["block_mask"] = block_mask(documents)
         return batch
 
 

@@ -41,7 +41,8 @@ pub(crate) struct PyPlan(Arc<Plan>);
 impl PyPlan {
     /// Packs documents of `lengths` for one epoch drawn from `seed` (none: dataset order).
     #[staticmethod]
-    #[pyo3(signature = (lengths, capacity, algorithm, max_docs_per_pack, long_docs, seed))]
+    #[pyo3(signature = (lengths, capacity, algorithm, max_docs_per_pack, long_docs, seed, align))]
+    #[allow(clippy::too_many_arguments)]
     fn pack_epoch(
         py: Python<'_>,
         lengths: PyReadonlyArray1<'_, i64>,
@@ -50,6 +51,7 @@ impl PyPlan {
         max_docs_per_pack: Option<u32>,
         long_docs: &str,
         seed: Option<u64>,
+        align: u32,
     ) -> PyResult<Self> {
         let options = PackOptions {
             capacity,
@@ -59,7 +61,7 @@ impl PyPlan {
             seed,
         };
         let lengths = lengths.as_slice()?;
-        without_gil(py, || Plan::pack_epoch(lengths, &options)).map(|p| PyPlan(Arc::new(p)))
+        without_gil(py, || Plan::pack_epoch(lengths, &options, align)).map(|p| PyPlan(Arc::new(p)))
     }
 
     /// The rows of a packed dataset, in an order drawn from `seed`.
@@ -93,6 +95,16 @@ impl PyPlan {
     #[getter]
     fn truncated_tokens(&self) -> u64 {
         self.0.truncated_tokens
+    }
+
+    #[getter]
+    fn align(&self) -> u32 {
+        self.0.align
+    }
+
+    #[getter]
+    fn alignment_padding(&self) -> u64 {
+        self.0.alignment_padding
     }
 
     /// `(pack_offsets, doc, start, length)` as new int64 arrays, as `seqpack.Packing` has them.

@@ -9,7 +9,9 @@ pub const IGNORE_INDEX: i64 = -100;
 
 /// The arrays of one batch of `batch_size` rows of `seq_len` tokens, row-major. Padding
 /// fills each row after its documents and is a segment of its own in `cu_seqlens`, with
-/// positions restarting at 0, document index -1 and label [`IGNORE_INDEX`].
+/// positions restarting at 0, document index -1 and label [`IGNORE_INDEX`]. A plan aligned
+/// to `K` also pads each segment up to a multiple of `K`: that padding belongs to the
+/// segment (its positions and document index continue) but carries no label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     pub batch_size: usize,
@@ -69,7 +71,8 @@ pub fn assemble(
             }
             for (index, segment) in plan.row(p).iter().enumerate() {
                 let slice = segment.tokens(store)?;
-                if batch.input_ids.len() + slice.len() > row_start + seq_len {
+                let aligned = slice.len().next_multiple_of(plan.align as usize);
+                if batch.input_ids.len() + aligned > row_start + seq_len {
                     return Err(Error::invalid_option(
                         "plan",
                         format!("row {p} holds more than seq_len = {seq_len} tokens"),
@@ -77,41 +80,57 @@ pub fn assemble(
                 }
                 push_segment(
                     &mut batch,
-                    slice.iter().map(|&t| i64::from(t)),
+                    slice,
+                    aligned - slice.len(),
+                    pad_id,
                     index as i32,
-                    true,
                 );
             }
         }
         let padding = row_start + seq_len - batch.input_ids.len();
         if padding > 0 {
-            push_segment(&mut batch, std::iter::repeat_n(pad_id, padding), -1, false);
+            push_padding(&mut batch, padding, pad_id);
         }
     }
     Ok(batch)
 }
 
+/// A document segment, then `align_padding` tokens of padding that are part of it.
 fn push_segment(
     batch: &mut Batch,
-    tokens: impl ExactSizeIterator<Item = i64>,
+    tokens: &[u32],
+    align_padding: usize,
+    pad_id: i64,
     document: i32,
-    real: bool,
 ) {
-    let len = tokens.len();
-    if len == 0 {
+    if tokens.is_empty() {
         return;
     }
     let first = batch.input_ids.len();
-    batch.input_ids.extend(tokens);
-    if real {
-        batch.labels.push(IGNORE_INDEX);
-        batch
-            .labels
-            .extend_from_slice(&batch.input_ids[first + 1..]);
-        batch.real_tokens += len as u64;
-    } else {
-        batch.labels.extend(std::iter::repeat_n(IGNORE_INDEX, len));
-    }
+    let len = tokens.len() + align_padding;
+    batch.input_ids.extend(tokens.iter().map(|&t| i64::from(t)));
+    batch.labels.push(IGNORE_INDEX);
+    batch
+        .labels
+        .extend_from_slice(&batch.input_ids[first + 1..]);
+    batch
+        .input_ids
+        .extend(std::iter::repeat_n(pad_id, align_padding));
+    batch
+        .labels
+        .extend(std::iter::repeat_n(IGNORE_INDEX, align_padding));
+    batch.real_tokens += tokens.len() as u64;
+    end_segment(batch, len, document);
+}
+
+/// Padding at the end of a row: a segment of its own, with no label and document -1.
+fn push_padding(batch: &mut Batch, len: usize, pad_id: i64) {
+    batch.input_ids.extend(std::iter::repeat_n(pad_id, len));
+    batch.labels.extend(std::iter::repeat_n(IGNORE_INDEX, len));
+    end_segment(batch, len, -1);
+}
+
+fn end_segment(batch: &mut Batch, len: usize, document: i32) {
     batch.position_ids.extend(0..len as i64);
     batch
         .document_ids

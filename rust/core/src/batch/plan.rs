@@ -36,15 +36,20 @@ impl Segment {
 }
 
 /// Rows of at most `capacity` tokens: row `r` is `segments[pack_offsets[r]..pack_offsets[r + 1]]`.
+/// With `align > 1` every segment is followed by padding up to a multiple of `align` (so
+/// each document starts on a patch boundary); rows are packed with those padded lengths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub capacity: u32,
+    pub align: u32,
     pub pack_offsets: Vec<usize>,
     pub segments: Vec<Segment>,
     /// Tokens in the rows.
     pub placed_tokens: u64,
     /// Tokens dropped by `long_docs = truncate`.
     pub truncated_tokens: u64,
+    /// Padding that alignment puts after segments (inside rows, besides their end padding).
+    pub alignment_padding: u64,
 }
 
 /// Salt of the document-order stream, so that it differs from the packer's row shuffle,
@@ -58,12 +63,30 @@ impl Plan {
     /// ties (equal lengths, equal free space) by input order, and order-keeping algorithms
     /// (`nf`, `wrapped`) see a fresh order. Without one, documents keep the dataset order and
     /// rows the order the algorithm closed them.
-    pub fn pack_epoch(lengths: &[i64], options: &PackOptions) -> Result<Self> {
+    ///
+    /// With `align > 1` (which must divide the capacity) documents are packed with their
+    /// lengths rounded up to a multiple of `align`, and each segment keeps its real length.
+    pub fn pack_epoch(lengths: &[i64], options: &PackOptions, align: u32) -> Result<Self> {
+        if align == 0 || options.capacity % align != 0 {
+            return Err(Error::invalid_option(
+                "align",
+                format!(
+                    "{align} must be positive and divide the capacity {}",
+                    options.capacity
+                ),
+            ));
+        }
         let mut order: Vec<u64> = (0..lengths.len() as u64).collect();
         if let Some(seed) = options.seed {
             SplitMix64::new(seed ^ ORDER_SALT).shuffle(&mut order);
         }
-        let shuffled: Vec<i64> = order.iter().map(|&d| lengths[d as usize]).collect();
+        let padded = |n: i64| match n {
+            n if n > 0 && align > 1 => {
+                n.saturating_add(i64::from(align) - 1) / i64::from(align) * i64::from(align)
+            }
+            n => n,
+        };
+        let shuffled: Vec<i64> = order.iter().map(|&d| padded(lengths[d as usize])).collect();
         let packing = pack(&shuffled, options).map_err(|error| match error {
             // Name the document by its index in the dataset, not in the shuffled order.
             Error::NonPositiveLength { index, value } => Error::NonPositiveLength {
@@ -71,29 +94,41 @@ impl Plan {
                 value,
             },
             Error::DocumentTooLong {
-                index,
-                length,
-                capacity,
+                index, capacity, ..
             } => Error::DocumentTooLong {
                 index: order[index] as usize,
-                length,
+                length: lengths[order[index] as usize],
                 capacity,
             },
             other => other,
         })?;
-        let segments = (0..packing.doc.len())
-            .map(|e| Segment {
-                doc: order[packing.doc[e] as usize],
-                start: packing.start[e] as u64,
-                len: packing.length[e] as u32,
+        let segments: Vec<Segment> = (0..packing.doc.len())
+            .map(|e| {
+                let doc = order[packing.doc[e] as usize];
+                let start = packing.start[e] as u64;
+                // A padded length may reach past the document's end: keep the real tokens.
+                let real = (lengths[doc as usize] as u64).saturating_sub(start);
+                Segment {
+                    doc,
+                    start,
+                    len: (packing.length[e] as u64).min(real) as u32,
+                }
             })
             .collect();
+        let placed_tokens: u64 = segments.iter().map(|s| u64::from(s.len)).sum();
+        let total: u64 = lengths.iter().map(|&n| n as u64).sum();
+        let alignment_padding = segments
+            .iter()
+            .map(|s| u64::from(s.len.next_multiple_of(align) - s.len))
+            .sum();
         Ok(Plan {
             capacity: options.capacity,
+            align,
             pack_offsets: packing.pack_offsets.iter().map(|&o| o as usize).collect(),
             segments,
-            placed_tokens: packing.placed_tokens,
-            truncated_tokens: packing.truncated_tokens,
+            placed_tokens,
+            truncated_tokens: total - placed_tokens,
+            alignment_padding,
         })
     }
 
@@ -138,10 +173,12 @@ impl Plan {
         }
         Ok(Plan {
             capacity,
+            align: 1,
             pack_offsets,
             segments,
             placed_tokens,
             truncated_tokens: 0,
+            alignment_padding: 0,
         })
     }
 

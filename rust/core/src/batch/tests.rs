@@ -73,17 +73,21 @@ fn check_batch(batch: &Batch, plan: &Plan, rows: &[Option<usize>], seq_len: usiz
         let at = |i: usize| r * seq_len + i;
         let mut i = 0;
         for (index, segment) in row.map(|p| plan.row(p)).unwrap_or(&[]).iter().enumerate() {
-            for t in 0..segment.len as usize {
-                assert_eq!(
-                    batch.input_ids[at(i)],
+            let aligned = (segment.len as usize).next_multiple_of(plan.align as usize);
+            for t in 0..aligned {
+                let real = t < segment.len as usize;
+                let expected = if real {
                     i64::from(token(segment.doc, segment.start + t as u64))
-                );
+                } else {
+                    -7
+                };
+                assert_eq!(batch.input_ids[at(i)], expected);
                 assert_eq!(batch.position_ids[at(i)], t as i64);
                 assert_eq!(batch.document_ids[at(i)], index as i32);
-                let label = if t == 0 {
+                let label = if t == 0 || !real {
                     IGNORE_INDEX
                 } else {
-                    batch.input_ids[at(i)]
+                    expected
                 };
                 assert_eq!(batch.labels[at(i)], label);
                 i += 1;
@@ -138,6 +142,8 @@ fn a_hand_made_batch() {
         ],
         placed_tokens: 9,
         truncated_tokens: 0,
+        align: 1,
+        alignment_padding: 0,
     };
     let batch = assemble(&fixture.store, &plan, &[Some(1), Some(0), None], 5, -7).unwrap();
     let m = IGNORE_INDEX;
@@ -180,6 +186,8 @@ fn a_plan_that_does_not_fit_the_dataset_is_an_error() {
         }],
         placed_tokens: 3,
         truncated_tokens: 0,
+        align: 1,
+        alignment_padding: 0,
     };
     let error = assemble(&fixture.store, &plan, &[Some(0)], 8, 0).unwrap_err();
     assert!(
@@ -195,7 +203,7 @@ fn a_plan_that_does_not_fit_the_dataset_is_an_error() {
 #[test]
 fn epochs_differ_and_repeat() {
     let lengths: Vec<i64> = (0..400).map(|i| 1 + (i * 37 % 90)).collect();
-    let plan = |seed| Plan::pack_epoch(&lengths, &options(128, Algorithm::Obfd, seed)).unwrap();
+    let plan = |seed| Plan::pack_epoch(&lengths, &options(128, Algorithm::Obfd, seed), 1).unwrap();
     assert_eq!(plan(1), plan(1));
     assert_ne!(plan(1).segments, plan(2).segments);
     // Not only the order: the rows themselves differ between epochs.
@@ -217,7 +225,7 @@ fn epochs_differ_and_repeat() {
 fn errors_name_the_document_in_dataset_order() {
     let mut lengths = vec![5i64; 50];
     lengths[17] = 0;
-    let error = Plan::pack_epoch(&lengths, &options(8, Algorithm::Obfd, 3)).unwrap_err();
+    let error = Plan::pack_epoch(&lengths, &options(8, Algorithm::Obfd, 3), 1).unwrap_err();
     assert!(error.to_string().starts_with("lengths[17] = 0"), "{error}");
 }
 
@@ -226,7 +234,7 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
     let lengths: Vec<usize> = (0..60).map(|i| 1 + i * 7 % 23).collect();
     let fixture = Fixture::new(&lengths, 16);
     let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-    let plan = Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5)).unwrap());
+    let plan = Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5), 1).unwrap());
     let schedule = Schedule {
         first: 1,
         stride: 6,
@@ -256,19 +264,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     /// Over all ranks and steps of an epoch, every token of every document is in exactly
-    /// one batch, in a slice of its document, and every batch keeps the contract.
+    /// one batch, in a slice of its document, and every batch keeps the contract, also when
+    /// documents are aligned to patches.
     #[test]
     fn every_token_once_across_ranks(
         lengths in prop::collection::vec(1usize..70, 1..120),
-        capacity in 8u32..64,
+        capacity_in_patches in 2u32..16,
+        align in prop::sample::select(vec![1u32, 2, 4]),
         algorithm in prop::sample::select(vec![Algorithm::Obfd, Algorithm::Ffd, Algorithm::Nf, Algorithm::Spfhp, Algorithm::Wrapped]),
         world in 1u64..4,
         batch_size in 1usize..4,
         seed in any::<u64>(),
     ) {
+        let capacity = capacity_in_patches * align;
         let fixture = Fixture::new(&lengths, 37);
         let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed)).unwrap();
+        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed), align).unwrap();
+        let padding: u64 = plan.segments.iter().map(|s| u64::from(s.len.next_multiple_of(align) - s.len)).sum();
+        prop_assert_eq!(plan.alignment_padding, padding);
+        prop_assert_eq!(plan.placed_tokens, lengths.iter().sum::<usize>() as u64);
         let per_step = world * batch_size as u64;
         let steps = (plan.num_packs() as u64).div_ceil(per_step);
         let mut seen: Vec<Vec<bool>> = lengths.iter().map(|&n| vec![false; n]).collect();
