@@ -5,6 +5,7 @@ from __future__ import annotations
 from seqpack._core import __version__
 from seqpack.ast_bpe import SqlBpe, train_ast_bpe, train_ast_bpe_files, train_sql_bpe
 from seqpack.dataset import Dataset
+from seqpack.decompose import Decomposition, decompose
 from seqpack.errors import (
     CorruptDatasetError,
     InvalidInputError,
@@ -21,6 +22,7 @@ __all__ = [
     "ALGORITHMS",
     "CorruptDatasetError",
     "Dataset",
+    "Decomposition",
     "InvalidInputError",
     "Packing",
     "SeqpackError",
@@ -30,6 +32,7 @@ __all__ = [
     "TokenizerError",
     "UnsupportedTokenizerError",
     "__version__",
+    "decompose",
     "lower_bound",
     "pack",
     "preprocess",

@@ -21,6 +21,7 @@ __all__ = [
     "__version__",
     "assemble",
     "checksum_file",
+    "decompose",
     "lower_bound",
     "pack",
     "preprocess",
@@ -211,6 +212,17 @@ def preprocess(
     progress: Callable[[int, int, int, int, int, int, float], object] | None,
 ) -> str: ...
 def checksum_file(path: str) -> str: ...
+def decompose(
+    input: str,
+    out: str,
+    *,
+    min_log2: int,
+    max_log2: int,
+    remainder: str,
+    seed: int | None,
+    shifted_targets: bool,
+    shard_tokens: int,
+) -> str: ...
 
 @final
 class HfTokenizer:

@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     from seqpack.cli_tokenizer import add_commands as add_tokenizer_commands
 
     add_tokenizer_commands(commands)
+
+    from seqpack.cli_decompose import add_commands as add_decompose_commands
+
+    add_decompose_commands(commands)
     return parser
 
 

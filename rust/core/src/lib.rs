@@ -3,6 +3,7 @@
 //! Everything here works on plain slices and vectors and knows nothing of Python; the
 //! `seqpack-python` crate is a thin binding over it. One module per idea:
 //! - [`pack`]: bin-packing of variable-length documents into fixed-capacity rows.
+//! - [`decompose`]: dataset decomposition into power-of-two buckets (variable sequence length).
 //! - [`bpe`]: byte-level BPE tokenizers: HF `tokenizer.json` encoding, decoding, training.
 //! - [`shard`]: the dataset directory (Arrow IPC shards and `manifest.json`).
 //! - [`batch`]: training batches with per-document isolation, assembled ahead on a thread.
@@ -11,6 +12,7 @@
 pub mod batch;
 pub mod bpe;
 mod buffer;
+pub mod decompose;
 pub mod error;
 pub mod hf;
 pub mod pack;

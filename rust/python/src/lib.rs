@@ -4,6 +4,7 @@
 mod ast;
 mod batch;
 mod bpe;
+mod decompose;
 mod errors;
 mod gil;
 mod hf;
@@ -21,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bpe::register(m)?;
     ast::register(m)?;
     hf::register(m)?;
-    preprocess::register(m)
+    preprocess::register(m)?;
+    decompose::register(m)
 }

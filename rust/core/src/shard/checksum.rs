@@ -26,6 +26,33 @@ pub fn checksum_file(path: &Path) -> Result<String> {
     }
 }
 
+/// Checks shard `entry` of the dataset directory `dir` against its manifest entry: size,
+/// then checksum, naming the file when either differs.
+pub fn verify_shard(dir: &Path, entry: &super::ShardEntry) -> Result<()> {
+    let path = dir.join(&entry.file);
+    let bad = |message: String| Error::Format {
+        path: path.display().to_string(),
+        message,
+    };
+    let size = std::fs::metadata(&path)
+        .map_err(|e| Error::io(&path, e))?
+        .len();
+    if size != entry.bytes {
+        return Err(bad(format!(
+            "{size} bytes, the manifest says {} (truncated or replaced)",
+            entry.bytes
+        )));
+    }
+    let checksum = checksum_file(&path)?;
+    if checksum != entry.checksum {
+        return Err(bad(format!(
+            "checksum {checksum} does not match the manifest's {} (the file is corrupted)",
+            entry.checksum
+        )));
+    }
+    Ok(())
+}
+
 /// A writer that hashes and counts what passes through it, so a shard's checksum and size
 /// come from the one write instead of a second read.
 pub(crate) struct HashingWriter<W> {

@@ -11,14 +11,16 @@
 //! A packed dataset (`seqpack pack DIR --out`) has one row per pack instead: `input_ids` of
 //! exactly the row length (real tokens, then padding), `seq_lengths: list<uint32>` (the
 //! fragments in the row, in order), `length`, `doc_id` (the row's index), and `documents` /
-//! `starts: list<uint64>` (which document each fragment is, and its first token there).
+//! `starts: list<uint64>` (which document each fragment is, and its first token there). The
+//! buckets of a decomposition (`seqpack decompose`) are packed datasets too, whose rows hold
+//! their real tokens only: a row with padding is shorter than the row length.
 
 mod checksum;
 mod manifest;
 mod reader;
 mod writer;
 
-pub use checksum::checksum_file;
+pub use checksum::{checksum_file, verify_shard};
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
