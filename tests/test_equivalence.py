@@ -244,16 +244,18 @@ def test_loss_over_micro_batches_is_a_token_weighted_mean_over_the_step(
     batches, vocab = packed
     model = llama(vocab, "sdpa")
     with torch.no_grad():
-        # Sharpen the random model's predictions so that token losses differ widely and a
-        # wrong weighting shows.
+        # Sharpen the random model's predictions so that token losses differ widely.
         model.lm_head.weight.mul_(50)
-        assert num_label_tokens(batches[0]) != num_label_tokens(batches[1])
-        every = torch.cat([torch.cat(reference(model, b)[1]) for b in batches])
+        losses = [torch.cat(reference(model, b)[1]) for b in batches]
+        every = torch.cat(losses)
         total = sum(num_label_tokens(b) for b in batches)
         assert total == every.numel()
         mean = float(every.mean())
         step = sum(float(model(**hf_kwargs(b), num_items_in_batch=total).loss) for b in batches)
         assert abs(step - mean) < 1e-6 * mean  # HF's loss is float32
-        # The mean of per-micro-batch means weights tokens by how they were packed.
+        # Without num_items_in_batch, HF takes each micro-batch's own mean, and averaging those
+        # weights a token by how many others were packed with it.
         naive = sum(float(model(**hf_kwargs(b)).loss) for b in batches) / len(batches)
-        assert abs(naive - mean) > 1e-4 * mean
+        per_batch = sum(float(loss.mean()) for loss in losses) / len(losses)
+        assert abs(naive - per_batch) < 1e-6 * per_batch
+        assert len(losses[0]) != len(losses[1])

@@ -90,7 +90,9 @@ def test_drop_last_leaves_out_only_what_it_reports(loader_dataset: Path) -> None
     stats = loader.stats()
     assert stats["rows_left_out"] == stats["rows"] % 16
     assert stats["real_tokens"] == ds.num_tokens and stats["truncated_tokens"] == 0
-    assert sum(1 for _ in loader) == len(loader) == stats["rows"] // 16
+    steps = len(loader)
+    assert steps == stats["rows"] // 16
+    assert sum(1 for _ in loader) == steps
 
 
 def test_epochs_and_seeds_change_the_rows_and_repeat_them(loader_dataset: Path) -> None:
@@ -151,6 +153,30 @@ def test_resume_gives_exactly_the_batches_of_an_uninterrupted_run(loader_dataset
         if resumed.epoch == 1 and cut < steps:
             tail += batches(resumed)
         assert_same(head + tail, uninterrupted)
+    # A state saved at the last batch of the epoch, the generator never resumed after it:
+    # the resumed loader starts the next epoch.
+    last = make()
+    for i, _ in enumerate(last, start=1):
+        if i == steps:
+            state = last.state_dict()
+            break
+    assert (state["epoch"], state["consumed_rows"]) == (1, 0)
+    resumed = make()
+    resumed.load_state_dict(state)
+    assert_same(batches(resumed), uninterrupted[steps:])
+    with pytest.raises(InvalidInputError, match="non-negative integers"):
+        resumed.load_state_dict({**state, "consumed_rows": -4})
+
+
+def test_an_older_iterator_cannot_move_the_state(loader_dataset: Path) -> None:
+    loader = PackedLoader(loader_dataset, SEQ_LEN, 4)
+    reference = batches(PackedLoader(loader_dataset, SEQ_LEN, 4))
+    first = iter(loader)
+    peeked = next(first)  # a peek consumes its batch
+    rest = batches(loader)
+    assert_same([peeked, *rest], reference)
+    with pytest.raises(RuntimeError, match="stale"):
+        next(first)
 
 
 def test_resume_on_another_world_size_loses_and_repeats_nothing(loader_dataset: Path) -> None:
@@ -179,14 +205,28 @@ def test_resume_on_another_world_size_loses_and_repeats_nothing(loader_dataset: 
 
 
 def test_inside_a_dataloader_with_workers_the_order_is_unchanged(loader_dataset: Path) -> None:
-    loader = PackedLoader(loader_dataset, SEQ_LEN, 4)
-    direct = batches(loader)
+    # Two persistent workers with unequal shares of an epoch.
+    loader = next(
+        candidate
+        for batch_size in (8, 9, 10, 11)
+        if len(candidate := PackedLoader(loader_dataset, SEQ_LEN, batch_size)) % 2
+    )
+    direct = [batches(loader), batches(loader)]  # epochs 0 and 1
+    # Persistent workers keep their copies, which move to the next epoch on their own.
     loader.set_epoch(0)
+    wrapped = torch.utils.data.DataLoader(
+        loader, batch_size=None, num_workers=2, persistent_workers=True
+    )
+    assert_same(list(wrapped), direct[0])
+    assert_same(list(wrapped), direct[1])
+    # Other workers start from the main process's copy: set_epoch tells them the epoch.
     for context in ("fork", "spawn"):
         wrapped = torch.utils.data.DataLoader(
             loader, batch_size=None, num_workers=2, multiprocessing_context=context
         )
-        assert_same(list(wrapped), direct)
+        for epoch in (0, 1):
+            loader.set_epoch(epoch)
+            assert_same(list(wrapped), direct[epoch])
 
 
 def test_a_forked_child_continues_the_stream_without_hanging(loader_dataset: Path) -> None:
@@ -258,7 +298,8 @@ def test_bad_options_and_bad_datasets_raise_clear_errors(
     loader_dataset: Path, tmp_path: Path
 ) -> None:
     for kwargs, message in [
-        ({"seq_len": 0}, "capacity must be an integer"),
+        ({"seq_len": 0}, "seq_len must be an integer"),
+        ({"batch_size": 10_000}, "do not fill one step"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"masks": ("sdpa", "dense")}, "masks \\['dense'\\] are unknown"),
         ({"rank": 1}, "give both rank and world_size"),

@@ -75,6 +75,9 @@ def test_document_aligned_patches_never_mix_documents(loader_dataset: Path, k: i
         # Patch positions restart at every document.
         starts = batch["position_ids"][:, ::k] == 0
         assert torch.equal(batch["patch_position_ids"] == 0, starts)
+        cu = batch["patch_cu_seqlens"]
+        assert batch["patch_max_seqlen"] == int((cu[1:] - cu[:-1]).max())
+        assert torch.equal(cu[:-1], starts.reshape(-1).nonzero().flatten().to(torch.int32))
         ids = batch["input_ids"].view(4, -1, k)
         for i in range(4):
             p = step * 4 + i
@@ -169,6 +172,21 @@ def test_the_schedule_splits_the_budget_at_lambda() -> None:
     assert PatchSchedule(100, lam=0.0).stage(0) == "token"
     with pytest.raises(InvalidInputError, match="lam must be in"):
         PatchSchedule(100, lam=1.5)
+
+
+def test_masks_in_patch_mode_are_over_patches(loader_dataset: Path) -> None:
+    from seqpack.torch import dense_mask
+
+    loader = PackedLoader(loader_dataset, SEQ_LEN, 2, patch_size=4, masks=("sdpa", "flex"))
+    batch = next(iter(loader))
+    assert torch.equal(batch["attention_mask"], dense_mask(batch["patch_document_ids"]))
+    assert batch["block_mask"].shape == (2, 1, SEQ_LEN // 4, SEQ_LEN // 4)
+    patches = torch.arange(SEQ_LEN // 4)
+    for b in range(2):
+        allowed = batch["block_mask"].mask_mod(
+            torch.tensor(b), torch.tensor(0), patches[:, None], patches[None, :]
+        )
+        assert torch.equal(allowed, batch["attention_mask"][b, 0])
 
 
 def test_bad_patch_options(loader_dataset: Path) -> None:

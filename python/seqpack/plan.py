@@ -13,7 +13,7 @@ from pathlib import Path
 from seqpack import _core
 from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
-from seqpack.packing import ALGORITHMS, Algorithm, LongDocs, _check_capacity, _is_int
+from seqpack.packing import ALGORITHMS, MAX_CAPACITY, Algorithm, LongDocs, _is_int
 
 __all__ = ["EpochPlanner", "PlanOptions", "write_packed_dataset"]
 
@@ -33,7 +33,10 @@ class PlanOptions:
     align: int = 1
 
     def __post_init__(self) -> None:
-        _check_capacity(self.seq_len)
+        if not _is_int(self.seq_len) or not 1 <= self.seq_len <= MAX_CAPACITY:
+            raise InvalidInputError(
+                f"seq_len must be an integer in 1..{MAX_CAPACITY}, got {self.seq_len!r}"
+            )
         if not _is_int(self.align) or self.align < 1 or self.seq_len % self.align:
             raise InvalidInputError(
                 f"align must be a positive integer that divides seq_len = {self.seq_len}, "
@@ -104,10 +107,15 @@ class EpochPlanner:
             plan = _core.Plan.packed_rows(self.store, o.seq_len, seed)
         else:
             lengths = self.store.lengths()
+            # A cap beyond the row length cannot bind (every entry holds a token), and the
+            # core takes a 32-bit one.
             max_docs = None if o.max_docs_per_pack is None else min(o.max_docs_per_pack, o.seq_len)
-            plan = _core.Plan.pack_epoch(
-                lengths, o.seq_len, o.algorithm, max_docs, o.long_docs, seed, o.align
-            )
+            try:
+                plan = _core.Plan.pack_epoch(
+                    lengths, o.seq_len, o.algorithm, max_docs, o.long_docs, seed, o.align
+                )
+            except InvalidInputError as error:  # name the dataset, not only the document
+                raise InvalidInputError(f"{self.dataset.path}: {error}") from None
         self._cached = (epoch, plan)
         return plan
 

@@ -38,15 +38,18 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
     ``max_docs_per_pack`` as for :func:`seqpack.pack`): other rows, in another order, for
     each (seed, epoch), the same ones for the same. Rows go to ranks in turn, so every rank
     gets the same number of batches and each row goes to one rank. With ``drop_last`` the
-    rows that do not fill a last step on every rank wait for another epoch (they differ
-    each epoch); without it the last step is filled with rows of padding only.
+    rows that do not fill a last step on every rank are left out of the epoch (other rows
+    each epoch when shuffling; the same ones with ``shuffle=False``); without it the last
+    step is filled with rows of padding only.
 
     Batches are assembled by a Rust thread up to ``prefetch`` ahead, from memory-mapped
     shards: no worker processes are needed (inside a ``torch.utils.data.DataLoader`` with
-    ``batch_size=None``, workers each take every n-th batch, so the order is unchanged).
-    Iterating runs the current epoch from where it stands; once it is done, the loader moves
-    to the next epoch. ``state_dict()`` says where it stands in a few integers, and
-    ``load_state_dict()`` resumes exactly there, also on another number of ranks.
+    ``batch_size=None``, workers each take every n-th batch, so the order is unchanged; as
+    the workers hold copies of the loader, call ``set_epoch(e)`` before each epoch there,
+    unless the workers are persistent). Iterating runs the current epoch from where it
+    stands (a batch taken by ``next(iter(loader))`` counts as consumed); once it is done, the
+    loader moves to the next epoch. ``state_dict()`` says where it stands in a few integers,
+    and ``load_state_dict()`` resumes exactly there, also on another number of ranks.
     """
 
     def __init__(
@@ -118,6 +121,16 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
         self.epoch = 0
         # Rows of the current epoch's plan that all ranks together have been handed.
         self.consumed = 0
+        # Which iteration is the live one (an older iterator must not move the state).
+        self._generation = 0
+        # Plan the first epoch now, so that bad data or options fail here, not at first use.
+        rows = self.planner.plan(0).num_packs
+        if drop_last and self._steps(rows, 0) == 0:
+            raise InvalidInputError(
+                f"{self.dataset.path}: {rows} rows of {seq_len} tokens do not fill one step of "
+                f"world_size × batch_size = {self.rows_per_step} rows, and drop_last=True would "
+                "leave every row out; use drop_last=False or fewer rows per step"
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         # The memory maps do not travel: a DataLoader worker started by spawn or forkserver
@@ -168,6 +181,7 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
     def state_dict(self) -> dict[str, Any]:
         """Where the loader stands: after ``load_state_dict`` of this, it yields exactly the
         batches an uninterrupted run would have yielded next. The same on every rank."""
+        self._skip_finished_epoch()
         return {
             "version": STATE_VERSION,
             "dataset": self.dataset.fingerprint,
@@ -192,32 +206,56 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
                 f"the state was made with other packing options ({state['options']}); "
                 f"these are {self.options.__dict__}"
             )
-        self.epoch, self.consumed = int(state["epoch"]), int(state["consumed_rows"])
+        epoch, consumed = state.get("epoch"), state.get("consumed_rows")
+        if not isinstance(epoch, int) or not isinstance(consumed, int) or min(epoch, consumed) < 0:
+            raise InvalidInputError(
+                f"epoch and consumed_rows must be non-negative integers, got {epoch!r} and "
+                f"{consumed!r}"
+            )
+        self.epoch, self.consumed = epoch, consumed
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._generation += 1
+        generation = self._generation
+        self._skip_finished_epoch()
         epoch, start = self.epoch, self.consumed
         plan = self.planner.plan(epoch)
         steps = self._steps(plan.num_packs, start)
         worker, workers = _worker()
         step = self.rows_per_step
+        num_batches = max(steps - worker + workers - 1, 0) // workers
         stream = _core.BatchStream(
             self.planner.store,
             plan,
             first=start + worker * step + self.rank * self.batch_size,
             stride=step * workers,
             batch_size=self.batch_size,
-            num_batches=max(steps - worker + workers - 1, 0) // workers,
+            num_batches=num_batches,
             seq_len=self.seq_len,
             pad_id=self.pad_id,
             prefetch=self.prefetch,
         )
-        for arrays in stream:
+        for yielded, arrays in enumerate(stream, start=1):
+            if self._generation != generation:
+                raise RuntimeError(
+                    "this PackedLoader iterator is stale: another iteration of the loader has "
+                    "started since (iter(loader) continues from the loader's state, it does "
+                    "not copy it)"
+                )
             # Counted before the batch is handed over: a state saved while the consumer holds
             # it says it has been consumed.
-            self.consumed += step * workers
+            self.consumed = start + yielded * step * workers
             yield self._batch(arrays)
-        if (self.epoch, self.consumed) == (epoch, start + steps * step):
+        if self._generation == generation:  # this process's share of the epoch is done
             self.epoch, self.consumed = epoch + 1, 0
+
+    def _skip_finished_epoch(self) -> None:
+        """A state saved at the last batch of an epoch means the next epoch."""
+        if (
+            self.consumed > 0
+            and self._steps(self.planner.plan(self.epoch).num_packs, self.consumed) == 0
+        ):
+            self.epoch, self.consumed = self.epoch + 1, 0
 
     def _batch(self, arrays: tuple[Any, ...]) -> dict[str, Any]:
         input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, _ = arrays
@@ -227,16 +265,14 @@ class PackedLoader(torch.utils.data.IterableDataset[dict[str, Any]]):
             "position_ids": torch.from_numpy(position_ids),
             "document_ids": torch.from_numpy(document_ids),
         }
+        segments = torch.from_numpy(cu_seqlens)
         if self.patch_size is not None:
-            batch["cu_seqlens"] = torch.from_numpy(cu_seqlens)
-            batch |= patch_batch(batch, self.patch_size, self.patch_align)
+            batch |= patch_batch(batch, segments, self.patch_size, self.patch_align)
         # In patch mode the masks are those of the patches, which the model attends over.
         documents = batch.get("patch_document_ids", batch["document_ids"])
         if "cu_seqlens" in self.masks:
-            batch["cu_seqlens"] = torch.from_numpy(cu_seqlens)
+            batch["cu_seqlens"] = segments
             batch["max_seqlen"] = int(max_seqlen)
-        elif "cu_seqlens" in batch:
-            del batch["cu_seqlens"]
         if "sdpa" in self.masks:
             batch["attention_mask"] = dense_mask(documents)
         if "flex" in self.masks:

@@ -37,26 +37,32 @@ def additive_mask(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> tor
 def block_mask(document_ids: torch.Tensor, block_size: int = FLEX_BLOCK_SIZE) -> BlockMask:
     """A FlexAttention ``BlockMask`` for causal attention within each document. The block
     tables are computed from each block's first and last document, in O(B·(L/block)²), so
-    no L×L mask is ever materialised; ``mask_mod`` decides only inside partial blocks."""
+    no L×L mask is ever materialised; ``mask_mod`` decides only inside partial blocks.
+
+    ``document_ids`` must be non-decreasing along each row before the padding (-1), as the
+    loaders make them. The mask lives on their device: build it from ``document_ids`` on
+    the GPU (``BlockMask.to`` would not move the tensor its ``mask_mod`` reads)."""
     from torch.nn.attention.flex_attention import BlockMask
 
     length = document_ids.shape[-1]
+    device = document_ids.device
     blocks = -(-length // block_size)
     padded = blocks * block_size
     # Padding (-1) sorts last, so documents are non-decreasing along each row.
     segment = torch.where(document_ids < 0, torch.iinfo(torch.int32).max, document_ids)
     segment = torch.nn.functional.pad(segment, (0, padded - length), value=-2)
     first = segment[:, ::block_size][:, :blocks]
-    last_index = torch.clamp(torch.arange(blocks) * block_size + block_size - 1, max=length - 1)
+    block_starts = torch.arange(blocks, device=device) * block_size
+    last_index = torch.clamp(block_starts + block_size - 1, max=length - 1)
     last = segment[:, last_index]
-    q = torch.arange(blocks)[:, None]
-    kv = torch.arange(blocks)[None, :]
+    q = torch.arange(blocks, device=device)[:, None]
+    kv = torch.arange(blocks, device=device)[None, :]
     earlier = kv < q
     # A kv block before the query block shares a document with it only through its last one.
     touches = (kv == q) | (earlier & (last[:, None, :] == first[:, :, None]))
     # A block cut short by the end of the row is partial, as FlexAttention builds it: the
     # mask function must see its out-of-range positions.
-    complete = torch.arange(blocks) * block_size + block_size <= length
+    complete = block_starts + block_size <= length
     uniform = (first == last) & complete
     full = (
         earlier

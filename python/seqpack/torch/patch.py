@@ -17,11 +17,13 @@ __all__ = ["PatchAlign", "PatchSchedule", "patch_batch", "patch_embed", "patch_l
 PatchAlign = Literal["document", "none"]
 
 
-def patch_batch(batch: dict[str, Any], patch_size: int, align: PatchAlign) -> dict[str, Any]:
-    """Adds the patch-level keys to a token-level batch whose rows are ``K·T`` tokens:
-    ``patch_position_ids`` and ``patch_document_ids`` [B, T], ``patch_cu_seqlens`` and
-    ``patch_labels`` [B, T, K] (the K tokens of the next patch, -100 where that patch is of
-    another document, or padding).
+def patch_batch(
+    batch: dict[str, Any], cu_seqlens: torch.Tensor, patch_size: int, align: PatchAlign
+) -> dict[str, Any]:
+    """The patch-level keys of a token-level batch whose rows are ``K·T`` tokens and whose
+    segments are ``cu_seqlens``: ``patch_position_ids`` and ``patch_document_ids`` [B, T],
+    ``patch_cu_seqlens`` with ``patch_max_seqlen``, and ``patch_labels`` [B, T, K] (the K
+    tokens of the next patch, -100 where that patch is of another document, or padding).
 
     ``align="document"`` expects a plan aligned to K (every document starts on a patch
     boundary and is padded to a multiple of K), so no patch mixes documents and patch
@@ -42,7 +44,7 @@ def patch_batch(batch: dict[str, Any], patch_size: int, align: PatchAlign) -> di
         out = {
             "patch_position_ids": batch["position_ids"][:, ::k] // k,
             "patch_document_ids": first,
-            "patch_cu_seqlens": (batch["cu_seqlens"] // k).to(torch.int32),
+            "patch_cu_seqlens": (cu_seqlens // k).to(torch.int32),
         }
     else:
         real = (documents >= 0).view(rows, patches, k)[:, 1:]
@@ -53,6 +55,9 @@ def patch_batch(batch: dict[str, Any], patch_size: int, align: PatchAlign) -> di
             "patch_cu_seqlens": torch.arange(0, rows * patches + 1, patches, dtype=torch.int32),
         }
     out["patch_labels"] = labels
+    out["patch_max_seqlen"] = int(
+        (out["patch_cu_seqlens"][1:] - out["patch_cu_seqlens"][:-1]).max()
+    )
     return out
 
 

@@ -98,8 +98,9 @@ impl Prefetcher {
         }
         let batch = match self.receiver.recv() {
             Ok(batch) => batch,
-            // The producer stops only after the last batch or an error, both handed over
-            // first; a lost thread (it panicked) is replaced from where it stood.
+            // The producer stops after the last batch or after an error, both handed over
+            // first; a lost thread (it panicked, or stopped at an error) is replaced from
+            // where it stood.
             Err(_) => {
                 self.receiver = spawn(self.job.clone(), self.next, self.depth);
                 self.receiver
@@ -107,7 +108,10 @@ impl Prefetcher {
                     .expect("a fresh producer sends a batch")
             }
         };
-        self.next += 1;
+        // A failed batch is not skipped: asking again assembles it again (and fails again).
+        if batch.is_ok() {
+            self.next += 1;
+        }
         Some(batch)
     }
 }

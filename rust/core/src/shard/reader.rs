@@ -166,8 +166,11 @@ fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
     let decoder = FileDecoder::new(Arc::new(fb_to_schema(schema)), footer.version());
     let mut batches = Vec::new();
     for block in footer.recordBatches().iter().flatten() {
-        let start = usize::try_from(block.offset()).map_err(|_| format("bad block".into()))?;
-        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
+        let bad_block = || format("a record batch has a negative offset or length".into());
+        let start = usize::try_from(block.offset()).map_err(|_| bad_block())?;
+        let body = usize::try_from(block.bodyLength()).map_err(|_| bad_block())?;
+        let meta = usize::try_from(block.metaDataLength()).map_err(|_| bad_block())?;
+        let len = body.checked_add(meta).ok_or_else(bad_block)?;
         if start.checked_add(len).is_none_or(|end| end > buffer.len()) {
             return Err(format(
                 "a record batch lies beyond the end of the file".into(),
