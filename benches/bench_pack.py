@@ -19,8 +19,6 @@ import itertools
 import json
 import math
 import os
-import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -30,12 +28,16 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_description as common_machine
+from _common import peak_rss_bytes, reset_peak_rss
 
 Lengths = npt.NDArray[np.int64]
 
@@ -452,27 +454,6 @@ def _trim_heap() -> None:
         pass  # not glibc: the measurement is then a lower bound
 
 
-def _reset_peak_rss() -> bool:
-    # Writing 5 to clear_refs resets the kernel's RSS high-water mark (VmHWM) to the current
-    # RSS, so the peak of data generation cannot hide the packing call's own peak.
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _maxrss_bytes() -> int:
-    """The process's RSS high-water mark. ru_maxrss would be the natural source, but Linux
-    carries the parent's peak into it across fork/exec (and clear_refs cannot lower it), so a
-    worker started by a large driver could never show a smaller peak; VmHWM is the same mark
-    for this process alone. ru_maxrss is the fallback where /proc is missing."""
-    for line in _read_lines("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
 def _time_calls(
     runner: Runner, prepared: Any, items: Lengths, repeats: int, budget_s: float
 ) -> dict[str, Any]:
@@ -485,12 +466,12 @@ def _time_calls(
     for _ in range(repeats):
         gc.collect()  # garbage of the previous call must not count against this one
         _trim_heap()
-        reset = _reset_peak_rss() and reset
-        before = _maxrss_bytes()
+        reset = reset_peak_rss() and reset
+        before = peak_rss_bytes()
         t0 = time.perf_counter()
         result = runner.call(prepared)
         times.append(time.perf_counter() - t0)
-        peak = max(peak, _maxrss_bytes() - before)
+        peak = max(peak, peak_rss_bytes() - before)
         if csr is None:
             csr = runner.to_csr(result, items)
         del result
@@ -655,77 +636,12 @@ def run_measurement(
 
 
 def machine_description() -> dict[str, Any]:
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in _read_lines("/proc/cpuinfo")
-            if ln.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    mem_kib = next(
-        (int(ln.split()[1]) for ln in _read_lines("/proc/meminfo") if ln.startswith("MemTotal")),
-        0,
-    )
-    os_name = next(
-        (
-            ln.split("=", 1)[1].strip().strip('"')
-            for ln in _read_lines("/etc/os-release")
-            if ln.startswith("PRETTY_NAME=")
-        ),
-        platform.system(),
-    )
-    versions = {
-        pkg: _version(pkg)
-        for pkg in (
-            "seqpack",
-            "seqpacker",
-            "lightbinpack",
-            "binpacking",
-            "trl",
-            "datasets",
-            "pyarrow",
-        )
-    }
     return {
-        "cpu": cpu,
-        "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "ram_gib": round(mem_kib / 2**20, 1),
-        "os": f"{os_name} (kernel {platform.release()}, {platform.machine()})",
-        "python": platform.python_version(),
+        **common_machine(
+            ["seqpack", "seqpacker", "lightbinpack", "binpacking", "trl", "datasets", "pyarrow"]
+        ),
         "numpy": np.__version__,
-        "versions": versions,
-        "seqpack_commit": _git_commit(),
     }
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit() -> str | None:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], capture_output=True, text=True, cwd=REPO, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -40,12 +39,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_description as common_machine
+from _common import peak_rss_bytes, reset_peak_rss
 
 Ids = npt.NDArray[np.uint32]
 
@@ -240,39 +243,6 @@ def _trim_heap() -> None:
         pass  # not glibc: the measurement is then a lower bound
 
 
-def _reset_peak_rss() -> bool:
-    # Writing 5 to clear_refs resets the RSS high-water mark (VmHWM) to the current RSS, so
-    # the peak of loading the corpus cannot hide the call's own peak.
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
-
-
-def _status_kib(key: str) -> int | None:
-    for line in _read_lines("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def _peak_rss_bytes() -> int:
-    """VmHWM, not ru_maxrss: Linux carries the parent's peak into a child's ru_maxrss across
-    fork/exec and clear_refs cannot lower it (see bench_pack.py). ru_maxrss is the fallback."""
-    kib = _status_kib("VmHWM")
-    if kib is None:
-        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib * 1024
-
-
 def _thread_count() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
@@ -303,13 +273,13 @@ def time_calls(
     for i in range(repeats):
         gc.collect()
         _trim_heap()
-        process_peak = max(process_peak, _peak_rss_bytes())  # before the reset loses it
-        _reset_peak_rss()
-        before = _peak_rss_bytes()
+        process_peak = max(process_peak, peak_rss_bytes())  # before the reset loses it
+        reset_peak_rss()
+        before = peak_rss_bytes()
         t0 = time.perf_counter()
         result = call()
         times.append(time.perf_counter() - t0)
-        peak_increase = max(peak_increase, _peak_rss_bytes() - before)
+        peak_increase = max(peak_increase, peak_rss_bytes() - before)
         if cleanup is not None:
             cleanup(result)
         if i == 0:
@@ -317,7 +287,7 @@ def time_calls(
         del result
         if sum(times) >= budget_s:
             break
-    process_peak = max(process_peak, _peak_rss_bytes())
+    process_peak = max(process_peak, peak_rss_bytes())
     return Timing(times, peak_increase, process_peak, first)
 
 
@@ -999,54 +969,7 @@ VERSIONED = ("seqpack", "tokenizers", "tiktoken", "bpeasy", "rustbpe", "datasets
 
 
 def machine_description() -> dict[str, Any]:
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in _read_lines("/proc/cpuinfo") if "model name" in ln),
-        platform.processor() or "unknown",
-    )
-    mem_kib = next(
-        (int(ln.split()[1]) for ln in _read_lines("/proc/meminfo") if ln.startswith("MemTotal")),
-        0,
-    )
-    os_name = next(
-        (
-            ln.split("=", 1)[1].strip().strip('"')
-            for ln in _read_lines("/etc/os-release")
-            if ln.startswith("PRETTY_NAME=")
-        ),
-        platform.system(),
-    )
-    return {
-        "cpu": cpu,
-        "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "ram_gib": round(mem_kib / 2**20, 1),
-        "os": f"{os_name} (kernel {platform.release()}, {platform.machine()})",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "versions": {pkg: _version(pkg) for pkg in VERSIONED},
-        "seqpack_commit": _git_commit(),
-    }
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit() -> str | None:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], capture_output=True, text=True, cwd=REPO, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
+    return {**common_machine(list(VERSIONED)), "numpy": np.__version__}
 
 
 # ---------------------------------------------------------------------------------------------
