@@ -24,46 +24,18 @@ from seqpack.torch import (  # noqa: E402
     num_label_tokens,
 )
 
+from .models import tiny_gpt2, tiny_llama  # noqa: E402
+
 SEQ_LEN = 1024
 F = torch.nn.functional
 
 
 def llama(vocab: int, attn: str) -> Any:
-    config = transformers.LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=SEQ_LEN,
-        use_cache=False,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=None,
-        loss_type="ForCausalLM",
-    )
-    config._attn_implementation = attn
-    torch.manual_seed(0)
-    return transformers.LlamaForCausalLM(config).double().eval()
+    return tiny_llama(vocab, attn, SEQ_LEN)
 
 
 def gpt2(vocab: int, attn: str) -> Any:
-    config = transformers.GPT2Config(
-        vocab_size=vocab,
-        n_embd=32,
-        n_layer=2,
-        n_head=4,
-        n_positions=SEQ_LEN,
-        use_cache=False,
-        bos_token_id=None,
-        eos_token_id=None,
-        loss_type="ForCausalLM",
-    )
-    config._attn_implementation = attn
-    torch.manual_seed(0)
-    # eval(): no dropout, so that two runs can be compared (gradients still flow).
-    return transformers.GPT2LMHeadModel(config).double().eval()
+    return tiny_gpt2(vocab, attn, SEQ_LEN)
 
 
 MODELS: dict[str, Callable[[int, str], Any]] = {"llama": llama, "gpt2": gpt2}

@@ -16,6 +16,8 @@ torch = pytest.importorskip("torch")
 
 from seqpack.torch import PackedLoader, PatchSchedule, patch_embed, patch_loss  # noqa: E402
 
+from .models import tiny_llama  # noqa: E402
+
 F = torch.nn.functional
 SEQ_LEN = 512
 
@@ -101,23 +103,8 @@ def test_document_aligned_patches_never_mix_documents(loader_dataset: Path, k: i
 
 
 def llama(vocab: int) -> Any:
-    transformers = pytest.importorskip("transformers")
-    config = transformers.LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=SEQ_LEN,
-        use_cache=False,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=None,
-    )
-    config._attn_implementation = "sdpa"
-    torch.manual_seed(0)
-    return transformers.LlamaForCausalLM(config).double().eval()
+    pytest.importorskip("transformers")
+    return tiny_llama(vocab, "sdpa", SEQ_LEN)
 
 
 def test_a_packed_patch_batch_gives_each_documents_patch_losses(loader_dataset: Path) -> None:
