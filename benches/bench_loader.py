@@ -94,8 +94,8 @@ def prepare(corpora: Path, work: Path) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
-def _epoch(batches: Any, real: Any) -> tuple[int, int, int, float]:
-    """Runs one epoch: (batches, real tokens, token slots, seconds)."""
+def _epoch(batches: Any, real: Any, setup_seconds: float, setup: str) -> dict[str, Any]:
+    """Runs one epoch; ``real(batch)`` says (real tokens, token slots) of a batch."""
     count = tokens = slots = 0
     started = time.perf_counter()
     for batch in batches:
@@ -103,7 +103,20 @@ def _epoch(batches: Any, real: Any) -> tuple[int, int, int, float]:
         r, s = real(batch)
         tokens += r
         slots += s
-    return count, tokens, slots, time.perf_counter() - started
+    return {
+        "batches": count,
+        "real_tokens": tokens,
+        "slots": slots,
+        "seconds": time.perf_counter() - started,
+        "setup_seconds": setup_seconds,
+        "setup": setup,
+    }
+
+
+def _all_real(batch: dict[str, Any]) -> tuple[int, int]:
+    """A flattened batch has no padding: every token is real."""
+    n = batch["input_ids"].numel()
+    return n, n
 
 
 def run_seqpack(data: Path, work: Path) -> dict[str, Any]:
@@ -117,15 +130,9 @@ def run_seqpack(data: Path, work: Path) -> dict[str, Any]:
     def real(batch: dict[str, Any]) -> tuple[int, int]:
         return int((batch["document_ids"] >= 0).sum()), batch["input_ids"].numel()
 
-    n, tokens, slots, seconds = _epoch(loader, real)
-    return {
-        "batches": n,
-        "real_tokens": tokens,
-        "slots": slots,
-        "seconds": seconds,
-        "setup_seconds": open_s,
-        "setup": "open: checksums and a first plan (the timed epoch packs again)",
-    }
+    return _epoch(
+        loader, real, open_s, "open: checksums and a first plan (the timed epoch packs again)"
+    )
 
 
 def _hf_documents(data: Path) -> Any:
@@ -148,19 +155,7 @@ def run_trl(data: Path, work: Path) -> dict[str, Any]:
     collator = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
     loader = torch.utils.data.DataLoader(packed, batch_size=BATCH, collate_fn=collator)
 
-    def real(batch: dict[str, Any]) -> tuple[int, int]:
-        n = batch["input_ids"].numel()
-        return n, n
-
-    n, tokens, slots, seconds = _epoch(loader, real)
-    return {
-        "batches": n,
-        "real_tokens": tokens,
-        "slots": slots,
-        "seconds": seconds,
-        "setup_seconds": pack_s,
-        "setup": "pack_dataset, once",
-    }
+    return _epoch(loader, _all_real, pack_s, "pack_dataset, once")
 
 
 def run_hf_flattening(data: Path, work: Path) -> dict[str, Any]:
@@ -173,19 +168,7 @@ def run_hf_flattening(data: Path, work: Path) -> dict[str, Any]:
     collator = DataCollatorWithFlattening(return_flash_attn_kwargs=True)
     loader = torch.utils.data.DataLoader(docs, batch_size=per_batch, collate_fn=collator)
 
-    def real(batch: dict[str, Any]) -> tuple[int, int]:
-        n = batch["input_ids"].numel()
-        return n, n
-
-    n, tokens, slots, seconds = _epoch(loader, real)
-    return {
-        "batches": n,
-        "real_tokens": tokens,
-        "slots": slots,
-        "seconds": seconds,
-        "setup_seconds": 0.0,
-        "setup": f"none ({per_batch} documents per batch)",
-    }
+    return _epoch(loader, _all_real, 0.0, f"none ({per_batch} documents per batch)")
 
 
 def _litdata_tokens(shard: str) -> Any:
@@ -224,15 +207,9 @@ def run_litdata(data: Path, work: Path) -> dict[str, Any]:
         n = batch[:, :SEQ_LEN].numel()
         return n, n
 
-    n, tokens, slots, seconds = _epoch(loader, real)
-    return {
-        "batches": n,
-        "real_tokens": tokens,
-        "slots": slots,
-        "seconds": seconds,
-        "setup_seconds": optimize_s,
-        "setup": "optimize, once" + (" (made by an earlier run)" if reused else ""),
-    }
+    return _epoch(
+        loader, real, optimize_s, "optimize, once" + (" (made by an earlier run)" if reused else "")
+    )
 
 
 RUNNERS = {

@@ -6,11 +6,10 @@ use std::sync::{Arc, Mutex};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use seqpack_core::batch::{self, Batch, Plan, Prefetcher, Schedule};
-use seqpack_core::pack::PackOptions;
 use seqpack_core::shard::{Manifest, TokenStore};
 
-use crate::errors::to_py;
 use crate::gil::without_gil;
+use crate::pack::pack_options;
 
 /// The rows of a dataset's shards, memory-mapped.
 #[pyclass(frozen, name = "TokenStore", module = "seqpack._core")]
@@ -53,13 +52,7 @@ impl PyPlan {
         seed: Option<u64>,
         align: u32,
     ) -> PyResult<Self> {
-        let options = PackOptions {
-            capacity,
-            algorithm: algorithm.parse().map_err(|e| to_py(py, e))?,
-            max_docs_per_pack,
-            long_docs: long_docs.parse().map_err(|e| to_py(py, e))?,
-            seed,
-        };
+        let options = pack_options(py, capacity, algorithm, max_docs_per_pack, long_docs, seed)?;
         let lengths = lengths.as_slice()?;
         without_gil(py, || Plan::pack_epoch(lengths, &options, align)).map(|p| PyPlan(Arc::new(p)))
     }

@@ -84,6 +84,24 @@ impl Packing {
     }
 }
 
+/// Packing options from their Python spelling (names of the algorithm and the policy).
+pub(crate) fn pack_options(
+    py: Python<'_>,
+    capacity: u32,
+    algorithm: &str,
+    max_docs_per_pack: Option<u32>,
+    long_docs: &str,
+    seed: Option<u64>,
+) -> PyResult<PackOptions> {
+    Ok(PackOptions {
+        capacity,
+        algorithm: algorithm.parse().map_err(|e| to_py(py, e))?,
+        max_docs_per_pack,
+        long_docs: long_docs.parse().map_err(|e| to_py(py, e))?,
+        seed,
+    })
+}
+
 #[pyfunction]
 #[pyo3(signature = (lengths, capacity, algorithm, max_docs_per_pack, long_docs, seed))]
 fn pack(
@@ -95,13 +113,7 @@ fn pack(
     long_docs: &str,
     seed: Option<u64>,
 ) -> PyResult<Packing> {
-    let options = PackOptions {
-        capacity,
-        algorithm: algorithm.parse().map_err(|e| to_py(py, e))?,
-        max_docs_per_pack,
-        long_docs: long_docs.parse().map_err(|e| to_py(py, e))?,
-        seed,
-    };
+    let options = pack_options(py, capacity, algorithm, max_docs_per_pack, long_docs, seed)?;
     let lengths = lengths.as_slice()?;
     let packing = without_gil(py, || seqpack_core::pack::pack(lengths, &options))?;
     let (num_packs, efficiency) = (packing.num_packs(), packing.efficiency());
