@@ -17,18 +17,18 @@ pub(crate) struct ItemPacks {
 }
 
 /// The packing for greedy algorithms: the `i`-th item in sorted order went into pack
-/// `pack_of[i]`, and pack `p` received `depth[p]` items. Entries keep placement order inside
-/// a pack.
+/// `pack_of[i]`, and pack `p` received `depths[p + 1]` items (see [`depth_offsets`]). Entries
+/// keep placement order inside a pack.
 pub(crate) fn from_sorted_assignment(
     items: &Items,
     sorted: &SortedItems,
     pack_of: &[u32],
-    depth: &[u32],
+    depths: Vec<i64>,
 ) -> Packing {
     let placed = sorted
         .runs()
         .flat_map(|(length, run)| run.iter().map(move |&item| (item, length)));
-    scatter(items, placed, pack_of, depth)
+    scatter(items, placed, pack_of, depths)
 }
 
 /// As [`from_sorted_assignment`] for items placed in an arbitrary `order`.
@@ -36,10 +36,19 @@ pub(crate) fn from_assignment(
     items: &Items,
     order: &[u32],
     pack_of: &[u32],
-    depth: &[u32],
+    depths: Vec<i64>,
 ) -> Packing {
     let placed = order.iter().map(|&item| (item, items.len(item as usize)));
-    scatter(items, placed, pack_of, depth)
+    scatter(items, placed, pack_of, depths)
+}
+
+/// Pack depths in the shape the assembly takes: element `p + 1` is the depth of pack `p`,
+/// element 0 is 0, so that one prefix sum turns them into the output's offsets in place.
+pub(crate) fn depth_offsets(depth: &[u32]) -> Vec<i64> {
+    let mut offsets = buffer::with_capacity(depth.len() + 1);
+    offsets.push(0);
+    offsets.extend(depth.iter().map(|&d| i64::from(d)));
+    offsets
 }
 
 /// Writes each placed (item, length) straight into its pack's slot of the output arrays:
@@ -48,15 +57,12 @@ fn scatter(
     items: &Items,
     placed: impl Iterator<Item = (u32, u32)>,
     pack_of: &[u32],
-    depth: &[u32],
+    mut offsets: Vec<i64>,
 ) -> Packing {
-    let num_packs = depth.len();
-    let mut offsets = buffer::with_capacity(num_packs + 1);
-    offsets.push(0i64);
-    let mut total = 0i64;
-    for &d in depth {
-        total += i64::from(d);
-        offsets.push(total);
+    let num_packs = offsets.len() - 1;
+    // The prefix sum makes offsets[p] the first entry of pack p.
+    for p in 1..=num_packs {
+        offsets[p] += offsets[p - 1];
     }
     let n = pack_of.len();
     let mut doc = buffer::zeroed::<i64>(n);

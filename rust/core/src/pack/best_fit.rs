@@ -11,50 +11,101 @@ use super::items::SortedItems;
 use crate::buffer;
 
 /// OBFD: the items arrive counting-sorted, and open packs are kept in one stack per free
-/// space with a bit tree over the non-empty stacks, so each placement is one "smallest free
+/// space with a bit tree over the non-empty stacks, so finding a pack is one "smallest free
 /// space ≥ size" query: O(N log64 L) after an O(N + L) sort. A stack entry carries its
-/// pack's depth, so the hot loop never touches per-pack memory at random; a pack's final
-/// depth is written once, when it closes (or at the end).
+/// pack's depth, so the loop never touches per-pack memory at random; a pack's final depth
+/// is written once, when it closes (or at the end), into the slot of the offsets that will
+/// hold its end.
+///
+/// Items of one length are placed a pack at a time, which makes exactly the per-item
+/// choices: the pack that takes an item of size `s` out of free space `f` is left with
+/// `f - s`, and if that still holds `s` it is now the smallest such space and the newest on
+/// its stack, so the next item of the run goes there too. A pack therefore takes
+/// `min(items left, f / s, depth room)` items at once. Likewise, once no open pack holds `s`,
+/// every remaining item of the run goes into fresh packs, `min(L / s, depth cap)` to a pack.
 pub(crate) fn optimized(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> Packing {
     let cap = capacity as usize;
     let mut by_space: Vec<Vec<(u32, u32)>> = vec![Vec::new(); cap + 1];
     let mut spaces = BitTree::new(cap + 1);
-    let mut depth_of: Vec<u32> = buffer::with_capacity(sorted.order.len());
-    let mut pack_of = buffer::with_capacity(sorted.order.len());
+    // offsets[p + 1] holds pack p's depth until the assembly turns depths into offsets.
+    let mut offsets: Vec<i64> = buffer::with_capacity(sorted.order.len() + 1);
+    offsets.push(0);
+    let mut pack_of: Vec<u32> = buffer::with_capacity(sorted.order.len());
     for (size, run) in sorted.runs() {
         let size = size as usize;
-        for _ in run {
-            let ((pack, depth), space) = match spaces.next_at_or_after(size) {
-                Some(space) => {
-                    let stack = &mut by_space[space];
-                    let open = stack.pop().expect("bit tree lists only non-empty stacks");
-                    if stack.is_empty() {
-                        spaces.remove(space);
-                    }
-                    (open, space)
-                }
-                None => {
-                    depth_of.push(0);
-                    (((depth_of.len() - 1) as u32, 0), cap)
-                }
+        let mut left = run.len();
+        while left > 0 {
+            let Some(space) = spaces.next_at_or_after(size) else {
+                fresh_packs(
+                    size,
+                    left,
+                    cap,
+                    depth_cap,
+                    &mut offsets,
+                    &mut pack_of,
+                    &mut by_space,
+                    &mut spaces,
+                );
+                break;
             };
-            pack_of.push(pack);
-            let depth = depth + 1;
-            let left = space - size;
-            if left > 0 && depth < depth_cap {
-                if by_space[left].is_empty() {
-                    spaces.insert(left);
+            let stack = &mut by_space[space];
+            let (pack, depth) = stack.pop().expect("bit tree lists only non-empty stacks");
+            if stack.is_empty() {
+                spaces.remove(space);
+            }
+            let taken = left.min(space / size).min((depth_cap - depth) as usize);
+            pack_of.extend(std::iter::repeat_n(pack, taken));
+            left -= taken;
+            let depth = depth + taken as u32;
+            let room = space - taken * size;
+            if room > 0 && depth < depth_cap {
+                if by_space[room].is_empty() {
+                    spaces.insert(room);
                 }
-                by_space[left].push((pack, depth));
+                by_space[room].push((pack, depth));
             } else {
-                depth_of[pack as usize] = depth;
+                offsets[pack as usize + 1] = i64::from(depth);
             }
         }
     }
     for &(pack, depth) in by_space.iter().flatten() {
-        depth_of[pack as usize] = depth;
+        offsets[pack as usize + 1] = i64::from(depth);
     }
-    assemble::from_sorted_assignment(sorted.items, sorted, &pack_of, &depth_of)
+    assemble::from_sorted_assignment(sorted.items, sorted, &pack_of, offsets)
+}
+
+/// Opens fresh packs for the last `count` items of size `size` of a run, none of which fits
+/// an open pack: each new pack takes as many as fit (and the depth cap allows), in order.
+#[allow(clippy::too_many_arguments)]
+fn fresh_packs(
+    size: usize,
+    count: usize,
+    cap: usize,
+    depth_cap: u32,
+    offsets: &mut Vec<i64>,
+    pack_of: &mut Vec<u32>,
+    by_space: &mut [Vec<(u32, u32)>],
+    spaces: &mut BitTree,
+) {
+    let per_pack = (cap / size).min(depth_cap as usize);
+    let mut left = count;
+    while left > 0 {
+        let pack = (offsets.len() - 1) as u32;
+        let taken = left.min(per_pack);
+        left -= taken;
+        pack_of.extend(std::iter::repeat_n(pack, taken));
+        let depth = taken as u32;
+        let room = cap - taken * size;
+        if room > 0 && depth < depth_cap {
+            if by_space[room].is_empty() {
+                spaces.insert(room);
+            }
+            by_space[room].push((pack, depth));
+            offsets.push(0);
+        } else {
+            offsets.push(i64::from(depth));
+        }
+    }
 }
 
 /// Textbook best-fit decreasing over an ordered set of (free space, arrival, pack). It makes
@@ -97,5 +148,10 @@ pub(crate) fn ordered_set(sorted: &SortedItems, capacity: u32, depth_cap: u32) -
             arrivals += 1;
         }
     }
-    assemble::from_assignment(sorted.items, &order, &pack_of, &depth)
+    assemble::from_assignment(
+        sorted.items,
+        &order,
+        &pack_of,
+        assemble::depth_offsets(&depth),
+    )
 }

@@ -2,7 +2,7 @@
 //! which for packing is as strong as the LP relaxation on real length histograms.
 
 use super::LongDocs;
-use super::items::{Items, SortedItems};
+use super::items::Items;
 use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -15,8 +15,7 @@ pub struct LowerBounds {
 pub fn lower_bounds(lengths: &[i64], capacity: u32, long_docs: LongDocs) -> Result<LowerBounds> {
     super::PackOptions::new(capacity).validate()?;
     let items = Items::from_lengths(lengths, capacity, long_docs)?;
-    let sorted = SortedItems::by_decreasing_length(&items, capacity);
-    Ok(from_histogram(&sorted.histogram, capacity))
+    Ok(from_histogram(&items.histogram, capacity))
 }
 
 /// `histogram[s]` = number of items of size `s`, for `s` in `0..=capacity`.

@@ -91,5 +91,10 @@ pub(crate) fn decreasing(sorted: &SortedItems, capacity: u32, depth_cap: u32) ->
             tree.set(pack, room);
         }
     }
-    assemble::from_sorted_assignment(sorted.items, sorted, &pack_of, &depth)
+    assemble::from_sorted_assignment(
+        sorted.items,
+        sorted,
+        &pack_of,
+        assemble::depth_offsets(&depth),
+    )
 }

@@ -15,7 +15,7 @@
 
 use super::assemble::ItemPacks;
 use super::bitset::BitTree;
-use super::items::SortedItems;
+use super::items::{SortedItems, slot_starts};
 use crate::buffer;
 
 const ROOT: u32 = u32::MAX;
@@ -30,7 +30,6 @@ struct Node {
 }
 
 struct Groups {
-    capacity: usize,
     depth_cap: u32,
     nodes: Vec<Node>,
     /// Open groups, one stack per free space, as (pack count, strategy node).
@@ -44,7 +43,6 @@ impl Groups {
     fn new(capacity: u32, depth_cap: u32) -> Self {
         let capacity = capacity as usize;
         Groups {
-            capacity,
             depth_cap,
             nodes: Vec::new(),
             by_space: vec![Vec::new(); capacity + 1],
@@ -102,12 +100,7 @@ impl Groups {
     /// Hands out concrete items: every pack of a group takes, per length in its strategy, the
     /// next unused items of that length in `sorted` order.
     fn into_packs(self, sorted: &SortedItems) -> ItemPacks {
-        let mut next_of_length = vec![0usize; self.capacity + 1];
-        let mut position = 0usize;
-        for l in (1..=self.capacity).rev() {
-            next_of_length[l] = position;
-            position += sorted.histogram[l] as usize;
-        }
+        let mut next_of_length = slot_starts(&sorted.items.histogram);
         let open = self.by_space.iter().flatten();
         let mut items = buffer::with_capacity(sorted.order.len());
         let mut len = buffer::with_capacity(sorted.order.len());
@@ -150,7 +143,7 @@ pub(crate) fn shortest_pack_first(
     let mut groups = Groups::new(capacity, depth_cap);
     for length in (1..=capacity).rev() {
         let size = length as usize;
-        let mut left = sorted.histogram[size];
+        let mut left = sorted.items.histogram[size];
         while left > 0 {
             match groups.spaces.last().filter(|&space| space >= size) {
                 Some(space) => {
@@ -176,7 +169,7 @@ pub(crate) fn longest_pack_first(sorted: &SortedItems, capacity: u32, depth_cap:
     let mut groups = Groups::new(capacity, depth_cap);
     for length in (1..=capacity).rev() {
         let size = length as usize;
-        let mut left = sorted.histogram[size];
+        let mut left = sorted.items.histogram[size];
         while left > 0 {
             match groups.spaces.next_at_or_after(size) {
                 Some(space) => {

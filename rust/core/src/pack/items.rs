@@ -11,6 +11,9 @@ pub(crate) struct Items<'a> {
     kind: Kind<'a>,
     pub placed_tokens: u64,
     pub truncated_tokens: u64,
+    /// `histogram[l]` = number of items of length `l`, for `l` in `0..=capacity`. It comes
+    /// out of the validating pass, so no algorithm reads the lengths again to count them.
+    pub histogram: Vec<u64>,
 }
 
 enum Kind<'a> {
@@ -33,6 +36,7 @@ impl<'a> Items<'a> {
     pub fn from_lengths(lengths: &'a [i64], capacity: u32, long_docs: LongDocs) -> Result<Self> {
         check_count(lengths.len())?;
         let cap = i64::from(capacity);
+        let mut histogram = vec![0u64; capacity as usize + 1];
         let mut fragments = 0usize;
         let mut total = 0u64;
         let mut kept = 0u64;
@@ -41,20 +45,32 @@ impl<'a> Items<'a> {
                 return Err(Error::NonPositiveLength { index, value });
             }
             total += value as u64;
-            kept += value.min(cap) as u64;
-            if value > cap {
-                if long_docs == LongDocs::Error {
+            if value <= cap {
+                kept += value as u64;
+                histogram[value as usize] += 1;
+                continue;
+            }
+            kept += cap as u64;
+            match long_docs {
+                LongDocs::Error => {
                     return Err(Error::DocumentTooLong {
                         index,
                         length: value,
                         capacity,
                     });
                 }
-                fragments += ((value - 1) / cap) as usize; // pieces after the first
+                LongDocs::Truncate => histogram[cap as usize] += 1,
+                LongDocs::Split => {
+                    let pieces = (value - 1) / cap + 1;
+                    fragments += pieces as usize - 1;
+                    let last = value - (pieces - 1) * cap;
+                    histogram[cap as usize] += pieces as u64 - 1;
+                    histogram[last as usize] += 1;
+                }
             }
         }
         if long_docs == LongDocs::Split && fragments > 0 {
-            return Self::split(lengths, capacity, fragments, total);
+            return Self::split(lengths, capacity, fragments, total, histogram);
         }
         Ok(Items {
             kind: Kind::Whole {
@@ -63,10 +79,17 @@ impl<'a> Items<'a> {
             },
             placed_tokens: kept,
             truncated_tokens: total - kept,
+            histogram,
         })
     }
 
-    fn split(lengths: &[i64], capacity: u32, fragments: usize, total: u64) -> Result<Self> {
+    fn split(
+        lengths: &[i64],
+        capacity: u32,
+        fragments: usize,
+        total: u64,
+        histogram: Vec<u64>,
+    ) -> Result<Self> {
         let count = lengths.len() + fragments;
         check_count(count)?;
         let cap = i64::from(capacity);
@@ -87,6 +110,7 @@ impl<'a> Items<'a> {
             kind: Kind::Pieces { doc, start, len },
             placed_tokens: total,
             truncated_tokens: 0,
+            histogram,
         })
     }
 
@@ -96,12 +120,19 @@ impl<'a> Items<'a> {
         start: Vec<u64>,
         len: Vec<u32>,
         truncated: u64,
+        capacity: u32,
     ) -> Items<'static> {
-        let placed_tokens = len.iter().map(|&l| u64::from(l)).sum();
+        let mut histogram = vec![0u64; capacity as usize + 1];
+        let mut placed_tokens = 0;
+        for &l in &len {
+            histogram[l as usize] += 1;
+            placed_tokens += u64::from(l);
+        }
         Items {
             kind: Kind::Pieces { doc, start, len },
             placed_tokens,
             truncated_tokens: truncated,
+            histogram,
         }
     }
 
@@ -176,45 +207,44 @@ pub(crate) struct SortedItems<'a> {
     pub items: &'a Items<'a>,
     /// Item indices, longest first.
     pub order: Vec<u32>,
-    /// `histogram[l]` = number of items of length `l`, for `l` in `0..=capacity`.
-    pub histogram: Vec<u64>,
 }
 
 impl<'a> SortedItems<'a> {
-    pub fn by_decreasing_length(items: &'a Items<'a>, capacity: u32) -> Self {
-        let cap = capacity as usize;
-        let mut histogram = vec![0u64; cap + 1];
-        items.for_each_len(|_, l| histogram[l as usize] += 1);
-        // next[l] = where the next item of length l goes; longest lengths come first.
-        let mut next = vec![0usize; cap + 1];
-        let mut position = 0usize;
-        for l in (1..=cap).rev() {
-            next[l] = position;
-            position += histogram[l] as usize;
-        }
+    pub fn by_decreasing_length(items: &'a Items<'a>) -> Self {
+        let histogram = &items.histogram;
+        let mut next = slot_starts(histogram);
         let mut order = buffer::zeroed::<u32>(items.count());
         items.for_each_len(|item, l| {
             let slot = &mut next[l as usize];
             order[*slot] = item as u32;
             *slot += 1;
         });
-        SortedItems {
-            items,
-            order,
-            histogram,
-        }
+        SortedItems { items, order }
     }
 
     /// Runs of equal length, longest first, as (length, items). Iterating by runs lets the
     /// hot loops know each item's length without a random read of the item's length.
     pub fn runs(&self) -> impl Iterator<Item = (u32, &[u32])> {
-        let capacity = self.histogram.len() - 1;
+        let histogram = &self.items.histogram;
+        let capacity = histogram.len() - 1;
         let mut position = 0usize;
         (1..=capacity as u32).rev().filter_map(move |length| {
-            let count = self.histogram[length as usize] as usize;
+            let count = histogram[length as usize] as usize;
             let run = &self.order[position..position + count];
             position += count;
             (count > 0).then_some((length, run))
         })
     }
+}
+
+/// Where each length's run begins in decreasing-length order: `starts[l]` is the number of
+/// items longer than `l`.
+pub(crate) fn slot_starts(histogram: &[u64]) -> Vec<usize> {
+    let mut starts = vec![0usize; histogram.len()];
+    let mut position = 0usize;
+    for l in (1..histogram.len()).rev() {
+        starts[l] = position;
+        position += histogram[l] as usize;
+    }
+    starts
 }

@@ -89,25 +89,24 @@ pub fn pack(lengths: &[i64], options: &PackOptions) -> Result<Packing> {
     let started = Instant::now();
     options.validate()?;
     let items = items::Items::from_lengths(lengths, options.capacity, options.long_docs)?;
-    let sorted = items::SortedItems::by_decreasing_length(&items, options.capacity);
-    let bounds = bounds::from_histogram(&sorted.histogram, options.capacity);
+    let bounds = bounds::from_histogram(&items.histogram, options.capacity);
     let depth_cap = options.depth_cap();
     let cap = options.capacity;
+    let sorted = || items::SortedItems::by_decreasing_length(&items);
     let mut packing = match options.algorithm {
-        Algorithm::Obfd => best_fit::optimized(&sorted, cap, depth_cap),
-        Algorithm::Bfd => best_fit::ordered_set(&sorted, cap, depth_cap),
-        Algorithm::Ffd => first_fit::decreasing(&sorted, cap, depth_cap),
+        Algorithm::Obfd => best_fit::optimized(&sorted(), cap, depth_cap),
+        Algorithm::Bfd => best_fit::ordered_set(&sorted(), cap, depth_cap),
+        Algorithm::Ffd => first_fit::decreasing(&sorted(), cap, depth_cap),
         Algorithm::Spfhp => {
-            let packs = histogram::shortest_pack_first(&sorted, cap, depth_cap);
+            let packs = histogram::shortest_pack_first(&sorted(), cap, depth_cap);
             assemble::from_packs(&items, packs)
         }
         Algorithm::Lpfhp => {
-            let packs = histogram::longest_pack_first(&sorted, cap, depth_cap);
+            let packs = histogram::longest_pack_first(&sorted(), cap, depth_cap);
             assemble::from_packs(&items, packs)
         }
         Algorithm::Nf => assemble::from_packs(&items, next_fit::in_order(&items, cap, depth_cap)),
         Algorithm::Wrapped => {
-            drop(sorted);
             let (pieces, packs) = next_fit::wrapped(lengths, options, depth_cap);
             assemble::from_packs(&pieces, packs)
         }

@@ -85,6 +85,6 @@ pub(crate) fn wrapped(
         items: (0..len.len() as u32).collect(),
         len: len.clone(),
     };
-    let items = Items::from_pieces(doc, start, len, truncated);
+    let items = Items::from_pieces(doc, start, len, truncated, options.capacity);
     (items, packs)
 }

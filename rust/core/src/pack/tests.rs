@@ -169,6 +169,31 @@ proptest! {
         prop_assert_eq!(packs_of(&fast), packs_of(&slow));
     }
 
+    /// Few distinct, mostly small lengths: long runs of equal items, several to a pack, which
+    /// is where the optimised version places a run a pack at a time.
+    #[test]
+    fn optimized_best_fit_equals_the_textbook_version_on_long_runs(
+        capacity in 2u32..64,
+        picks in prop::collection::vec((0usize..4, 1usize..40), 1..12),
+        palette in prop::collection::vec(1i64..64, 4),
+        max_docs_per_pack in prop::option::of(1u32..9),
+    ) {
+        let lengths: Vec<i64> = picks
+            .iter()
+            .flat_map(|&(which, count)| {
+                let length = 1 + (palette[which] - 1) % i64::from(capacity);
+                std::iter::repeat_n(length, count)
+            })
+            .collect();
+        let o = PackOptions { max_docs_per_pack, ..PackOptions::new(capacity) };
+        let fast = pack(&lengths, &o).unwrap();
+        let slow = pack(&lengths, &PackOptions { algorithm: Algorithm::Bfd, ..o.clone() }).unwrap();
+        prop_assert_eq!(packs_of(&fast), packs_of(&slow));
+        if let Err(message) = check_invariants(&lengths, &o, &fast) {
+            prop_assert!(false, "{:?}: {}", o, message);
+        }
+    }
+
     #[test]
     fn seed_permutes_packs_and_entries_only((lengths, o) in arb_case(), seed in any::<u64>()) {
         let plain = pack(&lengths, &PackOptions { seed: None, ..o.clone() }).unwrap();
