@@ -3,7 +3,7 @@
 
 use super::Packing;
 use super::bounds::LowerBounds;
-use super::items::{Items, SortedItems};
+use super::items::{Items, SortedItems, halves, word};
 use crate::buffer;
 use crate::rng::SplitMix64;
 
@@ -16,30 +16,73 @@ pub(crate) struct ItemPacks {
     pub len: Vec<u32>,
 }
 
-/// The packing for greedy algorithms: the `i`-th item in sorted order went into pack
-/// `pack_of[i]`, and pack `p` received `depths[p + 1]` items (see [`depth_offsets`]). Entries
-/// keep placement order inside a pack.
-pub(crate) fn from_sorted_assignment(
-    items: &Items,
-    sorted: &SortedItems,
-    pack_of: &[u32],
-    depths: Vec<i64>,
-) -> Packing {
-    let placed = sorted
-        .runs()
-        .flat_map(|(length, run)| run.iter().map(move |&item| (item, length)));
-    scatter(items, placed, pack_of, depths)
+/// The packing for greedy algorithms: every slot of `sorted` is placed, and pack `p`
+/// received `depths[p + 1]` items (see [`depth_offsets`]). Entries keep placement order
+/// inside a pack.
+pub(crate) fn from_sorted_assignment(sorted: SortedItems, depths: Vec<i64>) -> Packing {
+    let items = sorted.items;
+    let n = sorted.count();
+    let mut offsets = starts_of_packs(depths);
+    // First pass, in slot order: each item goes to its pack's next entry as one word of
+    // (item, length), so the only random writes are to `doc`.
+    let mut doc = buffer::zeroed::<i64>(n);
+    for (length, run) in sorted.runs() {
+        for slot in run {
+            let (item, pack) = sorted.placed(slot);
+            let cursor = &mut offsets[pack as usize];
+            doc[*cursor as usize] = word(item, length);
+            *cursor += 1;
+        }
+    }
+    restore_starts(&mut offsets);
+    // Second pass, in entry order: split the words into document and length, the lengths
+    // going into the slots' memory, which is no longer needed.
+    let mut length = sorted.into_storage();
+    let mut start = buffer::zeroed::<i64>(n);
+    if items.are_whole_documents() {
+        // Whole documents all start at 0: leaving `start` unwritten keeps its pages untouched.
+        for (d, l) in doc.iter_mut().zip(length.iter_mut()) {
+            let (item, len) = halves(*d);
+            *d = i64::from(item);
+            *l = i64::from(len);
+        }
+    } else {
+        for e in 0..n {
+            let (item, len) = halves(doc[e]);
+            doc[e] = items.doc(item as usize) as i64;
+            start[e] = items.start(item as usize) as i64;
+            length[e] = i64::from(len);
+        }
+    }
+    packing(items, offsets, doc, start, length)
 }
 
-/// As [`from_sorted_assignment`] for items placed in an arbitrary `order`.
+/// The packing for items placed in an arbitrary `order`: the `i`-th went into pack
+/// `pack_of[i]`, and pack `p` received `depths[p + 1]` items.
 pub(crate) fn from_assignment(
     items: &Items,
     order: &[u32],
     pack_of: &[u32],
     depths: Vec<i64>,
 ) -> Packing {
-    let placed = order.iter().map(|&item| (item, items.len(item as usize)));
-    scatter(items, placed, pack_of, depths)
+    let n = pack_of.len();
+    let mut offsets = starts_of_packs(depths);
+    let mut doc = buffer::zeroed::<i64>(n);
+    let mut start = buffer::zeroed::<i64>(n);
+    let mut length = buffer::zeroed::<i64>(n);
+    let write_starts = !items.are_whole_documents();
+    for (&item, &p) in order.iter().zip(pack_of) {
+        let cursor = &mut offsets[p as usize];
+        let e = *cursor as usize;
+        doc[e] = items.doc(item as usize) as i64;
+        if write_starts {
+            start[e] = items.start(item as usize) as i64;
+        }
+        length[e] = i64::from(items.len(item as usize));
+        *cursor += 1;
+    }
+    restore_starts(&mut offsets);
+    packing(items, offsets, doc, start, length)
 }
 
 /// Pack depths in the shape the assembly takes: element `p + 1` is the depth of pack `p`,
@@ -51,40 +94,20 @@ pub(crate) fn depth_offsets(depth: &[u32]) -> Vec<i64> {
     offsets
 }
 
-/// Writes each placed (item, length) straight into its pack's slot of the output arrays:
-/// offsets from the depths, one scatter, no intermediate per-pack lists.
-fn scatter(
-    items: &Items,
-    placed: impl Iterator<Item = (u32, u32)>,
-    pack_of: &[u32],
-    mut offsets: Vec<i64>,
-) -> Packing {
-    let num_packs = offsets.len() - 1;
-    // The prefix sum makes offsets[p] the first entry of pack p.
-    for p in 1..=num_packs {
+/// From depths (see [`depth_offsets`]) to each pack's first entry at `offsets[p]`. The
+/// assembly fills pack `p` through `offsets[p]` as its cursor, which ends at the pack's end;
+/// [`restore_starts`] then shifts the array by one, so no second cursor array is needed.
+fn starts_of_packs(mut offsets: Vec<i64>) -> Vec<i64> {
+    for p in 1..offsets.len() {
         offsets[p] += offsets[p - 1];
     }
-    let n = pack_of.len();
-    let mut doc = buffer::zeroed::<i64>(n);
-    let mut start = buffer::zeroed::<i64>(n);
-    let mut length = buffer::zeroed::<i64>(n);
-    // Whole documents all start at 0: leaving `start` unwritten keeps its pages untouched.
-    let write_starts = !items.are_whole_documents();
-    // Fill each pack through its own offset, which ends up at the pack's end; shifting the
-    // array by one then restores the starts without a second cursor array.
-    for ((item, len), &p) in placed.zip(pack_of) {
-        let slot = &mut offsets[p as usize];
-        let e = *slot as usize;
-        doc[e] = items.doc(item as usize) as i64;
-        if write_starts {
-            start[e] = items.start(item as usize) as i64;
-        }
-        length[e] = i64::from(len);
-        *slot += 1;
-    }
+    offsets
+}
+
+fn restore_starts(offsets: &mut [i64]) {
+    let num_packs = offsets.len() - 1;
     offsets.copy_within(0..num_packs, 1);
     offsets[0] = 0;
-    packing(items, offsets, doc, start, length)
 }
 
 /// The packing for algorithms that produce packs as lists.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::Packing;
 use super::assemble;
 use super::bitset::BitTree;
-use super::items::SortedItems;
+use super::items::{Items, SortedItems};
 use crate::buffer;
 
 /// OBFD: the items arrive counting-sorted, and open packs are kept in one stack per free
@@ -23,29 +23,24 @@ use crate::buffer;
 /// its stack, so the next item of the run goes there too. A pack therefore takes
 /// `min(items left, f / s, depth room)` items at once. Likewise, once no open pack holds `s`,
 /// every remaining item of the run goes into fresh packs, `min(L / s, depth cap)` to a pack.
-pub(crate) fn optimized(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> Packing {
+pub(crate) fn optimized(mut sorted: SortedItems, capacity: u32, depth_cap: u32) -> Packing {
     let cap = capacity as usize;
     let mut by_space: Vec<Vec<(u32, u32)>> = vec![Vec::new(); cap + 1];
     let mut spaces = BitTree::new(cap + 1);
     // offsets[p + 1] holds pack p's depth until the assembly turns depths into offsets.
-    let mut offsets: Vec<i64> = buffer::with_capacity(sorted.order.len() + 1);
+    let mut offsets: Vec<i64> = buffer::with_capacity(sorted.count() + 1);
     offsets.push(0);
-    let mut pack_of: Vec<u32> = buffer::with_capacity(sorted.order.len());
     for (size, run) in sorted.runs() {
         let size = size as usize;
-        let mut left = run.len();
-        while left > 0 {
+        let mut slot = run.start;
+        while slot < run.end {
             let Some(space) = spaces.next_at_or_after(size) else {
-                fresh_packs(
-                    size,
-                    left,
-                    cap,
-                    depth_cap,
-                    &mut offsets,
-                    &mut pack_of,
-                    &mut by_space,
-                    &mut spaces,
-                );
+                let mut fresh = FreshPacks {
+                    by_space: &mut by_space,
+                    spaces: &mut spaces,
+                    offsets: &mut offsets,
+                };
+                fresh.take(&mut sorted, slot..run.end, size, cap, depth_cap);
                 break;
             };
             let stack = &mut by_space[space];
@@ -53,9 +48,13 @@ pub(crate) fn optimized(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> 
             if stack.is_empty() {
                 spaces.remove(space);
             }
-            let taken = left.min(space / size).min((depth_cap - depth) as usize);
-            pack_of.extend(std::iter::repeat_n(pack, taken));
-            left -= taken;
+            let taken = (run.end - slot)
+                .min(space / size)
+                .min((depth_cap - depth) as usize);
+            for s in slot..slot + taken {
+                sorted.place(s, pack);
+            }
+            slot += taken;
             let depth = depth + taken as u32;
             let room = space - taken * size;
             if room > 0 && depth < depth_cap {
@@ -71,48 +70,55 @@ pub(crate) fn optimized(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> 
     for &(pack, depth) in by_space.iter().flatten() {
         offsets[pack as usize + 1] = i64::from(depth);
     }
-    assemble::from_sorted_assignment(sorted.items, sorted, &pack_of, offsets)
+    assemble::from_sorted_assignment(sorted, offsets)
 }
 
-/// Opens fresh packs for the last `count` items of size `size` of a run, none of which fits
-/// an open pack: each new pack takes as many as fit (and the depth cap allows), in order.
-#[allow(clippy::too_many_arguments)]
-fn fresh_packs(
-    size: usize,
-    count: usize,
-    cap: usize,
-    depth_cap: u32,
-    offsets: &mut Vec<i64>,
-    pack_of: &mut Vec<u32>,
-    by_space: &mut [Vec<(u32, u32)>],
-    spaces: &mut BitTree,
-) {
-    let per_pack = (cap / size).min(depth_cap as usize);
-    let mut left = count;
-    while left > 0 {
-        let pack = (offsets.len() - 1) as u32;
-        let taken = left.min(per_pack);
-        left -= taken;
-        pack_of.extend(std::iter::repeat_n(pack, taken));
-        let depth = taken as u32;
-        let room = cap - taken * size;
-        if room > 0 && depth < depth_cap {
-            if by_space[room].is_empty() {
-                spaces.insert(room);
+/// The open packs of [`optimized`], for the end of a run that no open pack holds.
+struct FreshPacks<'a> {
+    by_space: &'a mut [Vec<(u32, u32)>],
+    spaces: &'a mut BitTree,
+    offsets: &'a mut Vec<i64>,
+}
+
+impl FreshPacks<'_> {
+    /// Opens fresh packs for the items in `slots`, all of size `size`: each new pack takes as
+    /// many as fit (and the depth cap allows), in order.
+    fn take(
+        &mut self,
+        sorted: &mut SortedItems,
+        slots: std::ops::Range<usize>,
+        size: usize,
+        cap: usize,
+        depth_cap: u32,
+    ) {
+        let per_pack = (cap / size).min(depth_cap as usize);
+        let mut slot = slots.start;
+        while slot < slots.end {
+            let pack = (self.offsets.len() - 1) as u32;
+            let taken = (slots.end - slot).min(per_pack);
+            for s in slot..slot + taken {
+                sorted.place(s, pack);
             }
-            by_space[room].push((pack, depth));
-            offsets.push(0);
-        } else {
-            offsets.push(i64::from(depth));
+            slot += taken;
+            let depth = taken as u32;
+            let room = cap - taken * size;
+            if room > 0 && depth < depth_cap {
+                if self.by_space[room].is_empty() {
+                    self.spaces.insert(room);
+                }
+                self.by_space[room].push((pack, depth));
+                self.offsets.push(0);
+            } else {
+                self.offsets.push(i64::from(depth));
+            }
         }
     }
 }
 
 /// Textbook best-fit decreasing over an ordered set of (free space, arrival, pack). It makes
 /// the same choices as [`optimized`] by construction and exists as an independent check.
-pub(crate) fn ordered_set(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> Packing {
-    let items = sorted.items;
-    let mut order = sorted.order.clone();
+pub(crate) fn ordered_set(items: &Items, capacity: u32, depth_cap: u32) -> Packing {
+    let mut order: Vec<u32> = (0..items.count() as u32).collect();
     // A comparison sort, as the textbook does; stable, so ties keep item order.
     order.sort_by_key(|&item| std::cmp::Reverse(items.len(item as usize)));
     let mut open: BTreeSet<(u32, u64, u32)> = BTreeSet::new();
@@ -148,10 +154,5 @@ pub(crate) fn ordered_set(sorted: &SortedItems, capacity: u32, depth_cap: u32) -
             arrivals += 1;
         }
     }
-    assemble::from_assignment(
-        sorted.items,
-        &order,
-        &pack_of,
-        assemble::depth_offsets(&depth),
-    )
+    assemble::from_assignment(items, &order, &pack_of, assemble::depth_offsets(&depth))
 }

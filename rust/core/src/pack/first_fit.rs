@@ -62,13 +62,12 @@ impl MaxTree {
     }
 }
 
-pub(crate) fn decreasing(sorted: &SortedItems, capacity: u32, depth_cap: u32) -> Packing {
+pub(crate) fn decreasing(mut sorted: SortedItems, capacity: u32, depth_cap: u32) -> Packing {
     let mut tree = MaxTree::new();
-    let mut space: Vec<u32> = buffer::with_capacity(sorted.order.len());
-    let mut depth: Vec<u32> = buffer::with_capacity(sorted.order.len());
-    let mut pack_of = buffer::with_capacity(sorted.order.len());
+    let mut space: Vec<u32> = buffer::with_capacity(sorted.count());
+    let mut depth: Vec<u32> = buffer::with_capacity(sorted.count());
     for (size, run) in sorted.runs() {
-        for _ in run {
+        for slot in run {
             let pack = match tree.first_at_least(size) {
                 Some(pack) => pack,
                 None => {
@@ -80,7 +79,7 @@ pub(crate) fn decreasing(sorted: &SortedItems, capacity: u32, depth_cap: u32) ->
                     space.len() - 1
                 }
             };
-            pack_of.push(pack as u32);
+            sorted.place(slot, pack as u32);
             space[pack] -= size;
             depth[pack] += 1;
             let room = if depth[pack] < depth_cap {
@@ -91,10 +90,5 @@ pub(crate) fn decreasing(sorted: &SortedItems, capacity: u32, depth_cap: u32) ->
             tree.set(pack, room);
         }
     }
-    assemble::from_sorted_assignment(
-        sorted.items,
-        sorted,
-        &pack_of,
-        assemble::depth_offsets(&depth),
-    )
+    assemble::from_sorted_assignment(sorted, assemble::depth_offsets(&depth))
 }

@@ -102,9 +102,9 @@ impl Groups {
     fn into_packs(self, sorted: &SortedItems) -> ItemPacks {
         let mut next_of_length = slot_starts(&sorted.items.histogram);
         let open = self.by_space.iter().flatten();
-        let mut items = buffer::with_capacity(sorted.order.len());
-        let mut len = buffer::with_capacity(sorted.order.len());
-        let mut offsets = buffer::with_capacity(sorted.order.len() + 1);
+        let mut items = buffer::with_capacity(sorted.count());
+        let mut len = buffer::with_capacity(sorted.count());
+        let mut offsets = buffer::with_capacity(sorted.count() + 1);
         offsets.push(0usize);
         let mut chain = Vec::new();
         for &(count, leaf) in self.closed.iter().chain(open) {
@@ -119,14 +119,14 @@ impl Groups {
                 for &node in chain.iter().rev() {
                     let Node { length, repeat, .. } = self.nodes[node as usize];
                     let next = &mut next_of_length[length as usize];
-                    items.extend_from_slice(&sorted.order[*next..*next + repeat as usize]);
+                    items.extend((*next..*next + repeat as usize).map(|slot| sorted.item(slot)));
                     len.extend(std::iter::repeat_n(length, repeat as usize));
                     *next += repeat as usize;
                 }
                 offsets.push(items.len());
             }
         }
-        debug_assert_eq!(items.len(), sorted.order.len());
+        debug_assert_eq!(items.len(), sorted.count());
         ItemPacks {
             offsets,
             items,

@@ -202,39 +202,88 @@ pub(crate) fn check_count(count: usize) -> Result<()> {
 }
 
 /// Items in order of decreasing length (ties by increasing item index), from a counting
-/// sort: O(N + L).
+/// sort: O(N + L). Each sorted position (a *slot*) is one 64-bit word: the item's index in
+/// the low half and, once a greedy algorithm has placed it, its pack in the high half. The
+/// assembly then turns these words into the packing's `length` array in place, so a packing
+/// touches no fresh memory beyond its output: fresh pages, which the kernel must zero, are
+/// what large packings spend most of their time on.
 pub(crate) struct SortedItems<'a> {
     pub items: &'a Items<'a>,
-    /// Item indices, longest first.
-    pub order: Vec<u32>,
+    slots: Vec<i64>,
+}
+
+/// Two 32-bit values in one 64-bit word, `low` in the low half. The high half may reach
+/// 2^32 - 1, so the word may be negative as an i64; [`halves`] undoes it exactly.
+#[inline]
+pub(crate) fn word(low: u32, high: u32) -> i64 {
+    (u64::from(low) | (u64::from(high) << 32)) as i64
+}
+
+/// The (low, high) halves of a [`word`].
+#[inline]
+pub(crate) fn halves(word: i64) -> (u32, u32) {
+    let bits = word as u64;
+    (bits as u32, (bits >> 32) as u32)
 }
 
 impl<'a> SortedItems<'a> {
     pub fn by_decreasing_length(items: &'a Items<'a>) -> Self {
-        let histogram = &items.histogram;
-        let mut next = slot_starts(histogram);
-        let mut order = buffer::zeroed::<u32>(items.count());
+        let mut next = slot_starts(&items.histogram);
+        let mut slots = buffer::zeroed::<i64>(items.count());
         items.for_each_len(|item, l| {
             let slot = &mut next[l as usize];
-            order[*slot] = item as u32;
+            slots[*slot] = word(item as u32, 0);
             *slot += 1;
         });
-        SortedItems { items, order }
+        SortedItems { items, slots }
     }
 
-    /// Runs of equal length, longest first, as (length, items). Iterating by runs lets the
-    /// hot loops know each item's length without a random read of the item's length.
-    pub fn runs(&self) -> impl Iterator<Item = (u32, &[u32])> {
-        let histogram = &self.items.histogram;
-        let capacity = histogram.len() - 1;
-        let mut position = 0usize;
-        (1..=capacity as u32).rev().filter_map(move |length| {
-            let count = histogram[length as usize] as usize;
-            let run = &self.order[position..position + count];
-            position += count;
-            (count > 0).then_some((length, run))
-        })
+    pub fn count(&self) -> usize {
+        self.slots.len()
     }
+
+    /// The item in `slot`.
+    #[inline]
+    pub fn item(&self, slot: usize) -> u32 {
+        halves(self.slots[slot]).0
+    }
+
+    /// Records that the item in `slot` went into `pack`.
+    #[inline]
+    pub fn place(&mut self, slot: usize, pack: u32) {
+        self.slots[slot] = word(self.item(slot), pack);
+    }
+
+    /// (item, pack) of `slot`, once placed.
+    #[inline]
+    pub fn placed(&self, slot: usize) -> (u32, u32) {
+        halves(self.slots[slot])
+    }
+
+    /// Hands the slot words over as storage (for the packing's `length` array).
+    pub fn into_storage(self) -> Vec<i64> {
+        self.slots
+    }
+
+    /// Runs of equal length, longest first, as (length, slots). Iterating by runs lets the
+    /// hot loops know each item's length without a random read of the item's length.
+    /// The iterator borrows the items, not `self`, so slots can be placed while it runs.
+    pub fn runs(&self) -> impl Iterator<Item = (u32, std::ops::Range<usize>)> + 'a {
+        let items: &'a Items<'a> = self.items;
+        runs(&items.histogram)
+    }
+}
+
+/// The runs of a length histogram in decreasing-length order, as (length, slots).
+fn runs(histogram: &[u64]) -> impl Iterator<Item = (u32, std::ops::Range<usize>)> + '_ {
+    let capacity = histogram.len() - 1;
+    let mut position = 0usize;
+    (1..=capacity as u32).rev().filter_map(move |length| {
+        let count = histogram[length as usize] as usize;
+        let run = position..position + count;
+        position += count;
+        (count > 0).then_some((length, run))
+    })
 }
 
 /// Where each length's run begins in decreasing-length order: `starts[l]` is the number of

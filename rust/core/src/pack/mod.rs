@@ -94,9 +94,9 @@ pub fn pack(lengths: &[i64], options: &PackOptions) -> Result<Packing> {
     let cap = options.capacity;
     let sorted = || items::SortedItems::by_decreasing_length(&items);
     let mut packing = match options.algorithm {
-        Algorithm::Obfd => best_fit::optimized(&sorted(), cap, depth_cap),
-        Algorithm::Bfd => best_fit::ordered_set(&sorted(), cap, depth_cap),
-        Algorithm::Ffd => first_fit::decreasing(&sorted(), cap, depth_cap),
+        Algorithm::Obfd => best_fit::optimized(sorted(), cap, depth_cap),
+        Algorithm::Bfd => best_fit::ordered_set(&items, cap, depth_cap),
+        Algorithm::Ffd => first_fit::decreasing(sorted(), cap, depth_cap),
         Algorithm::Spfhp => {
             let packs = histogram::shortest_pack_first(&sorted(), cap, depth_cap);
             assemble::from_packs(&items, packs)
