@@ -25,32 +25,26 @@ use crate::buffer;
 /// every remaining item of the run goes into fresh packs, `min(L / s, depth cap)` to a pack.
 pub(crate) fn optimized(mut sorted: SortedItems, capacity: u32, depth_cap: u32) -> Packing {
     let cap = capacity as usize;
-    let mut by_space: Vec<Vec<(u32, u32)>> = vec![Vec::new(); cap + 1];
-    let mut spaces = BitTree::new(cap + 1);
-    // offsets[p + 1] holds pack p's depth until the assembly turns depths into offsets.
-    let mut offsets: Vec<i64> = buffer::with_capacity(sorted.count() + 1);
-    offsets.push(0);
+    let mut open = OpenPacks::new(cap, sorted.count());
     for (size, run) in sorted.runs() {
         let size = size as usize;
         let mut slot = run.start;
+        // Once no open pack holds `size`, none will for the rest of the run: fresh packs are
+        // left with less than `size` free, or closed at the depth cap.
+        let mut none_fits = false;
         while slot < run.end {
-            let Some(space) = spaces.next_at_or_after(size) else {
-                let mut fresh = FreshPacks {
-                    by_space: &mut by_space,
-                    spaces: &mut spaces,
-                    offsets: &mut offsets,
-                };
-                fresh.take(&mut sorted, slot..run.end, size, cap, depth_cap);
-                break;
+            let fit = if none_fits {
+                None
+            } else {
+                open.take_best_fit(size)
             };
-            let stack = &mut by_space[space];
-            let (pack, depth) = stack.pop().expect("bit tree lists only non-empty stacks");
-            if stack.is_empty() {
-                spaces.remove(space);
-            }
-            let taken = (run.end - slot)
-                .min(space / size)
-                .min((depth_cap - depth) as usize);
+            let (pack, depth, space) = fit.unwrap_or_else(|| {
+                none_fits = true;
+                (open.fresh(), 0, cap)
+            });
+            // Mostly one copy fits; the division is only paid where more do.
+            let fits = if space < 2 * size { 1 } else { space / size };
+            let taken = (run.end - slot).min(fits).min((depth_cap - depth) as usize);
             for s in slot..slot + taken {
                 sorted.place(s, pack);
             }
@@ -58,60 +52,73 @@ pub(crate) fn optimized(mut sorted: SortedItems, capacity: u32, depth_cap: u32) 
             let depth = depth + taken as u32;
             let room = space - taken * size;
             if room > 0 && depth < depth_cap {
-                if by_space[room].is_empty() {
-                    spaces.insert(room);
-                }
-                by_space[room].push((pack, depth));
+                open.put(pack, depth, room);
             } else {
-                offsets[pack as usize + 1] = i64::from(depth);
+                open.close(pack, depth);
             }
         }
     }
-    for &(pack, depth) in by_space.iter().flatten() {
-        offsets[pack as usize + 1] = i64::from(depth);
-    }
-    assemble::from_sorted_assignment(sorted, offsets)
+    assemble::from_sorted_assignment(sorted, open.into_depths())
 }
 
-/// The open packs of [`optimized`], for the end of a run that no open pack holds.
-struct FreshPacks<'a> {
-    by_space: &'a mut [Vec<(u32, u32)>],
-    spaces: &'a mut BitTree,
-    offsets: &'a mut Vec<i64>,
+/// The packs of [`optimized`]: open ones in one stack per free space, as (pack, depth), with
+/// a bit tree over the non-empty stacks; closed ones by their depth alone.
+struct OpenPacks {
+    by_space: Vec<Vec<(u32, u32)>>,
+    spaces: BitTree,
+    /// `depths[p + 1]` is the depth of pack `p` once it is closed (see
+    /// [`assemble::depth_offsets`]), so the assembly turns it into the offsets in place.
+    depths: Vec<i64>,
 }
 
-impl FreshPacks<'_> {
-    /// Opens fresh packs for the items in `slots`, all of size `size`: each new pack takes as
-    /// many as fit (and the depth cap allows), in order.
-    fn take(
-        &mut self,
-        sorted: &mut SortedItems,
-        slots: std::ops::Range<usize>,
-        size: usize,
-        cap: usize,
-        depth_cap: u32,
-    ) {
-        let per_pack = (cap / size).min(depth_cap as usize);
-        let mut slot = slots.start;
-        while slot < slots.end {
-            let pack = (self.offsets.len() - 1) as u32;
-            let taken = (slots.end - slot).min(per_pack);
-            for s in slot..slot + taken {
-                sorted.place(s, pack);
-            }
-            slot += taken;
-            let depth = taken as u32;
-            let room = cap - taken * size;
-            if room > 0 && depth < depth_cap {
-                if self.by_space[room].is_empty() {
-                    self.spaces.insert(room);
-                }
-                self.by_space[room].push((pack, depth));
-                self.offsets.push(0);
-            } else {
-                self.offsets.push(i64::from(depth));
-            }
+impl OpenPacks {
+    fn new(capacity: usize, items: usize) -> Self {
+        let mut depths = buffer::with_capacity(items + 1);
+        depths.push(0);
+        OpenPacks {
+            by_space: vec![Vec::new(); capacity + 1],
+            spaces: BitTree::new(capacity + 1),
+            depths,
         }
+    }
+
+    /// Removes and returns the open pack with the least free space that holds `size`
+    /// (the newest among equals), as (pack, depth, free space).
+    #[inline]
+    fn take_best_fit(&mut self, size: usize) -> Option<(u32, u32, usize)> {
+        let space = self.spaces.next_at_or_after(size)?;
+        let stack = &mut self.by_space[space];
+        let (pack, depth) = stack.pop().expect("bit tree lists only non-empty stacks");
+        if stack.is_empty() {
+            self.spaces.remove(space);
+        }
+        Some((pack, depth, space))
+    }
+
+    /// A new, empty pack (not yet open: [`put`](Self::put) or [`close`](Self::close) it).
+    fn fresh(&mut self) -> u32 {
+        self.depths.push(0);
+        (self.depths.len() - 2) as u32
+    }
+
+    #[inline]
+    fn put(&mut self, pack: u32, depth: u32, space: usize) {
+        if self.by_space[space].is_empty() {
+            self.spaces.insert(space);
+        }
+        self.by_space[space].push((pack, depth));
+    }
+
+    #[inline]
+    fn close(&mut self, pack: u32, depth: u32) {
+        self.depths[pack as usize + 1] = i64::from(depth);
+    }
+
+    fn into_depths(mut self) -> Vec<i64> {
+        for &(pack, depth) in self.by_space.iter().flatten() {
+            self.depths[pack as usize + 1] = i64::from(depth);
+        }
+        self.depths
     }
 }
 
