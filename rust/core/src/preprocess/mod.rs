@@ -178,8 +178,7 @@ pub fn preprocess(
         sources: &sources,
         options,
         state,
-        pending: Vec::new(),
-        pending_tokens: 0,
+        shard: shard::ShardBuilder::default(),
     };
     pipeline::ordered_map(
         &pool,

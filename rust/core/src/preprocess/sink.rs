@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::journal::Journal;
 use super::record::{Outcome, Tokenized};
 use super::{OnError, PreprocessOptions, Progress};
-use crate::shard::{self, Row};
+use crate::shard::ShardBuilder;
 use crate::{Error, Result};
 
 pub(super) struct Sink<'a> {
@@ -15,8 +15,8 @@ pub(super) struct Sink<'a> {
     pub sources: &'a [String],
     pub options: &'a PreprocessOptions,
     pub state: Journal,
-    pub pending: Vec<Row>,
-    pub pending_tokens: u64,
+    /// The rows of the shard being filled.
+    pub shard: ShardBuilder,
 }
 
 impl Sink<'_> {
@@ -39,13 +39,9 @@ impl Sink<'_> {
                     progress.text_bytes += text_bytes as u64;
                     self.state.text_bytes += text_bytes as u64;
                     self.state.histogram.add(tokens.len() as u64);
-                    self.pending_tokens += tokens.len() as u64;
-                    self.pending.push(Row {
-                        tokens,
-                        source,
-                        line,
-                    });
-                    if self.pending_tokens >= self.options.shard_tokens {
+                    self.shard
+                        .push(&tokens, &self.sources[source as usize], line);
+                    if self.shard.tokens() >= self.options.shard_tokens {
                         self.flush(Some((source, line)))?;
                         progress.shards += 1;
                     }
@@ -80,21 +76,13 @@ impl Sink<'_> {
     /// the last record included (`None` for the final shard, after which no journal is
     /// needed).
     pub fn flush(&mut self, cursor: Option<(u32, u64)>) -> Result<()> {
-        if self.pending.is_empty() {
+        if self.shard.rows() == 0 {
             return Ok(());
         }
         let index = self.state.shards.len();
-        let entry = shard::write_shard(
-            self.out,
-            index,
-            self.state.next_doc_id,
-            &self.pending,
-            self.sources,
-        )?;
+        let entry = self.shard.write(self.out, index, self.state.next_doc_id)?;
         self.state.next_doc_id += entry.rows;
         self.state.shards.push(entry);
-        self.pending.clear();
-        self.pending_tokens = 0;
         if cursor.is_some() {
             self.state.cursor = cursor;
             self.state.write(self.journal_path)?;
