@@ -1432,12 +1432,14 @@ def _merged_note(run: dict[str, Any], results: Sequence[Measurement]) -> list[st
         return []
     fresh = sorted({f"{m.task.tool} {m.task.kind}" for m in results if not m.earlier})
     pinned = "" if earlier["pinned"] else "; its workers were not confined to CPUs"
+    versions = ", ".join(f"{k} {v}" for k, v in earlier.get("versions", {}).items() if v)
     return [
         f"- Merged (`--merge`): this run measured {', '.join(fresh)} (the shared tokenizer was"
         " trained again, to the same fingerprint); the rows marked *(earlier run)* are kept"
         f" from `{earlier['command']}`, finished {earlier['finished']} at seqpack commit"
         f" {earlier['seqpack_commit']}, 1-min load average"
-        f" {' → '.join(f'{x:.1f}' for x in earlier['load_avg_1min'])}{pinned}."
+        f" {' → '.join(f'{x:.1f}' for x in earlier['load_avg_1min'])}{pinned}; versions"
+        f" there: {versions}."
     ]
 
 
@@ -1556,6 +1558,7 @@ def merge_earlier(
         "command": earlier["command"],
         "finished": earlier["finished"],
         "seqpack_commit": earlier["machine"]["seqpack_commit"],
+        "versions": earlier["machine"]["versions"],
         "load_avg_1min": earlier["load_avg_1min"],
         "pinned": all(m.pinned_cpus is not None for m in merged if m.earlier),
     }
