@@ -5,7 +5,9 @@
 //!
 //! The result is what `Value::get(field)` on the parsed line would give: the last of
 //! duplicate keys wins, a line that is not an object has no field, and a field that is not a
-//! string is named by its kind.
+//! string is named by its kind. One difference: skipped values are checked as JSON syntax
+//! but not decoded, so a lone UTF-16 surrogate escape (`"\ud800"`) in another field, which
+//! a `Value` refuses, passes.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -301,6 +303,13 @@ mod tests {
             );
             assert_eq!(got.map(Cow::into_owned), reference(line, "text"), "{line}");
         }
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_a_skipped_field_is_not_decoded() {
+        let line = r#"{"other": "\ud800", "text": "y"}"#;
+        assert_eq!(text_field(line, "text").unwrap(), "y");
+        assert!(reference(line, "text").is_err());
     }
 
     #[test]
