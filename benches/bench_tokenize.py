@@ -823,6 +823,14 @@ class Measurement:
     reason: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0  # the whole worker process, for planning the run's length
+    # The CPUs the worker was confined to (as many as the task's cores); None in results of
+    # runs from before the workers were pinned.
+    pinned_cpus: list[int] | None = None
+    earlier: bool = False  # kept by --merge from the results of an earlier run
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Measurement:
+        return cls(**{**d, "task": Task(**d["task"]), "earlier": True})
 
 
 PEER_MODULES = {
@@ -904,6 +912,7 @@ def run_task(
         "sample_bytes": settings.verify_sample_bytes,
     }
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    cpus = worker_cpus(task)
     try:
         proc = subprocess.run(
             cmd,
@@ -912,16 +921,27 @@ def run_task(
             timeout=settings.worker_timeout_s,
             cwd=REPO,
             env=worker_env(task, work),
+            # Before the interpreter starts, so every thread of the worker (the tool's pools,
+            # seqpack's reader and writer, numpy's) inherits the confinement.
+            preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),
         )
     except subprocess.TimeoutExpired:
-        return Measurement(task, "timeout", f"timed out after {settings.worker_timeout_s:.0f} s")
+        reason = f"timed out after {settings.worker_timeout_s:.0f} s"
+        return Measurement(task, "timeout", reason, pinned_cpus=cpus)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARKER)]
     if not lines:
         tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return Measurement(task, "failed", tail[:300])
+        return Measurement(task, "failed", tail[:300], pinned_cpus=cpus)
     data = json.loads(lines[-1][len(RESULT_MARKER) :])
     status, reason = data.pop("status"), data.pop("reason", "")
-    return Measurement(task, status, reason, data)
+    return Measurement(task, status, reason, data, pinned_cpus=cpus)
+
+
+def worker_cpus(task: Task) -> list[int]:
+    """The CPUs a worker may run on: as many as the task's cores (threads × processes), so
+    that "N cores" means N cores for every tool alike, whatever helper threads it starts."""
+    available = sorted(os.sched_getaffinity(0))
+    return available[: max(1, min(task.cores, len(available)))]
 
 
 def skip_reason(task: Task) -> str | None:
@@ -1049,7 +1069,7 @@ def encode_table(res: Results, corpus: Corpus) -> list[str]:
     lines = _table_head(header)
     for m in res.of("encode", corpus.name):
         t = m.task
-        label = [t.tool, f"`{t.api}`", str(t.threads)]
+        label = [_tool(m), f"`{t.api}`", str(t.threads)]
         cells = _status_cells(m, len(header) - 3)
         if cells is None:
             d = m.data
@@ -1069,6 +1089,11 @@ def encode_table(res: Results, corpus: Corpus) -> list[str]:
             ]
         lines.append(_row([*label, *cells]))
     return lines
+
+
+def _tool(m: Measurement) -> str:
+    """The row's tool, marked when the row was kept from an earlier run by --merge."""
+    return f"{m.task.tool} (earlier run)" if m.earlier else m.task.tool
 
 
 def _peaks(d: dict[str, Any]) -> str:
@@ -1098,7 +1123,7 @@ def train_table(res: Results, corpus: Corpus) -> list[str]:
     lines = _table_head(header)
     for m in res.of("train", corpus.name):
         t = m.task
-        label = [t.tool, TRAIN_CALLS[f"{t.tool} {t.api}".strip()], str(t.threads)]
+        label = [_tool(m), TRAIN_CALLS[f"{t.tool} {t.api}".strip()], str(t.threads)]
         cells = _status_cells(m, len(header) - 3)
         if cells is None:
             d = m.data
@@ -1149,7 +1174,7 @@ def preprocess_table(res: Results, corpus: Corpus) -> list[str]:
         cells = _status_cells(m, len(header) - 3)
         if cells is None:
             cells = _preprocess_cells(res, m)
-        lines.append(_row([t.tool, config, str(t.cores), *cells]))
+        lines.append(_row([_tool(m), config, str(t.cores), *cells]))
     return lines
 
 
@@ -1365,8 +1390,12 @@ def render_markdown(
         f"- Time: median of up to {settings.repeats} calls, fewer once they add up to"
         f" {settings.repeat_budget_s:g} s; each measurement in a fresh process whose thread"
         " count is set before it starts (`RAYON_NUM_THREADS` for seqpack and HF tokenizers,"
-        " with `TOKENIZERS_PARALLELISM=true`; `num_threads` for tiktoken). MB/s are decimal"
+        " with `TOKENIZERS_PARALLELISM=true`; `num_threads` for tiktoken) and which is"
+        " confined (`sched_setaffinity`, before the interpreter starts, so every thread it"
+        " starts inherits it) to as many CPUs as the row's threads or cores, so that N threads"
+        " or cores means N CPUs for every tool, helper threads included. MB/s are decimal"
         " megabytes of UTF-8 text per second.",
+        *_merged_note(run, results),
         "- Peak mem: the largest rise of the RSS high-water mark (VmHWM) during one call over the"
         " RSS before it (freed heap trimmed and the mark reset first; the output included), then"
         " the worker's VmHWM over its life (corpus in memory included).",
@@ -1395,6 +1424,23 @@ def render_markdown(
     for name in plan.preprocess:
         lines += [f"### {name}", "", *preprocess_table(res, corpora[name]), ""]
     return "\n".join(lines)
+
+
+def _merged_note(run: dict[str, Any], results: Sequence[Measurement]) -> list[str]:
+    earlier = run.get("merged_from")
+    if earlier is None:
+        return []
+    fresh = sorted({f"{m.task.tool} {m.task.kind}" for m in results if not m.earlier})
+    pinned = "" if earlier["pinned"] else "; its workers were not confined to CPUs"
+    versions = ", ".join(f"{k} {v}" for k, v in earlier.get("versions", {}).items() if v)
+    return [
+        f"- Merged (`--merge`): this run measured {', '.join(fresh)} (the shared tokenizer was"
+        " trained again, to the same fingerprint); the rows marked *(earlier run)* are kept"
+        f" from `{earlier['command']}`, finished {earlier['finished']} at seqpack commit"
+        f" {earlier['seqpack_commit']}, 1-min load average"
+        f" {' → '.join(f'{x:.1f}' for x in earlier['load_avg_1min'])}{pinned}; versions"
+        f" there: {versions}."
+    ]
 
 
 def _correctness_notes(res: Results) -> list[str]:
@@ -1478,7 +1524,11 @@ def _preprocess_notes() -> list[str]:
         " `tokenizers.Tokenizer.encode_batch` (the Rust tokenizer itself, without the"
         " transformers wrapper) keeping only `input_ids`, then `.save_to_disk(out)`; a fresh cache"
         " directory per run, so nothing is reused. Cores: seqpack's workers, or datasets'"
-        " processes × tokenizer threads. Fixed cost per call: the median time of seqpack's"
+        " processes × tokenizer threads. seqpack's `workers=N` are N tokenizer threads; besides"
+        " them its pipeline runs a reader thread (reading and splitting the lines) and the"
+        " calling thread (appending in order, writing shards and the journal), and the worker"
+        " is confined to N CPUs like the encode it is compared with, so those threads share the"
+        " same N CPUs. Fixed cost per call: the median time of seqpack's"
         " preprocess on the corpus's first document alone (reading the tokenizer, starting"
         " threads), which a pure encode does not pay. Child peak: the largest forked map"
         " worker's VmHWM (ru_maxrss of children; it counts pages shared with the parent).",
@@ -1490,6 +1540,29 @@ def _preprocess_notes() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 KINDS = ("encode", "train", "preprocess")
+TOOLS = ("seqpack", *PEER_MODULES)
+
+
+def merge_earlier(
+    path: Path, corpora: dict[str, Corpus], results: list[Measurement]
+) -> tuple[list[Measurement], dict[str, Any]]:
+    """``results`` in place of the rows of the same tasks in the earlier results at ``path``,
+    whose other rows are kept (marked as earlier), in the earlier order; and what that run
+    was. Refused when the corpora differ, since the rows would not be comparable."""
+    earlier = json.loads(path.read_text())
+    if earlier["corpora"] != [asdict(c) for c in corpora.values()]:
+        sys.exit(f"{path} was measured on other corpora; run without --merge")
+    fresh = {m.task: m for m in results}
+    merged = [fresh.pop(t.task, t) for t in map(Measurement.from_json, earlier["results"])]
+    about = {
+        "command": earlier["command"],
+        "finished": earlier["finished"],
+        "seqpack_commit": earlier["machine"]["seqpack_commit"],
+        "versions": earlier["machine"]["versions"],
+        "load_avg_1min": earlier["load_avg_1min"],
+        "pinned": all(m.pinned_cpus is not None for m in merged if m.earlier),
+    }
+    return [*merged, *fresh.values()], about
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1503,6 +1576,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--only", choices=KINDS, action="append", help="run only these measurements"
     )
+    parser.add_argument(
+        "--tool",
+        choices=TOOLS,
+        action="append",
+        help="run only this tool's measurements (the shared tokenizer is always trained)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of OUT/tokenize.json that this run does not measure again",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -1515,11 +1599,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     shutil.rmtree(work, ignore_errors=True)
     corpora, plan = build_corpora(args.corpora, work, args.quick)
     tasks = plan_tasks(plan, args.quick, set(args.only or KINDS))
+    if args.tool:
+        tasks = [t for t in tasks if t.kind == "setup" or t.tool in args.tool]
     results = run_all(tasks, corpora, settings, work)
-    run = {
+    run: dict[str, Any] = {
         "duration_s": round(time.perf_counter() - started, 1),
         "load_avg_1min": [load_start, os.getloadavg()[0]],
     }
+    if args.merge:
+        results, run["merged_from"] = merge_earlier(args.out / "tokenize.json", corpora, results)
     write_outputs(args.out, settings, corpora, plan, results, run)
     shutil.rmtree(work, ignore_errors=True)
 

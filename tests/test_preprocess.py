@@ -282,3 +282,30 @@ def test_other_tokenizers_run_through_the_tokenizers_library(
     sep = hf.token_to_id("[SEP]")
     for i, text in enumerate(texts):
         assert ds[i].tolist() == [*hf.encode(text, add_special_tokens=False).ids, sep]
+
+
+def test_a_loaded_tokenizer_is_used_as_it_is(
+    small_corpus: Path, tokenizer_path: Path, tmp_path: Path
+) -> None:
+    from seqpack import _core
+
+    tokenizer = seqpack.Tokenizer.from_file(tokenizer_path)
+    by_object = seqpack.preprocess(small_corpus, tokenizer, tmp_path / "a", progress=False)
+    by_path = seqpack.preprocess(small_corpus, tokenizer_path, tmp_path / "b", progress=False)
+    assert by_object["shards"] == by_path["shards"]
+    assert by_object["tokenizer"]["fingerprint"] == tokenizer.fingerprint
+    with pytest.raises(TypeError, match="tokenizer must be"):
+        _core.preprocess(
+            [str(small_corpus)],
+            str(tmp_path / "c"),
+            tokenizer.to_str(),  # type: ignore[arg-type]
+            text_field="text",
+            lines=False,
+            prepend=None,
+            append=None,
+            shard_tokens=1 << 20,
+            on_error="fail",
+            resume=False,
+            workers=1,
+            progress=None,
+        )

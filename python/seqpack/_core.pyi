@@ -199,7 +199,7 @@ class BpeTrainer:
 def preprocess(
     inputs: list[str],
     out: str,
-    tokenizer: str,
+    tokenizer: BpeTokenizer | AstTokenizer | HfTokenizer,
     *,
     text_field: str,
     lines: bool,

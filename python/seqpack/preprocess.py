@@ -66,7 +66,7 @@ def preprocess(
     manifest_json = _core.preprocess(
         [str(p) for p in paths],
         str(out),
-        tokenizer.to_str(),
+        tokenizer._core,
         text_field=text_field,
         lines=lines,
         prepend=ids["prepend_bos"],

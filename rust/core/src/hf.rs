@@ -96,22 +96,3 @@ impl crate::preprocess::Encoder for HfTokenizer {
         u64::from(HfTokenizer::vocab_size(self))
     }
 }
-
-/// The encoder for a `tokenizer.json`: the native byte-level BPE when it covers the file, an
-/// AST-BPE file as such, the `tokenizers` library otherwise. Errors other than "unsupported"
-/// (a malformed file) are reported as they are.
-pub fn encoder_from_json(json: &str) -> Result<Box<dyn crate::preprocess::Encoder + Send>> {
-    match crate::bpe::Tokenizer::from_json(json) {
-        Ok(native) => Ok(Box::new(native)),
-        Err(Error::UnsupportedTokenizer { .. }) => {
-            match crate::bpe::ast::AstTokenizer::from_json(json) {
-                Ok(ast) => Ok(Box::new(ast)),
-                Err(Error::UnsupportedTokenizer { .. }) => {
-                    Ok(Box::new(HfTokenizer::from_json(json)?))
-                }
-                Err(error) => Err(error),
-            }
-        }
-        Err(error) => Err(error),
-    }
-}

@@ -163,6 +163,13 @@ pub(crate) struct AstTokenizer {
     inner: ast::AstTokenizer,
 }
 
+impl AstTokenizer {
+    /// What `preprocess` tokenizes with.
+    pub(crate) fn encoder(&self) -> &dyn seqpack_core::preprocess::Encoder {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl AstTokenizer {
     #[staticmethod]

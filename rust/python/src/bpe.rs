@@ -19,6 +19,13 @@ pub(crate) struct BpeTokenizer {
     inner: Tokenizer,
 }
 
+impl BpeTokenizer {
+    /// What `preprocess` tokenizes with.
+    pub(crate) fn encoder(&self) -> &dyn seqpack_core::preprocess::Encoder {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl BpeTokenizer {
     #[staticmethod]

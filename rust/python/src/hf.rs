@@ -16,6 +16,13 @@ pub(crate) struct HfTokenizer {
     inner: Inner,
 }
 
+impl HfTokenizer {
+    /// What `preprocess` tokenizes with.
+    pub(crate) fn encoder(&self) -> &dyn seqpack_core::preprocess::Encoder {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl HfTokenizer {
     #[staticmethod]

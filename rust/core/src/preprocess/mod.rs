@@ -1,14 +1,21 @@
 //! `preprocess`: corpora to a tokenized dataset directory, streaming with bounded memory, in
 //! parallel, resumably and deterministically.
 //!
-//! Records are read in input order, tokenized in batches on a thread pool, and appended in
-//! the same order to shards that close once they hold `shard_tokens` tokens. Shard
-//! boundaries therefore depend only on the data, so a resumed run (which restarts after its
-//! last complete shard, see [`journal`]) writes exactly the shards an uninterrupted run would.
+//! Records are read in input order on a thread of their own, tokenized in batches on a
+//! thread pool while the next batches are read, and appended in the same order, on the
+//! calling thread, to shards that close once they hold `shard_tokens` tokens (see
+//! [`pipeline`]). Shard boundaries therefore depend only on the data, so a resumed run (which
+//! restarts after its last complete shard, see [`journal`]) writes exactly the shards an
+//! uninterrupted run would.
 
 mod arrow_input;
+mod batches;
 mod input;
 mod journal;
+mod json_text;
+mod pipeline;
+mod record;
+mod sink;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,12 +23,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use rayon::prelude::*;
-
-use crate::shard::{self, Manifest, Row, TokenizerInfo};
+use crate::shard::{self, Manifest, TokenizerInfo};
 use crate::{Error, Result};
-use input::{FileRecords, Payload, Record};
 use journal::{JOURNAL, Journal};
+use sink::Sink;
 
 pub use input::Format;
 
@@ -86,7 +91,7 @@ pub struct PreprocessOptions {
     pub resume: bool,
     /// Tokenizer threads; 0 for one per core.
     pub workers: usize,
-    /// Records per batch handed to the threads (a batch also ends at 8 MiB of text).
+    /// Records per batch handed to the threads (a batch also ends at 1 MiB of input).
     pub batch_records: usize,
 }
 
@@ -119,9 +124,10 @@ pub struct Progress {
     pub seconds: f64,
 }
 
-/// Texts per batch handed to the thread pool: large enough to keep every core busy, small
-/// enough to bound memory.
-const BATCH_BYTES: usize = 8 << 20;
+/// Batches read ahead per tokenizer thread: enough that the pool stays busy while the
+/// calling thread writes a shard, few enough to bound memory (a batch is at most
+/// [`batches::BATCH_BYTES`] of input and its tokens).
+const BATCHES_PER_THREAD: usize = 2;
 
 /// Tokenizes `inputs` into the dataset directory `out` and returns its manifest.
 /// `on_progress` runs after each batch; an error from it (e.g. [`Error::Interrupted`])
@@ -149,7 +155,7 @@ pub fn preprocess(
         // A resumed run whose previous attempt had finished: nothing left to do.
         return Manifest::read(&manifest_path);
     }
-    let mut state = journal.take().unwrap_or_else(|| Journal {
+    let state = journal.take().unwrap_or_else(|| Journal {
         run: run.clone(),
         ..Journal::default()
     });
@@ -164,63 +170,29 @@ pub fn preprocess(
         shards: state.shards.len() as u64,
         ..Progress::default()
     };
-    let mut pending: Vec<Row> = Vec::new();
-    let mut pending_tokens = 0u64;
-    let mut batch: Vec<Record> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let (start_source, start_line) = match state.cursor {
-        Some((source, line)) => (source as usize, line),
-        None => (0, 0),
-    };
+    let cursor = state.cursor;
     let mut sink = Sink {
         out,
         journal_path: &journal_path,
+        inputs,
         sources: &sources,
         options,
-        state: &mut state,
-        pending: &mut pending,
-        pending_tokens: &mut pending_tokens,
+        state,
+        shard: shard::ShardBuilder::default(),
     };
-    for (index, path) in inputs.iter().enumerate().skip(start_source) {
-        let source = index as u32;
-        let opened = FileRecords::open(
-            source,
-            path,
-            options.lines,
-            &options.text_field,
-            read.clone(),
-        );
-        let mut records = match opened {
-            Ok(records) => records,
-            Err(error @ (Error::Io { .. } | Error::Format { .. })) => {
-                let message = error.to_string();
-                sink.reject(path, 0, "unreadable_file", message)?;
-                continue;
-            }
-            Err(error) => return Err(error),
-        };
-        if index == start_source && start_line > 0 {
-            records.skip_through(start_line)?;
-        }
-        while let Some(record) = records.next_record()? {
-            batch_bytes += record.size();
-            batch.push(record);
-            if batch_bytes >= BATCH_BYTES || batch.len() >= options.batch_records {
-                sink.take(
-                    &pool,
-                    encoder,
-                    std::mem::take(&mut batch),
-                    inputs,
-                    &mut progress,
-                )?;
-                batch_bytes = 0;
-                report(&mut progress, &read, &started, on_progress)?;
-            }
-        }
-    }
-    sink.take(&pool, encoder, batch, inputs, &mut progress)?;
+    pipeline::ordered_map(
+        &pool,
+        BATCHES_PER_THREAD * pool.current_num_threads() + 2,
+        |submit| batches::read_batches(inputs, cursor, options, &read, submit),
+        |record| record::tokenize(record, encoder, options),
+        |batch| {
+            sink.append(batch, &mut progress)?;
+            report(&mut progress, &read, &started, on_progress)
+        },
+    )?;
     sink.flush(None)?;
     report(&mut progress, &read, &started, on_progress)?;
+    let state = sink.state;
 
     let mut options_record = BTreeMap::new();
     options_record.insert("text_field".into(), options.text_field.clone().into());
@@ -364,193 +336,4 @@ fn run_id(
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(description.as_bytes())
     )
-}
-
-/// Where tokenized records go: the open shard, the journal, the skip counts.
-struct Sink<'a> {
-    out: &'a Path,
-    journal_path: &'a Path,
-    sources: &'a [String],
-    options: &'a PreprocessOptions,
-    state: &'a mut Journal,
-    pending: &'a mut Vec<Row>,
-    pending_tokens: &'a mut u64,
-}
-
-/// The outcome of one record, computed on a worker.
-enum Outcome {
-    Tokens {
-        tokens: Vec<u32>,
-        text_bytes: usize,
-    },
-    Bad {
-        reason: &'static str,
-        message: String,
-    },
-    Failed(Error),
-}
-
-fn tokenize(
-    record: Record,
-    encoder: &dyn Encoder,
-    options: &PreprocessOptions,
-) -> (u32, u64, Outcome) {
-    let bad = |reason, message| Outcome::Bad { reason, message };
-    let text: std::result::Result<String, Outcome> = match record.payload {
-        Payload::Bad { reason, message } => Err(bad(reason, message)),
-        Payload::Str(text) => Ok(text),
-        Payload::Text(bytes) => String::from_utf8(bytes).map_err(|e| {
-            bad(
-                "invalid_utf8",
-                format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
-            )
-        }),
-        Payload::Json(bytes) => json_text(&bytes, &options.text_field),
-    };
-    let outcome = match text {
-        Err(outcome) => outcome,
-        Ok(text) if text.is_empty() => bad("empty", "empty document".into()),
-        Ok(text) => match encoder.encode(&text) {
-            Ok(ids) => {
-                let mut tokens = Vec::with_capacity(ids.len() + 2);
-                tokens.extend(options.prepend);
-                tokens.extend(ids);
-                tokens.extend(options.append);
-                Outcome::Tokens {
-                    tokens,
-                    text_bytes: text.len(),
-                }
-            }
-            Err(error) => Outcome::Failed(error),
-        },
-    };
-    (record.source, record.line, outcome)
-}
-
-fn json_text(bytes: &[u8], field: &str) -> std::result::Result<String, Outcome> {
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(Outcome::Bad {
-            reason: "invalid_utf8",
-            message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-        });
-    }
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Outcome::Bad {
-        reason: "malformed_json",
-        message: format!("malformed JSON: {e}"),
-    })?;
-    match value.get(field) {
-        Some(serde_json::Value::String(text)) => Ok(text.clone()),
-        Some(other) => Err(Outcome::Bad {
-            reason: "missing_field",
-            message: format!("field {field:?} is not a string but {}", json_kind(other)),
-        }),
-        None => Err(Outcome::Bad {
-            reason: "missing_field",
-            message: format!("no field {field:?}"),
-        }),
-    }
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
-impl Sink<'_> {
-    /// Tokenizes a batch on the pool and appends it in input order.
-    fn take(
-        &mut self,
-        pool: &rayon::ThreadPool,
-        encoder: &dyn Encoder,
-        batch: Vec<Record>,
-        inputs: &[PathBuf],
-        progress: &mut Progress,
-    ) -> Result<()> {
-        let options = self.options;
-        let outcomes: Vec<(u32, u64, Outcome)> = pool.install(|| {
-            batch
-                .into_par_iter()
-                .map(|r| tokenize(r, encoder, options))
-                .collect()
-        });
-        for (source, line, outcome) in outcomes {
-            match outcome {
-                Outcome::Failed(error) => return Err(error),
-                Outcome::Bad { reason, message } => {
-                    self.reject(&inputs[source as usize], line, reason, message)?;
-                }
-                Outcome::Tokens { tokens, text_bytes } => {
-                    progress.documents += 1;
-                    progress.tokens += tokens.len() as u64;
-                    progress.text_bytes += text_bytes as u64;
-                    self.state.text_bytes += text_bytes as u64;
-                    self.state.histogram.add(tokens.len() as u64);
-                    *self.pending_tokens += tokens.len() as u64;
-                    self.pending.push(Row {
-                        tokens,
-                        source,
-                        line,
-                    });
-                    if *self.pending_tokens >= options.shard_tokens {
-                        self.flush(Some((source, line)))?;
-                        progress.shards += 1;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A bad record: an error under `OnError::Fail` (empty documents are always only
-    /// counted), else counted by reason.
-    fn reject(
-        &mut self,
-        path: &Path,
-        line: u64,
-        reason: &'static str,
-        message: String,
-    ) -> Result<()> {
-        if self.options.on_error == OnError::Fail && reason != "empty" {
-            return Err(Error::Record {
-                path: path.display().to_string(),
-                line,
-                reason,
-                message,
-            });
-        }
-        *self.state.skipped.entry(reason.to_string()).or_default() += 1;
-        Ok(())
-    }
-
-    /// Writes the pending rows as the next shard and records it in the journal; `cursor` is
-    /// the last record included (`None` for the final shard, after which no journal is
-    /// needed).
-    fn flush(&mut self, cursor: Option<(u32, u64)>) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let index = self.state.shards.len();
-        let entry = shard::write_shard(
-            self.out,
-            index,
-            self.state.next_doc_id,
-            self.pending,
-            self.sources,
-        )?;
-        self.state.next_doc_id += entry.rows;
-        self.state.shards.push(entry);
-        self.pending.clear();
-        *self.pending_tokens = 0;
-        if cursor.is_some() {
-            self.state.cursor = cursor;
-            self.state.write(self.journal_path)?;
-        }
-        Ok(())
-    }
 }

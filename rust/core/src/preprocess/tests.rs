@@ -262,3 +262,49 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
     };
     assert!(run(&inputs, &out, &other).is_err());
 }
+
+#[test]
+fn the_dataset_is_the_same_whatever_the_threads_and_batches() {
+    let dir = temp_dir("threads");
+    let mut text = String::new();
+    for i in 0..3000 {
+        // Long and short documents, escapes, a few bad and empty records.
+        let body = match i % 11 {
+            0 => "x".repeat(5000 + i),
+            1 => String::new(),
+            _ => format!("doc {i} \\\"quoted\\\" \\u00e9 {}", "ab\\n".repeat(i % 97)),
+        };
+        if i % 499 == 0 {
+            text.push_str("{broken\n");
+        }
+        text.push_str(&format!("{{\"id\": {i}, \"text\": \"{body}\"}}\n"));
+    }
+    let inputs = [
+        write(&dir.join("a.jsonl"), text.as_bytes()),
+        write(&dir.join("b.txt"), b"one\ntwo\n\nthree"),
+        write(&dir.join("c.jsonl"), text.as_bytes()),
+    ];
+    let options = |workers, batch_records| PreprocessOptions {
+        shard_tokens: 50_000,
+        on_error: OnError::Skip,
+        lines: true,
+        append: Some(7),
+        workers,
+        batch_records,
+        ..PreprocessOptions::default()
+    };
+    let reference_dir = dir.join("reference");
+    let reference = run(&inputs, &reference_dir, &options(1, 8192)).unwrap();
+    assert!(reference.shards.len() > 10);
+    assert_eq!(reference.skipped["malformed_json"], 14);
+    for (workers, batch_records) in [(1, 1), (2, 3), (4, 16), (3, 1000), (2, 8192)] {
+        let out = dir.join(format!("w{workers}-b{batch_records}"));
+        let manifest = run(&inputs, &out, &options(workers, batch_records)).unwrap();
+        // Equal checksums: byte-identical shard files.
+        assert_eq!(manifest.shards, reference.shards, "{workers} workers");
+        assert_eq!(manifest.skipped, reference.skipped);
+        assert_eq!(manifest.length_histogram, reference.length_histogram);
+        assert_eq!(manifest.total_text_bytes, reference.total_text_bytes);
+        assert_eq!(rows(&out, &manifest), rows(&reference_dir, &reference));
+    }
+}

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    LargeListBuilder, ListBuilder, StringBuilder, UInt32Builder, UInt64Builder,
+    ArrayBuilder, LargeListBuilder, ListBuilder, StringBuilder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{DataType, Field, Schema};
 
@@ -53,33 +53,71 @@ pub fn write_shard(
     rows: &[Row],
     sources: &[String],
 ) -> Result<ShardEntry> {
-    let schema = schema();
-    let item = Field::new("item", DataType::UInt32, false);
-    let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
-    let mut input_ids =
-        LargeListBuilder::with_capacity(UInt32Builder::with_capacity(tokens), rows.len())
-            .with_field(Arc::new(item));
-    let mut length = UInt32Builder::with_capacity(rows.len());
-    let mut doc_id = UInt64Builder::with_capacity(rows.len());
-    let mut source = StringBuilder::new();
-    let mut line = UInt64Builder::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        input_ids.values().append_slice(&row.tokens);
-        input_ids.append(true);
-        length.append_value(row.tokens.len() as u32);
-        doc_id.append_value(first_doc_id + i as u64);
-        source.append_value(&sources[row.source as usize]);
-        line.append_value(row.line);
+    let mut shard = ShardBuilder::default();
+    for row in rows {
+        shard.push(&row.tokens, &sources[row.source as usize], row.line);
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(input_ids.finish()),
-        Arc::new(length.finish()),
-        Arc::new(doc_id.finish()),
-        Arc::new(source.finish()),
-        Arc::new(line.finish()),
-    ];
-    let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
-    write_batch(dir, index, &batch, tokens as u64)
+    shard.write(dir, index, first_doc_id)
+}
+
+/// A shard's columns, filled one document at a time, so a document's tokens are copied
+/// once, as it arrives, and need not be kept apart until the shard is written.
+pub struct ShardBuilder {
+    input_ids: LargeListBuilder<UInt32Builder>,
+    length: UInt32Builder,
+    source: StringBuilder,
+    line: UInt64Builder,
+    tokens: u64,
+}
+
+impl Default for ShardBuilder {
+    fn default() -> Self {
+        let item = Field::new("item", DataType::UInt32, false);
+        ShardBuilder {
+            input_ids: LargeListBuilder::new(UInt32Builder::new()).with_field(Arc::new(item)),
+            length: UInt32Builder::new(),
+            source: StringBuilder::new(),
+            line: UInt64Builder::new(),
+            tokens: 0,
+        }
+    }
+}
+
+impl ShardBuilder {
+    /// Appends one document's row: its tokens, its source file and its line there.
+    pub fn push(&mut self, tokens: &[u32], source: &str, line: u64) {
+        self.input_ids.values().append_slice(tokens);
+        self.input_ids.append(true);
+        self.length.append_value(tokens.len() as u32);
+        self.source.append_value(source);
+        self.line.append_value(line);
+        self.tokens += tokens.len() as u64;
+    }
+
+    pub fn rows(&self) -> usize {
+        self.length.len()
+    }
+
+    pub fn tokens(&self) -> u64 {
+        self.tokens
+    }
+
+    /// Writes the rows as shard `index` of `dir` (as [`write_shard`]) and empties the
+    /// builder for the next shard.
+    pub fn write(&mut self, dir: &Path, index: usize, first_doc_id: u64) -> Result<ShardEntry> {
+        let rows = self.rows() as u64;
+        let doc_id = UInt64Array::from_iter_values(first_doc_id..first_doc_id + rows);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.input_ids.finish()),
+            Arc::new(self.length.finish()),
+            Arc::new(doc_id),
+            Arc::new(self.source.finish()),
+            Arc::new(self.line.finish()),
+        ];
+        let tokens = std::mem::take(&mut self.tokens);
+        let batch = RecordBatch::try_new(schema(), columns).expect("columns match the schema");
+        write_batch(dir, index, &batch, tokens)
+    }
 }
 
 /// One row of a packed dataset: `tokens` holds whole rows of the pack's capacity (real
