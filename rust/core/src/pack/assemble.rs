@@ -24,7 +24,7 @@ pub(crate) fn from_sorted_assignment(sorted: SortedItems, depths: Vec<i64>) -> P
     let n = sorted.count();
     let mut offsets = starts_of_packs(depths);
     // First pass, in slot order: each item goes to its pack's next entry as one word of
-    // (item, length), so the only random writes are to `doc`.
+    // (item, length), so besides the pack cursors the only random writes are to `doc`.
     let mut doc = buffer::zeroed::<i64>(n);
     for (length, run) in sorted.runs() {
         for slot in run {
