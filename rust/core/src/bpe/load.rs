@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::added::AddedToken;
+use super::document::{self, Document, ModelFields, Part};
 use super::model::Unknown;
 use super::pretokenize::{GPT2_PATTERN, Stage};
 use super::template::{Piece, Template};
@@ -30,19 +31,21 @@ pub(crate) struct Spec {
 
 pub(crate) fn parse(json: &str, path: &str) -> Result<Spec> {
     let r = Reader { path };
-    let root: Value = serde_json::from_str(json)
+    let document = document::parse(json)
         .map_err(|e| r.invalid("(document)", format!("not valid JSON: {e}")))?;
-    let root = r.object(&root, "(document)")?;
+    let Document {
+        fields: root,
+        model,
+    } = r.found(document, "(document)", "an object")?;
     for key in ["truncation", "padding"] {
         if !is_null(root.get(key)) {
             return Err(r.unsupported(key, format!("{key} inside the tokenizer")));
         }
     }
     r.normalizer(root.get("normalizer"))?;
-    let model = root
-        .get("model")
-        .ok_or_else(|| r.invalid("model", "missing"))?;
-    let (vocab, merges, ignore_merges, unknown) = r.model(model)?;
+    let model = model.ok_or_else(|| r.invalid("model", "missing"))?;
+    let (vocab, merges, ignore_merges, unknown) =
+        r.model(r.found(model, "model", "an object")?)?;
     let stages = r.pre_tokenizer(root.get("pre_tokenizer"))?;
     r.decoder(root.get("decoder"))?;
     let template = r.post_processor(root.get("post_processor"))?;
@@ -87,6 +90,14 @@ impl Reader<'_> {
             path: self.path.to_owned(),
             at: at.to_owned(),
             what: what.into(),
+        }
+    }
+
+    /// The part, or an error naming what was found instead of `expected`.
+    fn found<T>(&self, part: Part<T>, at: &str, expected: &str) -> Result<T> {
+        match part {
+            Part::Found(value) => Ok(value),
+            Part::Wrong(kind) => Err(self.invalid(at, format!("expected {expected}, got {kind}"))),
         }
     }
 
@@ -149,8 +160,8 @@ impl Reader<'_> {
         Err(self.unsupported("normalizer", format!("normalizer {kind:?}")))
     }
 
-    fn model(&self, v: &Value) -> Result<Model> {
-        let m = self.object(v, "model")?;
+    fn model(&self, model: ModelFields) -> Result<Model> {
+        let m = &model.fields;
         if let Some(t) = m.get("type") {
             let t = self.string(Some(t), "model.type")?;
             if t != "BPE" {
@@ -177,22 +188,23 @@ impl Reader<'_> {
         let fuse = self.flag(m.get("fuse_unk"), "model.fuse_unk", false)?;
         let ignore_merges = self.flag(m.get("ignore_merges"), "model.ignore_merges", false)?;
 
-        let entries = self.object(
-            m.get("vocab")
-                .ok_or_else(|| self.invalid("model.vocab", "missing"))?,
-            "model.vocab",
-        )?;
+        let entries = model
+            .vocab
+            .ok_or_else(|| self.invalid("model.vocab", "missing"))?;
+        let entries = self.found(entries, "model.vocab", "an object")?;
         let mut vocab = FxHashMap::default();
         vocab.reserve(entries.len());
         for (token, id) in entries {
-            vocab.insert(
-                token.clone(),
-                self.id(Some(id), &format!("model.vocab[{token:?}]"))?,
-            );
+            let id = self.id(Some(&id), &format!("model.vocab[{token:?}]"))?;
+            vocab.insert(token, id);
         }
 
-        let listed = self.array(m.get("merges"), "model.merges")?;
+        let listed = model
+            .merges
+            .ok_or_else(|| self.invalid("model.merges", "missing"))?;
+        let listed = self.found(listed, "model.merges", "a list")?;
         let mut merges = Vec::with_capacity(listed.len());
+        let mut joined = String::new();
         for (i, merge) in listed.iter().enumerate() {
             let at = || format!("model.merges[{i}]");
             let (left, right) = match merge {
@@ -222,7 +234,10 @@ impl Reader<'_> {
                     .copied()
                     .ok_or_else(|| self.invalid(&at(), format!("{token:?} is not in model.vocab")))
             };
-            merges.push((id(left)?, id(right)?, id(&format!("{left}{right}"))?));
+            joined.clear();
+            joined.push_str(left);
+            joined.push_str(right);
+            merges.push((id(left)?, id(right)?, id(&joined)?));
         }
 
         let unknown = match m.get("unk_token") {

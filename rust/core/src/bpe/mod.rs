@@ -12,6 +12,7 @@ mod added;
 pub mod ast;
 mod bytes;
 mod cache;
+mod document;
 mod fingerprint;
 mod gpt2;
 mod llama3;

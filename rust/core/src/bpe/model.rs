@@ -27,24 +27,6 @@ pub(crate) struct Model {
     /// HF's `ignore_merges`: a piece that is itself a token is that token, merges or not.
     whole_words: Option<FxHashMap<Box<[u8]>, u32>>,
     unknown: Option<Unknown>,
-    /// Pieces of up to 15 bytes whose encoding is one token, keyed by their bytes and length
-    /// packed into an integer: most pieces of real text are such, and an integer key is
-    /// cheaper to hash and compare than a byte string. Up to 7 bytes (the bulk) the key is
-    /// a u64, which halves the table's memory and so its cache misses.
-    single_tokens: (FxHashMap<u64, u32>, FxHashMap<u128, u32>),
-}
-
-/// The bytes of a piece and its length in one integer (distinct pieces, distinct keys), for
-/// pieces shorter than the integer.
-#[inline]
-fn packed<const N: usize>(piece: &[u8]) -> Option<[u8; N]> {
-    if piece.len() >= N {
-        return None;
-    }
-    let mut buffer = [0u8; N];
-    buffer[..piece.len()].copy_from_slice(piece);
-    buffer[N - 1] = piece.len() as u8;
-    Some(buffer)
 }
 
 /// Reusable buffers for [`Model::encode_word`], so encoding allocates nothing per piece.
@@ -69,59 +51,30 @@ fn key(left: u32, right: u32) -> u64 {
 }
 
 impl Model {
-    /// `vocab` maps each token's bytes to its id; `merges` are `(left, right, merged)` ids in
+    /// `vocab` holds each token's bytes and id; `merges` are `(left, right, merged)` ids in
     /// rank order (a later duplicate of a pair replaces the earlier one, as in HF).
     pub(crate) fn new(
-        vocab: &FxHashMap<Box<[u8]>, u32>,
+        vocab: &[(Box<[u8]>, u32)],
         merges: &[(u32, u32, u32)],
         ignore_merges: bool,
         unknown: Option<Unknown>,
     ) -> Self {
         let mut byte_ids = [None; 256];
-        for (b, slot) in byte_ids.iter_mut().enumerate() {
-            *slot = vocab.get(&[b as u8][..]).copied();
+        for (bytes, id) in vocab {
+            if let [b] = bytes[..] {
+                byte_ids[usize::from(b)] = Some(*id);
+            }
         }
         let merges = merges
             .iter()
             .enumerate()
             .map(|(rank, &(l, r, m))| (key(l, r), (rank as u32, m)))
             .collect();
-        let mut model = Model {
+        Model {
             byte_ids,
             merges,
-            whole_words: ignore_merges.then(|| vocab.clone()),
+            whole_words: ignore_merges.then(|| vocab.iter().cloned().collect()),
             unknown,
-            single_tokens: Default::default(),
-        };
-        // A piece's ids depend on its bytes alone, so a token that encodes to itself does so
-        // wherever it occurs as a piece.
-        let mut scratch = Scratch::default();
-        let mut ids = Vec::new();
-        for (bytes, &id) in vocab.iter().filter(|(bytes, _)| bytes.len() < 16) {
-            ids.clear();
-            model.encode_word(bytes, &mut scratch, &mut ids);
-            if ids != [id] {
-                continue;
-            }
-            let (short, long) = &mut model.single_tokens;
-            if let Some(key) = packed::<8>(bytes) {
-                short.insert(u64::from_le_bytes(key), id);
-            } else if let Some(key) = packed::<16>(bytes) {
-                long.insert(u128::from_le_bytes(key), id);
-            }
-        }
-        model
-    }
-
-    /// The token a short piece encodes to, when it is a single one.
-    #[inline]
-    pub(crate) fn single_token(&self, piece: &[u8]) -> Option<u32> {
-        let (short, long) = &self.single_tokens;
-        match packed::<8>(piece) {
-            Some(key) => short.get(&u64::from_le_bytes(key)).copied(),
-            None => long
-                .get(&u128::from_le_bytes(packed::<16>(piece)?))
-                .copied(),
         }
     }
 
@@ -232,6 +185,7 @@ mod tests {
             });
             ranked.push((vocab[l.as_bytes()], vocab[r.as_bytes()], id));
         }
+        let vocab: Vec<(Box<[u8]>, u32)> = vocab.into_iter().collect();
         (Model::new(&vocab, &ranked, false, None), tokens)
     }
 

@@ -55,16 +55,13 @@ impl Tokenizer {
             added,
             template,
         } = spec;
-        let byte_vocab = vocab
+        let byte_vocab: Vec<(Box<[u8]>, u32)> = vocab
             .iter()
             .filter_map(|(token, &id)| Some((bytes::from_token_string(token)?.into(), id)))
             .collect();
         Ok(Tokenizer {
             model: Model::new(&byte_vocab, &merges, ignore_merges, unknown),
-            vocab: Vocab::new(
-                vocab.iter().map(|(t, &id)| (t.as_str(), id)),
-                added.iter().map(|t| (t.content.as_str(), t.id)),
-            ),
+            vocab: Vocab::new(vocab, added.iter().map(|t| (t.content.as_str(), t.id))),
             pretokenizer: PreTokenizer::new(stages),
             added: AddedTokens::new(added),
             template,
@@ -79,6 +76,15 @@ impl Tokenizer {
     /// `TemplateProcessing` post-processor puts around the text (nothing without one).
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
         let mut ids = Vec::with_capacity(text.len() / 3);
+        self.encode_into(text, &mut ids)?;
+        Ok(match (&self.template, add_special_tokens) {
+            (Some(template), true) => template.apply(ids),
+            _ => ids,
+        })
+    }
+
+    /// The ids of `text` without special tokens added, appended to `ids`.
+    pub fn encode_into(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
         self.per_thread.with(|local| {
             self.added
                 .for_each_segment(text, &mut |segment| match segment {
@@ -87,13 +93,9 @@ impl Tokenizer {
                         Ok(())
                     }
                     Segment::Text(text) => self.pretokenizer.for_each_piece(text, &mut |piece| {
-                        local.encode_piece(&self.model, piece.as_bytes(), &mut ids);
+                        local.encode_piece(&self.model, piece.as_bytes(), ids);
                     }),
                 })
-        })?;
-        Ok(match (&self.template, add_special_tokens) {
-            (Some(template), true) => template.apply(ids),
-            _ => ids,
         })
     }
 
