@@ -1,11 +1,12 @@
-//! The inputs as batches of records, in input order, from where a resumed run continues.
+//! The inputs as batches, in input order, from where a resumed run continues.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::PreprocessOptions;
-use super::input::{FileRecords, Payload, Record};
+use super::input::{self, Batch, Opened, Payload, Record};
+use super::recycle::Recycler;
 use crate::{Error, Result};
 
 /// A batch ends at this many bytes of records: small enough that several are in flight per
@@ -14,35 +15,63 @@ use crate::{Error, Result};
 pub(super) const BATCH_BYTES: usize = 1 << 20;
 
 /// Reads `inputs` from `cursor` (the last record already done, as (source, line)) and hands
-/// each batch to `submit` until it returns false. A file that cannot be opened becomes a
-/// record of its own (line 0, reason `unreadable_file`), so it is reported or counted in
-/// order with the others.
+/// each batch to `submit` until it returns false. Chunks of lines are read into buffers from
+/// `buffers`. A file that cannot be opened becomes a record of its own (line 0, reason
+/// `unreadable_file`), so it is reported or counted in order with the others.
 pub(super) fn read_batches(
     inputs: &[PathBuf],
     cursor: Option<(u32, u64)>,
     options: &PreprocessOptions,
     read: &Arc<AtomicU64>,
-    submit: &mut dyn FnMut(Vec<Record>) -> bool,
+    buffers: &Recycler<u8>,
+    submit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
     let (start_source, start_line) = match cursor {
         Some((source, line)) => (source as usize, line),
         None => (0, 0),
     };
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0;
+    let mut records = Vec::new();
+    let mut records_bytes = 0;
     for (index, path) in inputs.iter().enumerate().skip(start_source) {
         let source = index as u32;
-        let opened = FileRecords::open(
+        let skip_through = if index == start_source { start_line } else { 0 };
+        let opened = input::open(
             source,
             path,
             options.lines,
             &options.text_field,
             read.clone(),
+            skip_through,
         );
-        let mut records = match opened {
-            Ok(records) => records,
+        match opened {
+            Ok(Opened::Lines(mut chunks)) => {
+                // The records before go first, so that batches stay in order.
+                if !submit_records(&mut records, submit) {
+                    return Ok(());
+                }
+                records_bytes = 0;
+                while let Some(chunk) =
+                    chunks.next_chunk(buffers.take(), BATCH_BYTES, options.batch_records)?
+                {
+                    if !submit(Batch::Lines(chunk)) {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(Opened::Records(mut file)) => {
+                while let Some(record) = file.next_record()? {
+                    records_bytes += record.size();
+                    records.push(record);
+                    if records_bytes >= BATCH_BYTES || records.len() >= options.batch_records {
+                        if !submit_records(&mut records, submit) {
+                            return Ok(());
+                        }
+                        records_bytes = 0;
+                    }
+                }
+            }
             Err(error @ (Error::Io { .. } | Error::Format { .. })) => {
-                batch.push(Record {
+                records.push(Record {
                     source,
                     line: 0,
                     payload: Payload::Bad {
@@ -50,26 +79,15 @@ pub(super) fn read_batches(
                         message: error.to_string(),
                     },
                 });
-                continue;
             }
             Err(error) => return Err(error),
-        };
-        if index == start_source && start_line > 0 {
-            records.skip_through(start_line)?;
-        }
-        while let Some(record) = records.next_record()? {
-            batch_bytes += record.size();
-            batch.push(record);
-            if batch_bytes >= BATCH_BYTES || batch.len() >= options.batch_records {
-                if !submit(std::mem::take(&mut batch)) {
-                    return Ok(());
-                }
-                batch_bytes = 0;
-            }
         }
     }
-    if !batch.is_empty() {
-        submit(batch);
-    }
+    submit_records(&mut records, submit);
     Ok(())
+}
+
+/// Hands on the pending records as a batch; false once the consumer has stopped.
+fn submit_records(records: &mut Vec<Record>, submit: &mut dyn FnMut(Batch) -> bool) -> bool {
+    records.is_empty() || submit(Batch::Records(std::mem::take(records)))
 }

@@ -1,4 +1,9 @@
-//! Reading input files as a stream of records, each named by its source and line.
+//! Reading input files as a stream of batches of records, each record named by its source
+//! and line.
+//!
+//! Line-wise files (JSONL, and `.txt` with `lines`) are read as chunks of whole lines, which
+//! the workers split and parse: reading then only copies bytes, once, into buffers that are
+//! reused from batch to batch. Other files are read record by record.
 //!
 //! Formats by file name: `.jsonl`, `.jsonl.gz`, `.jsonl.zst` (one JSON object per line, the
 //! text in a configurable field), `.txt` (the whole file is one document, or one document per
@@ -8,7 +13,7 @@
 //! for Arrow); a whole-file document is record 1.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,10 +56,42 @@ pub(crate) fn format_of(path: &Path) -> Result<Format> {
     }
 }
 
+/// What the reader hands to a worker.
+pub(crate) enum Batch {
+    Lines(Lines),
+    Records(Vec<Record>),
+}
+
+/// Whole lines of one file: `bytes[start..]`, each line ended by a newline but perhaps the
+/// last of the file.
+pub(crate) struct Lines {
+    pub source: u32,
+    /// The number of the first line.
+    pub first_line: u64,
+    /// JSONL (else each line is a document's text).
+    pub json: bool,
+    pub bytes: Vec<u8>,
+    pub start: usize,
+}
+
+impl Lines {
+    /// Each line with its number, without its line end (`\n` or `\r\n`).
+    pub fn lines(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let body = &self.bytes[self.start..];
+        let body = body.strip_suffix(b"\n").unwrap_or(body);
+        let ends = memchr::memchr_iter(b'\n', body).chain([body.len()]);
+        ends.scan(0, move |start, end| {
+            let line = &body[*start..end];
+            *start = end + 1;
+            Some(line.strip_suffix(b"\r").unwrap_or(line))
+        })
+        .enumerate()
+        .map(|(i, line)| (self.first_line + i as u64, line))
+    }
+}
+
 /// What a worker turns into tokens, or the reason it cannot.
 pub(crate) enum Payload {
-    /// A JSONL line, parsed by the worker.
-    Json(Vec<u8>),
     /// Raw text bytes, validated as UTF-8 by the worker.
     Text(Vec<u8>),
     /// Already a string (from Arrow).
@@ -75,7 +112,7 @@ pub(crate) struct Record {
 impl Record {
     pub fn size(&self) -> usize {
         match &self.payload {
-            Payload::Json(b) | Payload::Text(b) => b.len(),
+            Payload::Text(b) => b.len(),
             Payload::Str(s) => s.len(),
             Payload::Bad { .. } => 0,
         }
@@ -102,20 +139,219 @@ impl<R: Seek> Seek for Counting<R> {
     }
 }
 
-/// The records of one file, after `skip_through` (records up to and including that line are
-/// skipped: a resumed run continues after its last complete shard).
-pub(crate) struct FileRecords {
+/// An open input file: line-wise, read in chunks of lines, or read record by record.
+pub(crate) enum Opened {
+    Lines(LineChunks),
+    Records(FileRecords),
+}
+
+/// Opens `path` for reading; records up to and including line `skip_through` are skipped
+/// (a resumed run continues after its last complete shard).
+pub(crate) fn open(
+    source: u32,
+    path: &Path,
+    lines: bool,
+    text_field: &str,
+    read: Arc<AtomicU64>,
+    skip_through: u64,
+) -> Result<Opened> {
+    let format = format_of(path)?;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let raw = Counting { inner: file, read };
+    let name = path.to_string_lossy();
+    let kind = match format {
+        Format::Jsonl => {
+            let decoded: Box<dyn Read + Send> = if name.ends_with(".gz") {
+                Box::new(flate2::read::MultiGzDecoder::new(raw))
+            } else if name.ends_with(".zst") {
+                Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| Error::io(path, e))?)
+            } else {
+                Box::new(raw)
+            };
+            return Ok(Opened::Lines(LineChunks::new(
+                source,
+                path,
+                decoded,
+                true,
+                skip_through,
+            )));
+        }
+        Format::Text if lines => {
+            return Ok(Opened::Lines(LineChunks::new(
+                source,
+                path,
+                Box::new(raw),
+                false,
+                skip_through,
+            )));
+        }
+        Format::Text => {
+            let mut bytes = Vec::new();
+            BufReader::new(raw)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+            Kind::Whole(Some(bytes))
+        }
+        Format::Arrow => Kind::Rows {
+            batches: super::arrow_input::arrow_batches(path, raw, text_field)?,
+            current: Vec::new().into_iter(),
+        },
+        Format::Parquet => {
+            // Parquet reads by seeking to column chunks; progress counts the file as read
+            // when it is opened.
+            let size = raw.inner.metadata().map_or(0, |m| m.len());
+            raw.read.fetch_add(size, Ordering::Relaxed);
+            Kind::Rows {
+                batches: super::arrow_input::parquet_batches(path, raw.inner, text_field)?,
+                current: Vec::new().into_iter(),
+            }
+        }
+    };
+    let mut records = FileRecords {
+        source,
+        kind,
+        next_line: 1,
+    };
+    while records.next_line <= skip_through {
+        if records.next_record()?.is_none() {
+            break;
+        }
+    }
+    Ok(Opened::Records(records))
+}
+
+/// A line-wise file, read as chunks of whole lines.
+pub(crate) struct LineChunks {
     source: u32,
     path: PathBuf,
+    reader: Box<dyn Read + Send>,
+    json: bool,
+    /// The start of a line that the last chunk did not hold whole.
+    carry: Vec<u8>,
+    next_line: u64,
+    skip_through: u64,
+    at_end: bool,
+}
+
+impl LineChunks {
+    fn new(
+        source: u32,
+        path: &Path,
+        reader: Box<dyn Read + Send>,
+        json: bool,
+        skip_through: u64,
+    ) -> Self {
+        LineChunks {
+            source,
+            path: path.to_path_buf(),
+            reader,
+            json,
+            carry: Vec::new(),
+            next_line: 1,
+            skip_through,
+            at_end: false,
+        }
+    }
+
+    /// The next chunk, in `buffer` (emptied first): whole lines, at least `max_bytes` of
+    /// them where the file has as many, but no more than `max_lines` lines; `None` at the
+    /// end of the file.
+    pub fn next_chunk(
+        &mut self,
+        mut buffer: Vec<u8>,
+        max_bytes: usize,
+        max_lines: usize,
+    ) -> Result<Option<Lines>> {
+        loop {
+            buffer.clear();
+            buffer.append(&mut self.carry);
+            // Lines are searched for from here on: what came before holds none.
+            let mut searched = 0;
+            let (cut, lines) = loop {
+                if buffer.len() < max_bytes && !self.at_end {
+                    self.fill(&mut buffer, max_bytes)?;
+                }
+                match whole_lines(
+                    &buffer[searched..],
+                    max_lines,
+                    max_bytes.saturating_sub(searched),
+                ) {
+                    Some((end, lines)) => break (searched + end, lines),
+                    None if self.at_end => break (buffer.len(), usize::from(!buffer.is_empty())),
+                    None => {
+                        // A line longer than the chunk: read on until it ends.
+                        searched = buffer.len();
+                        self.fill(&mut buffer, searched + max_bytes)?;
+                    }
+                }
+            };
+            if lines == 0 {
+                return Ok(None);
+            }
+            self.carry.extend_from_slice(&buffer[cut..]);
+            buffer.truncate(cut);
+            let first_line = self.next_line;
+            self.next_line += lines as u64;
+            let mut chunk = Lines {
+                source: self.source,
+                first_line,
+                json: self.json,
+                bytes: buffer,
+                start: 0,
+            };
+            if self.next_line <= self.skip_through + 1 {
+                // Every line of this chunk is done already.
+                buffer = chunk.bytes;
+                continue;
+            }
+            if first_line <= self.skip_through {
+                let skip = (self.skip_through + 1 - first_line) as usize;
+                let after = memchr::memchr_iter(b'\n', &chunk.bytes)
+                    .nth(skip - 1)
+                    .expect("the chunk holds the lines counted in it");
+                chunk.start = after + 1;
+                chunk.first_line = self.skip_through + 1;
+            }
+            return Ok(Some(chunk));
+        }
+    }
+
+    /// Reads until `buffer` holds `len` bytes or the file ends.
+    fn fill(&mut self, buffer: &mut Vec<u8>, len: usize) -> Result<()> {
+        let want = len.saturating_sub(buffer.len());
+        let got = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(buffer)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if got < want {
+            self.at_end = true;
+        }
+        Ok(())
+    }
+}
+
+/// Where the whole lines of `bytes` end that make a chunk: after `max_lines` lines, or after
+/// the first line that ends at or beyond `max_bytes`, or after the last line; with the
+/// number of lines. `None` when no line ends in `bytes`.
+fn whole_lines(bytes: &[u8], max_lines: usize, max_bytes: usize) -> Option<(usize, usize)> {
+    let mut found = None;
+    for (count, at) in memchr::memchr_iter(b'\n', bytes).enumerate() {
+        found = Some((at + 1, count + 1));
+        if count + 1 >= max_lines || at + 1 >= max_bytes {
+            break;
+        }
+    }
+    found
+}
+
+/// The records of a file read record by record.
+pub(crate) struct FileRecords {
+    source: u32,
     kind: Kind,
     next_line: u64,
 }
 
 enum Kind {
-    Lines {
-        reader: Box<dyn BufRead + Send>,
-        json: bool,
-    },
     Whole(Option<Vec<u8>>),
     Rows {
         batches: super::arrow_input::TextBatches,
@@ -125,148 +361,33 @@ enum Kind {
 }
 
 impl FileRecords {
-    pub fn open(
-        source: u32,
-        path: &Path,
-        lines: bool,
-        text_field: &str,
-        read: Arc<AtomicU64>,
-    ) -> Result<Self> {
-        let format = format_of(path)?;
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let raw = Counting { inner: file, read };
-        let name = path.to_string_lossy();
-        let kind = match format {
-            Format::Jsonl => {
-                let decoded: Box<dyn Read + Send> = if name.ends_with(".gz") {
-                    Box::new(flate2::read::MultiGzDecoder::new(raw))
-                } else if name.ends_with(".zst") {
-                    Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| Error::io(path, e))?)
-                } else {
-                    Box::new(raw)
-                };
-                Kind::Lines {
-                    reader: Box::new(BufReader::with_capacity(1 << 20, decoded)),
-                    json: true,
-                }
-            }
-            Format::Text if lines => Kind::Lines {
-                reader: Box::new(BufReader::with_capacity(1 << 20, raw)),
-                json: false,
-            },
-            Format::Text => {
-                let mut bytes = Vec::new();
-                BufReader::new(raw)
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::io(path, e))?;
-                Kind::Whole(Some(bytes))
-            }
-            Format::Arrow => Kind::Rows {
-                batches: super::arrow_input::arrow_batches(path, raw, text_field)?,
-                current: Vec::new().into_iter(),
-            },
-            Format::Parquet => {
-                // Parquet reads by seeking to column chunks; progress counts the file as read
-                // when it is opened.
-                let size = raw.inner.metadata().map_or(0, |m| m.len());
-                raw.read.fetch_add(size, Ordering::Relaxed);
-                Kind::Rows {
-                    batches: super::arrow_input::parquet_batches(path, raw.inner, text_field)?,
-                    current: Vec::new().into_iter(),
-                }
-            }
-        };
-        Ok(FileRecords {
-            source,
-            path: path.to_path_buf(),
-            kind,
-            next_line: 1,
-        })
-    }
-
-    /// Skips records up to and including `line`.
-    pub fn skip_through(&mut self, line: u64) -> Result<()> {
-        while self.next_line <= line {
-            if self.next_raw()?.is_none() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// The next record with its line, or `None` at the end of the file.
-    fn next_raw(&mut self) -> Result<Option<(u64, Payload)>> {
+    /// The next record, or `None` at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<Record>> {
         let line = self.next_line;
-        match &mut self.kind {
-            Kind::Lines { reader, json } => {
-                let mut buf = Vec::new();
-                let n = reader
-                    .read_until(b'\n', &mut buf)
-                    .map_err(|e| Error::io(&self.path, e))?;
-                if n == 0 {
+        let payload = match &mut self.kind {
+            Kind::Whole(bytes) => match bytes.take() {
+                Some(bytes) => Payload::Text(bytes),
+                None => return Ok(None),
+            },
+            Kind::Rows { batches, current } => match next_row(batches, current)? {
+                Some(Some(text)) => Payload::Str(text),
+                Some(None) => Payload::Bad {
+                    reason: "missing_field",
+                    message: "the text column is null".into(),
+                },
+                None => {
                     self.kind = Kind::Done;
                     return Ok(None);
                 }
-                self.next_line += 1;
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                    if buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                }
-                Ok(Some((
-                    line,
-                    if *json {
-                        Payload::Json(buf)
-                    } else {
-                        Payload::Text(buf)
-                    },
-                )))
-            }
-            Kind::Whole(bytes) => match bytes.take() {
-                Some(bytes) => {
-                    self.next_line += 1;
-                    Ok(Some((line, Payload::Text(bytes))))
-                }
-                None => Ok(None),
             },
-            Kind::Rows { batches, current } => match next_row(batches, current)? {
-                Some(value) => {
-                    self.next_line += 1;
-                    Ok(Some((
-                        line,
-                        match value {
-                            Some(text) => Payload::Str(text),
-                            None => Payload::Bad {
-                                reason: "missing_field",
-                                message: "the text column is null".into(),
-                            },
-                        },
-                    )))
-                }
-                None => Ok(None),
-            },
-            Kind::Done => Ok(None),
-        }
-    }
-
-    /// The next record, skipping blank JSONL lines.
-    pub fn next_record(&mut self) -> Result<Option<Record>> {
-        loop {
-            let Some((line, payload)) = self.next_raw()? else {
-                return Ok(None);
-            };
-            if let Payload::Json(bytes) = &payload {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-            }
-            return Ok(Some(Record {
-                source: self.source,
-                line,
-                payload,
-            }));
-        }
+            Kind::Done => return Ok(None),
+        };
+        self.next_line += 1;
+        Ok(Some(Record {
+            source: self.source,
+            line,
+            payload,
+        }))
     }
 }
 

@@ -15,6 +15,7 @@ mod journal;
 mod json_text;
 mod pipeline;
 mod record;
+mod recycle;
 mod sink;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use std::time::Instant;
 use crate::shard::{self, Manifest, TokenizerInfo};
 use crate::{Error, Result};
 use journal::{JOURNAL, Journal};
+use recycle::Recycler;
 use sink::Sink;
 
 pub use input::Format;
@@ -33,6 +35,9 @@ pub use input::Format;
 impl Encoder for crate::bpe::Tokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
         crate::bpe::Tokenizer::encode(self, text, false)
+    }
+    fn encode_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
+        crate::bpe::Tokenizer::encode_into(self, text, out)
     }
     fn fingerprint(&self) -> String {
         crate::bpe::Tokenizer::fingerprint(self).to_string()
@@ -50,6 +55,11 @@ pub trait Encoder: Sync {
     /// The ids of `text`, without special tokens added around it. An error here is a fault
     /// of the tokenizer, not of the record, and stops the run.
     fn encode(&self, text: &str) -> Result<Vec<u32>>;
+    /// [`Encoder::encode`], appending the ids to `out` (which saves a vector per document).
+    fn encode_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
+        out.extend(self.encode(text)?);
+        Ok(())
+    }
     /// Identifies the tokenizer (vocabulary, merges, pre-tokenizer) for the manifest.
     fn fingerprint(&self) -> String;
     fn vocab_size(&self) -> u64;
@@ -129,6 +139,13 @@ pub struct Progress {
 /// [`batches::BATCH_BYTES`] of input and its tokens).
 const BATCHES_PER_THREAD: usize = 2;
 
+/// The tokens to reserve room for in the shard being filled: a shard's worth (it closes at
+/// the first document that reaches `shard_tokens`; a longer one costs a reallocation), up
+/// to 1 GiB of ids however large a shard is asked for.
+fn shard_capacity(shard_tokens: u64) -> usize {
+    shard_tokens.min(1 << 28) as usize
+}
+
 /// Tokenizes `inputs` into the dataset directory `out` and returns its manifest.
 /// `on_progress` runs after each batch; an error from it (e.g. [`Error::Interrupted`])
 /// stops the run, leaving what is complete for `resume`.
@@ -178,15 +195,20 @@ pub fn preprocess(
         sources: &sources,
         options,
         state,
-        shard: shard::ShardBuilder::default(),
+        shard: shard::ShardBuilder::with_capacity(shard_capacity(options.shard_tokens)),
     };
+    let (input_buffers, token_buffers) = (Recycler::default(), Recycler::default());
     pipeline::ordered_map(
         &pool,
         BATCHES_PER_THREAD * pool.current_num_threads() + 2,
-        |submit| batches::read_batches(inputs, cursor, options, &read, submit),
-        |record| record::tokenize(record, encoder, options),
+        |submit| batches::read_batches(inputs, cursor, options, &read, &input_buffers, submit),
+        |batch| record::tokenize(batch, encoder, options, token_buffers.take()),
         |batch| {
-            sink.append(batch, &mut progress)?;
+            sink.append(batch.records, &batch.tokens, &mut progress)?;
+            token_buffers.give(batch.tokens);
+            if let Some(input) = batch.input {
+                input_buffers.give(input);
+            }
             report(&mut progress, &read, &started, on_progress)
         },
     )?;

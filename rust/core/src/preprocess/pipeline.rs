@@ -11,13 +11,11 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::mpsc::{Receiver, channel, sync_channel};
 
-use rayon::prelude::*;
-
 use crate::Result;
 
 /// What the consumer receives at one place in the order of batches.
 enum Message<U> {
-    Mapped(Vec<U>),
+    Mapped(U),
     /// The reader failed here; the batches before are consumed first.
     Failed(crate::Error),
     /// Nothing comes after this.
@@ -27,8 +25,8 @@ enum Message<U> {
 
 /// Runs `produce` on a thread of its own, handing it `submit` to pass on each batch (which
 /// returns false once the consumer has stopped: `produce` should then return). Each batch
-/// is mapped item by item with `map` on `pool`, and `consume` gets the results, batch by
-/// batch, in submission order, on the calling thread. The first error, of `produce` (after
+/// is mapped with `map` as a job of its own on `pool`, and `consume` gets the results in
+/// submission order, on the calling thread. The first error, of `produce` (after
 /// the batches it submitted before) or of `consume`, ends the run and is returned. A panic
 /// in `map` is resumed on the calling thread.
 pub(super) fn ordered_map<T, U, P, M, C>(
@@ -41,9 +39,9 @@ pub(super) fn ordered_map<T, U, P, M, C>(
 where
     T: Send,
     U: Send,
-    P: FnOnce(&mut dyn FnMut(Vec<T>) -> bool) -> Result<()> + Send,
+    P: FnOnce(&mut dyn FnMut(T) -> bool) -> Result<()> + Send,
     M: Fn(T) -> U + Sync,
-    C: FnMut(Vec<U>) -> Result<()>,
+    C: FnMut(U) -> Result<()>,
 {
     // A permit per batch between reading and consuming: the reader blocks once `window`
     // are out, and stops when the consumer drops its end.
@@ -54,16 +52,14 @@ where
         std::thread::scope(|threads| {
             threads.spawn(move || {
                 let mut next = 0u64;
-                let mut submit = |batch: Vec<T>| {
+                let mut submit = |batch: T| {
                     if permits.send(()).is_err() {
                         return false;
                     }
                     let (at, done) = (next, done.clone());
                     next += 1;
                     jobs.spawn(move |_| {
-                        let mapped = catch_unwind(AssertUnwindSafe(|| {
-                            batch.into_par_iter().map(map).collect::<Vec<U>>()
-                        }));
+                        let mapped = catch_unwind(AssertUnwindSafe(|| map(batch)));
                         let message = match mapped {
                             Ok(mapped) => Message::Mapped(mapped),
                             Err(panic) => Message::Panicked(panic),
@@ -89,7 +85,7 @@ where
 fn consume_in_order<U>(
     arrivals: Receiver<(u64, Message<U>)>,
     returned: Receiver<()>,
-    mut consume: impl FnMut(Vec<U>) -> Result<()>,
+    mut consume: impl FnMut(U) -> Result<()>,
 ) -> Result<()> {
     let mut early: BTreeMap<u64, Message<U>> = BTreeMap::new();
     let mut next = 0u64;
@@ -157,12 +153,12 @@ mod tests {
                 &pool(threads),
                 window,
                 |submit| batches(2000, submit),
-                |x| {
+                |batch: Vec<u64>| {
                     // Uneven work, so later batches often finish first.
-                    if x % 7 == 0 {
+                    if batch[0] % 7 == 0 {
                         std::thread::sleep(std::time::Duration::from_micros(200));
                     }
-                    x * 2
+                    batch.into_iter().map(|x| x * 2).collect::<Vec<_>>()
                 },
                 |batch| {
                     seen.extend(batch);
@@ -262,9 +258,9 @@ mod tests {
                 &pool(2),
                 2,
                 |submit| batches(100, submit),
-                |x| {
-                    assert!(x != 50, "boom");
-                    x
+                |batch: Vec<u64>| {
+                    assert!(!batch.contains(&50), "boom");
+                    batch
                 },
                 |_| Ok(()),
             )

@@ -1,16 +1,17 @@
-//! What a worker makes of one record: its tokens, or why it has none.
+//! What a worker makes of a batch: each record's tokens, or why it has none.
 
 use std::borrow::Cow;
 
-use super::input::{Payload, Record};
+use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
 use super::{Encoder, PreprocessOptions};
 use crate::Error;
 
 /// The outcome of one record, computed on a worker.
 pub(super) enum Outcome {
+    /// A document: the next `tokens` of the batch's tokens, from `text_bytes` of text.
     Tokens {
-        tokens: Vec<u32>,
+        tokens: usize,
         text_bytes: usize,
     },
     Bad {
@@ -27,60 +28,105 @@ pub(super) struct Tokenized {
     pub outcome: Outcome,
 }
 
+/// A tokenized batch: its records' outcomes in order, their tokens end to end, and the
+/// memory of the input, to be reused.
+pub(super) struct TokenizedBatch {
+    pub records: Vec<Tokenized>,
+    pub tokens: Vec<u32>,
+    pub input: Option<Vec<u8>>,
+}
+
+/// Tokenizes `batch` in order, appending its documents' tokens to `tokens` (empty).
 pub(super) fn tokenize(
-    record: Record,
+    batch: Batch,
     encoder: &dyn Encoder,
     options: &PreprocessOptions,
-) -> Tokenized {
-    let bad = |reason, message| Outcome::Bad { reason, message };
-    let outcome = match record.payload {
-        Payload::Bad { reason, message } => bad(reason, message),
-        Payload::Str(text) => encode(&text, encoder, options),
-        Payload::Text(bytes) => match std::str::from_utf8(&bytes) {
-            Ok(text) => encode(text, encoder, options),
-            Err(e) => bad("invalid_utf8", invalid_utf8(&e)),
-        },
-        Payload::Json(bytes) => match json_text(&bytes, &options.text_field) {
-            Ok(text) => encode(&text, encoder, options),
-            Err(outcome) => outcome,
-        },
+    tokens: Vec<u32>,
+) -> TokenizedBatch {
+    let mut out = TokenizedBatch {
+        records: Vec::new(),
+        tokens,
+        input: None,
     };
-    Tokenized {
-        source: record.source,
-        line: record.line,
-        outcome,
+    let bad = |reason, message| Outcome::Bad { reason, message };
+    match batch {
+        Batch::Records(records) => {
+            for record in records {
+                let outcome = match record.payload {
+                    Payload::Bad { reason, message } => bad(reason, message),
+                    Payload::Str(text) => encode(&text, encoder, options, &mut out.tokens),
+                    Payload::Text(bytes) => text(&bytes, encoder, options, &mut out.tokens),
+                };
+                out.records.push(Tokenized {
+                    source: record.source,
+                    line: record.line,
+                    outcome,
+                });
+            }
+        }
+        Batch::Lines(chunk) => {
+            for (line, bytes) in chunk.lines() {
+                let outcome = if !chunk.json {
+                    text(bytes, encoder, options, &mut out.tokens)
+                } else if bytes.iter().all(u8::is_ascii_whitespace) {
+                    // A blank line is not a record.
+                    continue;
+                } else {
+                    match json_text(bytes, &options.text_field) {
+                        Ok(text) => encode(&text, encoder, options, &mut out.tokens),
+                        Err(outcome) => outcome,
+                    }
+                };
+                out.records.push(Tokenized {
+                    source: chunk.source,
+                    line,
+                    outcome,
+                });
+            }
+            out.input = Some(chunk.bytes);
+        }
+    }
+    out
+}
+
+/// Raw text bytes, which must be UTF-8.
+fn text(
+    bytes: &[u8],
+    encoder: &dyn Encoder,
+    options: &PreprocessOptions,
+    tokens: &mut Vec<u32>,
+) -> Outcome {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => encode(text, encoder, options, tokens),
+        Err(e) => Outcome::Bad {
+            reason: "invalid_utf8",
+            message: invalid_utf8(&e),
+        },
     }
 }
 
-fn encode(text: &str, encoder: &dyn Encoder, options: &PreprocessOptions) -> Outcome {
+fn encode(
+    text: &str,
+    encoder: &dyn Encoder,
+    options: &PreprocessOptions,
+    tokens: &mut Vec<u32>,
+) -> Outcome {
     if text.is_empty() {
         return Outcome::Bad {
             reason: "empty",
             message: "empty document".into(),
         };
     }
-    match encoder.encode(text) {
-        Ok(ids) => {
-            let tokens = match options.prepend {
-                None => {
-                    let mut tokens = ids;
-                    tokens.extend(options.append);
-                    tokens
-                }
-                Some(first) => {
-                    let mut tokens = Vec::with_capacity(ids.len() + 2);
-                    tokens.push(first);
-                    tokens.extend(ids);
-                    tokens.extend(options.append);
-                    tokens
-                }
-            };
-            Outcome::Tokens {
-                tokens,
-                text_bytes: text.len(),
-            }
-        }
-        Err(error) => Outcome::Failed(error),
+    let start = tokens.len();
+    tokens.extend(options.prepend);
+    if let Err(error) = encoder.encode_into(text, tokens) {
+        tokens.truncate(start);
+        return Outcome::Failed(error);
+    }
+    tokens.extend(options.append);
+    Outcome::Tokens {
+        tokens: tokens.len() - start,
+        text_bytes: text.len(),
     }
 }
 

@@ -20,27 +20,38 @@ pub(super) struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Appends a batch of tokenized records, closing shards as they fill.
-    pub fn append(&mut self, batch: Vec<Tokenized>, progress: &mut Progress) -> Result<()> {
+    /// Appends a batch of tokenized records, whose documents' tokens are `tokens` end to
+    /// end, closing shards as they fill.
+    pub fn append(
+        &mut self,
+        records: Vec<Tokenized>,
+        tokens: &[u32],
+        progress: &mut Progress,
+    ) -> Result<()> {
+        let mut next_tokens = 0;
         for Tokenized {
             source,
             line,
             outcome,
-        } in batch
+        } in records
         {
             match outcome {
                 Outcome::Failed(error) => return Err(error),
                 Outcome::Bad { reason, message } => {
-                    self.reject(&self.inputs[source as usize], line, reason, message)?;
+                    self.reject(&self.inputs[source as usize], line, reason, &message)?;
                 }
-                Outcome::Tokens { tokens, text_bytes } => {
+                Outcome::Tokens {
+                    tokens: count,
+                    text_bytes,
+                } => {
+                    let ids = &tokens[next_tokens..next_tokens + count];
+                    next_tokens += count;
                     progress.documents += 1;
-                    progress.tokens += tokens.len() as u64;
+                    progress.tokens += count as u64;
                     progress.text_bytes += text_bytes as u64;
                     self.state.text_bytes += text_bytes as u64;
-                    self.state.histogram.add(tokens.len() as u64);
-                    self.shard
-                        .push(&tokens, &self.sources[source as usize], line);
+                    self.state.histogram.add(count as u64);
+                    self.shard.push(ids, source, line);
                     if self.shard.tokens() >= self.options.shard_tokens {
                         self.flush(Some((source, line)))?;
                         progress.shards += 1;
@@ -58,14 +69,14 @@ impl Sink<'_> {
         path: &Path,
         line: u64,
         reason: &'static str,
-        message: String,
+        message: &str,
     ) -> Result<()> {
         if self.options.on_error == OnError::Fail && reason != "empty" {
             return Err(Error::Record {
                 path: path.display().to_string(),
                 line,
                 reason,
-                message,
+                message: message.to_owned(),
             });
         }
         *self.state.skipped.entry(reason.to_string()).or_default() += 1;
@@ -80,7 +91,9 @@ impl Sink<'_> {
             return Ok(());
         }
         let index = self.state.shards.len();
-        let entry = self.shard.write(self.out, index, self.state.next_doc_id)?;
+        let entry = self
+            .shard
+            .write(self.out, index, self.state.next_doc_id, self.sources)?;
         self.state.next_doc_id += entry.rows;
         self.state.shards.push(entry);
         if cursor.is_some() {

@@ -16,6 +16,7 @@
 //! their real tokens only: a row with padding is shorter than the row length.
 
 mod checksum;
+mod direct;
 mod manifest;
 mod reader;
 mod writer;
