@@ -12,6 +12,7 @@ mod arrow_input;
 mod batches;
 mod input;
 mod journal;
+mod json_scan;
 mod json_text;
 mod pipeline;
 mod record;
@@ -135,9 +136,10 @@ pub struct Progress {
 }
 
 /// Batches read ahead per tokenizer thread: enough that the pool stays busy while the
-/// calling thread writes a shard, few enough to bound memory (a batch is at most
+/// calling thread writes a shard (with 2 per thread, 2 workers idled through part of each
+/// 128 MiB shard's write), few enough to bound memory (a batch is about
 /// [`batches::BATCH_BYTES`] of input and its tokens).
-const BATCHES_PER_THREAD: usize = 2;
+const BATCHES_PER_THREAD: usize = 6;
 
 /// The tokens to reserve room for in the shard being filled: a shard's worth (it closes at
 /// the first document that reaches `shard_tokens`; a longer one costs a reallocation), up

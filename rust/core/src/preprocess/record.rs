@@ -1,7 +1,5 @@
 //! What a worker makes of a batch: each record's tokens, or why it has none.
 
-use std::borrow::Cow;
-
 use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
 use super::{Encoder, PreprocessOptions};
@@ -65,6 +63,8 @@ pub(super) fn tokenize(
             }
         }
         Batch::Lines(chunk) => {
+            // The decoded text of a line with escapes; its memory serves the whole batch.
+            let mut scratch = String::new();
             for (line, bytes) in chunk.lines() {
                 let outcome = if !chunk.json {
                     text(bytes, encoder, options, &mut out.tokens)
@@ -72,8 +72,8 @@ pub(super) fn tokenize(
                     // A blank line is not a record.
                     continue;
                 } else {
-                    match json_text(bytes, &options.text_field) {
-                        Ok(text) => encode(&text, encoder, options, &mut out.tokens),
+                    match json_text(bytes, &options.text_field, &mut scratch) {
+                        Ok(text) => encode(text, encoder, options, &mut out.tokens),
                         Err(outcome) => outcome,
                     }
                 };
@@ -134,11 +134,16 @@ fn invalid_utf8(error: &std::str::Utf8Error) -> String {
     format!("invalid UTF-8 at byte {}", error.valid_up_to())
 }
 
-/// The text field of a JSONL line, borrowed from it when it has no escapes.
-fn json_text<'a>(bytes: &'a [u8], field: &str) -> Result<Cow<'a, str>, Outcome> {
+/// The text field of a JSONL line, borrowed from it when it has no escapes, else decoded
+/// into `scratch`.
+fn json_text<'a>(
+    bytes: &'a [u8],
+    field: &str,
+    scratch: &'a mut String,
+) -> Result<&'a str, Outcome> {
     let bad = |reason, message| Outcome::Bad { reason, message };
     let line = std::str::from_utf8(bytes).map_err(|e| bad("invalid_utf8", invalid_utf8(&e)))?;
-    text_field(line, field).map_err(|error| match error {
+    text_field(line, field, scratch).map_err(|error| match error {
         FieldError::Malformed(message) => {
             bad("malformed_json", format!("malformed JSON: {message}"))
         }
