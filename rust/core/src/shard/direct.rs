@@ -14,6 +14,8 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 /// Alignment of direct writes: the largest logical block size in common use.
 const BLOCK: usize = 4096;
@@ -23,13 +25,18 @@ const STAGING: usize = 4 << 20;
 
 /// A file being written from start to end; [`ShardFile::finish`] writes what is staged and
 /// returns the file (not yet synced).
+///
+/// The writes happen on a thread of their own, so that filling the next staging buffer
+/// (encoding, checksumming) overlaps with the disk taking the last one: two buffers take
+/// turns.
 pub(crate) struct ShardFile {
-    file: File,
     staging: AlignedBuffer,
     staged: usize,
-    /// Bytes already written to the file.
-    written: u64,
-    direct: bool,
+    to_disk: Option<SyncSender<(AlignedBuffer, usize, bool)>>,
+    written_back: Receiver<AlignedBuffer>,
+    /// The second buffer, until the disk thread hands one back.
+    spare: Option<AlignedBuffer>,
+    disk: Option<JoinHandle<io::Result<Disk>>>,
 }
 
 impl ShardFile {
@@ -47,32 +54,121 @@ impl ShardFile {
             Some(Err(e)) => return Err(e),
             None => (File::create(path)?, false),
         };
-        Ok(ShardFile {
+        let mut disk = Disk {
             file,
-            staging: AlignedBuffer::new(STAGING),
-            staged: 0,
             written: 0,
             direct,
+        };
+        let (to_disk, staged) = sync_channel::<(AlignedBuffer, usize, bool)>(1);
+        let (give_back, written_back) = sync_channel(2);
+        let disk = std::thread::Builder::new()
+            .name("seqpack-shard-io".into())
+            .spawn(move || {
+                for (mut buffer, len, last) in staged {
+                    disk.write(&mut buffer, len, last)?;
+                    // The writer may have stopped listening after an error of its own.
+                    let _ = give_back.send(buffer);
+                }
+                Ok(disk)
+            })?;
+        Ok(ShardFile {
+            staging: AlignedBuffer::new(STAGING),
+            staged: 0,
+            to_disk: Some(to_disk),
+            written_back,
+            spare: Some(AlignedBuffer::new(STAGING)),
+            disk: Some(disk),
         })
     }
 
-    /// Whether writes still bypass the page cache.
-    #[cfg(test)]
-    pub(crate) fn is_direct(&self) -> bool {
-        self.direct
+    /// Hands the staged bytes to the disk thread and takes a free buffer.
+    fn hand_over(&mut self, last: bool) -> io::Result<()> {
+        let next = match self.spare.take() {
+            Some(spare) => Some(spare),
+            None => self.written_back.recv().ok(),
+        };
+        let Some(next) = next else {
+            // The disk thread stopped at an error, which joining it returns.
+            return Err(self.join().err().unwrap_or_else(stopped));
+        };
+        let full = std::mem::replace(&mut self.staging, next);
+        let sent = self
+            .to_disk
+            .as_ref()
+            .is_some_and(|to_disk| to_disk.send((full, self.staged, last)).is_ok());
+        self.staged = 0;
+        if sent {
+            Ok(())
+        } else {
+            Err(self.join().err().unwrap_or_else(stopped))
+        }
     }
 
-    /// Writes the staged bytes; `last` marks the end of the file, whose partial block is
-    /// padded for a direct write and cut off afterwards.
-    fn write_staged(&mut self, last: bool) -> io::Result<()> {
-        let len = self.staged;
+    /// Waits for the disk thread to write everything handed to it.
+    fn join(&mut self) -> io::Result<Disk> {
+        self.to_disk = None;
+        match self.disk.take().map(JoinHandle::join) {
+            Some(Ok(written)) => written,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(stopped()),
+        }
+    }
+
+    /// Writes everything still staged and returns the file, and whether it was written
+    /// around the page cache to the end.
+    fn finish_reporting(mut self) -> io::Result<(File, bool)> {
+        self.hand_over(true)?;
+        let disk = self.join()?;
+        Ok((disk.file, disk.direct))
+    }
+
+    /// Writes everything still staged and returns the file.
+    pub(crate) fn finish(self) -> io::Result<File> {
+        self.finish_reporting().map(|(file, _)| file)
+    }
+}
+
+fn stopped() -> io::Error {
+    io::Error::other("the shard's disk writes stopped")
+}
+
+impl Write for ShardFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(STAGING - self.staged);
+        self.staging.bytes_mut()[self.staged..self.staged + n].copy_from_slice(&data[..n]);
+        self.staged += n;
+        if self.staged == STAGING {
+            self.hand_over(false)?;
+        }
+        Ok(n)
+    }
+
+    /// Staged bytes stay staged: a direct write of a partial block is only possible at the
+    /// end of the file.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The file, on the disk thread.
+struct Disk {
+    file: File,
+    /// Bytes already written to the file.
+    written: u64,
+    direct: bool,
+}
+
+impl Disk {
+    /// Writes the first `len` bytes of `buffer`; `last` marks the end of the file, whose
+    /// partial block is padded for a direct write and cut off afterwards.
+    fn write(&mut self, buffer: &mut AlignedBuffer, len: usize, last: bool) -> io::Result<()> {
         let padded = if self.direct && last {
             len.next_multiple_of(BLOCK)
         } else {
             len
         };
-        self.staging.bytes_mut()[len..padded].fill(0);
-        if let Err(e) = self.file.write_all(&self.staging.bytes()[..padded]) {
+        buffer.bytes_mut()[len..padded].fill(0);
+        if let Err(e) = self.file.write_all(&buffer.bytes()[..padded]) {
             if !(self.direct && e.raw_os_error() == Some(EINVAL)) {
                 return Err(e);
             }
@@ -82,37 +178,12 @@ impl ShardFile {
             clear_direct(&self.file)?;
             use std::io::Seek;
             self.file.seek(io::SeekFrom::Start(self.written))?;
-            self.file.write_all(&self.staging.bytes()[..len])?;
+            self.file.write_all(&buffer.bytes()[..len])?;
         }
         self.written += len as u64;
-        self.staged = 0;
         if padded != len && self.direct {
             self.file.set_len(self.written)?;
         }
-        Ok(())
-    }
-
-    /// Writes everything still staged and returns the file, `written` bytes long.
-    pub(crate) fn finish(mut self) -> io::Result<File> {
-        self.write_staged(true)?;
-        Ok(self.file)
-    }
-}
-
-impl Write for ShardFile {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(STAGING - self.staged);
-        self.staging.bytes_mut()[self.staged..self.staged + n].copy_from_slice(&data[..n]);
-        self.staged += n;
-        if self.staged == STAGING {
-            self.write_staged(false)?;
-        }
-        Ok(n)
-    }
-
-    /// Staged bytes stay staged: a direct write of a partial block is only possible at the
-    /// end of the file.
-    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -204,8 +275,7 @@ mod tests {
             file.write_all(&data[at..end]).unwrap();
             at = end;
         }
-        let is_direct = file.is_direct();
-        let file = file.finish().unwrap();
+        let (file, is_direct) = file.finish_reporting().unwrap();
         file.sync_all().unwrap();
         is_direct
     }
