@@ -159,6 +159,8 @@ pub(crate) fn open(
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let raw = Counting { inner: file, read };
     let name = path.to_string_lossy();
+    let line_wise =
+        |reader, json| Opened::Lines(LineChunks::new(source, path, reader, json, skip_through));
     let kind = match format {
         Format::Jsonl => {
             let decoded: Box<dyn Read + Send> = if name.ends_with(".gz") {
@@ -168,23 +170,9 @@ pub(crate) fn open(
             } else {
                 Box::new(raw)
             };
-            return Ok(Opened::Lines(LineChunks::new(
-                source,
-                path,
-                decoded,
-                true,
-                skip_through,
-            )));
+            return Ok(line_wise(decoded, true));
         }
-        Format::Text if lines => {
-            return Ok(Opened::Lines(LineChunks::new(
-                source,
-                path,
-                Box::new(raw),
-                false,
-                skip_through,
-            )));
-        }
+        Format::Text if lines => return Ok(line_wise(Box::new(raw), false)),
         Format::Text => {
             let mut bytes = Vec::new();
             BufReader::new(raw)

@@ -2,7 +2,7 @@
 //!
 //! A shard is written once, start to end, and is not read again by the run that writes it.
 //! Through the page cache every byte is copied into freshly allocated cache pages and then
-//! written back by `fsync`: measured here, 165 MB cost 0.14–0.51 s of CPU time and 80 ms of
+//! written back by `fsync`: measured here, 165 MiB cost 0.14–0.51 s of CPU time and 80 ms of
 //! `fsync`, against under 0.01 s of CPU and a 0.3 ms `fsync` with `O_DIRECT`, whose writes
 //! go from the process's memory to the disk. Direct writes need aligned memory, file
 //! offsets and lengths, so the bytes pass through an aligned staging buffer and the file's

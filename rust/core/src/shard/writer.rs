@@ -80,7 +80,7 @@ pub struct ShardBuilder {
 impl ShardBuilder {
     /// A builder with room for `tokens` tokens (more only costs a reallocation). Not on huge
     /// pages: on a host that takes freed memory back, as this one does, faulting a huge page
-    /// back in cost 2–3× as much as its 4 KiB pages (134 MB filled: 243–311 ms against
+    /// back in cost 2–3× as much as its 4 KiB pages (134 MiB filled again: 243–311 ms against
     /// 71–130 ms).
     pub fn with_capacity(tokens: usize) -> Self {
         ShardBuilder {
