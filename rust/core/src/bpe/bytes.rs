@@ -47,7 +47,24 @@ pub(crate) fn to_token_string(bytes: &[u8]) -> String {
 /// The bytes a `tokenizer.json` token string stands for, or `None` when a character lies
 /// outside the byte alphabet (such a token can never come out of byte-level BPE merges).
 pub(crate) fn from_token_string(token: &str) -> Option<Vec<u8>> {
-    token.chars().map(byte_of).collect()
+    let mut bytes = Vec::with_capacity(token.len());
+    append_token_bytes(token, &mut bytes).then_some(bytes)
+}
+
+/// [`from_token_string`] appending to `out`, which is left as it was (and false returned)
+/// when a character lies outside the byte alphabet.
+pub(crate) fn append_token_bytes(token: &str, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    for c in token.chars() {
+        match byte_of(c) {
+            Some(b) => out.push(b),
+            None => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -73,5 +90,14 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         assert_eq!(from_token_string(&to_token_string(&all)), Some(all));
         assert_eq!(from_token_string("▁x"), None);
+    }
+
+    #[test]
+    fn a_token_outside_the_alphabet_leaves_the_buffer_as_it_was() {
+        let mut out = b"ab".to_vec();
+        assert!(!append_token_bytes("Ġx▁", &mut out));
+        assert_eq!(out, b"ab");
+        assert!(append_token_bytes("Ġx", &mut out));
+        assert_eq!(out, b"ab x");
     }
 }

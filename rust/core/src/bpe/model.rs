@@ -51,8 +51,9 @@ fn key(left: u32, right: u32) -> u64 {
 }
 
 impl Model {
-    /// `vocab` holds each token's bytes and id; `merges` are `(left, right, merged)` ids in
-    /// rank order (a later duplicate of a pair replaces the earlier one, as in HF).
+    /// `vocab` holds each token's bytes and id (only its single bytes are read, unless
+    /// `ignore_merges`); `merges` are `(left, right, merged)` ids in rank order (a later
+    /// duplicate of a pair replaces the earlier one, as in HF).
     pub(crate) fn new(
         vocab: &[(Box<[u8]>, u32)],
         merges: &[(u32, u32, u32)],

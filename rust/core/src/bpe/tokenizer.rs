@@ -55,8 +55,11 @@ impl Tokenizer {
             added,
             template,
         } = spec;
+        // The model keeps only the single-byte tokens, or all of them when it may look
+        // words up whole (`ignore_merges`): only those are converted.
         let byte_vocab: Vec<(Box<[u8]>, u32)> = vocab
             .iter()
+            .filter(|(token, _)| ignore_merges || token.chars().nth(1).is_none())
             .filter_map(|(token, &id)| Some((bytes::from_token_string(token)?.into(), id)))
             .collect();
         Ok(Tokenizer {

@@ -28,14 +28,18 @@ impl Vocab {
             decoded: Spans::with_capacity(size),
             ids: FxHashMap::default(),
         };
+        let mut decoded = Vec::new();
         for (token, &id) in &model {
             // The ByteLevel decoder's rule: a token of byte characters is those bytes;
             // anything else (never produced by merges) is its own UTF-8.
-            let decoded = bytes::from_token_string(token);
+            decoded.clear();
+            let bytes = if bytes::append_token_bytes(token, &mut decoded) {
+                &decoded[..]
+            } else {
+                token.as_bytes()
+            };
             vocab.strings.set(id, token.as_bytes());
-            vocab
-                .decoded
-                .set(id, decoded.as_deref().unwrap_or(token.as_bytes()));
+            vocab.decoded.set(id, bytes);
         }
         vocab.ids = model;
         for (content, id) in added {
