@@ -83,6 +83,28 @@ def test_ids_match_hf_tokenizers_and_every_document_is_kept(
     assert set(table.column("source").to_pylist()) == {str(small_corpus)}
 
 
+def test_a_shard_of_several_record_batches_is_read_in_place(
+    small_corpus: Path, tokenizer_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ds"
+    seqpack.preprocess(small_corpus, tokenizer_path, out)
+    (shard,) = out.glob("shard-*.arrow")
+    with pa.memory_map(str(shard)) as source:
+        reader = pa.ipc.open_file(source)
+        assert reader.num_record_batches > 1
+        table = reader.read_all()
+    ds = Dataset(out)
+    assert len(ds) == table.num_rows
+    assert ds.lengths.tolist() == table.column("length").to_pylist()
+    ids = table.column("input_ids")
+    first_batch = len(ids.chunk(0))
+    for i in (0, first_batch - 1, first_batch, len(ds) - 1):
+        tokens = ds[i]
+        assert tokens.tolist() == ids[i].as_py(), f"document {i}"
+        # A view of the mapped file, not a copy.
+        assert not tokens.flags.owndata and not tokens.flags.writeable
+
+
 def test_other_readers_need_no_seqpack(
     small_corpus: Path, tokenizer_path: Path, tmp_path: Path
 ) -> None:

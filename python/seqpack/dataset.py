@@ -53,7 +53,12 @@ class Dataset:
             if verify:
                 _verify_shard(shard, entry)
             self._tables.append(_open_shard(shard, entry))
-        rows = [t.num_rows for t in self._tables]
+        # A shard holds one record batch per few million tokens: documents are found by
+        # batch, each batch's columns being views of the mapping.
+        self._batches: list[pa.LargeListArray] = [
+            chunk for table in self._tables for chunk in table.column("input_ids").chunks
+        ]
+        rows = [len(batch) for batch in self._batches]
         self._row_starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])
         self._lengths: npt.NDArray[np.uint32] | None = None
 
@@ -96,10 +101,13 @@ class Dataset:
 
     @property
     def lengths(self) -> npt.NDArray[np.uint32]:
-        """Tokens per document. A view of the mapped ``length`` column when the dataset has
-        one shard; otherwise the shards' columns concatenated once (4 bytes per document)."""
+        """Tokens per document. A view of the mapped ``length`` column when the dataset is
+        one record batch; otherwise its batches' columns concatenated once (4 bytes per
+        document)."""
         if self._lengths is None:
-            columns = [_zero_copy(t.column("length").chunk(0)) for t in self._tables]
+            columns = [
+                _zero_copy(chunk) for t in self._tables for chunk in t.column("length").chunks
+            ]
             if len(columns) == 1:
                 self._lengths = columns[0]
             else:
@@ -116,9 +124,9 @@ class Dataset:
             index += n
         if not 0 <= index < n:
             raise IndexError(f"document {index} out of range for a dataset of {n}")
-        shard = int(np.searchsorted(self._row_starts, index, side="right")) - 1
-        row = index - int(self._row_starts[shard])
-        tokens = self._tables[shard].column("input_ids").chunk(0)
+        batch = int(np.searchsorted(self._row_starts, index, side="right")) - 1
+        row = index - int(self._row_starts[batch])
+        tokens = self._batches[batch]
         offsets = _zero_copy(tokens.offsets)
         values = _zero_copy(tokens.values)
         return values[offsets[row] : offsets[row + 1]]
@@ -128,7 +136,8 @@ class Dataset:
             yield self[i]
 
     def to_arrow(self) -> pa.Table:
-        """All shards as one memory-mapped pyarrow table (one chunk per shard, no copy)."""
+        """All shards as one memory-mapped pyarrow table (a chunk per record batch, no
+        copy)."""
         if not self._tables:
             return _empty_table()
         return pa.concat_tables(self._tables)
@@ -188,7 +197,7 @@ def _open_shard(shard: Path, entry: dict[str, Any]) -> pa.Table:
         raise CorruptDatasetError(
             f"{shard}: {table.num_rows} rows, the manifest says {entry['rows']}"
         )
-    return table.combine_chunks() if table.column("input_ids").num_chunks != 1 else table
+    return table
 
 
 def _zero_copy(array: pa.Array) -> npt.NDArray[Any]:

@@ -62,6 +62,16 @@ pub(crate) enum Batch {
     Records(Vec<Record>),
 }
 
+impl Batch {
+    /// The bytes the batch's texts come from (a JSONL line's whole text, at most).
+    pub fn text_bytes(&self) -> usize {
+        match self {
+            Batch::Lines(lines) => lines.bytes.len() - lines.start,
+            Batch::Records(records) => records.iter().map(Record::size).sum(),
+        }
+    }
+}
+
 /// Whole lines of one file: `bytes[start..]`, each line ended by a newline but perhaps the
 /// last of the file.
 pub(crate) struct Lines {

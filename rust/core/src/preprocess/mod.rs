@@ -136,17 +136,10 @@ pub struct Progress {
 }
 
 /// Batches read ahead per tokenizer thread: enough that the pool stays busy while the
-/// calling thread writes a shard (with 2 per thread, 2 workers idled through part of each
-/// 128 MiB shard's write), few enough to bound memory (a batch is about
-/// [`batches::BATCH_BYTES`] of input and its tokens).
+/// calling thread writes and syncs (with 2 per thread, 2 workers idled through part of each
+/// 128 MiB shard's write when shards were written whole), few enough to bound memory (a
+/// batch is about [`batches::BATCH_BYTES`] of input and its tokens).
 const BATCHES_PER_THREAD: usize = 6;
-
-/// The tokens to reserve room for in the shard being filled: a shard's worth (it closes at
-/// the first document that reaches `shard_tokens`; a longer one costs a reallocation), up
-/// to 1 GiB of ids however large a shard is asked for.
-fn shard_capacity(shard_tokens: u64) -> usize {
-    shard_tokens.min(1 << 28) as usize
-}
 
 /// Tokenizes `inputs` into the dataset directory `out` and returns its manifest.
 /// `on_progress` runs after each batch; an error from it (e.g. [`Error::Interrupted`])
@@ -197,24 +190,40 @@ pub fn preprocess(
         sources: &sources,
         options,
         state,
-        shard: shard::ShardBuilder::with_capacity(shard_capacity(options.shard_tokens)),
+        shard: None,
+        // A record batch closes at the first document that reaches its size; a longer one
+        // costs a reallocation.
+        pending: shard::ShardBuilder::with_capacity(
+            sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
+        ),
     };
-    let (input_buffers, token_buffers) = (Recycler::default(), Recycler::default());
-    pipeline::ordered_map(
+    let (input_buffers, record_buffers, token_buffers) = (
+        Recycler::default(),
+        Recycler::default(),
+        Recycler::default(),
+    );
+    let piped = pipeline::ordered_map(
         &pool,
         BATCHES_PER_THREAD * pool.current_num_threads() + 2,
         |submit| batches::read_batches(inputs, cursor, options, &read, &input_buffers, submit),
-        |batch| record::tokenize(batch, encoder, options, token_buffers.take()),
         |batch| {
-            sink.append(batch.records, &batch.tokens, &mut progress)?;
+            let (records, tokens) = (record_buffers.take(), token_buffers.take());
+            record::tokenize(batch, encoder, options, records, tokens)
+        },
+        |mut batch| {
+            sink.append(&mut batch.records, &batch.tokens, &mut progress)?;
+            record_buffers.give(batch.records);
             token_buffers.give(batch.tokens);
             if let Some(input) = batch.input {
                 input_buffers.give(input);
             }
             report(&mut progress, &read, &started, on_progress)
         },
-    )?;
-    sink.flush(None)?;
+    );
+    if let Err(error) = piped.and_then(|()| sink.flush(None)) {
+        sink.abandon();
+        return Err(error);
+    }
     report(&mut progress, &read, &started, on_progress)?;
     let state = sink.state;
 

@@ -1,12 +1,20 @@
 //! Buffers handed back once used, for the next batch: a batch's input and tokens each take
-//! a buffer of about a megabyte, and fresh memory costs more than filling it (see
-//! [`crate::buffer`]), so a run reuses the few that are in flight at once.
+//! a buffer of about a megabyte (its records' outcomes a smaller one), and fresh memory
+//! costs more than filling it (see [`crate::buffer`]), so a run reuses the few that are in
+//! flight at once.
 
 use std::sync::Mutex;
 
-#[derive(Default)]
 pub(super) struct Recycler<T> {
     free: Mutex<Vec<Vec<T>>>,
+}
+
+impl<T> Default for Recycler<T> {
+    fn default() -> Self {
+        Recycler {
+            free: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl<T> Recycler<T> {

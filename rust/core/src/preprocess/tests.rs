@@ -185,6 +185,23 @@ fn bad_records_fail_with_file_and_line_or_are_counted() {
 }
 
 #[test]
+fn a_failed_run_leaves_no_half_written_shard() {
+    let dir = temp_dir("failed");
+    // The first document fills a record batch, so its shard is open when the second fails.
+    let big = "x".repeat(sink::RECORD_BATCH_TOKENS as usize + 10);
+    let text = format!("{{\"text\": \"{big}\"}}\n{{nope\n");
+    let jsonl = write(&dir.join("a.jsonl"), text.as_bytes());
+    let out = dir.join("out");
+    let err = run(&[jsonl], &out, &PreprocessOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Record { line: 2, .. }), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|name| !name.ends_with(".tmp")), "{left:?}");
+}
+
+#[test]
 fn an_interrupted_run_resumes_to_the_same_dataset() {
     let dir = temp_dir("resume");
     let mut text = String::new();
@@ -284,27 +301,36 @@ fn the_dataset_is_the_same_whatever_the_threads_and_batches() {
         write(&dir.join("b.txt"), b"one\ntwo\n\nthree"),
         write(&dir.join("c.jsonl"), text.as_bytes()),
     ];
-    let options = |workers, batch_records| PreprocessOptions {
-        shard_tokens: 50_000,
-        on_error: OnError::Skip,
-        lines: true,
-        append: Some(7),
-        workers,
-        batch_records,
-        ..PreprocessOptions::default()
-    };
-    let reference_dir = dir.join("reference");
-    let reference = run(&inputs, &reference_dir, &options(1, 8192)).unwrap();
-    assert!(reference.shards.len() > 10);
-    assert_eq!(reference.skipped["malformed_json"], 14);
-    for (workers, batch_records) in [(1, 1), (2, 3), (4, 16), (3, 1000), (2, 8192)] {
-        let out = dir.join(format!("w{workers}-b{batch_records}"));
-        let manifest = run(&inputs, &out, &options(workers, batch_records)).unwrap();
-        // Equal checksums: byte-identical shard files.
-        assert_eq!(manifest.shards, reference.shards, "{workers} workers");
-        assert_eq!(manifest.skipped, reference.skipped);
-        assert_eq!(manifest.length_histogram, reference.length_histogram);
-        assert_eq!(manifest.total_text_bytes, reference.total_text_bytes);
-        assert_eq!(rows(&out, &manifest), rows(&reference_dir, &reference));
+    // Small shards of one record batch each, and large ones of several.
+    for shard_tokens in [50_000, 3 * sink::RECORD_BATCH_TOKENS] {
+        let options = |workers, batch_records| PreprocessOptions {
+            shard_tokens,
+            on_error: OnError::Skip,
+            lines: true,
+            append: Some(7),
+            workers,
+            batch_records,
+            ..PreprocessOptions::default()
+        };
+        let reference_dir = dir.join(format!("reference-{shard_tokens}"));
+        let reference = run(&inputs, &reference_dir, &options(1, 8192)).unwrap();
+        assert!(reference.shards.len() > 1);
+        assert_eq!(reference.skipped["malformed_json"], 14);
+        let first_shard = reference_dir.join(&reference.shards[0].file);
+        let file = std::fs::File::open(first_shard).unwrap();
+        let record_batches = arrow_ipc::reader::FileReader::try_new(file, None)
+            .unwrap()
+            .num_batches();
+        assert_eq!(record_batches > 1, shard_tokens > sink::RECORD_BATCH_TOKENS);
+        for (workers, batch_records) in [(1, 1), (2, 3), (4, 16), (3, 1000), (2, 8192)] {
+            let out = dir.join(format!("w{workers}-b{batch_records}-{shard_tokens}"));
+            let manifest = run(&inputs, &out, &options(workers, batch_records)).unwrap();
+            // Equal checksums: byte-identical shard files.
+            assert_eq!(manifest.shards, reference.shards, "{workers} workers");
+            assert_eq!(manifest.skipped, reference.skipped);
+            assert_eq!(manifest.length_histogram, reference.length_histogram);
+            assert_eq!(manifest.total_text_bytes, reference.total_text_bytes);
+            assert_eq!(rows(&out, &manifest), rows(&reference_dir, &reference));
+        }
     }
 }

@@ -26,7 +26,7 @@ pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
 pub use reader::TokenStore;
-pub use writer::{PackedRow, Row, ShardBuilder, write_packed_shard, write_shard};
+pub use writer::{PackedRow, Row, ShardBuilder, ShardWriter, write_packed_shard, write_shard};
 
 use std::path::{Path, PathBuf};
 

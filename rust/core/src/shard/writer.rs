@@ -62,17 +62,17 @@ pub fn write_shard(
     shard.write(dir, index, first_doc_id, sources)
 }
 
-/// A shard's columns, filled one document at a time, so a document's tokens are copied
-/// once, as it arrives, and need not be kept apart until the shard is written.
+/// Rows' columns, filled one document at a time, so a document's tokens are copied once, as
+/// it arrives, and need not be kept apart until they are written (as one record batch).
 ///
 /// The columns become the Arrow arrays without a copy, and come back empty but with their
-/// memory once the shard is written, for the next one: fresh memory costs more here than
-/// the copy into it (see [`crate::buffer`]), so a run touches a shard's worth of it once.
+/// memory once written, for the next rows: fresh memory costs more here than the copy into
+/// it (see [`crate::buffer`]).
 pub struct ShardBuilder {
     tokens: Vec<u32>,
     /// Where each row's tokens start, then the end of the last row.
     offsets: Vec<i64>,
-    /// Index of each row's source in the names given to [`ShardBuilder::write`].
+    /// Index of each row's source in the names given when the rows are written.
     sources: Vec<u32>,
     lines: Vec<u64>,
 }
@@ -116,8 +116,15 @@ impl ShardBuilder {
         first_doc_id: u64,
         sources: &[String],
     ) -> Result<ShardEntry> {
+        let mut shard = ShardWriter::create(dir, index, first_doc_id)?;
+        shard.append(self, sources)?;
+        shard.finish()
+    }
+
+    /// The rows as a record batch whose doc ids start at `first_doc_id`, leaving the builder
+    /// empty; [`ShardBuilder::reclaim`] gives it the tokens' memory back.
+    fn take_batch(&mut self, first_doc_id: u64, sources: &[String]) -> RecordBatch {
         let rows = self.rows() as u64;
-        let tokens = self.tokens();
         let length =
             UInt32Array::from_iter_values(self.offsets.windows(2).map(|w| (w[1] - w[0]) as u32));
         let doc_id = UInt64Array::from_iter_values(first_doc_id..first_doc_id + rows);
@@ -137,28 +144,127 @@ impl ShardBuilder {
             Arc::new(source),
             Arc::new(line),
         ];
-        let batch = RecordBatch::try_new(schema(), columns).expect("columns match the schema");
-        let entry = write_batch(dir, index, &batch, tokens);
         self.sources.clear();
-        self.tokens = reclaim_tokens(batch);
-        entry
+        RecordBatch::try_new(schema(), columns).expect("columns match the schema")
+    }
+
+    /// Takes back the token memory of a written batch from [`ShardBuilder::take_batch`]
+    /// (a fresh vector should anything else still hold it).
+    fn reclaim(&mut self, batch: RecordBatch) {
+        let input_ids = batch.column(0).to_data();
+        drop(batch);
+        let (.., mut children) = input_ids.into_parts();
+        let (.., buffers, _) = children.pop().expect("a list has its values").into_parts();
+        let mut tokens = buffers
+            .into_iter()
+            .next()
+            .and_then(|values| values.into_vec::<u32>().ok())
+            .unwrap_or_default();
+        tokens.clear();
+        self.tokens = tokens;
     }
 }
 
-/// The memory of a written shard's tokens, emptied; a fresh vector should anything else still
-/// hold it.
-fn reclaim_tokens(batch: RecordBatch) -> Vec<u32> {
-    let input_ids = batch.column(0).to_data();
-    drop(batch);
-    let (.., mut children) = input_ids.into_parts();
-    let (.., buffers, _) = children.pop().expect("a list has its values").into_parts();
-    let mut tokens = buffers
-        .into_iter()
-        .next()
-        .and_then(|values| values.into_vec::<u32>().ok())
-        .unwrap_or_default();
-    tokens.clear();
-    tokens
+/// A shard being written, a record batch at a time, so that its rows need not all be held
+/// in memory: a run keeps only the rows of the batch being filled, and the file is mostly on
+/// disk by the time the shard closes. [`ShardWriter::finish`] makes it appear atomically.
+pub struct ShardWriter {
+    writer: FileWriter<HashingWriter<ShardFile>>,
+    tmp: std::path::PathBuf,
+    name: String,
+    path: std::path::PathBuf,
+    next_doc_id: u64,
+    rows: u64,
+    tokens: u64,
+}
+
+impl ShardWriter {
+    /// Starts shard `index` of `dir` (as a temporary file), its first row being document
+    /// `first_doc_id`.
+    pub fn create(dir: &Path, index: usize, first_doc_id: u64) -> Result<Self> {
+        Self::open(dir, index, &schema(), first_doc_id)
+    }
+
+    fn open(dir: &Path, index: usize, schema: &Schema, first_doc_id: u64) -> Result<Self> {
+        let name = shard_file_name(index);
+        let path = dir.join(&name);
+        let tmp = temporary_path(&path);
+        let file = ShardFile::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let writer = FileWriter::try_new(HashingWriter::new(file), schema)
+            .map_err(|e| arrow_error(&tmp, e))?;
+        Ok(ShardWriter {
+            writer,
+            tmp,
+            name,
+            path,
+            next_doc_id: first_doc_id,
+            rows: 0,
+            tokens: 0,
+        })
+    }
+
+    /// Writes the rows of `rows` as the shard's next record batch (nothing if it has none)
+    /// and empties it, keeping its memory.
+    pub fn append(&mut self, rows: &mut ShardBuilder, sources: &[String]) -> Result<()> {
+        if rows.rows() == 0 {
+            return Ok(());
+        }
+        let tokens = rows.tokens();
+        let batch = rows.take_batch(self.next_doc_id, sources);
+        let written = self.write(&batch, tokens);
+        rows.reclaim(batch);
+        written
+    }
+
+    fn write(&mut self, batch: &RecordBatch, tokens: u64) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| arrow_error(&self.tmp, e))?;
+        let rows = batch.num_rows() as u64;
+        self.next_doc_id += rows;
+        self.rows += rows;
+        self.tokens += tokens;
+        Ok(())
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn tokens(&self) -> u64 {
+        self.tokens
+    }
+
+    /// Stops writing and removes the temporary file (a run that failed; a resumed run would
+    /// remove it too).
+    pub fn abandon(self) {
+        let tmp = self.tmp.clone();
+        drop(self);
+        let _ = std::fs::remove_file(tmp);
+    }
+
+    /// Ends the file (footer, sync) and renames it into place.
+    pub fn finish(mut self) -> Result<ShardEntry> {
+        let tmp = self.tmp;
+        let io = |e: std::io::Error| Error::io(&tmp, e);
+        self.writer.finish().map_err(|e| arrow_error(&tmp, e))?;
+        let hashing = self.writer.into_inner().map_err(|e| arrow_error(&tmp, e))?;
+        let (checksum, bytes) = (hashing.digest(), hashing.bytes);
+        let file = hashing.into_inner().finish().map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(ShardEntry {
+            file: self.name,
+            rows: self.rows,
+            tokens: self.tokens,
+            bytes,
+            checksum,
+        })
+    }
+}
+
+fn arrow_error(path: &Path, error: arrow_schema::ArrowError) -> Error {
+    Error::io(path, std::io::Error::other(error))
 }
 
 /// One row of a packed dataset: `tokens` holds whole rows of the pack's capacity (real
@@ -233,29 +339,9 @@ pub fn write_packed_shard(
     write_batch(dir, index, &batch, tokens as u64)
 }
 
-/// Writes one record batch as shard `index`: temporary file, checksum while writing, sync,
-/// rename.
+/// Writes one record batch as shard `index` of a packed dataset.
 fn write_batch(dir: &Path, index: usize, batch: &RecordBatch, tokens: u64) -> Result<ShardEntry> {
-    let name = shard_file_name(index);
-    let path = dir.join(&name);
-    let tmp = temporary_path(&path);
-    let io = |e: std::io::Error| Error::io(&tmp, e);
-    let arrow = |e: arrow_schema::ArrowError| Error::io(&tmp, std::io::Error::other(e));
-    let file = ShardFile::create(&tmp).map_err(io)?;
-    let mut writer =
-        FileWriter::try_new(HashingWriter::new(file), &batch.schema()).map_err(arrow)?;
-    writer.write(batch).map_err(arrow)?;
-    writer.finish().map_err(arrow)?;
-    let hashing = writer.into_inner().map_err(arrow)?;
-    let (checksum, bytes) = (hashing.digest(), hashing.bytes);
-    let file = hashing.into_inner().finish().map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(ShardEntry {
-        file: name,
-        rows: batch.num_rows() as u64,
-        tokens,
-        bytes,
-        checksum,
-    })
+    let mut shard = ShardWriter::open(dir, index, &batch.schema(), 0)?;
+    shard.write(batch, tokens)?;
+    shard.finish()
 }
