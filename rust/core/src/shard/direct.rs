@@ -305,4 +305,30 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), pattern(10));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_direct_write_refused_at_the_first_write_goes_through_the_page_cache() {
+        let dir = std::env::temp_dir().join(format!("seqpack-refused-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("shard.arrow");
+        let file = open_direct(&path).expect("the temporary directory does direct I/O");
+        let mut disk = Disk {
+            file,
+            written: 0,
+            direct: true,
+        };
+        // A direct write whose length is not a multiple of the block is refused with
+        // EINVAL, as by a file system that accepts the flag at open but not at write.
+        let data = pattern(1000 + BLOCK);
+        let mut buffer = AlignedBuffer::new(STAGING);
+        buffer.bytes_mut()[..1000].copy_from_slice(&data[..1000]);
+        disk.write(&mut buffer, 1000, false).unwrap();
+        assert!(!disk.direct, "the refused write switched to the page cache");
+        buffer.bytes_mut()[..BLOCK].copy_from_slice(&data[1000..]);
+        disk.write(&mut buffer, BLOCK, true).unwrap();
+        drop(disk);
+        assert!(std::fs::read(&path).unwrap() == data, "contents differ");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
