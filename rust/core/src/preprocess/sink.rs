@@ -5,7 +5,7 @@
 //! boundaries depend only on the data, so the files are the same however the input was
 //! batched for the workers, and a resumed run (which starts at a shard boundary) writes the
 //! same bytes. Holding a whole shard instead cost a shard's worth of fresh memory (128 MiB
-//! for the default shard, faulted in at about 1 ms per MiB here) and left the last shard's
+//! for the default shard, faulted in at 0.5–1 ms per MiB here) and left the last shard's
 //! whole write for after the last batch.
 
 use std::path::{Path, PathBuf};
@@ -29,9 +29,9 @@ pub(super) struct Sink<'a> {
     pub pending: ShardBuilder,
 }
 
-/// Tokens per record batch of a shard: few enough that the pending rows fit in the cache of
-/// a core, many enough that a batch's own overhead (its header, a few hundred bytes) is
-/// lost in its 4 MiB of ids.
+/// Tokens per record batch of a shard: few enough that the pending rows are a small buffer
+/// used again and again (4 MiB of ids), many enough that a batch's own overhead (its
+/// header, a few hundred bytes) is lost in it.
 pub(super) const RECORD_BATCH_TOKENS: u64 = 1 << 20;
 
 impl Sink<'_> {
