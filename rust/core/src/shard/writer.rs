@@ -1,6 +1,6 @@
 //! Writing one shard.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{LargeListBuilder, ListBuilder, UInt32Builder, UInt64Builder};
@@ -170,9 +170,9 @@ impl ShardBuilder {
 /// disk by the time the shard closes. [`ShardWriter::finish`] makes it appear atomically.
 pub struct ShardWriter {
     writer: FileWriter<HashingWriter<ShardFile>>,
-    tmp: std::path::PathBuf,
+    tmp: PathBuf,
     name: String,
-    path: std::path::PathBuf,
+    path: PathBuf,
     next_doc_id: u64,
     rows: u64,
     tokens: u64,
