@@ -53,7 +53,7 @@ class Dataset:
             if verify:
                 _verify_shard(shard, entry)
             self._tables.append(_open_shard(shard, entry))
-        # A shard holds one record batch per few million tokens: documents are found by
+        # A preprocessed shard holds a record batch per 2^20 tokens: documents are found by
         # batch, each batch's columns being views of the mapping.
         self._batches: list[pa.LargeListArray] = [
             chunk for table in self._tables for chunk in table.column("input_ids").chunks
