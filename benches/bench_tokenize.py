@@ -722,8 +722,6 @@ class PairedEncode:
         result = self.encoder.call(self.texts)
         self.times_s.append(time.perf_counter() - t0)
         del result
-        gc.collect()
-        _trim_heap()
 
 
 def run_preprocess(spec: dict[str, Any], corpus: Corpus) -> dict[str, Any]:

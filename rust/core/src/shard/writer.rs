@@ -173,7 +173,7 @@ pub struct ShardWriter {
     tmp: PathBuf,
     name: String,
     path: PathBuf,
-    next_doc_id: u64,
+    first_doc_id: u64,
     rows: u64,
     tokens: u64,
 }
@@ -197,7 +197,7 @@ impl ShardWriter {
             tmp,
             name,
             path,
-            next_doc_id: first_doc_id,
+            first_doc_id,
             rows: 0,
             tokens: 0,
         })
@@ -210,7 +210,7 @@ impl ShardWriter {
             return Ok(());
         }
         let tokens = rows.tokens();
-        let batch = rows.take_batch(self.next_doc_id, sources);
+        let batch = rows.take_batch(self.first_doc_id + self.rows, sources);
         let written = self.write(&batch, tokens);
         rows.reclaim(batch);
         written
@@ -221,14 +221,9 @@ impl ShardWriter {
             .write(batch)
             .map_err(|e| arrow_error(&self.tmp, e))?;
         let rows = batch.num_rows() as u64;
-        self.next_doc_id += rows;
         self.rows += rows;
         self.tokens += tokens;
         Ok(())
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     pub fn tokens(&self) -> u64 {
