@@ -15,8 +15,8 @@ use crate::{Error, Result};
 pub(super) const BATCH_BYTES: usize = 1 << 20;
 
 /// Reads `inputs` from `cursor` (the last record already done, as (source, line)) and hands
-/// each batch to `submit` until it returns false. Chunks of lines are read into buffers from
-/// `buffers`. A file that cannot be opened becomes a record of its own (line 0, reason
+/// each batch to `submit` until it returns false. Chunks of lines that are streamed are read
+/// into buffers from `buffers`. A file that cannot be opened becomes a record of its own (line 0, reason
 /// `unreadable_file`), so it is reported or counted in order with the others.
 pub(super) fn read_batches(
     inputs: &[PathBuf],
@@ -51,7 +51,7 @@ pub(super) fn read_batches(
                 }
                 records_bytes = 0;
                 while let Some(chunk) =
-                    chunks.next_chunk(buffers.take(), BATCH_BYTES, options.batch_records)?
+                    chunks.next_chunk(buffers, BATCH_BYTES, options.batch_records)?
                 {
                     if !submit(Batch::Lines(chunk)) {
                         return Ok(());

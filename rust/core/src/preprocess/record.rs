@@ -87,7 +87,7 @@ pub(super) fn tokenize(
                     outcome,
                 });
             }
-            out.input = Some(chunk.bytes);
+            out.input = chunk.bytes.into_buffer();
         }),
     }
     out
