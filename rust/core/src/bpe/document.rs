@@ -1,13 +1,15 @@
 //! A `tokenizer.json` as it is parsed: the model's vocabulary and merges straight into
-//! vectors, everything else as `serde_json::Value`s for [`super::load`] to check field by
-//! field.
+//! vectors of strings borrowed from the text, everything else as `serde_json::Value`s for
+//! [`super::load`] to check field by field.
 //!
 //! As a `Value`, a 32k vocabulary is a B-tree of 32k boxed values that is then copied into
 //! a hash map: parsing that way took most of a tokenizer's load time (25 of 57 ms, measured
-//! on a 32k GPT-2-style file). Each part here is what the whole-`Value` parse would give for
-//! it (duplicate keys: the last wins), or, where it has the wrong type, the kind of value it
-//! holds for the error message.
+//! on a 32k GPT-2-style file). Tokens and merges are borrowed, not copied into a string each
+//! (64k allocations and frees for a 32k vocabulary), unless they hold escapes. Each part here
+//! is what the whole-`Value` parse would give for it (duplicate keys: the last wins), or,
+//! where it has the wrong type, the kind of value it holds for the error message.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -19,22 +21,36 @@ pub(crate) enum Part<T> {
     Wrong(&'static str),
 }
 
-pub(crate) struct Document {
+pub(crate) struct Document<'a> {
     /// The top-level fields but `model`.
     pub(crate) fields: Map<String, Value>,
-    pub(crate) model: Option<Part<ModelFields>>,
+    pub(crate) model: Option<Part<ModelFields<'a>>>,
 }
 
-pub(crate) struct ModelFields {
+pub(crate) struct ModelFields<'a> {
     /// The model's fields but `vocab` and `merges`.
     pub(crate) fields: Map<String, Value>,
-    /// `(token, id)` in file order; an id is checked by the caller.
-    pub(crate) vocab: Option<Part<Vec<(String, Value)>>>,
-    pub(crate) merges: Option<Part<Vec<Value>>>,
+    pub(crate) vocab: Option<Part<Vec<VocabEntry<'a>>>>,
+    pub(crate) merges: Option<Part<Vec<Merge<'a>>>>,
+}
+
+/// `(token, id)`, in file order; an id is checked by the caller.
+pub(crate) type VocabEntry<'a> = (Cow<'a, str>, Value);
+
+/// One entry of `merges`.
+pub(crate) enum Merge<'a> {
+    /// `"left right"`, as written.
+    Joined(Cow<'a, str>),
+    /// `["left", "right"]`.
+    Pair(Cow<'a, str>, Cow<'a, str>),
+    /// A list that is not two strings.
+    NotAPair,
+    /// Another kind of value, by name.
+    Wrong(&'static str),
 }
 
 /// Parses the document; `Err` is serde_json's message.
-pub(crate) fn parse(json: &str) -> Result<Part<Document>, String> {
+pub(crate) fn parse(json: &str) -> Result<Part<Document<'_>>, String> {
     serde_json::from_str(json).map_err(|e| e.to_string())
 }
 
@@ -76,10 +92,10 @@ macro_rules! wrong_kinds {
     };
 }
 
-/// Deserializes a `Part<T>` with the visitor `$visitor`, which reads the expected value.
+/// Deserializes a `Part<T<'de>>` with the visitor `$visitor`, which reads the expected value.
 macro_rules! part_of {
-    ($t:ty, $visitor:ident) => {
-        impl<'de> Deserialize<'de> for Part<$t> {
+    ($t:ident, $visitor:ident) => {
+        impl<'de> Deserialize<'de> for Part<$t<'de>> {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 deserializer.deserialize_any($visitor)
             }
@@ -91,7 +107,7 @@ struct DocumentVisitor;
 part_of!(Document, DocumentVisitor);
 
 impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Part<Document>;
+    type Value = Part<Document<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a tokenizer.json document")
@@ -112,14 +128,14 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         Ok(Part::Found(document))
     }
 
-    wrong_kinds!(Part<Document>; seq);
+    wrong_kinds!(Part<Document<'de>>; seq);
 }
 
 struct ModelVisitor;
 part_of!(ModelFields, ModelVisitor);
 
 impl<'de> Visitor<'de> for ModelVisitor {
-    type Value = Part<ModelFields>;
+    type Value = Part<ModelFields<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a model")
@@ -133,8 +149,8 @@ impl<'de> Visitor<'de> for ModelVisitor {
         };
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "vocab" => model.vocab = Some(map.next_value()?),
-                "merges" => model.merges = Some(map.next_value()?),
+                "vocab" => model.vocab = Some(map.next_value::<Part<Vocab>>()?.map(|v| v.0)),
+                "merges" => model.merges = Some(map.next_value::<Part<Merges>>()?.map(|m| m.0)),
                 _ => {
                     model.fields.insert(key, map.next_value()?);
                 }
@@ -143,14 +159,112 @@ impl<'de> Visitor<'de> for ModelVisitor {
         Ok(Part::Found(model))
     }
 
-    wrong_kinds!(Part<ModelFields>; seq);
+    wrong_kinds!(Part<ModelFields<'de>>; seq);
 }
 
+impl<T> Part<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Part<U> {
+        match self {
+            Part::Found(value) => Part::Found(f(value)),
+            Part::Wrong(kind) => Part::Wrong(kind),
+        }
+    }
+}
+
+/// A string, borrowed from the text unless it has escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Text(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Text(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Text(Cow::Owned(s)))
+    }
+}
+
+/// A string where one is expected in a merge pair, or `None` for any other value.
+struct MaybeText<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for MaybeText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MaybeTextVisitor)
+    }
+}
+
+struct MaybeTextVisitor;
+
+impl<'de> Visitor<'de> for MaybeTextVisitor {
+    type Value = MaybeText<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a token string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(MaybeText(Some(Cow::Borrowed(s))))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(MaybeText(Some(Cow::Owned(s.to_owned()))))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(MaybeText(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(MaybeText(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(MaybeText(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(MaybeText(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MaybeText(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        IgnoredAny.visit_seq(seq)?;
+        Ok(MaybeText(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        IgnoredAny.visit_map(map)?;
+        Ok(MaybeText(None))
+    }
+}
+
+struct Vocab<'a>(Vec<VocabEntry<'a>>);
 struct VocabVisitor;
-part_of!(Vec<(String, Value)>, VocabVisitor);
+part_of!(Vocab, VocabVisitor);
 
 impl<'de> Visitor<'de> for VocabVisitor {
-    type Value = Part<Vec<(String, Value)>>;
+    type Value = Part<Vocab<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a vocabulary")
@@ -158,20 +272,21 @@ impl<'de> Visitor<'de> for VocabVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
+        while let Some(Text(token)) = map.next_key()? {
+            entries.push((token, map.next_value()?));
         }
-        Ok(Part::Found(entries))
+        Ok(Part::Found(Vocab(entries)))
     }
 
-    wrong_kinds!(Part<Vec<(String, Value)>>; seq);
+    wrong_kinds!(Part<Vocab<'de>>; seq);
 }
 
+struct Merges<'a>(Vec<Merge<'a>>);
 struct MergesVisitor;
-part_of!(Vec<Value>, MergesVisitor);
+part_of!(Merges, MergesVisitor);
 
 impl<'de> Visitor<'de> for MergesVisitor {
-    type Value = Part<Vec<Value>>;
+    type Value = Part<Merges<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of merges")
@@ -182,8 +297,72 @@ impl<'de> Visitor<'de> for MergesVisitor {
         while let Some(merge) = seq.next_element()? {
             merges.push(merge);
         }
-        Ok(Part::Found(merges))
+        Ok(Part::Found(Merges(merges)))
     }
 
-    wrong_kinds!(Part<Vec<Value>>; map);
+    wrong_kinds!(Part<Merges<'de>>; map);
+}
+
+impl<'de> Deserialize<'de> for Merge<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MergeVisitor)
+    }
+}
+
+struct MergeVisitor;
+
+impl<'de> Visitor<'de> for MergeVisitor {
+    type Value = Merge<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a merge")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Merge::Joined(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Merge::Joined(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let left = seq.next_element::<MaybeText>()?;
+        let right = seq.next_element::<MaybeText>()?;
+        let mut more = false;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            more = true;
+        }
+        Ok(match (left, right, more) {
+            (Some(MaybeText(Some(left))), Some(MaybeText(Some(right))), false) => {
+                Merge::Pair(left, right)
+            }
+            _ => Merge::NotAPair,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        IgnoredAny.visit_map(map)?;
+        Ok(Merge::Wrong("an object"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Merge::Wrong("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Merge::Wrong("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Merge::Wrong("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Merge::Wrong("a number"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Merge::Wrong("null"))
+    }
 }

@@ -2,11 +2,13 @@
 //! with the file is what seqpack does; what seqpack does not implement is refused with an
 //! error that names the field, never approximated.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::added::AddedToken;
-use super::document::{self, Document, ModelFields, Part};
+use super::document::{self, Document, Merge, ModelFields, Part};
 use super::model::Unknown;
 use super::pretokenize::{GPT2_PATTERN, Stage};
 use super::template::{Piece, Template};
@@ -15,10 +17,11 @@ use crate::{Error, Result};
 /// Ids at or above this are refused: they would only make the id tables huge.
 const MAX_ID: u64 = 1 << 26;
 
-/// Everything a tokenizer is built from, as read from the file.
-pub(crate) struct Spec {
+/// Everything a tokenizer is built from, as read from the file (whose text the tokens
+/// borrow).
+pub(crate) struct Spec<'a> {
     /// The model's tokens and ids.
-    pub(crate) vocab: FxHashMap<String, u32>,
+    pub(crate) vocab: FxHashMap<Cow<'a, str>, u32>,
     /// `(left, right, merged)` ids, in rank order.
     pub(crate) merges: Vec<(u32, u32, u32)>,
     pub(crate) ignore_merges: bool,
@@ -29,7 +32,7 @@ pub(crate) struct Spec {
     pub(crate) template: Option<Template>,
 }
 
-pub(crate) fn parse(json: &str, path: &str) -> Result<Spec> {
+pub(crate) fn parse<'a>(json: &'a str, path: &str) -> Result<Spec<'a>> {
     let r = Reader { path };
     let document = document::parse(json)
         .map_err(|e| r.invalid("(document)", format!("not valid JSON: {e}")))?;
@@ -65,8 +68,8 @@ fn is_null(v: Option<&Value>) -> bool {
     v.is_none_or(Value::is_null)
 }
 
-type Model = (
-    FxHashMap<String, u32>,
+type Model<'a> = (
+    FxHashMap<Cow<'a, str>, u32>,
     Vec<(u32, u32, u32)>,
     bool,
     Option<Unknown>,
@@ -164,7 +167,7 @@ impl Reader<'_> {
         Err(self.unsupported("normalizer", format!("normalizer {kind:?}")))
     }
 
-    fn model(&self, model: ModelFields) -> Result<Model> {
+    fn model<'a>(&self, model: ModelFields<'a>) -> Result<Model<'a>> {
         let m = &model.fields;
         if let Some(t) = m.get("type") {
             let t = self.string(Some(t), "model.type")?;
@@ -212,7 +215,7 @@ impl Reader<'_> {
         for (i, merge) in listed.iter().enumerate() {
             let at = || format!("model.merges[{i}]");
             let (left, right) = match merge {
-                Value::String(s) => s
+                Merge::Joined(s) => s
                     .split_once(' ')
                     .filter(|(_, r)| !r.contains(' '))
                     .ok_or_else(|| {
@@ -221,15 +224,14 @@ impl Reader<'_> {
                             format!("expected two tokens separated by one space, got {s:?}"),
                         )
                     })?,
-                Value::Array(pair) => match pair.as_slice() {
-                    [Value::String(l), Value::String(r)] => (l.as_str(), r.as_str()),
-                    _ => return Err(self.invalid(&at(), "expected a pair of token strings")),
-                },
-                v => {
-                    return Err(self.invalid(
-                        &at(),
-                        format!("expected a string or a pair, got {}", kind(v)),
-                    ));
+                Merge::Pair(left, right) => (left.as_ref(), right.as_ref()),
+                Merge::NotAPair => {
+                    return Err(self.invalid(&at(), "expected a pair of token strings"));
+                }
+                Merge::Wrong(kind) => {
+                    return Err(
+                        self.invalid(&at(), format!("expected a string or a pair, got {kind}"))
+                    );
                 }
             };
             let id = |token: &str| {
@@ -485,7 +487,7 @@ impl Reader<'_> {
     fn added_tokens(
         &self,
         v: Option<&Value>,
-        vocab: &FxHashMap<String, u32>,
+        vocab: &FxHashMap<Cow<'_, str>, u32>,
     ) -> Result<Vec<AddedToken>> {
         if is_null(v) {
             return Ok(Vec::new());
@@ -526,7 +528,7 @@ impl Reader<'_> {
                     ),
                 ));
             }
-            token.id = match vocab.get(&token.content) {
+            token.id = match vocab.get(token.content.as_str()) {
                 Some(&id) => id,
                 None => match added.iter().map(|t| t.id).max() {
                     Some(max) if max >= model_size || model_size == 0 => max + 1,

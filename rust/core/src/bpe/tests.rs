@@ -210,9 +210,21 @@ fn malformed_files_name_the_field() {
     unknown_merge["model"]["merges"][5] = json!(["Ġ", "nonexistent"]);
     let mut bad_id = base.clone();
     bad_id["model"]["vocab"]["a"] = json!(-1);
+    let mut not_a_pair = base.clone();
+    not_a_pair["model"]["merges"][2] = json!(["Ġ", 7]);
+    let mut not_a_merge = base.clone();
+    not_a_merge["model"]["merges"][4] = json!({"left": "Ġ"});
     let mut no_model = base.clone();
     no_model.as_object_mut().unwrap().remove("model");
     for (value, expected) in [
+        (
+            not_a_pair,
+            "model.merges[2]: expected a pair of token strings",
+        ),
+        (
+            not_a_merge,
+            "model.merges[4]: expected a string or a pair, got an object",
+        ),
         (
             bad_merge,
             "model.merges[3]: expected two tokens separated by one space",
@@ -266,6 +278,52 @@ fn fingerprint_follows_behaviour_not_formatting() {
             tokenizer.fingerprint()
         );
     }
+}
+
+#[test]
+fn merges_as_pairs_and_escaped_tokens_load_as_written() {
+    let tokenizer = trained(Pattern::Gpt2, &["<|endoftext|>"]);
+    let mut value = json_of(&tokenizer);
+    // The same merges as `"left right"` strings, the older spelling.
+    for merge in value["model"]["merges"].as_array_mut().unwrap() {
+        let [left, right] = merge.as_array().unwrap().as_slice() else {
+            panic!("a merge is written as a pair");
+        };
+        *merge = json!(format!(
+            "{} {}",
+            left.as_str().unwrap(),
+            right.as_str().unwrap()
+        ));
+    }
+    let joined = load(&value).unwrap();
+    assert_eq!(joined.fingerprint(), tokenizer.fingerprint());
+    // Escaped token strings (the parser cannot borrow those) read as their plain spelling.
+    let escaped = tokenizer.to_json().replace("\"Ġ\"", "\"\\u0120\"");
+    assert_ne!(escaped, tokenizer.to_json());
+    let escaped = Tokenizer::from_json(&escaped).unwrap();
+    assert_eq!(escaped.fingerprint(), tokenizer.fingerprint());
+    for text in [CORPUS, " the end"] {
+        assert_eq!(
+            escaped.encode(text, false).unwrap(),
+            tokenizer.encode(text, false).unwrap()
+        );
+    }
+}
+
+#[test]
+fn tokens_that_share_an_id_are_all_found() {
+    let tokenizer = trained(Pattern::Gpt2, &[]);
+    let id = tokenizer.token_to_id("a").unwrap();
+    let mut value = json_of(&tokenizer);
+    value["model"]["vocab"]["an alias"] = json!(id);
+    let shared = load(&value).unwrap();
+    assert_eq!(shared.token_to_id("a"), Some(id));
+    assert_eq!(shared.token_to_id("an alias"), Some(id));
+    assert!(["a", "an alias"].contains(&shared.id_to_token(id).unwrap()));
+    assert_eq!(shared.vocab_size(), tokenizer.vocab_size());
+    // The fingerprint does not depend on which of the two the id table keeps.
+    assert_eq!(load(&value).unwrap().fingerprint(), shared.fingerprint());
+    assert_ne!(shared.fingerprint(), tokenizer.fingerprint());
 }
 
 /// Text with every kind of character the pre-tokenizers treat differently, plus special

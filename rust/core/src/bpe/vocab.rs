@@ -2,34 +2,51 @@
 //! `id_to_token` and decoding.
 //!
 //! The strings and decoded bytes of all ids live in two buffers, each id holding a span of
-//! them: one allocation per table instead of one per token keeps loading a vocabulary cheap.
+//! them, and the map from a model token to its id holds only ids, looked up through those
+//! spans: one allocation per table instead of one per token keeps loading a vocabulary
+//! cheap.
 
-use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::bytes;
 
 pub(crate) struct Vocab {
-    ids: FxHashMap<String, u32>,
+    /// The model's token strings by id.
     strings: Spans,
+    /// The model's ids, found by their token strings in `strings`.
+    ids: HashTable<u32>,
+    /// Ids found by their strings outside `ids`: the added tokens, which take precedence
+    /// over the model's for the same content (as in HF), and a model token whose id another
+    /// token of the file took over in `strings`.
+    other_ids: FxHashMap<String, u32>,
+    /// The added tokens' contents by id, which take precedence over the model's strings.
+    added_contents: FxHashMap<u32, String>,
     /// What each id decodes to: a model token's bytes, an added token's content.
     decoded: Spans,
+    len: u32,
 }
 
 impl Vocab {
-    /// The model's tokens and ids, then the added tokens' `(content, id)` pairs, which take
-    /// precedence for the same id or content as in HF.
+    /// The model's tokens and ids, then the added tokens' `(content, id)` pairs.
     pub(crate) fn new<'a>(
-        model: FxHashMap<String, u32>,
+        model: &FxHashMap<Cow<'_, str>, u32>,
         added: impl IntoIterator<Item = (&'a str, u32)>,
     ) -> Self {
         let size = model.values().max().map_or(0, |&id| id as usize + 1);
         let mut vocab = Vocab {
             strings: Spans::with_capacity(size),
+            ids: HashTable::with_capacity(model.len()),
+            other_ids: FxHashMap::default(),
+            added_contents: FxHashMap::default(),
             decoded: Spans::with_capacity(size),
-            ids: FxHashMap::default(),
+            len: size as u32,
         };
         let mut decoded = Vec::new();
-        for (token, &id) in &model {
+        for (token, &id) in model {
             // The ByteLevel decoder's rule: a token of byte characters is those bytes;
             // anything else (never produced by merges) is its own UTF-8.
             decoded.clear();
@@ -38,28 +55,51 @@ impl Vocab {
             } else {
                 token.as_bytes()
             };
+            if let Some(earlier) = vocab.strings.get(id) {
+                // The id's entry in `ids` is hashed by the earlier token's string but would
+                // now compare with this one's: both are found outside it.
+                let earlier = String::from_utf8(earlier.to_vec()).expect("tokens are UTF-8");
+                vocab.other_ids.insert(earlier, id);
+                vocab.other_ids.insert(token.to_string(), id);
+            } else {
+                let strings = &vocab.strings;
+                vocab.ids.insert_unique(hash(token.as_bytes()), id, |&id| {
+                    hash(strings.get(id).unwrap_or_default())
+                });
+            }
             vocab.strings.set(id, token.as_bytes());
             vocab.decoded.set(id, bytes);
         }
-        vocab.ids = model;
         for (content, id) in added {
-            vocab.strings.set(id, content.as_bytes());
             vocab.decoded.set(id, content.as_bytes());
-            vocab.ids.insert(content.to_owned(), id);
+            vocab.other_ids.insert(content.to_owned(), id);
+            vocab.added_contents.insert(id, content.to_owned());
+            vocab.len = vocab.len.max(id + 1);
         }
         vocab
     }
 
     /// Ids run from 0 to `len() - 1` (with holes if the file has them).
     pub(crate) fn len(&self) -> u32 {
-        self.strings.len() as u32
+        self.len
     }
 
     pub(crate) fn id(&self, token: &str) -> Option<u32> {
-        self.ids.get(token).copied()
+        if let Some(&id) = self.other_ids.get(token) {
+            return Some(id);
+        }
+        let strings = &self.strings;
+        self.ids
+            .find(hash(token.as_bytes()), |&id| {
+                strings.get(id) == Some(token.as_bytes())
+            })
+            .copied()
     }
 
     pub(crate) fn token(&self, id: u32) -> Option<&str> {
+        if let Some(content) = self.added_contents.get(&id) {
+            return Some(content);
+        }
         // Only whole `&str`s are stored in `strings`.
         self.strings
             .get(id)
@@ -69,6 +109,10 @@ impl Vocab {
     pub(crate) fn decoded(&self, id: u32) -> Option<&[u8]> {
         self.decoded.get(id)
     }
+}
+
+fn hash(token: &[u8]) -> u64 {
+    FxBuildHasher.hash_one(token)
 }
 
 /// Byte strings by id, stored end to end.
@@ -94,10 +138,6 @@ impl Spans {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(value);
         self.spans[at] = Some((start, self.bytes.len()));
-    }
-
-    fn len(&self) -> usize {
-        self.spans.len()
     }
 
     fn get(&self, id: u32) -> Option<&[u8]> {
