@@ -4,7 +4,8 @@
 //! On source code, whose JSON strings have an escape every few dozen bytes, serde_json's
 //! check of the line and then a decoding pass over the text took 40 % of the time preprocess
 //! spends outside the tokenizer (0.2 s per 100 MB here). The scan looks for the next quote,
-//! backslash or control character eight bytes at a time and copies the runs between them.
+//! backslash or control character sixteen bytes at a time and copies the runs between
+//! them.
 //!
 //! It gives an answer only where serde_json's would be the same: a line that is one object
 //! whose keys have no escapes, whose values are well-formed and nested at most
@@ -284,8 +285,51 @@ impl<'a> Scanner<'a> {
 }
 
 /// The index of the first quote, backslash or control character in `bytes[from..]`, or
-/// `bytes.len()`, found eight bytes at a time.
+/// `bytes.len()`: sixteen bytes at a time with SSE2 (part of every x86-64 CPU), which made the
+/// scan of source code twice as fast as eight at a time in a word; then eight at a time.
 fn next_special(bytes: &[u8], from: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of every x86-64 CPU.
+    #[allow(unsafe_code)]
+    let from = match unsafe { next_special_by_blocks(bytes, from) } {
+        Ok(found) => return found,
+        Err(rest) => rest,
+    };
+    next_special_by_words(bytes, from)
+}
+
+/// [`next_special`] sixteen bytes at a time: `Ok` with the index found, or `Err` with where
+/// the last, shorter block starts.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn next_special_by_blocks(bytes: &[u8], from: usize) -> Result<usize, usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let (quote, backslash) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8));
+    let control = _mm_set1_epi8(0x1F);
+    let mut at = from;
+    while at + 16 <= bytes.len() {
+        // SAFETY: `bytes[at..at + 16]` is in bounds; the load needs no alignment.
+        #[allow(unsafe_code)]
+        let v = unsafe { _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>()) };
+        // A byte is a control character when min(byte, 0x1F) is the byte itself.
+        let special = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+            _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
+        );
+        let mask = _mm_movemask_epi8(special) as u32;
+        if mask != 0 {
+            return Ok(at + mask.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    Err(at)
+}
+
+/// [`next_special`] eight bytes at a time in a `u64`.
+fn next_special_by_words(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = from;
@@ -316,7 +360,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_eight_byte_search_finds_the_first_special_byte() {
+    fn the_search_finds_the_first_special_byte() {
         let mut line = vec![b'a'; 40];
         for special in [b'"', b'\\', 0, 0x1f, b'\n'] {
             for at in 0..40 {
@@ -332,6 +376,37 @@ mod tests {
         line.extend("é \u{7f} 😀".bytes());
         assert_eq!(next_special(&line, 0), line.len());
         assert_eq!(next_special(&line, 5), line.len());
+    }
+
+    proptest::proptest! {
+        /// Both searches agree with a byte-by-byte one, from any start, over blocks of 16
+        /// and 8 bytes and the bytes left after them.
+        #[test]
+        fn the_searches_agree_with_a_plain_loop(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just(b'"'),
+                    proptest::prelude::Just(b'\\'),
+                    0u8..0x20,
+                    0x20u8..=0xff,
+                ],
+                0..80,
+            ),
+            from in 0usize..80,
+        ) {
+            // Special bytes are rare in real text: mostly plain ones, so runs are long.
+            let bytes: Vec<u8> = bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| if i % 7 == 3 { b } else { b.max(0x20) | 0x40 })
+                .collect();
+            let from = from.min(bytes.len());
+            let plain = (from..bytes.len())
+                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1F))
+                .unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(next_special(&bytes, from), plain);
+            proptest::prop_assert_eq!(next_special_by_words(&bytes, from), plain);
+        }
     }
 
     #[test]
