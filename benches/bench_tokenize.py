@@ -825,7 +825,7 @@ class Settings:
     def for_mode(cls, quick: bool) -> Settings:
         if quick:
             return cls(True, 3, 5.0, 600.0, 1_000_000)
-        return cls(False, 3, 15.0, 1200.0, 3_000_000)
+        return cls(False, 5, 15.0, 1200.0, 3_000_000)
 
 
 @dataclass(frozen=True)
