@@ -603,7 +603,7 @@ mod tests {
             mapped && std::fs::metadata(path).unwrap().len() > 0
         );
         let mut lines = LineChunks::new(0, path, from, true, skip_through);
-        let buffers = Recycler::default();
+        let buffers = Recycler::new(usize::MAX);
         let mut out = Vec::new();
         while let Some(chunk) = lines.next_chunk(&buffers, max_bytes, max_lines).unwrap() {
             // Each chunk is dropped (its pages released) before the next is read.
@@ -695,7 +695,7 @@ mod tests {
         assert!(matches!(from, LineSource::Stream(_)));
         let mut lines = LineChunks::new(0, &path, from, true, 1);
         let chunk = lines
-            .next_chunk(&Recycler::default(), 1 << 20, 100)
+            .next_chunk(&Recycler::new(usize::MAX), 1 << 20, 100)
             .unwrap()
             .unwrap();
         writer.join().unwrap();

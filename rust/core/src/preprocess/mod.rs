@@ -197,10 +197,13 @@ pub fn preprocess(
             sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
         ),
     };
+    // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
+    // line that reaches the batch size, a worker reserves a token per two bytes of text, and
+    // vectors grow by doubling).
     let (input_buffers, record_buffers, token_buffers) = (
-        Recycler::default(),
-        Recycler::default(),
-        Recycler::default(),
+        Recycler::new(4 * batches::BATCH_BYTES),
+        Recycler::new(2 * options.batch_records),
+        Recycler::new(2 * batches::BATCH_BYTES),
     );
     let piped = pipeline::ordered_map(
         &pool,

@@ -88,10 +88,17 @@ pub(super) fn tokenize(
                 });
             }
             out.input = chunk.bytes.into_buffer();
+            if scratch.capacity() > MAX_KEPT_DECODED {
+                // Grown for one very long document: not kept for the rest of the run.
+                *scratch = String::new();
+            }
         }),
     }
     out
 }
+
+/// A worker's decoded text is kept from batch to batch up to this size.
+const MAX_KEPT_DECODED: usize = 4 * super::batches::BATCH_BYTES;
 
 thread_local! {
     /// The decoded text of a JSONL line with escapes, kept by each worker from batch to
