@@ -15,6 +15,7 @@ mod buffer;
 pub mod decompose;
 pub mod error;
 pub mod hf;
+mod json;
 pub mod pack;
 mod parallel;
 pub mod preprocess;

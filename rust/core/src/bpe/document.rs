@@ -15,6 +15,8 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::json::{Borrowed, StrOrKind};
+
 /// A part of the document, or the kind of value found where an object or a list belongs.
 pub(crate) enum Part<T> {
     Found(T),
@@ -171,94 +173,6 @@ impl<T> Part<T> {
     }
 }
 
-/// A string, borrowed from the text unless it has escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
-struct TextVisitor;
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Owned(s)))
-    }
-}
-
-/// A string where one is expected in a merge pair, or `None` for any other value.
-struct MaybeText<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for MaybeText<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(MaybeTextVisitor)
-    }
-}
-
-struct MaybeTextVisitor;
-
-impl<'de> Visitor<'de> for MaybeTextVisitor {
-    type Value = MaybeText<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a token string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(MaybeText(Some(Cow::Borrowed(s))))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(MaybeText(Some(Cow::Owned(s.to_owned()))))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(MaybeText(None))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(MaybeText(None))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(MaybeText(None))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(MaybeText(None))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(MaybeText(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq)?;
-        Ok(MaybeText(None))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_map(map)?;
-        Ok(MaybeText(None))
-    }
-}
-
 struct Vocab<'a>(Vec<VocabEntry<'a>>);
 struct VocabVisitor;
 part_of!(Vocab, VocabVisitor);
@@ -272,7 +186,7 @@ impl<'de> Visitor<'de> for VocabVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(Text(token)) = map.next_key()? {
+        while let Some(Borrowed(token)) = map.next_key()? {
             entries.push((token, map.next_value()?));
         }
         Ok(Part::Found(Vocab(entries)))
@@ -327,14 +241,14 @@ impl<'de> Visitor<'de> for MergeVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let left = seq.next_element::<MaybeText>()?;
-        let right = seq.next_element::<MaybeText>()?;
+        let left = seq.next_element::<StrOrKind>()?;
+        let right = seq.next_element::<StrOrKind>()?;
         let mut more = false;
         while seq.next_element::<IgnoredAny>()?.is_some() {
             more = true;
         }
         Ok(match (left, right, more) {
-            (Some(MaybeText(Some(left))), Some(MaybeText(Some(right))), false) => {
+            (Some(StrOrKind::Str(left)), Some(StrOrKind::Str(right)), false) => {
                 Merge::Pair(left, right)
             }
             _ => Merge::NotAPair,

@@ -578,6 +578,7 @@ fn next_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::tests::temp_dir;
     use proptest::prelude::*;
 
     /// Every chunk of `bytes`, as (first line, bytes), through a mapping when `mapped`.
@@ -633,9 +634,7 @@ mod tests {
             if last_line_end && !text.is_empty() {
                 text.push('\n');
             }
-            let dir = std::env::temp_dir().join(format!("seqpack-chunks-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join("lines.jsonl");
+            let path = temp_dir("chunks").join("lines.jsonl");
             std::fs::write(&path, &text).unwrap();
             let streamed = chunks(&path, false, max_bytes, max_lines, skip_through);
             let mapped = chunks(&path, true, max_bytes, max_lines, skip_through);
@@ -654,9 +653,7 @@ mod tests {
 
     #[test]
     fn a_line_longer_than_a_chunk_is_one_chunk() {
-        let dir = std::env::temp_dir().join(format!("seqpack-long-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("long.jsonl");
+        let path = temp_dir("long-line").join("long.jsonl");
         let long = "y".repeat(10_000);
         std::fs::write(&path, format!("ab\n{long}\ncd\n{long}")).unwrap();
         let got = chunks(&path, true, 100, 10, 0);
@@ -673,10 +670,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_pipe_is_streamed() {
-        let dir = std::env::temp_dir().join(format!("seqpack-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("pipe.jsonl");
-        let _ = std::fs::remove_file(&path);
+        let path = temp_dir("pipe").join("pipe.jsonl");
         let name = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
         // SAFETY: a valid, NUL-terminated path.
         #[allow(unsafe_code)]

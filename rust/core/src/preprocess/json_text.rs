@@ -15,9 +15,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::json_scan::{Scanned, scan};
+use crate::json::{Borrowed, StrOrKind};
 
 /// Why a line has no usable text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,20 +58,14 @@ fn decoded_field<'a>(
         .and_then(|found| parser.end().map(|()| found))
         .map_err(|e| FieldError::Malformed(e.to_string()))?;
     match found {
-        Some(Value::Text(Cow::Borrowed(text))) => Ok(text),
-        Some(Value::Text(Cow::Owned(text))) => {
+        Some(StrOrKind::Str(Cow::Borrowed(text))) => Ok(text),
+        Some(StrOrKind::Str(Cow::Owned(text))) => {
             *scratch = text;
             Ok(scratch)
         }
-        Some(Value::Other(kind)) => Err(FieldError::NotAString(kind)),
+        Some(StrOrKind::Other(kind)) => Err(FieldError::NotAString(kind)),
         None => Err(FieldError::Missing),
     }
-}
-
-/// The field's value: its string, or the kind of what it holds instead.
-enum Value<'a> {
-    Text(Cow<'a, str>),
-    Other(&'static str),
 }
 
 /// The top-level value: the last value of `field` if it is an object that has one.
@@ -79,7 +74,7 @@ struct Record<'f> {
 }
 
 impl<'de> Visitor<'de> for Record<'_> {
-    type Value = Option<Value<'de>>;
+    type Value = Option<StrOrKind<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
@@ -87,9 +82,9 @@ impl<'de> Visitor<'de> for Record<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(Borrowed(key)) = map.next_key()? {
             if key == self.field {
-                found = Some(map.next_value_seed(FieldValue)?);
+                found = Some(map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -124,99 +119,6 @@ impl<'de> Visitor<'de> for Record<'_> {
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
-    }
-}
-
-/// An object key, borrowed unless it has escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(Borrowing).map(Key)
-    }
-}
-
-/// A string, borrowed from the input when the parser can (no escapes), else owned.
-struct Borrowing;
-
-impl<'de> Visitor<'de> for Borrowing {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(text))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(text.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(text))
-    }
-}
-
-/// The value of the text field, of any kind.
-struct FieldValue;
-
-impl<'de> DeserializeSeed<'de> for FieldValue {
-    type Value = Value<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FieldValue {
-    type Value = Value<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Borrowing.visit_borrowed_str(text).map(Value::Text)
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Borrowing.visit_str(text).map(Value::Text)
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Borrowing.visit_string(text).map(Value::Text)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Value::Other("a boolean"))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Value::Other("a number"))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Value::Other("a number"))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Value::Other("a number"))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Value::Other("null"))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq)?;
-        Ok(Value::Other("an array"))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_map(map)?;
-        Ok(Value::Other("an object"))
     }
 }
 

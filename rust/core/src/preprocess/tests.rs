@@ -23,7 +23,8 @@ impl Encoder for Bytes {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// An empty directory of its own for a test (or a test case).
+pub(super) fn temp_dir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("seqpack-preprocess-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

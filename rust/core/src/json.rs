@@ -1,0 +1,108 @@
+//! Pieces of the hand-written serde readers of JSON (a JSONL record's text field, a
+//! `tokenizer.json`'s vocabulary and merges): strings borrowed from the input where they
+//! have no escapes, and values read as a string or else only for their kind.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// A string, borrowed from the input unless it has escapes.
+pub(crate) struct Borrowed<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Borrowed<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(BorrowedVisitor)
+    }
+}
+
+struct BorrowedVisitor;
+
+impl<'de> Visitor<'de> for BorrowedVisitor {
+    type Value = Borrowed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Borrowed(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Borrowed(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(Borrowed(Cow::Owned(text)))
+    }
+}
+
+/// Any value: its string (borrowed unless it has escapes), or the kind of value it is
+/// instead, named as in error messages (a list or an object is skipped, not built).
+pub(crate) enum StrOrKind<'a> {
+    Str(Cow<'a, str>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for StrOrKind<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrOrKindVisitor)
+    }
+}
+
+struct StrOrKindVisitor;
+
+impl<'de> Visitor<'de> for StrOrKindVisitor {
+    type Value = StrOrKind<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        BorrowedVisitor
+            .visit_borrowed_str(text)
+            .map(|b| StrOrKind::Str(b.0))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        BorrowedVisitor.visit_str(text).map(|b| StrOrKind::Str(b.0))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        BorrowedVisitor
+            .visit_string(text)
+            .map(|b| StrOrKind::Str(b.0))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(StrOrKind::Other("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(StrOrKind::Other("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(StrOrKind::Other("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(StrOrKind::Other("a number"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(StrOrKind::Other("null"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        IgnoredAny.visit_seq(seq)?;
+        Ok(StrOrKind::Other("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        IgnoredAny.visit_map(map)?;
+        Ok(StrOrKind::Other("an object"))
+    }
+}
