@@ -1,5 +1,6 @@
 //! Packs an expanded `length,count` histogram and prints the result and the time taken:
-//! `cargo run --release --example pack_histogram -- FILE CAPACITY [ALGORITHM] [REPEATS]`.
+//! `cargo run --release --example pack_histogram -- FILE CAPACITY [ALGORITHM] [REPEATS]
+//! [MAX_DOCS_PER_PACK]`.
 //! The lengths are shuffled with a fixed seed, as a real corpus would arrive.
 
 use std::time::Instant;
@@ -15,6 +16,7 @@ fn main() {
         .parse()
         .expect("algorithm");
     let repeats: usize = args.get(4).map_or(5, |r| r.parse().expect("repeats"));
+    let max_docs_per_pack = args.get(5).map(|k| k.parse().expect("max docs per pack"));
     let text = std::fs::read_to_string(path).expect("histogram file");
     let mut lengths = Vec::new();
     for line in text.lines().skip(1) {
@@ -35,6 +37,7 @@ fn main() {
     }
     let options = PackOptions {
         algorithm,
+        max_docs_per_pack,
         ..PackOptions::new(capacity)
     };
     let mut times = Vec::new();
@@ -46,11 +49,13 @@ fn main() {
             times.sort_by(f64::total_cmp);
             let median = times[times.len() / 2];
             println!(
-                "{algorithm}: {} lengths, {} packs, efficiency {:.4} %, L2 bound {}, median {:.3} s ({:.1} M lengths/s)",
+                "{algorithm}: {} lengths, {} packs, efficiency {:.4} %, L2 bound {}, LP bound {}, max {} per pack, median {:.3} s ({:.1} M lengths/s)",
                 lengths.len(),
                 packing.num_packs(),
                 100.0 * packing.efficiency(),
                 packing.bounds.l2,
+                packing.bounds.lp.map_or("-".to_string(), |b| b.to_string()),
+                packing.max_depth(),
                 median,
                 lengths.len() as f64 / median / 1e6
             );

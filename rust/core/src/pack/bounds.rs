@@ -9,6 +9,15 @@ use crate::Result;
 pub struct LowerBounds {
     pub l1: u64,
     pub l2: u64,
+    /// The LP bound under the depth cap, where the algorithm solved the LP (`exact`).
+    pub lp: Option<u64>,
+}
+
+impl LowerBounds {
+    /// The strongest of the bounds.
+    pub fn best(&self) -> u64 {
+        self.l2.max(self.lp.unwrap_or(0))
+    }
 }
 
 /// Bounds for packing `lengths` (after `long_docs` has split or truncated the long ones).
@@ -55,5 +64,5 @@ pub(crate) fn from_histogram(histogram: &[u64], capacity: u32) -> LowerBounds {
         let spill = j3.saturating_sub(j2_free).div_ceil(c) as u64;
         l2 = l2.max(j1 + j2 + spill);
     }
-    LowerBounds { l1, l2 }
+    LowerBounds { l1, l2, lp: None }
 }

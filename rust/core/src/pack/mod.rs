@@ -12,6 +12,7 @@ mod assemble;
 mod best_fit;
 mod bitset;
 mod bounds;
+mod exact;
 mod first_fit;
 mod histogram;
 mod items;
@@ -21,6 +22,7 @@ mod options;
 use std::time::Instant;
 
 pub use bounds::{LowerBounds, lower_bounds};
+pub use exact::{MAX_DISTINCT_LENGTHS, TIME_LIMIT as EXACT_TIME_LIMIT};
 pub use options::{Algorithm, LongDocs, PackOptions};
 
 use crate::Result;
@@ -89,7 +91,7 @@ pub fn pack(lengths: &[i64], options: &PackOptions) -> Result<Packing> {
     let started = Instant::now();
     options.validate()?;
     let items = items::Items::from_lengths(lengths, options.capacity, options.long_docs)?;
-    let bounds = bounds::from_histogram(&items.histogram, options.capacity);
+    let mut bounds = bounds::from_histogram(&items.histogram, options.capacity);
     let depth_cap = options.depth_cap();
     let cap = options.capacity;
     let sorted = || items::SortedItems::by_decreasing_length(&items);
@@ -109,6 +111,11 @@ pub fn pack(lengths: &[i64], options: &PackOptions) -> Result<Packing> {
         Algorithm::Wrapped => {
             let (pieces, packs) = next_fit::wrapped(lengths, options, depth_cap);
             assemble::from_packs(&pieces, packs)
+        }
+        Algorithm::Exact => {
+            let exact = exact::pack(&items, cap, depth_cap);
+            bounds.lp = exact.lp_bound;
+            exact.packing
         }
     };
     if let Some(seed) = options.seed {

@@ -29,10 +29,13 @@ pub enum Algorithm {
     /// Concatenate-and-chunk in input order. Documents are cut wherever a row ends; this is
     /// the contaminating baseline unless attention is isolated per fragment.
     Wrapped,
+    /// Column generation on the cutting-stock LP over the histogram, rounded and repaired:
+    /// near-optimal packs, and the LP lower bound as a certificate.
+    Exact,
 }
 
 impl Algorithm {
-    pub const NAMES: &'static str = "obfd, bfd, ffd, nf, spfhp, lpfhp, wrapped";
+    pub const NAMES: &'static str = "obfd, bfd, ffd, nf, spfhp, lpfhp, wrapped, exact";
 }
 
 impl FromStr for Algorithm {
@@ -46,6 +49,7 @@ impl FromStr for Algorithm {
             "spfhp" => Algorithm::Spfhp,
             "lpfhp" => Algorithm::Lpfhp,
             "wrapped" => Algorithm::Wrapped,
+            "exact" => Algorithm::Exact,
             _ => {
                 return Err(Error::invalid_option(
                     "algorithm",
@@ -66,6 +70,7 @@ impl fmt::Display for Algorithm {
             Algorithm::Spfhp => "spfhp",
             Algorithm::Lpfhp => "lpfhp",
             Algorithm::Wrapped => "wrapped",
+            Algorithm::Exact => "exact",
         })
     }
 }
