@@ -246,3 +246,24 @@ def test_squad_published_figures(shared_dir) -> None:  # type: ignore[no-untyped
     assert abs(100 * spfhp.efficiency - 97.55) < 0.01
     obfd = seqpack.pack(lengths, 384)
     assert obfd.num_packs == 40_631
+
+
+def test_exact_reports_its_lp_bound_and_beats_greedy() -> None:
+    # Best fit pairs the 4s, then three 3s, leaving a 3 alone; 4+3+3 twice is optimal.
+    lengths = [4, 4, 3, 3, 3, 3]
+    greedy = seqpack.pack(lengths, 10)
+    exact = seqpack.pack(lengths, 10, algorithm="exact")
+    assert (greedy.num_packs, exact.num_packs) == (3, 2)
+    s = exact.stats()
+    assert s["algorithm"] == "exact" and s["lower_bound_lp"] == 2
+    assert s["packs_over_lower_bound"] == 0
+    assert greedy.stats()["lower_bound_lp"] is None
+    capped = seqpack.pack(lengths, 10, algorithm="exact", max_docs_per_pack=2)
+    assert capped.stats()["lower_bound_lp"] == 3 and capped.num_packs == 3
+
+
+def test_squad_exact_reaches_its_lp_bound(shared_dir) -> None:  # type: ignore[no-untyped-def]
+    lengths = read_histogram(shared_dir / "data/packing/squad-1.1-384.csv")
+    exact = seqpack.pack(lengths, 384, algorithm="exact")
+    assert 100 * exact.efficiency >= 98.75
+    assert exact.stats()["lower_bound_lp"] == 40_195 <= exact.num_packs

@@ -13,9 +13,18 @@ from seqpack.errors import InvalidInputError
 
 __all__ = ["ALGORITHMS", "Algorithm", "LongDocs", "Packing", "lower_bound", "pack"]
 
-Algorithm = Literal["obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped"]
+Algorithm = Literal["obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped", "exact"]
 LongDocs = Literal["split", "truncate", "error"]
-ALGORITHMS: tuple[Algorithm, ...] = ("obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped")
+ALGORITHMS: tuple[Algorithm, ...] = (
+    "obfd",
+    "bfd",
+    "ffd",
+    "nf",
+    "spfhp",
+    "lpfhp",
+    "wrapped",
+    "exact",
+)
 
 
 def pack(
@@ -30,9 +39,11 @@ def pack(
     """Pack documents of the given token ``lengths`` into rows of ``capacity`` tokens.
 
     ``algorithm``: ``"obfd"`` (best-fit decreasing, the default), ``"bfd"``, ``"ffd"``,
-    ``"nf"``, ``"spfhp"``, ``"lpfhp"`` or ``"wrapped"`` (concatenate-and-chunk: documents
-    straddle rows, the contaminating baseline). ``max_docs_per_pack`` caps the entries per
-    row. ``long_docs`` decides what happens to documents longer than ``capacity``:
+    ``"nf"``, ``"spfhp"``, ``"lpfhp"``, ``"wrapped"`` (concatenate-and-chunk: documents
+    straddle rows, the contaminating baseline) or ``"exact"`` (column generation on the
+    cutting-stock LP: near-optimal rows, its LP bound in ``stats()["lower_bound_lp"]``).
+    ``max_docs_per_pack`` caps the entries per row. ``long_docs`` decides what happens to
+    documents longer than ``capacity``:
     ``"split"`` them into fragments of at most ``capacity`` (no token lost), ``"truncate"``
     them (dropped tokens are counted in ``truncated_tokens``), or raise (``"error"``).
     ``seed`` shuffles the order of rows and of documents inside each row, deterministically.

@@ -60,8 +60,9 @@ impl Packing {
         )
     }
 
-    /// The report: packs, efficiency, lower bounds and the gap to them, depth statistics,
-    /// truncated tokens and wall time.
+    /// The report: packs, efficiency, lower bounds (L1, L2, and the LP bound where the
+    /// algorithm solved the LP, else None) and the gap to the best of them, depth
+    /// statistics, truncated tokens and wall time.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("algorithm", &self.algorithm)?;
@@ -73,9 +74,10 @@ impl Packing {
         d.set_item("truncated_tokens", self.truncated_tokens)?;
         d.set_item("lower_bound_l1", self.bounds.l1)?;
         d.set_item("lower_bound_l2", self.bounds.l2)?;
+        d.set_item("lower_bound_lp", self.bounds.lp)?;
         d.set_item(
             "packs_over_lower_bound",
-            self.num_packs as i64 - self.bounds.l2 as i64,
+            self.num_packs as i64 - self.bounds.best() as i64,
         )?;
         d.set_item("max_docs_per_pack", self.max_depth)?;
         d.set_item("mean_docs_per_pack", self.mean_depth)?;
