@@ -8,7 +8,7 @@
 The data is made on the spot from a real corpus every Python install has: the standard
 library's ``.py`` files, a byte-level BPE trained on them by seqpack, tokenized with
 ``seqpack.preprocess`` (every 20th file held out for evaluation). A Llama-style model of about
-125M parameters (12 layers, 768 wide, 12 heads, random init from a config, no download) then
+135M parameters (12 layers, 768 wide, 12 heads, random init from a config, no download) then
 trains for the same budget of real (non-padding) tokens in each of these ways, from the same
 initial weights:
 
