@@ -14,6 +14,7 @@ mod input;
 mod journal;
 mod json_scan;
 mod json_text;
+mod output;
 mod pipeline;
 mod record;
 mod recycle;
@@ -162,12 +163,17 @@ pub fn preprocess(
     let run = run_id(&sources, &sizes, encoder, options);
     let manifest_path = out.join(shard::MANIFEST);
     let journal_path = out.join(JOURNAL);
-    let mut journal = prepare_output(out, &manifest_path, &journal_path, &run, options.resume)?;
-    if manifest_path.exists() {
-        // A resumed run whose previous attempt had finished: nothing left to do.
-        return Manifest::read(&manifest_path);
-    }
-    let state = journal.take().unwrap_or_else(|| Journal {
+    let options_record = options_record(options);
+    let _lock = output::OutputLock::acquire(out)?;
+    let journal = match output::prepare(out, &run, options.resume, |manifest| {
+        manifest.sources == sources
+            && manifest.tokenizer.fingerprint == encoder.fingerprint()
+            && manifest.options == options_record
+    })? {
+        output::Prepared::Finished(manifest) => return Ok(manifest),
+        output::Prepared::Write(journal) => journal,
+    };
+    let state = journal.unwrap_or_else(|| Journal {
         run: run.clone(),
         ..Journal::default()
     });
@@ -230,16 +236,6 @@ pub fn preprocess(
     report(&mut progress, &read, &started, on_progress)?;
     let state = sink.state;
 
-    let mut options_record = BTreeMap::new();
-    options_record.insert("text_field".into(), options.text_field.clone().into());
-    options_record.insert("lines".into(), options.lines.into());
-    options_record.insert("prepend_token".into(), options.prepend.into());
-    options_record.insert("append_token".into(), options.append.into());
-    options_record.insert("shard_tokens".into(), options.shard_tokens.into());
-    options_record.insert(
-        "on_error".into(),
-        format!("{:?}", options.on_error).to_lowercase().into(),
-    );
     let manifest = Manifest {
         format: shard::FORMAT_NAME.into(),
         format_version: shard::FORMAT_VERSION,
@@ -291,64 +287,19 @@ fn report(
     on_progress(progress)
 }
 
-/// Checks the output directory and returns the journal to resume from, if any.
-fn prepare_output(
-    out: &Path,
-    manifest_path: &Path,
-    journal_path: &Path,
-    run: &str,
-    resume: bool,
-) -> Result<Option<Journal>> {
-    let exists = out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| Error::io(out, e))?
-            .next()
-            .is_some();
-    if exists && !resume {
-        return Err(Error::invalid_option(
-            "out",
-            format!(
-                "{} exists and is not empty; pass resume to continue an interrupted run, or choose another directory",
-                out.display()
-            ),
-        ));
-    }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    if manifest_path.exists() {
-        return Ok(None);
-    }
-    let journal = Journal::read(journal_path)?;
-    if let Some(journal) = &journal {
-        if journal.run != run {
-            return Err(Error::invalid_option(
-                "resume",
-                format!(
-                    "{} was started with other inputs, options or tokenizer; use a new directory",
-                    out.display()
-                ),
-            ));
-        }
-    }
-    // Anything beyond the journal (a shard renamed just before a kill, temporary files) is
-    // rewritten by this run.
-    let kept = journal.as_ref().map_or(0, |j| j.shards.len());
-    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
-        let path = entry.map_err(|e| Error::io(out, e))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let stale_shard = name
-            .strip_prefix("shard-")
-            .and_then(|rest| rest.strip_suffix(".arrow"))
-            .and_then(|index| index.parse::<usize>().ok())
-            .is_some_and(|index| index >= kept);
-        if stale_shard || name.ends_with(".tmp") {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-        }
-    }
-    Ok(journal)
+/// The options as the manifest records them.
+fn options_record(options: &PreprocessOptions) -> BTreeMap<String, serde_json::Value> {
+    let mut record = BTreeMap::new();
+    record.insert("text_field".into(), options.text_field.clone().into());
+    record.insert("lines".into(), options.lines.into());
+    record.insert("prepend_token".into(), options.prepend.into());
+    record.insert("append_token".into(), options.append.into());
+    record.insert("shard_tokens".into(), options.shard_tokens.into());
+    record.insert(
+        "on_error".into(),
+        format!("{:?}", options.on_error).to_lowercase().into(),
+    );
+    record
 }
 
 /// A stable identifier of inputs (paths and sizes), options and tokenizer.

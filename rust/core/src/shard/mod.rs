@@ -43,10 +43,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> crate::Result<()> {
     use std::io::Write;
     let tmp = temporary_path(path);
     let io = |e| crate::Error::io(&tmp, e);
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .map_err(io)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e)));
+    if written.is_err() {
+        // A full disk must not leave a partial file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 pub(crate) fn temporary_path(path: &Path) -> PathBuf {
