@@ -90,22 +90,9 @@ def prepare(corpora: Path, work: Path) -> tuple[Path, Path]:
     tokenizer = work / "tokenizer.json"
     if not tokenizer.exists():
         work.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "seqpack",
-                "train-bpe",
-                str(corpus),
-                "--vocab-size",
-                str(VOCAB),
-                "--special-token",
-                "<|endoftext|>",
-                "--out",
-                str(tokenizer),
-            ],
-            check=True,
-        )
+        import seqpack
+
+        seqpack.train_bpe_files([corpus], VOCAB, special_tokens=["<|endoftext|>"], out=tokenizer)
     return corpus, tokenizer
 
 

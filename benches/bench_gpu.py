@@ -496,6 +496,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     register_varlen()
     ways = args.ways or available_ways(device)
     rows = []
+    parameters = 0
     for way in ways:
         if way == "packed-flex" and device.type == "cpu":
             # FlexAttention has no backward on the CPU: check its forward pass only.
@@ -506,6 +507,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if way != "padded":
             result["isolation"] = isolation(setup, model, way)
         rows.append(result)
+        parameters = sum(p.numel() for p in model.parameters())
         print(json.dumps({k: v for k, v in result.items() if k != "eval_curve"}), flush=True)
         del model
     results = {
@@ -523,7 +525,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "vocab_size": setup.vocab_size,
             "dtype": str(setup.dtype),
             "model": setup.model_config,
-            "parameters": sum(p.numel() for p in make_model(setup, "padded").parameters()),
+            "parameters": parameters,
         },
         "data_seconds": data_s,
         "total_seconds": time.perf_counter() - start,
