@@ -159,6 +159,33 @@ def test_formats_and_the_lines_option(tokenizer_path: Path, tmp_path: Path) -> N
     assert ds.to_arrow().column("line").to_pylist() == [1, 1, 1, 2, 1, 2, 1]
 
 
+def test_a_directory_scan_reads_every_suffix_the_core_reads(
+    tokenizer_path: Path, tmp_path: Path
+) -> None:
+    # The Python scan once skipped .feather and .ndjson.gz/.zst files that the core reads.
+    import pyarrow.feather as feather
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/a.ndjson").write_text('{"text": "first"}\n')
+    with gzip.open(tmp_path / "in/b.ndjson.gz", "wt") as f:
+        f.write('{"text": "second"}\n')
+    with pa.CompressedOutputStream(str(tmp_path / "in/c.ndjson.zst"), "zstd") as zst:
+        zst.write(b'{"text": "third"}\n')
+    feather.write_feather(
+        pa.table({"text": ["fourth"]}), str(tmp_path / "in/d.feather"), compression="uncompressed"
+    )
+    (tmp_path / "in/e.csv").write_text("text\nnot an input\n")
+    manifest = seqpack.preprocess(tmp_path / "in", tokenizer_path, tmp_path / "ds")
+    names = ["a.ndjson", "b.ndjson.gz", "c.ndjson.zst", "d.feather"]
+    assert [Path(s).name for s in manifest["sources"]] == names
+    hf = tokenizers.Tokenizer.from_file(str(tokenizer_path))
+    ds = Dataset(tmp_path / "ds")
+    words = ["first", "second", "third", "fourth"]
+    assert [ds[i].tolist() for i in range(len(ds))] == [
+        hf.encode(t, add_special_tokens=False).ids for t in words
+    ]
+
+
 def test_bad_records_name_file_and_line_or_are_counted(
     tokenizer_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -325,7 +352,7 @@ def test_a_loaded_tokenizer_is_used_as_it_is(
             lines=False,
             prepend=None,
             append=None,
-            shard_tokens=1 << 20,
+            shard_size=1 << 20,
             on_error="fail",
             resume=False,
             workers=1,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 import time
@@ -15,9 +14,10 @@ from seqpack import _core
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import Tokenizer
 
-__all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess"]
+__all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess", "read_documents"]
 
-INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".txt", ".arrow", ".parquet")
+# The file names the core reads, by suffix: a directory scan picks exactly what preprocess reads.
+INPUT_SUFFIXES: tuple[str, ...] = _core.INPUT_SUFFIXES
 
 PathLike = str | os.PathLike[str]
 
@@ -40,9 +40,10 @@ def preprocess(
     """Tokenize ``inputs`` with ``tokenizer`` (a :class:`seqpack.Tokenizer` or the path of a
     ``tokenizer.json``) into the dataset directory ``out`` and return its manifest.
 
-    ``inputs``: files, directories (searched recursively) and glob patterns of ``.jsonl``
-    (optionally ``.gz``/``.zst``), ``.txt`` (one document per file, or per line with
-    ``lines=True``), ``.arrow`` and ``.parquet``; the text is in ``text_field``. ``append_eos`` /
+    ``inputs``: files, directories (searched recursively) and glob patterns of ``.jsonl`` or
+    ``.ndjson`` (optionally ``.gz``/``.zst``), ``.txt`` (one document per file, or per line
+    with ``lines=True``), ``.arrow``/``.feather`` and ``.parquet`` (:data:`INPUT_SUFFIXES`);
+    the text is in ``text_field``. ``append_eos`` /
     ``prepend_bos`` name special tokens added around every document. Shards close at
     ``shard_size`` tokens. ``on_error="skip"`` counts bad records by reason in the manifest
     instead of stopping at the first (whose file and line the error names); empty documents
@@ -63,15 +64,15 @@ def preprocess(
         raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size}")
     show = sys.stderr.isatty() if progress is None else progress
     bar = _ProgressBar() if show else None
-    manifest_json = _core.preprocess(
-        [str(p) for p in paths],
-        str(out),
+    manifest = _core.preprocess(
+        paths,
+        out,
         tokenizer._core,
         text_field=text_field,
         lines=lines,
         prepend=ids["prepend_bos"],
         append=ids["append_eos"],
-        shard_tokens=shard_size,
+        shard_size=shard_size,
         on_error=on_error,
         resume=resume,
         workers=workers or 0,
@@ -79,8 +80,14 @@ def preprocess(
     )
     if bar is not None:
         bar.close()
-    manifest: dict[str, Any] = json.loads(manifest_json)
     return manifest
+
+
+def read_documents(path: PathLike) -> list[str]:
+    """The documents of one corpus file, read by the core: the ``"text"`` field of each line of
+    a ``.jsonl``/``.ndjson`` file, or the whole text of any other file. Bad records raise
+    :class:`seqpack.InvalidInputError` naming the file and line."""
+    return _core.read_documents(path)
 
 
 def expand_inputs(inputs: PathLike | Sequence[PathLike]) -> list[Path]:
