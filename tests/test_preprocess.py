@@ -17,6 +17,7 @@ import seqpack
 from seqpack.cli import main
 from seqpack.dataset import Dataset
 from seqpack.errors import CorruptDatasetError, InvalidInputError, SeqpackIOError
+from seqpack.preprocess import read_documents
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -52,8 +53,7 @@ def tokenizer_path(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def texts_of(path: Path) -> list[str]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
+    return read_documents(path)
 
 
 def test_ids_match_hf_tokenizers_and_every_document_is_kept(

@@ -1,8 +1,11 @@
-"""The constants Python uses are the core's (exported from ``seqpack._core``), not copies."""
+"""The boundary between the core and Python: the constants Python uses are the core's
+(exported from ``seqpack._core``), not copies; options cross by keyword, and their errors
+name the Python parameter."""
 
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,3 +55,35 @@ def test_option_errors_name_the_python_parameter() -> None:
         _core.lower_bound(lengths, 8, long_docs="x")
     with pytest.raises(TypeError, match="capacity"):
         _core.pack(lengths, "8")  # type: ignore[arg-type]
+    # The core calls it shard_tokens; the caller passed shard_size.
+    with pytest.raises(seqpack.InvalidInputError, match=r"^shard_size must be at least 1"):
+        _core.decompose(Path("no-such-dataset"), Path("out"), shard_size=0)
+    with pytest.raises(seqpack.InvalidInputError, match=r"^remainder \"x\" is unknown"):
+        _core.decompose(Path("no-such-dataset"), Path("out"), remainder="x")
+
+
+def test_a_manifest_crosses_as_a_dict(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"text": "one two"}\n{"text": "three"}\n')
+    tokenizer = seqpack.train_bpe(["one two three"] * 4, 300)
+    manifest = seqpack.preprocess(corpus, tokenizer, tmp_path / "ds", progress=False)
+    assert type(manifest) is dict and type(manifest["shards"]) is list
+    assert (manifest["format"], manifest["format_version"]) == (
+        _core.DATASET_FORMAT,
+        _core.DATASET_FORMAT_VERSION,
+    )
+    assert manifest["total_rows"] == 2 and isinstance(manifest["total_tokens"], int)
+    assert seqpack.Dataset(tmp_path / "ds").manifest == manifest
+
+
+def test_the_core_reads_corpora_for_python(tmp_path: Path) -> None:
+    from seqpack.preprocess import read_documents
+
+    corpus = tmp_path / "corpus.ndjson"
+    corpus.write_text('{"text": "a"}\n\n{"text": "b\\u00e9"}\n')
+    assert read_documents(corpus) == ["a", "bé"]
+    (tmp_path / "whole.txt").write_text("one document\nof two lines\n")
+    assert read_documents(tmp_path / "whole.txt") == ["one document\nof two lines\n"]
+    corpus.write_text('{"text": "a"}\n{"title": "b"}\n')
+    with pytest.raises(seqpack.InvalidInputError, match=r"corpus\.ndjson:2: no \"text\" field"):
+        read_documents(corpus)
