@@ -76,6 +76,25 @@ def test_a_manifest_crosses_as_a_dict(tmp_path: Path) -> None:
     assert seqpack.Dataset(tmp_path / "ds").manifest == manifest
 
 
+def test_progress_crosses_as_named_counters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(f'{{"text": "document {i}"}}\n' for i in range(50)))
+    tokenizer = seqpack.train_bpe(["document"] * 4, 300)
+    seen: list[_core.PreprocessProgress] = []
+    manifest = _core.preprocess([corpus], tmp_path / "ds", tokenizer._core, progress=seen.append)
+    assert seen and all(isinstance(p, _core.PreprocessProgress) for p in seen)
+    last = seen[-1]
+    assert last.documents == manifest["total_rows"] == 50
+    assert last.tokens == manifest["total_tokens"]
+    assert last.input_bytes_read == last.input_bytes_total == corpus.stat().st_size
+    # Shards are counted once closed; the last closes after the last report.
+    assert last.shards <= len(manifest["shards"]) and last.seconds >= 0
+    seqpack.preprocess(corpus, tokenizer, tmp_path / "shown", progress=True)
+    assert "        50 docs " in capsys.readouterr().err
+
+
 def test_the_core_reads_corpora_for_python(tmp_path: Path) -> None:
     from seqpack.preprocess import read_documents
 

@@ -23,6 +23,7 @@ __all__ = [
     "HfTokenizer",
     "Packing",
     "Plan",
+    "PreprocessProgress",
     "SqlBpe",
     "TokenStore",
     "__version__",
@@ -227,8 +228,28 @@ def preprocess(
     on_error: str = "fail",
     resume: bool = False,
     workers: int = 0,
-    progress: Callable[[int, int, int, int, int, int, float], object] | None = None,
+    progress: Callable[[PreprocessProgress], object] | None = None,
 ) -> dict[str, Any]: ...
+
+@final
+class PreprocessProgress:
+    """How far a preprocess run has come (handed to its ``progress`` callback)."""
+
+    @property
+    def documents(self) -> int: ...
+    @property
+    def tokens(self) -> int: ...
+    @property
+    def text_bytes(self) -> int: ...
+    @property
+    def input_bytes_read(self) -> int: ...
+    @property
+    def input_bytes_total(self) -> int: ...
+    @property
+    def shards(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+
 def checksum_file(path: str) -> str: ...
 def read_documents(path: str | os.PathLike[str]) -> list[str]: ...
 def decompose(

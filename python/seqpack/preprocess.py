@@ -138,26 +138,23 @@ class _ProgressBar:
     def __init__(self) -> None:
         self._last = 0.0
 
-    def __call__(
-        self,
-        documents: int,
-        tokens: int,
-        text_bytes: int,
-        read: int,
-        total: int,
-        shards: int,
-        seconds: float,
-    ) -> None:
+    def __call__(self, progress: _core.PreprocessProgress) -> None:
         now = time.monotonic()
         if now - self._last < 0.1:
             return
         self._last = now
-        rate = text_bytes / 1e6 / seconds if seconds > 0 else 0.0
-        docs = documents / seconds if seconds > 0 else 0.0
+        seconds, read, total = (
+            progress.seconds,
+            progress.input_bytes_read,
+            progress.input_bytes_total,
+        )
+        rate = progress.text_bytes / 1e6 / seconds if seconds > 0 else 0.0
+        docs = progress.documents / seconds if seconds > 0 else 0.0
         done = read / total if total else 0.0
         eta = seconds * (1 - done) / done if done > 0 else 0.0
         line = (
-            f"\r{documents:>12,} docs  {tokens:>14,} tokens  {shards:>4} shards  "
+            f"\r{progress.documents:>12,} docs  {progress.tokens:>14,} tokens  "
+            f"{progress.shards:>4} shards  "
             f"{docs:>9,.0f} docs/s  {rate:>7.1f} MB/s  {100 * done:5.1f} %  "
             f"ETA {int(eta) // 60}:{int(eta) % 60:02d}"
         )

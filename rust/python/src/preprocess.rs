@@ -14,9 +14,36 @@ use crate::convert::{choice, to_python};
 use crate::gil::without_gil;
 use crate::hf::HfTokenizer;
 
+/// How far a preprocess run has come, handed to its `progress` callback after every batch.
+#[pyclass(frozen, get_all, name = "PreprocessProgress", module = "seqpack._core")]
+pub(crate) struct PyProgress {
+    documents: u64,
+    tokens: u64,
+    text_bytes: u64,
+    /// Raw (possibly compressed) input bytes read so far, and in total, for an ETA.
+    input_bytes_read: u64,
+    input_bytes_total: u64,
+    shards: u64,
+    seconds: f64,
+}
+
+impl From<&Progress> for PyProgress {
+    fn from(p: &Progress) -> Self {
+        PyProgress {
+            documents: p.documents,
+            tokens: p.tokens,
+            text_bytes: p.text_bytes,
+            input_bytes_read: p.input_bytes_read,
+            input_bytes_total: p.input_bytes_total,
+            shards: p.shards,
+            seconds: p.seconds,
+        }
+    }
+}
+
 /// Runs the pipeline with the GIL released. After each batch the GIL is taken back briefly to
-/// honour Ctrl-C and to call `progress(documents, tokens, text_bytes, input_bytes_read,
-/// input_bytes_total, shards, seconds)`; an exception there stops the run and is re-raised.
+/// honour Ctrl-C and to call `progress(PreprocessProgress)`; an exception there stops the run
+/// and is re-raised.
 /// `tokenizer` is one of the module's tokenizer objects, used as it is (building another from
 /// its JSON would cost as much as reading the file again). Returns the manifest as a dict.
 #[pyfunction]
@@ -55,16 +82,7 @@ fn preprocess(
             Python::attach(|py| -> PyResult<()> {
                 py.check_signals()?;
                 if let Some(callback) = &progress {
-                    let counters = (
-                        p.documents,
-                        p.tokens,
-                        p.text_bytes,
-                        p.input_bytes_read,
-                        p.input_bytes_total,
-                        p.shards,
-                        p.seconds,
-                    );
-                    callback.call1(py, counters)?;
+                    callback.call1(py, (PyProgress::from(p),))?;
                 }
                 Ok(())
             })
@@ -116,6 +134,7 @@ fn checksum_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyProgress>()?;
     m.add_function(wrap_pyfunction!(preprocess, m)?)?;
     m.add_function(wrap_pyfunction!(checksum_file, m)?)?;
     m.add_function(wrap_pyfunction!(read_documents, m)?)?;
