@@ -590,6 +590,24 @@ mod tests {
     use crate::preprocess::tests::temp_dir;
     use proptest::prelude::*;
 
+    #[test]
+    fn formats_come_from_the_suffix_table_alone() {
+        let format = |name: &str| format_of(Path::new("corpus").join(name).as_path());
+        assert_eq!(format("a.ndjson.zst").unwrap(), Format::Jsonl);
+        assert_eq!(format("a.jsonl.gz").unwrap(), Format::Jsonl);
+        assert_eq!(format("a.feather").unwrap(), Format::Arrow);
+        assert_eq!(format("a.txt").unwrap(), Format::Text);
+        assert_eq!(format("a.parquet").unwrap(), Format::Parquet);
+        for name in ["a.txt.gz", "a.csv", "jsonl", "a.jsonl.bz2"] {
+            let message = format(name).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(
+                message.contains(".ndjson.zst, .txt, .arrow, .feather"),
+                "{message}"
+            );
+        }
+    }
+
     /// Every chunk of `bytes`, as (first line, bytes), through a mapping when `mapped`.
     fn chunks(
         path: &Path,
