@@ -2,13 +2,20 @@
 
 import os
 from collections.abc import Callable, Sequence
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ALGORITHMS",
     "AST_LANGUAGES",
+    "DATASET_FORMAT",
+    "DATASET_FORMAT_VERSION",
+    "DECOMPOSITION_FORMAT",
+    "DECOMPOSITION_FORMAT_VERSION",
+    "INPUT_SUFFIXES",
+    "MAX_CAPACITY",
     "AstTokenizer",
     "BatchStream",
     "BpeTokenizer",
@@ -16,6 +23,7 @@ __all__ = [
     "HfTokenizer",
     "Packing",
     "Plan",
+    "PreprocessProgress",
     "SqlBpe",
     "TokenStore",
     "__version__",
@@ -25,11 +33,21 @@ __all__ = [
     "lower_bound",
     "pack",
     "preprocess",
+    "read_documents",
     "sql_parse",
     "sql_tokens",
     "syntax_crossing",
 ]
 __version__: str
+
+# The core's constants (rust/python/src/constants.rs); Python uses these, never copies.
+ALGORITHMS: tuple[str, ...]
+MAX_CAPACITY: int
+DATASET_FORMAT: str
+DATASET_FORMAT_VERSION: int
+DECOMPOSITION_FORMAT: str
+DECOMPOSITION_FORMAT_VERSION: int
+INPUT_SUFFIXES: tuple[str, ...]
 
 @final
 class Packing:
@@ -147,13 +165,14 @@ class BatchStream:
 def pack(
     lengths: npt.NDArray[np.int64],
     capacity: int,
-    algorithm: str,
-    max_docs_per_pack: int | None,
-    long_docs: str,
-    seed: int | None,
+    *,
+    algorithm: str = "obfd",
+    max_docs_per_pack: int | None = None,
+    long_docs: str = "split",
+    seed: int | None = None,
 ) -> Packing: ...
 def lower_bound(
-    lengths: npt.NDArray[np.int64], capacity: int, long_docs: str
+    lengths: npt.NDArray[np.int64], capacity: int, *, long_docs: str = "split"
 ) -> tuple[int, int]: ...
 
 @final
@@ -197,32 +216,53 @@ class BpeTrainer:
     def train(self) -> BpeTokenizer: ...
 
 def preprocess(
-    inputs: list[str],
-    out: str,
+    inputs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
     tokenizer: BpeTokenizer | AstTokenizer | HfTokenizer,
     *,
-    text_field: str,
-    lines: bool,
-    prepend: int | None,
-    append: int | None,
-    shard_tokens: int,
-    on_error: str,
-    resume: bool,
-    workers: int,
-    progress: Callable[[int, int, int, int, int, int, float], object] | None,
-) -> str: ...
+    text_field: str = "text",
+    lines: bool = False,
+    prepend: int | None = None,
+    append: int | None = None,
+    shard_size: int = 33554432,
+    on_error: str = "fail",
+    resume: bool = False,
+    workers: int = 0,
+    progress: Callable[[PreprocessProgress], object] | None = None,
+) -> dict[str, Any]: ...
+
+@final
+class PreprocessProgress:
+    """How far a preprocess run has come (handed to its ``progress`` callback)."""
+
+    @property
+    def documents(self) -> int: ...
+    @property
+    def tokens(self) -> int: ...
+    @property
+    def text_bytes(self) -> int: ...
+    @property
+    def input_bytes_read(self) -> int: ...
+    @property
+    def input_bytes_total(self) -> int: ...
+    @property
+    def shards(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+
 def checksum_file(path: str) -> str: ...
+def read_documents(path: str | os.PathLike[str]) -> list[str]: ...
 def decompose(
-    input: str,
-    out: str,
+    input: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     *,
-    min_log2: int,
-    max_log2: int,
-    remainder: str,
-    seed: int | None,
-    shifted_targets: bool,
-    shard_tokens: int,
-) -> str: ...
+    min_log2: int = 8,
+    max_log2: int = 13,
+    remainder: str = "pack",
+    seed: int | None = None,
+    shifted_targets: bool = False,
+    shard_size: int = 33554432,
+) -> dict[str, Any]: ...
 
 @final
 class HfTokenizer:

@@ -13,7 +13,6 @@ Two forms, one rule (a symbol is always a run of consecutive sibling subtrees of
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqpack import _core
-from seqpack.errors import InvalidInputError, SeqpackIOError
+from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import StrPath, Tokenizer, _as_ids
 
 __all__ = [
@@ -231,7 +230,7 @@ def train_ast_bpe_files(
     :class:`seqpack.InvalidInputError` naming the file and line."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    texts = [text for path in paths for text in _read(os.fspath(path))]
+    texts = [text for path in paths for text in _core.read_documents(path)]
     return train_ast_bpe(
         texts,
         vocab_size,
@@ -259,30 +258,6 @@ def syntax_crossing(language: str, text: str, lengths: npt.ArrayLike) -> int | N
     parse of ``text`` in ``language`` (are not a run of sibling subtrees); ``None`` when it
     does not parse. Measures any tokenizer against the rule AST-BPE keeps."""
     return _core.syntax_crossing(language, _text(text, "text"), _as_ids(lengths))
-
-
-def _read(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            if not path.endswith((".jsonl", ".ndjson")):
-                return [f.read()]
-            texts = []
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InvalidInputError(f"{path}:{line_no}: malformed JSON: {e}") from None
-                text = record.get("text") if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    raise InvalidInputError(f'{path}:{line_no}: no string field "text"')
-                texts.append(text)
-            return texts
-    except UnicodeDecodeError as e:
-        raise InvalidInputError(f"{path}: invalid UTF-8 at byte {e.start}") from None
-    except OSError as e:
-        raise SeqpackIOError(f"{path}: {e.strerror}") from None
 
 
 def _text(value: object, name: str) -> str:

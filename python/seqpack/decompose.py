@@ -17,8 +17,8 @@ from seqpack.errors import CorruptDatasetError, InvalidInputError, SeqpackIOErro
 
 __all__ = ["DECOMPOSITION_FORMAT", "Decomposition", "decompose"]
 
-DECOMPOSITION_FORMAT = "seqpack-decomposition"
-DECOMPOSITION_VERSION = 1
+DECOMPOSITION_FORMAT: str = _core.DECOMPOSITION_FORMAT
+DECOMPOSITION_VERSION: int = _core.DECOMPOSITION_FORMAT_VERSION
 
 PathLike = str | os.PathLike[str]
 
@@ -58,14 +58,14 @@ def decompose(
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size!r}")
     _core.decompose(
-        str(dataset),
-        str(out),
+        dataset,
+        out,
         min_log2=min_log2,
         max_log2=max_log2,
         remainder=remainder,
         seed=None if deterministic else seed,
         shifted_targets=shifted_targets,
-        shard_tokens=shard_size,
+        shard_size=shard_size,
     )
     return Decomposition(out)
 

@@ -4,6 +4,8 @@
 mod ast;
 mod batch;
 mod bpe;
+mod constants;
+mod convert;
 mod decompose;
 mod errors;
 mod gil;
@@ -16,6 +18,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    constants::register(m)?;
     // pyo3 lists every class and function added below in `__all__`.
     pack::register(m)?;
     batch::register(m)?;

@@ -28,7 +28,7 @@ mod vocab;
 
 pub use pretokenize::{GPT2_PATTERN, LLAMA3_PATTERN};
 pub use tokenizer::Tokenizer;
-pub use train::{BpeTrainer, MAX_VOCAB_SIZE, Pattern, TrainerOptions};
+pub use train::{BpeTrainer, MAX_VOCAB_SIZE, Pattern, TrainerOptions, read_documents};
 
 #[cfg(test)]
 mod tests;

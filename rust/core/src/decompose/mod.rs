@@ -22,7 +22,9 @@ use std::time::Instant;
 pub use bucket::BucketSummary;
 pub use cut::{Cutter, Piece};
 pub use options::{DecomposeOptions, LongPieces, MAX_LOG2, Remainder};
-pub use summary::{CorpusSummary, DECOMPOSITION_FORMAT, DecompositionManifest};
+pub use summary::{
+    CorpusSummary, DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION, DecompositionManifest,
+};
 
 use crate::pack::{self, PackOptions};
 use crate::shard::{self, Manifest, PackedRow, TokenStore};

@@ -21,7 +21,7 @@ mod options;
 use std::time::Instant;
 
 pub use bounds::{LowerBounds, lower_bounds};
-pub use options::{Algorithm, LongDocs, PackOptions};
+pub use options::{Algorithm, LongDocs, MAX_CAPACITY, PackOptions};
 
 use crate::Result;
 

@@ -32,7 +32,7 @@ use journal::{JOURNAL, Journal};
 use recycle::Recycler;
 use sink::Sink;
 
-pub use input::Format;
+pub use input::{Format, INPUT_SUFFIXES};
 
 impl Encoder for crate::bpe::Tokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {

@@ -38,6 +38,18 @@ pub(crate) fn for_each_batch(
     }
 }
 
+/// Every document of `path`, in order, read as [`for_each_batch`] reads them: the one corpus
+/// reader for callers that want the texts themselves (AST-BPE training, tests, benchmarks).
+pub fn read_documents(path: &Path) -> Result<Vec<String>> {
+    let mut documents = Vec::new();
+    let mut keep = |batch: &[String]| {
+        documents.extend_from_slice(batch);
+        Ok(())
+    };
+    for_each_batch(path, &mut keep, &mut |_| Ok(()))?;
+    Ok(documents)
+}
+
 fn bad_record(path: &Path, line: u64, reason: &'static str, message: String) -> Error {
     Error::Record {
         path: path.display().to_string(),

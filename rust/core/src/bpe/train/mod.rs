@@ -19,6 +19,8 @@ use super::pretokenize::{GPT2_PATTERN, LLAMA3_PATTERN, PreTokenizer, Stage};
 use super::tokenizer::Tokenizer;
 use crate::{Error, Result};
 
+pub use self::corpus::read_documents;
+
 /// The largest vocabulary the trainer makes (ids stay far from any limit).
 pub const MAX_VOCAB_SIZE: u32 = 1 << 24;
 

@@ -1,5 +1,4 @@
-"""The tokenizer commands of the ``seqpack`` command line: ``train-bpe`` (byte-level BPE, or
-AST-BPE with ``--ast``)."""
+"""The tokenizer command: ``train-bpe`` (byte-level BPE, or AST-BPE with ``--ast``)."""
 
 from __future__ import annotations
 
@@ -10,20 +9,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from seqpack.ast_bpe import LANGUAGES, train_ast_bpe_files
+from seqpack.cli.common import add_command, aligned, options
+from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import PATTERNS, Tokenizer, train_bpe_files
 
 
 def add_commands(commands: Any) -> None:
-    t = commands.add_parser(
-        "train-bpe",
-        help="train a byte-level BPE tokenizer and write it as a HF tokenizer.json",
-        description=(
-            "Train a byte-level BPE tokenizer on text files and write a HuggingFace "
-            "tokenizer.json (it loads in `tokenizers` and encodes identically there). Inputs: "
-            '.jsonl/.ndjson files (one document per line, in its "text" field) or UTF-8 '
-            "text files (any other name; the whole file is one document)."
-        ),
-    )
+    t = add_command(commands, "train-bpe", _run_train_bpe)
     t.add_argument("inputs", nargs="+", metavar="INPUT")
     t.add_argument("--vocab-size", type=int, required=True, metavar="N", help="ids in the result")
     t.add_argument("--out", required=True, metavar="FILE", help="the tokenizer.json to write")
@@ -57,13 +49,18 @@ def add_commands(commands: Any) -> None:
         metavar="N",
         help="do not merge pairs seen fewer times (default: 2)",
     )
-    t.set_defaults(run=_run_train_bpe)
 
 
 def _run_train_bpe(args: argparse.Namespace) -> int:
+    """Train a byte-level BPE tokenizer and write it as a HF tokenizer.json.
+
+    Train a byte-level BPE tokenizer on text files and write a HuggingFace tokenizer.json
+    (it loads in `tokenizers` and encodes identically there). Inputs: .jsonl/.ndjson files
+    (one document per line, in its "text" field) or UTF-8 text files (any other name; the
+    whole file is one document).
+    """
     if args.ast is not None and args.pattern is not None:
-        print("seqpack train-bpe: --pattern does not apply with --ast", file=sys.stderr)
-        return 2
+        raise InvalidInputError("train-bpe: --pattern does not apply with --ast")
     pattern = args.pattern or "gpt2"
     started = time.perf_counter()
     unparsed: tuple[int, int] | None = None
@@ -72,9 +69,7 @@ def _run_train_bpe(args: argparse.Namespace) -> int:
             args.inputs,
             args.vocab_size,
             args.ast,
-            special_tokens=args.special_tokens,
-            min_frequency=args.min_frequency,
-            out=args.out,
+            **options(args, "special_tokens", "min_frequency", "out"),
         )
         tokenizer: Tokenizer = training.tokenizer
         unparsed = (training.unparsed, training.documents)
@@ -83,11 +78,9 @@ def _run_train_bpe(args: argparse.Namespace) -> int:
         tokenizer = train_bpe_files(
             args.inputs,
             args.vocab_size,
-            special_tokens=args.special_tokens,
             pattern=pattern,
-            min_frequency=args.min_frequency,
-            out=args.out,
             progress=meter,
+            **options(args, "special_tokens", "min_frequency", "out"),
         )
         if meter is not None:
             meter.clear()
@@ -113,8 +106,7 @@ def _run_train_bpe(args: argparse.Namespace) -> int:
         ("corpus", f"{len(args.inputs)} file(s), {megabytes:,.1f} MB"),
         ("time", f"{seconds:.1f} s ({megabytes / seconds:.1f} MB/s)"),
     ]
-    width = max(len(k) for k, _ in rows)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    print(aligned(rows))
     return 0
 
 

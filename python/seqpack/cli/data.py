@@ -1,44 +1,28 @@
-"""The dataset commands of the ``seqpack`` command line: ``preprocess`` and ``stats``."""
+"""The dataset commands: ``preprocess`` (corpora into a dataset directory) and ``stats``."""
 
 from __future__ import annotations
 
 import argparse
 import shutil
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from seqpack.cli.common import add_command, options
 from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
-from seqpack.preprocess import preprocess
+from seqpack.preprocess import INPUT_SUFFIXES, preprocess
 
 
 def add_commands(commands: Any) -> None:
-    d = commands.add_parser(
-        "demo",
-        help="the whole pipeline on this Python's standard library: train, preprocess, pack",
-        description=(
-            "Train a byte-level BPE on the Python standard library of this interpreter, "
-            "tokenize it into a dataset, pack it into rows, and report each step."
-        ),
+    p = add_command(commands, "preprocess", _run_preprocess)
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=f"files ({', '.join(INPUT_SUFFIXES)}), directories or glob patterns",
     )
-    d.add_argument("--workdir", type=Path, default=None, help="keep the files here")
-    d.add_argument("--vocab-size", type=int, default=8192)
-    d.add_argument("--seq-len", type=int, default=2048)
-    d.add_argument("--keep", action="store_true", help="keep the temporary files")
-    d.set_defaults(run=_run_demo)
-
-    p = commands.add_parser(
-        "preprocess",
-        help="tokenize corpora into a dataset directory (Arrow shards + manifest.json)",
-        description=(
-            "Tokenize .jsonl(.gz|.zst), .txt, .arrow and .parquet inputs (files, directories, "
-            "globs) into a dataset directory, in parallel, with bounded memory, resumably."
-        ),
-    )
-    p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--tokenizer", required=True, metavar="PATH", help="a tokenizer.json")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--text-field", default="text", help="JSONL/Arrow field with the text")
@@ -49,36 +33,27 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--shard-size", type=int, default=1 << 25, metavar="TOKENS")
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run")
-    p.set_defaults(run=_run_preprocess)
 
-    s = commands.add_parser(
-        "stats",
-        help="totals, length percentiles and a length histogram of a dataset",
-    )
+    s = add_command(commands, "stats", _run_stats)
     s.add_argument("dataset", metavar="DIR")
     s.add_argument("--plot", metavar="FILE.png", help="also draw the histogram into a PNG")
-    s.set_defaults(run=_run_stats)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from seqpack.demo import run_demo
-
-    return run_demo(args.workdir, args.vocab_size, args.seq_len, args.keep)
 
 
 def _run_preprocess(args: argparse.Namespace) -> int:
+    """Tokenize corpora into a dataset directory (Arrow shards + manifest.json).
+
+    Tokenize the inputs (files, directories, globs) into a dataset directory, in parallel,
+    with bounded memory, resumably.
+    """
     manifest = preprocess(
         args.inputs,
         args.tokenizer,
         args.out,
-        text_field=args.text_field,
-        lines=args.lines,
-        append_eos=args.append_eos,
-        prepend_bos=args.prepend_bos,
-        workers=args.workers,
-        shard_size=args.shard_size,
-        on_error=args.on_error,
-        resume=args.resume,
+        **options(
+            args,
+            *("text_field", "lines", "append_eos", "prepend_bos", "workers", "shard_size"),
+            *("on_error", "resume"),
+        ),
     )
     skipped = manifest["skipped"]
     print(
@@ -93,6 +68,7 @@ def _run_preprocess(args: argparse.Namespace) -> int:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
+    """Totals, length percentiles and a length histogram of a dataset."""
     dataset = Dataset(args.dataset)
     lengths = dataset.lengths.astype(np.int64)
     print(describe(dataset, lengths))

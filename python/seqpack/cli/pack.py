@@ -1,55 +1,27 @@
-"""The ``seqpack`` command line."""
+"""The ``seqpack pack`` command: pack a length distribution (a file, a dataset, or the
+standard library) and report, or write a packed dataset."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import sys
 import sysconfig
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from seqpack import __version__
-from seqpack.errors import InvalidInputError, SeqpackError
-from seqpack.packing import ALGORITHMS, pack
+from seqpack.cli.common import add_command, aligned, options
+from seqpack.errors import InvalidInputError
+from seqpack.packing import ALGORITHMS, as_lengths, pack
 
 STDLIB = "stdlib"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except SeqpackError as error:
-        print(f"seqpack: error: {error}", file=sys.stderr)
-        return 2
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="seqpack",
-        description="Pack variable-length documents into fixed-length training rows.",
-    )
-    parser.add_argument("--version", action="version", version=f"seqpack {__version__}")
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-
-    p = commands.add_parser(
-        "pack",
-        help="pack a length distribution and report efficiency, bounds and time",
-        description=(
-            "Pack documents given by their lengths and print a report: packs, efficiency, "
-            "gap to the lower bounds, documents per pack, truncated tokens, time. Without "
-            "--lengths, packs the files of this Python's standard library, each counted as "
-            "ceil(UTF-8 bytes / 4) tokens (an estimate; no tokenizer is involved). "
-            "With a dataset directory and --out, writes the packed rows as a new dataset."
-        ),
-    )
+def add_commands(commands: Any) -> None:
+    p = add_command(commands, "pack", _run_pack)
     p.add_argument(
         "dataset",
         nargs="?",
@@ -90,23 +62,17 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--pad-id", type=int, default=0, help="padding token id for --out")
-    p.set_defaults(run=_run_pack)
-
-    from seqpack.cli_data import add_commands
-
-    add_commands(commands)
-
-    from seqpack.cli_tokenizer import add_commands as add_tokenizer_commands
-
-    add_tokenizer_commands(commands)
-
-    from seqpack.cli_decompose import add_commands as add_decompose_commands
-
-    add_decompose_commands(commands)
-    return parser
 
 
 def _run_pack(args: argparse.Namespace) -> int:
+    """Pack a length distribution and report efficiency, bounds and time.
+
+    Pack documents given by their lengths and print a report: packs, efficiency, gap to the
+    lower bounds, documents per pack, truncated tokens, time. Without --lengths, packs the
+    files of this Python's standard library, each counted as ceil(UTF-8 bytes / 4) tokens
+    (an estimate; no tokenizer is involved). With a dataset directory and --out, writes the
+    packed rows as a new dataset.
+    """
     if args.dataset is not None:
         if args.lengths != STDLIB:
             raise InvalidInputError("give the dataset as DIR or as --lengths DIR, not both")
@@ -121,9 +87,7 @@ def _run_pack(args: argparse.Namespace) -> int:
             lengths,
             args.capacity,
             algorithm=algorithm,
-            max_docs_per_pack=args.max_docs_per_pack,
-            long_docs=args.long_docs,
-            seed=args.seed,
+            **options(args, "max_docs_per_pack", "long_docs", "seed"),
         )
         reports.append(packing.stats())
     header: dict[str, Any] = {
@@ -152,11 +116,7 @@ def _write_packed(args: argparse.Namespace) -> int:
         args.lengths,
         args.out,
         args.capacity,
-        algorithm=args.algorithm,
-        long_docs=args.long_docs,
-        max_docs_per_pack=args.max_docs_per_pack,
-        seed=args.seed,
-        pad_id=args.pad_id,
+        **options(args, "algorithm", "long_docs", "max_docs_per_pack", "seed", "pad_id"),
     )
     info = packed.packing or {}
     real = int(info.get("real_tokens", 0))
@@ -187,8 +147,6 @@ def load_lengths(spec: str) -> tuple[npt.NDArray[np.int64], str]:
             array = np.load(path, allow_pickle=False)
         except ValueError as error:
             raise InvalidInputError(f"{path}: not a readable .npy array ({error})") from None
-        from seqpack.packing import as_lengths
-
         return as_lengths(array), str(path)
     if path.suffix == ".csv":
         return _read_histogram(path), f"{path} (histogram, expanded)"
@@ -274,8 +232,7 @@ def _report(header: dict[str, Any], stats: dict[str, Any]) -> str:
         ("truncated tokens", f"{stats['truncated_tokens']:,}"),
         ("time", f"{1000 * float(stats['seconds']):.1f} ms"),
     ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    return aligned(rows)
 
 
 def _table(header: dict[str, Any], reports: list[dict[str, Any]]) -> str:

@@ -6,20 +6,12 @@ import argparse
 import json
 from typing import Any
 
+from seqpack.cli.common import add_command, options
 from seqpack.decompose import decompose
 
 
 def add_commands(commands: Any) -> None:
-    p = commands.add_parser(
-        "decompose",
-        help="cut a dataset's documents into power-of-two buckets (Dataset Decomposition)",
-        description=(
-            "Cut every document into adjacent pieces of 2^k tokens (min-log2 <= k <= "
-            "max-log2) and write one dataset per bucket plus a manifest with per-bucket "
-            "counts, token shares, average sequence and context lengths. Remainders below "
-            "the smallest bucket are packed into its rows (default, lossless) or dropped."
-        ),
-    )
+    p = add_command(commands, "decompose", _run_decompose)
     p.add_argument("dataset", metavar="DIR", help="a dataset made by `seqpack preprocess`")
     p.add_argument("--out", required=True, metavar="DIR2")
     p.add_argument("--min-log2", type=int, default=8, metavar="K")
@@ -41,20 +33,24 @@ def add_commands(commands: Any) -> None:
     )
     p.add_argument("--shard-size", type=int, default=1 << 25, metavar="TOKENS")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    p.set_defaults(run=_run_decompose)
 
 
 def _run_decompose(args: argparse.Namespace) -> int:
+    """Cut a dataset's documents into power-of-two buckets (Dataset Decomposition).
+
+    Cut every document into adjacent pieces of 2^k tokens (min-log2 <= k <= max-log2) and
+    write one dataset per bucket plus a manifest with per-bucket counts, token shares,
+    average sequence and context lengths. Remainders below the smallest bucket are packed
+    into its rows (default, lossless) or dropped.
+    """
     result = decompose(
         args.dataset,
         args.out,
-        min_log2=args.min_log2,
-        max_log2=args.max_log2,
-        remainder=args.remainder,
-        seed=args.seed,
-        deterministic=args.deterministic,
-        shifted_targets=args.shifted_targets,
-        shard_size=args.shard_size,
+        **options(
+            args,
+            *("min_log2", "max_log2", "remainder", "seed", "deterministic", "shifted_targets"),
+            "shard_size",
+        ),
     )
     m = result.manifest
     if args.json:

@@ -1,8 +1,9 @@
-"""The main job on an embedded default: the Python standard library of the running
-interpreter, from text to packed training batches (``seqpack demo``)."""
+"""The ``seqpack demo`` command: the main job on an embedded default, the Python standard
+library of the running interpreter, from text to packed training batches."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -10,15 +11,34 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from seqpack.cli.common import add_command
 from seqpack.dataset import Dataset
 from seqpack.packing import pack
 from seqpack.preprocess import preprocess
 from seqpack.tokenizer import train_bpe_files
 
 EOS = "<|endoftext|>"
+
+
+def add_commands(commands: Any) -> None:
+    d = add_command(commands, "demo", _run_demo)
+    d.add_argument("--workdir", type=Path, default=None, help="keep the files here")
+    d.add_argument("--vocab-size", type=int, default=8192)
+    d.add_argument("--seq-len", type=int, default=2048)
+    d.add_argument("--keep", action="store_true", help="keep the temporary files")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    """The whole pipeline on this Python's standard library: train, preprocess, pack.
+
+    Train a byte-level BPE on the Python standard library of this interpreter, tokenize it
+    into a dataset, pack it into rows, and report each step.
+    """
+    return run_demo(args.workdir, args.vocab_size, args.seq_len, args.keep)
 
 
 def write_stdlib_corpus(path: Path) -> tuple[int, int]:

@@ -1,17 +1,16 @@
-"""What the benchmarks share: the machine description written beside every result, and the
-process's peak memory."""
+"""The machine and the code a result was measured on: CPU, cores, memory, OS, Python, package
+versions and the seqpack commit."""
 
 from __future__ import annotations
 
 import os
 import platform
-import resource
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def read_lines(path: str) -> list[str]:
@@ -19,37 +18,6 @@ def read_lines(path: str) -> list[str]:
         return Path(path).read_text().splitlines()
     except OSError:
         return []
-
-
-def reset_peak_rss() -> bool:
-    """Resets the kernel's RSS high-water mark (VmHWM) to the current RSS, so that the peak
-    of setting up cannot hide the measured call's own; False where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_rss_bytes() -> int:
-    """The process's RSS high-water mark. ru_maxrss would be the natural source, but Linux
-    carries the parent's peak into it across fork/exec (and clear_refs cannot lower it), so a
-    worker started by a large driver could never show a smaller peak; VmHWM is the same mark
-    for this process alone. ru_maxrss is the fallback where /proc is missing."""
-    for line in read_lines("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def rss_bytes(kind: str = "VmRSS") -> int:
-    """The process's current resident set size (0 where /proc is missing); ``kind``
-    ``"RssAnon"`` counts only its own memory, ``"RssFile"`` the mapped files' pages (the
-    page cache, which the kernel can take back)."""
-    for line in read_lines("/proc/self/status"):
-        if line.startswith(f"{kind}:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def version(package: str) -> str | None:
@@ -67,14 +35,17 @@ def git_commit() -> str | None:
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        # The results the benchmarks rewrite do not make the code dirty.
+        dirty = bool(
+            git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benches/results")
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("-dirty" if dirty else "")
 
 
-def machine_description(packages: list[str]) -> dict[str, Any]:
-    """CPU, cores, memory, OS, Python and the versions of ``packages``."""
+def machine_description(packages: list[str], **extra: Any) -> dict[str, Any]:
+    """CPU, cores, memory, OS, Python and the versions of ``packages``, then ``extra``."""
     cpu = next(
         (
             ln.split(":", 1)[1].strip()
@@ -106,4 +77,5 @@ def machine_description(packages: list[str]) -> dict[str, Any]:
         "load_average_at_start": load,
         "versions": {p: version(p) for p in packages},
         "seqpack_commit": git_commit(),
+        **extra,
     }
