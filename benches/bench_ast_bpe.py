@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 import seqpack
-from seqpack.ast_bpe import SqlBpe, sql_tokens, syntax_crossing
+from seqpack.ast_bpe import syntax_crossing
+from seqpack.sql import SqlBpe, sql_tokens, train_sql_bpe
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = (REPO / ".." / "shared").resolve()
@@ -67,7 +68,7 @@ def sql_rows() -> list[dict[str, Any]]:
         }
         for name, syntax in (("bpe", False), ("ast_bpe", True)):
             started = time.perf_counter()
-            model: SqlBpe = seqpack.train_sql_bpe(
+            model: SqlBpe = train_sql_bpe(
                 splits["train"],
                 splits["dev"],
                 syntax=syntax,

@@ -7,9 +7,9 @@ mod bpe;
 mod decompose;
 mod errors;
 mod gil;
-mod hf;
 mod pack;
 mod preprocess;
+mod tokenizer;
 
 use pyo3::prelude::*;
 
@@ -21,7 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     batch::register(m)?;
     bpe::register(m)?;
     ast::register(m)?;
-    hf::register(m)?;
+    tokenizer::register(m)?;
     preprocess::register(m)?;
     decompose::register(m)
 }

@@ -5,20 +5,18 @@ use std::path::PathBuf;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use seqpack_core::Error;
-use seqpack_core::preprocess::{Encoder, PreprocessOptions, Progress, preprocess as run};
+use seqpack_core::preprocess::{PreprocessOptions, Progress, preprocess as run};
 use seqpack_core::shard;
 
-use crate::ast::AstTokenizer;
-use crate::bpe::BpeTokenizer;
 use crate::errors::to_py;
 use crate::gil::without_gil;
-use crate::hf::HfTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// Runs the pipeline with the GIL released. After each batch the GIL is taken back briefly to
 /// honour Ctrl-C and to call `progress(documents, tokens, text_bytes, input_bytes_read,
 /// input_bytes_total, shards, seconds)`; an exception there stops the run and is re-raised.
-/// `tokenizer` is one of the module's tokenizer objects, used as it is (building another from
-/// its JSON would cost as much as reading the file again). Returns the manifest as JSON.
+/// `tokenizer` is used as it is (building another from its JSON would cost as much as reading
+/// the file again). Returns the manifest as JSON.
 #[pyfunction]
 #[pyo3(signature = (inputs, out, tokenizer, *, text_field, lines, prepend, append, shard_tokens, on_error, resume, workers, progress))]
 #[allow(clippy::too_many_arguments)]
@@ -48,7 +46,15 @@ fn preprocess(
         workers,
         ..PreprocessOptions::default()
     };
-    let encoder = encoder_of(tokenizer)?;
+    let tokenizer = match tokenizer.cast::<Tokenizer>() {
+        Ok(tokenizer) => tokenizer.get().inner(),
+        Err(_) => {
+            let found = tokenizer.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "tokenizer must be a Tokenizer, not {found}"
+            )));
+        }
+    };
     let mut raised: Option<PyErr> = None;
     let outcome = without_gil(py, || {
         let mut on_progress = |p: &Progress| {
@@ -73,30 +79,13 @@ fn preprocess(
                 Error::Interrupted
             })
         };
-        let manifest = run(&inputs, &out, encoder, &options, &mut on_progress)?;
+        let manifest = run(&inputs, &out, tokenizer, &options, &mut on_progress)?;
         Ok(serde_json::to_string(&manifest).expect("a manifest always serialises"))
     });
     match raised {
         Some(error) => Err(error),
         None => outcome,
     }
-}
-
-/// The Rust tokenizer inside a tokenizer object of this module, borrowed for the call.
-fn encoder_of<'a>(tokenizer: &'a Bound<'_, PyAny>) -> PyResult<&'a dyn Encoder> {
-    if let Ok(bpe) = tokenizer.cast::<BpeTokenizer>() {
-        return Ok(bpe.get().encoder());
-    }
-    if let Ok(ast) = tokenizer.cast::<AstTokenizer>() {
-        return Ok(ast.get().encoder());
-    }
-    if let Ok(hf) = tokenizer.cast::<HfTokenizer>() {
-        return Ok(hf.get().encoder());
-    }
-    Err(PyTypeError::new_err(format!(
-        "tokenizer must be a BpeTokenizer, AstTokenizer or HfTokenizer, not {}",
-        tokenizer.get_type().name()?
-    )))
 }
 
 /// The checksum of a file as written in manifests (`xxh3:<hex>`).
