@@ -32,8 +32,9 @@ import numpy as np
 import seqpack
 from harness.machine import REPO, machine_description
 from harness.results import RunClock, write_results
-from seqpack.ast_bpe import SqlBpe, sql_tokens, syntax_crossing
+from seqpack.ast_bpe import syntax_crossing
 from seqpack.preprocess import read_documents
+from seqpack.sql import SqlBpe, sql_tokens, train_sql_bpe
 
 SHARED = (REPO / ".." / "shared").resolve()
 DEFAULT_CORPORA = Path(os.environ.get("SEQPACK_CORPORA", "/tmp/seqpack-corpora"))
@@ -67,7 +68,7 @@ def sql_rows() -> list[dict[str, Any]]:
         }
         for name, syntax in (("bpe", False), ("ast_bpe", True)):
             started = time.perf_counter()
-            model: SqlBpe = seqpack.train_sql_bpe(
+            model: SqlBpe = train_sql_bpe(
                 splits["train"],
                 splits["dev"],
                 syntax=syntax,

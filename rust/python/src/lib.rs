@@ -9,9 +9,9 @@ mod convert;
 mod decompose;
 mod errors;
 mod gil;
-mod hf;
 mod pack;
 mod preprocess;
+mod tokenizer;
 
 use pyo3::prelude::*;
 
@@ -24,7 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     batch::register(m)?;
     bpe::register(m)?;
     ast::register(m)?;
-    hf::register(m)?;
+    tokenizer::register(m)?;
     preprocess::register(m)?;
     decompose::register(m)
 }

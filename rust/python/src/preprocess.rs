@@ -5,14 +5,12 @@ use std::path::PathBuf;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use seqpack_core::Error;
-use seqpack_core::preprocess::{Encoder, PreprocessOptions, Progress, preprocess as run};
+use seqpack_core::preprocess::{PreprocessOptions, Progress, preprocess as run};
 use seqpack_core::shard;
 
-use crate::ast::AstTokenizer;
-use crate::bpe::BpeTokenizer;
 use crate::convert::{choice, to_python};
 use crate::gil::without_gil;
-use crate::hf::HfTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// How far a preprocess run has come, handed to its `progress` callback after every batch.
 #[pyclass(frozen, get_all, name = "PreprocessProgress", module = "seqpack._core")]
@@ -44,8 +42,8 @@ impl From<&Progress> for PyProgress {
 /// Runs the pipeline with the GIL released. After each batch the GIL is taken back briefly to
 /// honour Ctrl-C and to call `progress(PreprocessProgress)`; an exception there stops the run
 /// and is re-raised.
-/// `tokenizer` is one of the module's tokenizer objects, used as it is (building another from
-/// its JSON would cost as much as reading the file again). Returns the manifest as a dict.
+/// `tokenizer` is used as it is (building another from its JSON would cost as much as reading
+/// the file again). Returns the manifest as a dict.
 #[pyfunction]
 #[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None))]
 #[allow(clippy::too_many_arguments)]
@@ -75,7 +73,15 @@ fn preprocess(
         workers,
         ..PreprocessOptions::default()
     };
-    let encoder = encoder_of(tokenizer)?;
+    let tokenizer = match tokenizer.cast::<Tokenizer>() {
+        Ok(tokenizer) => tokenizer.get().inner(),
+        Err(_) => {
+            let found = tokenizer.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "tokenizer must be a Tokenizer, not {found}"
+            )));
+        }
+    };
     let mut raised: Option<PyErr> = None;
     let outcome = without_gil(py, || {
         let mut on_progress = |p: &Progress| {
@@ -91,7 +97,7 @@ fn preprocess(
                 Error::Interrupted
             })
         };
-        run(&inputs, &out, encoder, &options, &mut on_progress)
+        run(&inputs, &out, tokenizer, &options, &mut on_progress)
     });
     match raised {
         Some(error) => Err(error),
@@ -102,29 +108,12 @@ fn preprocess(
     }
 }
 
-/// The Rust tokenizer inside a tokenizer object of this module, borrowed for the call.
-fn encoder_of<'a>(tokenizer: &'a Bound<'_, PyAny>) -> PyResult<&'a dyn Encoder> {
-    if let Ok(bpe) = tokenizer.cast::<BpeTokenizer>() {
-        return Ok(bpe.get().encoder());
-    }
-    if let Ok(ast) = tokenizer.cast::<AstTokenizer>() {
-        return Ok(ast.get().encoder());
-    }
-    if let Ok(hf) = tokenizer.cast::<HfTokenizer>() {
-        return Ok(hf.get().encoder());
-    }
-    Err(PyTypeError::new_err(format!(
-        "tokenizer must be a BpeTokenizer, AstTokenizer or HfTokenizer, not {}",
-        tokenizer.get_type().name()?
-    )))
-}
-
 /// Every document of a corpus file (`.jsonl`/`.ndjson`: the `"text"` field of each line;
 /// any other file: its whole text), read by the core's one corpus reader; errors name the file
 /// and line.
 #[pyfunction]
 fn read_documents(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
-    without_gil(py, || seqpack_core::bpe::read_documents(&path))
+    without_gil(py, || seqpack_core::tokenize::bpe::read_documents(&path))
 }
 
 /// The checksum of a file as written in manifests (`xxh3:<hex>`).

@@ -202,6 +202,7 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
         tokenizer: TokenizerInfo {
             fingerprint: "test".into(),
             vocab_size: 1 << 31,
+            implementation: None,
         },
         total_rows: rows.len() as u64,
         total_tokens: entry.tokens,

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::shard::{self, Manifest, TokenizerInfo};
+use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 use journal::{JOURNAL, Journal};
 use recycle::Recycler;
@@ -34,38 +35,8 @@ use sink::Sink;
 
 pub use input::{Format, INPUT_SUFFIXES};
 
-impl Encoder for crate::bpe::Tokenizer {
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        crate::bpe::Tokenizer::encode(self, text, false)
-    }
-    fn encode_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
-        crate::bpe::Tokenizer::encode_into(self, text, out)
-    }
-    fn fingerprint(&self) -> String {
-        crate::bpe::Tokenizer::fingerprint(self).to_string()
-    }
-    fn vocab_size(&self) -> u64 {
-        u64::from(crate::bpe::Tokenizer::vocab_size(self))
-    }
-}
-
 #[cfg(test)]
 mod tests;
-
-/// What turns text into token ids. Implemented by seqpack's tokenizers.
-pub trait Encoder: Sync {
-    /// The ids of `text`, without special tokens added around it. An error here is a fault
-    /// of the tokenizer, not of the record, and stops the run.
-    fn encode(&self, text: &str) -> Result<Vec<u32>>;
-    /// [`Encoder::encode`], appending the ids to `out` (which saves a vector per document).
-    fn encode_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
-        out.extend(self.encode(text)?);
-        Ok(())
-    }
-    /// Identifies the tokenizer (vocabulary, merges, pre-tokenizer) for the manifest.
-    fn fingerprint(&self) -> String;
-    fn vocab_size(&self) -> u64;
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
@@ -148,7 +119,7 @@ const BATCHES_PER_THREAD: usize = 6;
 pub fn preprocess(
     inputs: &[PathBuf],
     out: &Path,
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
     on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<Manifest> {
@@ -160,14 +131,14 @@ pub fn preprocess(
         // An unreadable file is reported (or counted) when it is opened, in input order.
         sizes.push(std::fs::metadata(path).map_or(0, |m| m.len()));
     }
-    let run = run_id(&sources, &sizes, encoder, options);
+    let run = run_id(&sources, &sizes, tokenizer, options);
     let manifest_path = out.join(shard::MANIFEST);
     let journal_path = out.join(JOURNAL);
     let options_record = options_record(options);
     let _lock = output::OutputLock::acquire(out)?;
     let journal = match output::prepare(out, &run, options.resume, |manifest| {
         manifest.sources == sources
-            && manifest.tokenizer.fingerprint == encoder.fingerprint()
+            && manifest.tokenizer.fingerprint == tokenizer.fingerprint()
             && manifest.options == options_record
     })? {
         output::Prepared::Finished(manifest) => return Ok(manifest),
@@ -217,7 +188,7 @@ pub fn preprocess(
         |submit| batches::read_batches(inputs, cursor, options, &read, &input_buffers, submit),
         |batch| {
             let (records, tokens) = (record_buffers.take(), token_buffers.take());
-            record::tokenize(batch, encoder, options, records, tokens)
+            record::tokenize(batch, tokenizer, options, records, tokens)
         },
         |mut batch| {
             sink.append(&mut batch.records, &batch.tokens, &mut progress)?;
@@ -240,8 +211,9 @@ pub fn preprocess(
         format: shard::FORMAT_NAME.into(),
         format_version: shard::FORMAT_VERSION,
         tokenizer: TokenizerInfo {
-            fingerprint: encoder.fingerprint(),
-            vocab_size: encoder.vocab_size(),
+            fingerprint: tokenizer.fingerprint().to_owned(),
+            vocab_size: u64::from(tokenizer.vocab_size()),
+            implementation: Some(tokenizer.implementation().name().to_owned()),
         },
         total_rows: state.next_doc_id,
         total_tokens: state.shards.iter().map(|s| s.tokens).sum(),
@@ -306,12 +278,12 @@ fn options_record(options: &PreprocessOptions) -> BTreeMap<String, serde_json::V
 fn run_id(
     sources: &[String],
     sizes: &[u64],
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
 ) -> String {
     let description = format!(
         "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
-        encoder.fingerprint(),
+        tokenizer.fingerprint(),
         options.text_field,
         options.lines,
         options.prepend,

@@ -11,15 +11,30 @@ use super::*;
 /// One token per byte: enough to check plumbing, order and counts.
 struct Bytes;
 
-impl Encoder for Bytes {
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+impl Tokenizer for Bytes {
+    fn implementation(&self) -> crate::tokenize::Implementation {
+        crate::tokenize::Implementation::Bpe
+    }
+    fn encode(&self, text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
         Ok(text.bytes().map(u32::from).collect())
     }
-    fn fingerprint(&self) -> String {
-        "bytes".into()
+    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        Ok(ids.iter().map(|&id| id as u8).collect())
     }
-    fn vocab_size(&self) -> u64 {
+    fn vocab_size(&self) -> u32 {
         256
+    }
+    fn fingerprint(&self) -> &str {
+        "bytes"
+    }
+    fn token_to_id(&self, _token: &str) -> Option<u32> {
+        None
+    }
+    fn id_to_token(&self, _id: u32) -> Option<String> {
+        None
+    }
+    fn to_json(&self) -> &str {
+        "{}"
     }
 }
 
@@ -446,4 +461,26 @@ fn resume_into_a_finished_dataset_of_other_inputs_or_options_is_an_error() {
         assert!(refused.to_string().contains("other inputs"), "{refused}");
     }
     assert_eq!(Manifest::read(&out.join(shard::MANIFEST)).unwrap(), made);
+}
+
+#[test]
+fn the_manifest_records_the_tokenizer_and_older_ones_still_read() {
+    let dir = temp_dir("implementation");
+    let input = write(&dir.join("a.jsonl"), b"{\"text\": \"ab\"}\n");
+    let out = dir.join("out");
+    let manifest = run(&[input], &out, &PreprocessOptions::default()).unwrap();
+    assert_eq!(manifest.tokenizer.fingerprint, "bytes");
+    assert_eq!(manifest.tokenizer.implementation.as_deref(), Some("bpe"));
+    let path = out.join("manifest.json");
+    assert_eq!(Manifest::read(&path).unwrap(), manifest);
+    // A manifest written before the implementation was recorded still reads.
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let tokenizer = value["tokenizer"].as_object_mut().unwrap();
+    assert!(tokenizer.remove("implementation").is_some());
+    std::fs::write(&path, value.to_string()).unwrap();
+    let older = Manifest::read(&path).unwrap();
+    assert_eq!(older.tokenizer.implementation, None);
+    assert_eq!(older.tokenizer.fingerprint, "bytes");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -35,6 +35,10 @@ pub struct Manifest {
 pub struct TokenizerInfo {
     pub fingerprint: String,
     pub vocab_size: u64,
+    /// Which implementation encoded the data (`"bpe"`, `"ast-bpe"` or `"hf"`); absent in
+    /// manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

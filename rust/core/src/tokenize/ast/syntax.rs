@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::str::FromStr;
 
-use super::{sql, sql_tree};
+use super::sql::{lex, tree};
 use crate::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +99,8 @@ fn python(text: &str) -> Option<Parse> {
 }
 
 fn sql(text: &str) -> Option<Parse> {
-    let lexed = sql::lex(text);
-    let parsed = sql_tree::parse(text, &lexed.tokens);
+    let lexed = lex::lex(text);
+    let parsed = tree::parse(text, &lexed.tokens);
     if !lexed.balanced || !parsed.balanced {
         return None;
     }

@@ -1,12 +1,9 @@
 //! Tokenizers that seqpack does not encode itself (WordPiece, Unigram, WordLevel, or BPE with
 //! normalizers and pre-tokenizers other than byte-level) run through the HuggingFace
 //! `tokenizers` crate, so any `tokenizer.json` works with `preprocess` and the Python API.
-//! Byte-level BPE files take the faster native path in [`crate::bpe`].
+//! Byte-level BPE files take the faster native path in [`super::bpe`].
 
-use std::path::Path;
-
-use rayon::prelude::*;
-
+use crate::tokenize::{Implementation, Tokenizer, unknown_id};
 use crate::{Error, Result};
 
 pub struct HfTokenizer {
@@ -35,13 +32,14 @@ impl HfTokenizer {
             fingerprint,
         })
     }
+}
 
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json(&json)
+impl Tokenizer for HfTokenizer {
+    fn implementation(&self) -> Implementation {
+        Implementation::Hf
     }
 
-    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+    fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
         let encoding = self
             .inner
             .encode(text, add_special_tokens)
@@ -49,50 +47,35 @@ impl HfTokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
-    pub fn encode_batch<S: AsRef<str> + Sync>(
-        &self,
-        texts: &[S],
-        add_special_tokens: bool,
-    ) -> Result<Vec<Vec<u32>>> {
-        texts
-            .par_iter()
-            .map(|text| self.encode(text.as_ref(), add_special_tokens))
-            .collect()
+    /// The library's decoder gives the text; it skips ids it does not know, so they are
+    /// refused first, as the native implementations refuse them.
+    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        if let Some(index) = ids
+            .iter()
+            .position(|&id| self.inner.id_to_token(id).is_none())
+        {
+            return Err(unknown_id(index, ids[index], self.vocab_size()));
+        }
+        Ok(self.inner.decode(ids, false).map_err(invalid)?.into_bytes())
     }
 
-    pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner.decode(ids, false).map_err(invalid)
-    }
-
-    pub fn vocab_size(&self) -> u32 {
+    fn vocab_size(&self) -> u32 {
         self.inner.get_vocab_size(true) as u32
     }
 
-    pub fn fingerprint(&self) -> &str {
+    fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
-    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+    fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
     }
 
-    pub fn id_to_token(&self, id: u32) -> Option<String> {
+    fn id_to_token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
     }
 
-    pub fn to_json(&self) -> &str {
+    fn to_json(&self) -> &str {
         &self.json
-    }
-}
-
-impl crate::preprocess::Encoder for HfTokenizer {
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        HfTokenizer::encode(self, text, false)
-    }
-    fn fingerprint(&self) -> String {
-        self.fingerprint.clone()
-    }
-    fn vocab_size(&self) -> u64 {
-        u64::from(HfTokenizer::vocab_size(self))
     }
 }

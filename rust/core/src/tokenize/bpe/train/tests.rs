@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::*;
 use crate::rng::SplitMix64;
+use crate::tokenize::Tokenizer;
 
 /// A deterministic corpus: random sentences over a small vocabulary with some unicode,
 /// numbers and code-like punctuation.
@@ -40,7 +41,7 @@ fn options(vocab_size: u32, pattern: Pattern) -> TrainerOptions {
     }
 }
 
-fn train_on(docs: &[String], options: TrainerOptions, threads: usize) -> Tokenizer {
+fn train_on(docs: &[String], options: TrainerOptions, threads: usize) -> BpeTokenizer {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -102,7 +103,7 @@ fn vocabulary_layout() {
     assert_eq!(tokenizer.token_to_id("<|endoftext|>"), Some(256));
 }
 
-fn json_merges(tokenizer: &Tokenizer) -> usize {
+fn json_merges(tokenizer: &BpeTokenizer) -> usize {
     let value: serde_json::Value = serde_json::from_str(tokenizer.to_json()).unwrap();
     value["model"]["merges"].as_array().unwrap().len()
 }

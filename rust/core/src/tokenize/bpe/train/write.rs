@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use super::merge::Learned;
-use crate::bpe::bytes::to_token_string;
-use crate::bpe::pretokenize::GPT2_PATTERN;
+use crate::tokenize::bpe::bytes::to_token_string;
+use crate::tokenize::bpe::pretokenize::GPT2_PATTERN;
 
 /// A JSON string literal.
 fn quote(s: &str) -> String {

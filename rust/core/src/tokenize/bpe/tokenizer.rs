@@ -1,7 +1,6 @@
 //! The byte-level BPE tokenizer: `tokenizer.json` in, ids out, identical to HF `tokenizers`.
 
 use std::borrow::Cow;
-use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
@@ -14,9 +13,10 @@ use super::model::Model;
 use super::pretokenize::PreTokenizer;
 use super::template::{Piece, Template};
 use super::vocab::Vocab;
-use crate::{Error, Result, parallel};
+use crate::Result;
+use crate::tokenize::{Implementation, Tokenizer, unknown_id};
 
-pub struct Tokenizer {
+pub struct BpeTokenizer {
     model: Model,
     vocab: Vocab,
     pretokenizer: PreTokenizer,
@@ -27,27 +27,16 @@ pub struct Tokenizer {
     per_thread: PerThread,
 }
 
-impl Tokenizer {
-    /// Reads a `tokenizer.json`.
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let json = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let name = path.display().to_string();
-        let json = String::from_utf8(json).map_err(|e| Error::InvalidTokenizer {
-            path: name.clone(),
-            at: format!("byte {}", e.utf8_error().valid_up_to()),
-            message: "not valid UTF-8".into(),
-        })?;
-        Self::from_json_named(json, &name)
-    }
-
+impl BpeTokenizer {
     /// Builds a tokenizer from the text of a `tokenizer.json`.
     pub fn from_json(json: &str) -> Result<Self> {
-        Self::from_json_named(json.to_owned(), "tokenizer JSON")
+        Self::from_json_named(json, "tokenizer JSON")
     }
 
-    /// `name` stands for the document in error messages.
-    pub(crate) fn from_json_named(json: String, name: &str) -> Result<Self> {
-        let spec = parse(&json, name)?;
+    /// `name` stands for the document in error messages. What this reader does not implement
+    /// is refused with [`crate::Error::UnsupportedTokenizer`], never approximated.
+    pub(crate) fn from_json_named(json: &str, name: &str) -> Result<Self> {
+        let spec = parse(json, name)?;
         let fingerprint = fingerprint(&spec);
         let Spec {
             vocab,
@@ -67,22 +56,27 @@ impl Tokenizer {
             .collect();
         let model = Model::new(&byte_vocab, &merges, ignore_merges, unknown);
         let vocab = Vocab::new(&vocab, added.iter().map(|t| (t.content.as_str(), t.id)));
-        Ok(Tokenizer {
+        Ok(BpeTokenizer {
             model,
             vocab,
             pretokenizer: PreTokenizer::new(stages),
             added: AddedTokens::new(added),
             template,
             fingerprint,
-            json,
+            json: json.to_owned(),
             per_thread: PerThread::default(),
         })
     }
+}
 
-    /// The ids of `text`, as HF's `encode(text, add_special_tokens=...)`: added tokens found
-    /// in the text always become their ids; `add_special_tokens` adds what the file's
-    /// `TemplateProcessing` post-processor puts around the text (nothing without one).
-    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+impl Tokenizer for BpeTokenizer {
+    fn implementation(&self) -> Implementation {
+        Implementation::Bpe
+    }
+
+    /// Added tokens found in the text always become their ids; `add_special_tokens` adds
+    /// what the file's `TemplateProcessing` post-processor puts around the text.
+    fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
         let mut ids = Vec::with_capacity(text.len() / 3);
         self.encode_into(text, &mut ids)?;
         Ok(match (&self.template, add_special_tokens) {
@@ -91,8 +85,7 @@ impl Tokenizer {
         })
     }
 
-    /// The ids of `text` without special tokens added, appended to `ids`.
-    pub fn encode_into(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
+    fn encode_into(&self, text: &str, ids: &mut Vec<u32>) -> Result<()> {
         self.per_thread.with(|local| {
             self.added
                 .for_each_segment(text, &mut |segment| match segment {
@@ -107,63 +100,43 @@ impl Tokenizer {
         })
     }
 
-    /// [`Tokenizer::encode`] over many texts, in parallel.
-    pub fn encode_batch<S: AsRef<str> + Sync>(
-        &self,
-        texts: &[S],
-        add_special_tokens: bool,
-    ) -> Result<Vec<Vec<u32>>> {
-        parallel::try_map(texts, |text| self.encode(text.as_ref(), add_special_tokens))
-    }
-
-    /// The bytes `ids` stand for: the exact inverse of encoding (an added token gives its
-    /// content). A slice of a longer encoding may cut a character, hence bytes.
-    pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+    /// The exact inverse of encoding (an added token gives its content).
+    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(ids.len() * 4);
         for (index, &id) in ids.iter().enumerate() {
-            let bytes = self.vocab.decoded(id).ok_or(Error::UnknownTokenId {
-                index,
-                id,
-                vocab_size: self.vocab_size(),
-            })?;
+            let bytes = self
+                .vocab
+                .decoded(id)
+                .ok_or_else(|| unknown_id(index, id, self.vocab_size()))?;
             out.extend_from_slice(bytes);
         }
         Ok(out)
     }
 
-    /// The number of ids: one more than the largest, added tokens included.
-    pub fn vocab_size(&self) -> u32 {
+    fn vocab_size(&self) -> u32 {
         self.vocab.len()
     }
 
-    /// 16 hex digits that change whenever encoding could: see [`super::fingerprint`].
-    pub fn fingerprint(&self) -> &str {
+    /// See [`super::fingerprint`].
+    fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
-    /// The id of a token, spelled as in `tokenizer.json` (`"Ġthe"`) or as an added token's
-    /// content.
-    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+    fn token_to_id(&self, token: &str) -> Option<u32> {
         self.vocab.id(token)
     }
 
-    pub fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.vocab.token(id)
+    fn id_to_token(&self, id: u32) -> Option<String> {
+        self.vocab.token(id).map(str::to_owned)
     }
 
-    /// The `tokenizer.json` text this tokenizer was read from (or, once trained, written as).
-    pub fn to_json(&self) -> &str {
+    fn to_json(&self) -> &str {
         &self.json
-    }
-
-    /// Writes the `tokenizer.json` atomically.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        crate::shard::write_atomically(path, self.json.as_bytes())
     }
 }
 
 #[cfg(test)]
-impl Tokenizer {
+impl BpeTokenizer {
     /// The ids of one piece, without pre-tokenization.
     pub(crate) fn encode_piece(&self, piece: &[u8]) -> Vec<u32> {
         let mut ids = Vec::new();

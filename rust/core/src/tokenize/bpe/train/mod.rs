@@ -16,7 +16,7 @@ use self::count::Counts;
 use super::added::{AddedToken, AddedTokens};
 use super::bytes;
 use super::pretokenize::{GPT2_PATTERN, LLAMA3_PATTERN, PreTokenizer, Stage};
-use super::tokenizer::Tokenizer;
+use super::tokenizer::BpeTokenizer;
 use crate::{Error, Result};
 
 pub use self::corpus::read_documents;
@@ -161,7 +161,7 @@ impl BpeTrainer {
     }
 
     /// Learns the merges and returns the tokenizer (its `to_json` is the file to save).
-    pub fn train(self) -> Result<Tokenizer> {
+    pub fn train(self) -> Result<BpeTokenizer> {
         let TrainerOptions {
             vocab_size,
             special_tokens,
@@ -176,7 +176,7 @@ impl BpeTrainer {
             .collect();
         let learned = merge::learn(self.counts, merges_wanted, min_frequency.max(1), &reserved);
         let json = write::tokenizer_json(&learned, &special_tokens, pattern.regex());
-        Tokenizer::from_json_named(json, "trained tokenizer")
+        BpeTokenizer::from_json_named(&json, "trained tokenizer")
     }
 }
 

@@ -6,12 +6,13 @@ use serde_json::{Value, json};
 use super::train::{BpeTrainer, Pattern, TrainerOptions};
 use super::*;
 use crate::Error;
+use crate::tokenize::Tokenizer;
 
 const CORPUS: &str = "The quick brown fox jumps over the lazy dog. DON'T panic; it's 2024!\n\
     def encode(self, text):\n    return [self.vocab[t] for t in text.split()]\n\n\
     Ça va? Größe: 12,5 cm. 東京は大きい。 مرحبا بالعالم 😀👍🏽 e\u{301}\r\n\t\tend   ";
 
-fn trained(pattern: Pattern, specials: &[&str]) -> Tokenizer {
+fn trained(pattern: Pattern, specials: &[&str]) -> BpeTokenizer {
     let mut trainer = BpeTrainer::new(TrainerOptions {
         vocab_size: 400,
         special_tokens: specials.iter().map(|s| s.to_string()).collect(),
@@ -23,15 +24,15 @@ fn trained(pattern: Pattern, specials: &[&str]) -> Tokenizer {
     trainer.train().unwrap()
 }
 
-fn json_of(tokenizer: &Tokenizer) -> Value {
+fn json_of(tokenizer: &BpeTokenizer) -> Value {
     serde_json::from_str(tokenizer.to_json()).unwrap()
 }
 
-fn load(value: &Value) -> crate::Result<Tokenizer> {
-    Tokenizer::from_json(&value.to_string())
+fn load(value: &Value) -> crate::Result<BpeTokenizer> {
+    BpeTokenizer::from_json(&value.to_string())
 }
 
-fn round_trip(tokenizer: &Tokenizer, text: &str) {
+fn round_trip(tokenizer: &BpeTokenizer, text: &str) {
     let ids = tokenizer.encode(text, false).unwrap();
     assert_eq!(tokenizer.decode(&ids).unwrap(), text.as_bytes(), "{text:?}");
 }
@@ -67,7 +68,8 @@ fn batch_encoding_equals_one_by_one() {
     let texts: Vec<String> = (0..200)
         .map(|i| format!("{i} {}", &CORPUS[..i % 50]))
         .collect();
-    let batch = tokenizer.encode_batch(&texts, false).unwrap();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let batch = tokenizer.encode_batch(&refs, false).unwrap();
     for (text, ids) in texts.iter().zip(&batch) {
         assert_eq!(&tokenizer.encode(text, false).unwrap(), ids);
     }
@@ -78,7 +80,10 @@ fn token_strings_and_ids() {
     let tokenizer = trained(Pattern::Gpt2, &["<|endoftext|>"]);
     assert_eq!(tokenizer.vocab_size(), 400);
     assert_eq!(tokenizer.token_to_id("Ġ"), Some(u32::from(b' ')));
-    assert_eq!(tokenizer.id_to_token(u32::from(b'\n')), Some("Ċ"));
+    assert_eq!(
+        tokenizer.id_to_token(u32::from(b'\n')),
+        Some("Ċ".to_owned())
+    );
     let the = tokenizer
         .token_to_id("Ġthe")
         .expect("' the' is frequent in the corpus");
@@ -243,7 +248,7 @@ fn malformed_files_name_the_field() {
         assert!(matches!(error, Error::InvalidTokenizer { .. }), "{error}");
         assert!(error.to_string().contains(expected), "{error}");
     }
-    let error = Tokenizer::from_json("{not json").err().unwrap();
+    let error = BpeTokenizer::from_json("{not json").err().unwrap();
     assert!(
         error
             .to_string()
@@ -258,7 +263,7 @@ fn fingerprint_follows_behaviour_not_formatting() {
     let value = json_of(&tokenizer);
     let reformatted = serde_json::to_string_pretty(&value).unwrap();
     assert_eq!(
-        Tokenizer::from_json(&reformatted).unwrap().fingerprint(),
+        BpeTokenizer::from_json(&reformatted).unwrap().fingerprint(),
         tokenizer.fingerprint()
     );
     assert_eq!(tokenizer.fingerprint().len(), 16);
@@ -300,7 +305,7 @@ fn merges_as_pairs_and_escaped_tokens_load_as_written() {
     // Escaped token strings (the parser cannot borrow those) read as their plain spelling.
     let escaped = tokenizer.to_json().replace("\"Ġ\"", "\"\\u0120\"");
     assert_ne!(escaped, tokenizer.to_json());
-    let escaped = Tokenizer::from_json(&escaped).unwrap();
+    let escaped = BpeTokenizer::from_json(&escaped).unwrap();
     assert_eq!(escaped.fingerprint(), tokenizer.fingerprint());
     for text in [CORPUS, " the end"] {
         assert_eq!(
@@ -319,7 +324,7 @@ fn tokens_that_share_an_id_are_all_found() {
     let shared = load(&value).unwrap();
     assert_eq!(shared.token_to_id("a"), Some(id));
     assert_eq!(shared.token_to_id("an alias"), Some(id));
-    assert!(["a", "an alias"].contains(&shared.id_to_token(id).unwrap()));
+    assert!(["a", "an alias"].contains(&shared.id_to_token(id).unwrap().as_str()));
     assert_eq!(shared.vocab_size(), tokenizer.vocab_size());
     // The fingerprint does not depend on which of the two the id table keeps.
     assert_eq!(load(&value).unwrap().fingerprint(), shared.fingerprint());
@@ -347,7 +352,7 @@ proptest! {
     #[test]
     fn decode_inverts_encode(text in text()) {
         thread_local! {
-            static TOKENIZERS: [Tokenizer; 2] = [
+            static TOKENIZERS: [BpeTokenizer; 2] = [
                 trained(Pattern::Gpt2, &["<|endoftext|>"]),
                 trained(Pattern::Llama3, &["<|endoftext|>"]),
             ];

@@ -1,7 +1,7 @@
 //! BPE over whole SQL tokens, as in "Byte-Pair Encoding for Text-to-SQL Generation" (Müller &
 //! Vlachos, 2019): plain, or AST-BPE where merges follow the query's parse.
 //!
-//! The base symbols are the tokens of [`super::sql`], each spelled with the whitespace
+//! The base symbols are the tokens of [`super::lex`], each spelled with the whitespace
 //! written before it, so that symbols concatenate back to the query; the query is read as if
 //! it started with one space (so its first `SELECT` is the same type as any other), which
 //! decoding takes off again. A token never seen in training is spelled by its bytes, so every
@@ -9,10 +9,10 @@
 
 use rustc_hash::FxHashMap;
 
-use super::encode::Ranks;
-use super::layout::Layout;
-use super::train::{LearnOptions, Step, Stopping, learn};
-use super::{sql, sql_tree};
+use super::{lex, tree};
+use crate::tokenize::ast::encode::Ranks;
+use crate::tokenize::ast::layout::Layout;
+use crate::tokenize::ast::train::{LearnOptions, Step, Stopping, learn};
 use crate::{Error, Result};
 
 /// Ids below this are bytes (for tokens unseen in training).
@@ -120,7 +120,7 @@ impl SqlBpe {
     /// The units of `query`, the spans of its parse over them when `syntax` asks for it
     /// (and it parses), and whether it parses.
     fn units_and_spans(&self, query: &str, syntax: bool) -> (Vec<u32>, Vec<(u32, u32)>, bool) {
-        let lexed = sql::lex(query);
+        let lexed = lex::lex(query);
         let mut units = Vec::with_capacity(lexed.tokens.len());
         // Where each token's units start, and one past the last.
         let mut at = Vec::with_capacity(lexed.tokens.len() + 1);
@@ -138,7 +138,7 @@ impl SqlBpe {
             }
         }
         at.push(units.len() as u32);
-        let parsed = sql_tree::parse(query, &lexed.tokens);
+        let parsed = tree::parse(query, &lexed.tokens);
         let parsed_ok = lexed.balanced && parsed.balanced;
         if syntax && parsed_ok {
             spans.extend(
@@ -254,7 +254,7 @@ impl SqlBpe {
 
 /// The base tokens of a query, spelled with the whitespace before each.
 pub fn spellings(query: &str) -> Vec<Vec<u8>> {
-    sql::lex(query)
+    lex::lex(query)
         .tokens
         .iter()
         .enumerate()
@@ -262,7 +262,7 @@ pub fn spellings(query: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn spelling(query: &str, token: &sql::Token, first: bool) -> Vec<u8> {
+fn spelling(query: &str, token: &lex::Token, first: bool) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(token.text.end - token.from + 1);
     if first {
         bytes.push(b' ');
@@ -274,7 +274,7 @@ fn spelling(query: &str, token: &sql::Token, first: bool) -> Vec<u8> {
 /// The parse of a query as spans over its tokens (those of [`spellings`]), and whether it
 /// parsed.
 pub fn sql_parse(query: &str) -> (Vec<(u32, u32)>, bool) {
-    let lexed = sql::lex(query);
-    let parsed = sql_tree::parse(query, &lexed.tokens);
+    let lexed = lex::lex(query);
+    let parsed = tree::parse(query, &lexed.tokens);
     (parsed.spans, lexed.balanced && parsed.balanced)
 }

@@ -9,7 +9,7 @@
 //! The result is a set of properly nested spans over token indices. Queries whose quotes or
 //! parentheses do not balance are reported as not parsed.
 
-use super::sql::{Kind, Token};
+use super::lex::{Kind, Token};
 
 pub(crate) struct Parsed {
     pub(crate) spans: Vec<(u32, u32)>,
@@ -436,7 +436,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bpe::ast::sql::lex;
+    use crate::tokenize::ast::sql::lex::lex;
 
     /// The groups of `query` as the texts they cover, outermost first.
     fn groups(query: &str) -> Vec<String> {

@@ -1,23 +1,20 @@
 //! AST-BPE: byte-pair encoding whose merges never cut across a syntax subtree ("Byte-Pair
-//! Encoding for Text-to-SQL Generation", Müller & Vlachos, 2019), for SQL as in the paper
-//! (whole SQL tokens as base symbols, [`SqlBpe`]) and for source code (bytes as base symbols,
-//! tree-sitter's parse, [`AstTokenizer`]).
+//! Encoding for Text-to-SQL Generation", Müller & Vlachos, 2019): byte-level for source code
+//! ([`AstTokenizer`], with tree-sitter's or seqpack's SQL parse), and over whole SQL tokens as
+//! in the paper ([`sql::SqlBpe`], a research reproduction).
 //!
 //! One rule, one trainer and one encoder serve both: [`layout`] says where two adjacent
 //! symbols may merge, [`train`] learns merges (with the paper's stopping criterion on
-//! request), [`encode`] applies them. [`sql`] and [`sql_tree`] tokenise and parse SQL;
-//! [`syntax`] gives byte spans of a document's parse.
+//! request), [`encode`] applies them. [`sql`] tokenises and parses SQL; [`syntax`] gives byte
+//! spans of a document's parse.
 
 mod encode;
 mod layout;
-mod sql;
-mod sql_bpe;
-mod sql_tree;
+pub mod sql;
 mod syntax;
 mod tokenizer;
 mod train;
 
-pub use sql_bpe::{SqlBpe, SqlBpeOptions, spellings as sql_tokens, sql_parse};
 pub use syntax::{LANGUAGES, Language};
 pub use tokenizer::{AstTokenizer, AstTrainStats, crossing};
 pub use train::{Step, Stopping};

@@ -14,7 +14,6 @@
 //! looked for inside the text.
 
 use std::cell::RefCell;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
@@ -25,7 +24,8 @@ use super::encode::Ranks;
 use super::layout::Layout;
 use super::syntax::{Language, Parse};
 use super::train::{LearnOptions, learn};
-use crate::bpe::bytes;
+use crate::tokenize::bpe::bytes;
+use crate::tokenize::{Implementation, Tokenizer, unknown_id};
 use crate::{Error, Result, parallel};
 
 const BYTES: u32 = 256;
@@ -78,6 +78,9 @@ fn structure(language: Language, text: &str, layout: &mut Layout) -> bool {
 }
 
 impl AstTokenizer {
+    /// `model.type` in the file.
+    pub const MODEL_TYPE: &'static str = "AstBPE";
+
     /// Learns up to `vocab_size - 256 - specials` merges over `texts`; pairs seen fewer than
     /// `min_frequency` times are not merged.
     pub fn train<S: AsRef<str> + Sync>(
@@ -160,7 +163,7 @@ impl AstTokenizer {
             by_spelling.insert(s.clone(), spelled.len() as u32 + i as u32);
         }
         let doc = json!({
-            "model": {"type": "AstBPE", "language": language.name(), "merges": merges},
+            "model": {"type": Self::MODEL_TYPE, "language": language.name(), "merges": merges},
             "special_tokens": specials,
         });
         let json = serde_json::to_string(&doc).expect("plain JSON values serialise");
@@ -182,16 +185,11 @@ impl AstTokenizer {
         })
     }
 
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let json = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_json_named(&json, &path.display().to_string())
-    }
-
     pub fn from_json(json: &str) -> Result<Self> {
         Self::from_json_named(json, "tokenizer JSON")
     }
 
-    fn from_json_named(json: &str, name: &str) -> Result<Self> {
+    pub(crate) fn from_json_named(json: &str, name: &str) -> Result<Self> {
         let invalid = |at: &str, message: String| Error::InvalidTokenizer {
             path: name.into(),
             at: at.into(),
@@ -200,7 +198,7 @@ impl AstTokenizer {
         let root: Value = serde_json::from_str(json)
             .map_err(|e| invalid("(document)", format!("not valid JSON: {e}")))?;
         let model = root.get("model");
-        if model.and_then(|m| m.get("type")).and_then(Value::as_str) != Some("AstBPE") {
+        if model.and_then(|m| m.get("type")).and_then(Value::as_str) != Some(Self::MODEL_TYPE) {
             return Err(Error::UnsupportedTokenizer {
                 path: name.into(),
                 at: "model.type".into(),
@@ -258,7 +256,7 @@ impl AstTokenizer {
     /// the token was seen before): a merge across a leaf's edge needs the whole leaf as one
     /// symbol, so the inside of a leaf never depends on its neighbours, and this gives the ids
     /// that merging all bytes at once does.
-    pub fn encode(&self, text: &str) -> Vec<u32> {
+    fn encode_text(&self, text: &str) -> Vec<u32> {
         let bytes = text.as_bytes();
         let mut layout = Layout::new();
         let Some(Parse { mut spans, leaves }) = self.language.parse(text) else {
@@ -315,24 +313,6 @@ impl AstTokenizer {
         symbols.into_iter().map(|(id, _)| id).collect()
     }
 
-    pub fn encode_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Vec<Vec<u32>> {
-        parallel::try_map(texts, |t| Ok::<_, Error>(self.encode(t.as_ref())))
-            .expect("encoding cannot fail")
-    }
-
-    pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        for (index, &id) in ids.iter().enumerate() {
-            let bytes = self.token_bytes(id).ok_or(Error::UnknownTokenId {
-                index,
-                id,
-                vocab_size: self.vocab_size(),
-            })?;
-            out.extend_from_slice(bytes);
-        }
-        Ok(out)
-    }
-
     /// The bytes of an id (a special token's text).
     pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
         let id = id as usize;
@@ -342,35 +322,43 @@ impl AstTokenizer {
                 .map(|s| s.as_bytes())
         })
     }
+}
 
-    pub fn vocab_size(&self) -> u32 {
+impl Tokenizer for AstTokenizer {
+    fn implementation(&self) -> Implementation {
+        Implementation::AstBpe
+    }
+
+    /// AST-BPE has no template: `add_special_tokens` adds nothing. Encoding cannot fail.
+    fn encode(&self, text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
+        Ok(self.encode_text(text))
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (index, &id) in ids.iter().enumerate() {
+            let bytes = self
+                .token_bytes(id)
+                .ok_or_else(|| unknown_id(index, id, self.vocab_size()))?;
+            out.extend_from_slice(bytes);
+        }
+        Ok(out)
+    }
+
+    fn vocab_size(&self) -> u32 {
         (self.spelled.len() + self.specials.len()) as u32
     }
 
-    pub fn language(&self) -> Language {
-        self.language
-    }
-
-    pub fn num_merges(&self) -> usize {
-        self.merges.len()
-    }
-
-    pub fn fingerprint(&self) -> &str {
+    fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
-    /// Documents encoded by this tokenizer so far that did not parse.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
-    /// The id of a token spelled as in `tokenizer.json` (GPT-2's byte characters), or of a
-    /// special token.
-    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+    /// A token spelled as in `tokenizer.json` (GPT-2's byte characters), or a special token.
+    fn token_to_id(&self, token: &str) -> Option<u32> {
         self.by_spelling.get(token).copied()
     }
 
-    pub fn id_to_token(&self, id: u32) -> Option<String> {
+    fn id_to_token(&self, id: u32) -> Option<String> {
         let id = id as usize;
         match self.spelled.get(id) {
             Some(bytes) => Some(bytes::to_token_string(bytes)),
@@ -381,24 +369,17 @@ impl AstTokenizer {
         }
     }
 
-    pub fn to_json(&self) -> &str {
+    fn to_json(&self) -> &str {
         &self.json
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
-        crate::shard::write_atomically(path, self.json.as_bytes())
+    fn language(&self) -> Option<Language> {
+        Some(self.language)
     }
-}
 
-impl crate::preprocess::Encoder for AstTokenizer {
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        Ok(AstTokenizer::encode(self, text))
-    }
-    fn fingerprint(&self) -> String {
-        self.fingerprint.clone()
-    }
-    fn vocab_size(&self) -> u64 {
-        u64::from(AstTokenizer::vocab_size(self))
+    /// Documents encoded by this tokenizer so far that did not parse.
+    fn parse_fallbacks(&self) -> Option<u64> {
+        Some(self.fallbacks.load(Ordering::Relaxed))
     }
 }
 
@@ -447,8 +428,8 @@ mod tests {
                 structure(language, text, &mut layout);
                 let units: Vec<u32> = text.bytes().map(u32::from).collect();
                 let all_at_once = tok.ids(tok.ranks.encode(&units, &layout, tok.merges.len()));
-                assert_eq!(tok.encode(text), all_at_once, "{language:?} {text:?}");
-                assert_eq!(tok.encode(text), all_at_once, "from memory");
+                assert_eq!(tok.encode_text(text), all_at_once, "{language:?} {text:?}");
+                assert_eq!(tok.encode_text(text), all_at_once, "from memory");
             }
         }
     }

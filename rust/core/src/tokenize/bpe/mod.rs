@@ -9,8 +9,7 @@
 //! GPT-2's printable characters in the file (`bytes`).
 
 mod added;
-pub mod ast;
-mod bytes;
+pub(crate) mod bytes;
 mod cache;
 mod document;
 mod fingerprint;
@@ -27,7 +26,7 @@ mod unicode;
 mod vocab;
 
 pub use pretokenize::{GPT2_PATTERN, LLAMA3_PATTERN};
-pub use tokenizer::Tokenizer;
+pub use tokenizer::BpeTokenizer;
 pub use train::{BpeTrainer, MAX_VOCAB_SIZE, Pattern, TrainerOptions, read_documents};
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::Result;
-use crate::bpe::added::{AddedTokens, Segment};
-use crate::bpe::pretokenize::PreTokenizer;
 use crate::parallel;
+use crate::tokenize::bpe::added::{AddedTokens, Segment};
+use crate::tokenize::bpe::pretokenize::PreTokenizer;
 
 /// Occurrences of each distinct piece (its UTF-8 bytes).
 pub(crate) type Counts = FxHashMap<Box<[u8]>, u64>;
