@@ -4,6 +4,7 @@
 mod ast;
 mod batch;
 mod bpe;
+mod dataset;
 mod decompose;
 mod errors;
 mod gil;
@@ -19,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // pyo3 lists every class and function added below in `__all__`.
     pack::register(m)?;
     batch::register(m)?;
+    dataset::register(m)?;
     bpe::register(m)?;
     ast::register(m)?;
     hf::register(m)?;
