@@ -142,7 +142,9 @@ fn apply(mutation: &Mutation, shards: &mut [Vec<u8>], manifest: &mut Value) {
     match *mutation {
         Mutation::Flip { shard, at, xor } => {
             let at = position(shards[shard].len(), at);
-            shards[shard][at] ^= xor;
+            if let Some(byte) = shards[shard].get_mut(at) {
+                *byte ^= xor;
+            }
         }
         Mutation::Overwrite { shard, at, value } => {
             let bytes = &mut shards[shard];
@@ -159,10 +161,12 @@ fn apply(mutation: &Mutation, shards: &mut [Vec<u8>], manifest: &mut Value) {
             let mut target = &mut *manifest;
             for key in &path[..path.len() - 1] {
                 target = match target {
-                    Value::Array(items) => match items.get_mut(key.parse::<usize>().unwrap()) {
-                        Some(item) => item,
-                        None => return,
-                    },
+                    Value::Array(items) => {
+                        match key.parse().ok().and_then(|i: usize| items.get_mut(i)) {
+                            Some(item) => item,
+                            None => return,
+                        }
+                    }
                     Value::Object(map) => match map.get_mut(*key) {
                         Some(item) => item,
                         None => return,
@@ -179,9 +183,8 @@ fn apply(mutation: &Mutation, shards: &mut [Vec<u8>], manifest: &mut Value) {
                     map.remove(last);
                 }
                 (Value::Array(items), value) => {
-                    let index = last.parse::<usize>().unwrap();
-                    if index < items.len() {
-                        items[index] = value.unwrap_or(Value::Null);
+                    if let Some(item) = last.parse().ok().and_then(|i: usize| items.get_mut(i)) {
+                        *item = value.unwrap_or(Value::Null);
                     }
                 }
                 _ => {}
