@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_description
+from harness.machine import machine_description
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -54,7 +54,7 @@ from typing import Any
 import seqpack
 import torch
 import transformers
-from seqpack.demo import write_stdlib_corpus
+from seqpack.cli.demo import write_stdlib_corpus
 from seqpack.torch import PackedLoader, block_mask, hf_kwargs
 from torch.nn import functional as F
 

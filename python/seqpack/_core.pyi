@@ -17,9 +17,11 @@ __all__ = [
     "INPUT_SUFFIXES",
     "MAX_CAPACITY",
     "TOKENIZER_IMPLEMENTATIONS",
+    "ArrowBatch",
     "AstBpeTraining",
     "BatchStream",
     "BpeTrainer",
+    "Dataset",
     "Packing",
     "Plan",
     "PreprocessProgress",
@@ -33,6 +35,7 @@ __all__ = [
     "lower_bound",
     "pack",
     "preprocess",
+    "read_decomposition_manifest",
     "read_documents",
     "sql_parse",
     "sql_tokens",
@@ -90,11 +93,50 @@ _BatchArrays = tuple[
 
 @final
 class TokenStore:
-    """The rows of a dataset's shards, memory-mapped."""
+    """The rows of a dataset's shards, memory-mapped: made by ``Dataset.token_store``."""
 
-    def __new__(cls, paths: Sequence[str | os.PathLike[str]]) -> TokenStore: ...
     def __len__(self) -> int: ...
     def lengths(self) -> npt.NDArray[np.int64]: ...
+
+@final
+class ArrowBatch:
+    """One validated record batch, exported by the Arrow PyCapsule protocol."""
+
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Dataset:
+    """A dataset directory, opened, checked and memory-mapped."""
+
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        verify: bool = True,
+        tokenizer_fingerprint: str | None = None,
+    ) -> Dataset: ...
+    def __len__(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def num_tokens(self) -> int: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def tokenizer_fingerprint(self) -> str: ...
+    @property
+    def shard_paths(self) -> list[str]: ...
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+    def lengths(self) -> npt.NDArray[np.uint32]: ...
+    @property
+    def token_store(self) -> TokenStore: ...
+    def record_batches(self) -> list[ArrowBatch]: ...
+
+def read_decomposition_manifest(path: str | os.PathLike[str]) -> dict[str, Any]: ...
 
 @final
 class Plan:

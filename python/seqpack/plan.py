@@ -69,7 +69,7 @@ class EpochPlanner:
     def __init__(self, dataset: Dataset, options: PlanOptions) -> None:
         self.dataset = dataset
         self.options = options
-        self.store = _core.TokenStore([str(p) for p in dataset.shard_paths])
+        self.store = dataset.token_store
         packing = dataset.packing
         if packing is not None and options.align != 1:
             raise InvalidInputError(

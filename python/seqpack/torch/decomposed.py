@@ -30,7 +30,7 @@ class _Bucket:
         self.length = decomposition.sequence_length(log2)
         dataset = decomposition.bucket(log2)  # verifies sizes and checksums
         self.rows = len(dataset)
-        self.store = _core.TokenStore([str(p) for p in dataset.shard_paths])
+        self.store = dataset.token_store
 
     def __len__(self) -> int:
         return self.rows

@@ -6,31 +6,11 @@ use std::sync::{Arc, Mutex};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use seqpack_core::batch::{self, Batch, Plan, Prefetcher, Schedule};
-use seqpack_core::shard::{Manifest, TokenStore};
+use seqpack_core::shard::Manifest;
 
+use crate::dataset::PyTokenStore;
 use crate::gil::without_gil;
 use crate::pack::pack_options;
-
-/// The rows of a dataset's shards, memory-mapped.
-#[pyclass(frozen, name = "TokenStore", module = "seqpack._core")]
-pub(crate) struct PyTokenStore(Arc<TokenStore>);
-
-#[pymethods]
-impl PyTokenStore {
-    #[new]
-    fn new(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Self> {
-        without_gil(py, || TokenStore::open(&paths)).map(|s| PyTokenStore(Arc::new(s)))
-    }
-
-    fn __len__(&self) -> usize {
-        self.0.len() as usize
-    }
-
-    /// Tokens per row (int64).
-    fn lengths<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        PyArray1::from_vec(py, self.0.lengths())
-    }
-}
 
 /// The rows of one epoch in training order (see `seqpack_core::batch::Plan`).
 #[pyclass(frozen, name = "Plan", module = "seqpack._core")]
@@ -247,7 +227,6 @@ impl BatchStream {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTokenStore>()?;
     m.add_class::<PyPlan>()?;
     m.add_class::<BatchStream>()?;
     m.add_function(wrap_pyfunction!(assemble, m)?)?;

@@ -6,6 +6,7 @@ mod batch;
 mod bpe;
 mod constants;
 mod convert;
+mod dataset;
 mod decompose;
 mod errors;
 mod gil;
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // pyo3 lists every class and function added below in `__all__`.
     pack::register(m)?;
     batch::register(m)?;
+    dataset::register(m)?;
     bpe::register(m)?;
     ast::register(m)?;
     tokenizer::register(m)?;

@@ -16,12 +16,17 @@
 //! their real tokens only: a row with padding is shorter than the row length.
 
 mod checksum;
+mod dataset;
 mod direct;
+mod fingerprint;
 mod manifest;
 mod reader;
 mod writer;
 
-pub use checksum::{checksum_file, verify_shard};
+pub use checksum::checksum_file;
+pub(crate) use dataset::is_plain_file_name;
+pub use dataset::{Dataset, Verify};
+pub use fingerprint::dataset_fingerprint;
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
@@ -62,3 +67,6 @@ pub(crate) fn temporary_path(path: &Path) -> PathBuf {
     name.push(".tmp");
     path.with_file_name(name)
 }
+
+#[cfg(test)]
+mod tests;
