@@ -20,6 +20,7 @@ pub mod pack;
 mod parallel;
 pub mod preprocess;
 mod rng;
+pub mod sampler;
 pub mod shard;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ mod gil;
 mod hf;
 mod pack;
 mod preprocess;
+mod sampler;
 
 use pyo3::prelude::*;
 
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ast::register(m)?;
     hf::register(m)?;
     preprocess::register(m)?;
+    sampler::register(m)?;
     decompose::register(m)
 }
