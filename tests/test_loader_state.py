@@ -160,3 +160,24 @@ def test_every_loader_is_a_pure_function_of_dataset_seed_and_options(
 
     run = grow(3)
     assert len(run) == 30 and same(run, grow(3)) and not same(run, grow(4))
+
+
+def test_integer_options_are_read_once_in_the_core_naming_the_parameter(
+    data: Path, decomposition: Path
+) -> None:
+    import numpy as np
+
+    same_seed = [PackedLoader(data, 64, 4, seed=s).state_dict() for s in (3, np.int64(3))]
+    assert same_seed[0] == same_seed[1]
+    for kwargs, message in [
+        ({"seed": -1}, "seed must be a non-negative integer, got -1"),
+        ({"batch_size": True}, "batch_size must be a positive integer, got True"),
+        ({"pad_id": 1.0}, "pad_id must be a non-negative integer, got 1.0"),
+        ({"max_docs_per_pack": 0}, "max_docs_per_pack must be a positive integer, got 0"),
+        ({"rank": 0, "world_size": 0}, "world_size must be a positive integer, got 0"),
+    ]:
+        args = {"seq_len": 64, "batch_size": 4, **kwargs}
+        with pytest.raises(InvalidInputError, match=message):
+            PackedLoader(data, **args)
+    with pytest.raises(InvalidInputError, match="seed must be a non-negative integer"):
+        DecomposedLoader(decomposition, 1024, seed=-2)

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
 use seqpack_core::Error;
 use seqpack_core::batch::Plan;
 use seqpack_core::sampler::{
@@ -26,11 +26,10 @@ fn invalid(py: Python<'_>, name: &'static str, message: String) -> PyErr {
 /// number) raises `InvalidInputError` naming `name`.
 fn integer(value: &Bound<'_, PyAny>, name: &'static str, least: u64) -> PyResult<u64> {
     let py = value.py();
-    let got = value
-        .cast::<PyInt>()
-        .ok()
-        .filter(|_| !value.is_instance_of::<PyBool>())
-        .and_then(|i| i.extract::<u64>().ok())
+    // Python and numpy integers (anything with `__index__`), never a bool or a float.
+    let got = (!value.is_instance_of::<PyBool>())
+        .then(|| value.extract::<u64>().ok())
+        .flatten()
         .filter(|&v| v >= least);
     got.ok_or_else(|| {
         let what = match least {
@@ -47,17 +46,13 @@ fn narrow<T: TryFrom<u64>>(py: Python<'_>, value: u64, name: &'static str) -> Py
     T::try_from(value).map_err(|_| invalid(py, name, format!("{value} is too large")))
 }
 
-/// A JSON value from plain Python data (the state and options dicts).
-fn to_json(value: &Bound<'_, PyAny>) -> PyResult<Value> {
+/// A JSON value from plain Python data (the state and options dicts); anything else is
+/// refused naming `name`, the parameter it came in.
+fn to_json(value: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Value> {
     Ok(if value.is_none() {
         Value::Null
     } else if let Ok(b) = value.cast::<PyBool>() {
         Value::Bool(b.is_true())
-    } else if let Ok(i) = value.cast::<PyInt>() {
-        match i.extract::<i64>() {
-            Ok(n) => Value::from(n),
-            Err(_) => Value::from(i.extract::<u64>().unwrap_or(u64::MAX)),
-        }
     } else if let Ok(f) = value.cast::<PyFloat>() {
         serde_json::Number::from_f64(f.value()).map_or(Value::Null, Value::Number)
     } else if let Ok(s) = value.cast::<PyString>() {
@@ -65,19 +60,27 @@ fn to_json(value: &Bound<'_, PyAny>) -> PyResult<Value> {
     } else if let Ok(d) = value.cast::<PyDict>() {
         let mut map = Map::new();
         for (k, v) in d.iter() {
-            map.insert(k.str()?.to_str()?.to_owned(), to_json(&v)?);
+            map.insert(k.str()?.to_str()?.to_owned(), to_json(&v, name)?);
         }
         Value::Object(map)
     } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
         Value::Array(
             value
                 .try_iter()?
-                .map(|v| to_json(&v?))
+                .map(|v| to_json(&v?, name))
                 .collect::<PyResult<_>>()?,
         )
+    } else if let Ok(n) = value.extract::<i64>() {
+        Value::from(n)
+    } else if let Ok(n) = value.extract::<u64>() {
+        Value::from(n)
     } else {
-        // Anything else is not state data; name its type where the state is read.
-        Value::String(format!("<{}>", value.get_type().name()?))
+        let kind = value.get_type().name()?;
+        return Err(invalid(
+            value.py(),
+            name,
+            format!("holds a {kind}, which is not JSON data"),
+        ));
     })
 }
 
@@ -110,7 +113,7 @@ fn to_py_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny
 }
 
 fn options_map(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Map<String, Value>> {
-    match to_json(options.as_any())? {
+    match to_json(options.as_any(), "options")? {
         Value::Object(map) => Ok(map),
         _ => Err(invalid(py, "options", "must be a mapping".into())),
     }
@@ -411,7 +414,7 @@ fn resume_loader_state(
 ) -> PyResult<(u64, u64)> {
     let kind = loader_kind(py, loader)?;
     let options = options_map(py, options)?;
-    let state = LoaderState::read(&to_json(state)?).map_err(|e| to_py(py, e))?;
+    let state = LoaderState::read(&to_json(state, "state")?).map_err(|e| to_py(py, e))?;
     state
         .check_identity(kind, dataset, &options)
         .map_err(|e| to_py(py, e))?;
