@@ -102,7 +102,7 @@ def run_seqpack(data: Path, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     loader = PackedLoader(data, SEQ_LEN, BATCH)  # verifies checksums, plans epoch 0
     open_s = time.perf_counter() - started
-    loader.planner._cached = None  # the timed epoch packs again, as every epoch does
+    loader.planner.forget()  # the timed epoch packs again, as every epoch does
 
     def real(batch: dict[str, Any]) -> tuple[int, int]:
         return int((batch["document_ids"] >= 0).sum()), batch["input_ids"].numel()

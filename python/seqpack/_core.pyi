@@ -10,11 +10,13 @@ import numpy.typing as npt
 __all__ = [
     "ALGORITHMS",
     "AST_LANGUAGES",
+    "CURRICULA",
     "DATASET_FORMAT",
     "DATASET_FORMAT_VERSION",
     "DECOMPOSITION_FORMAT",
     "DECOMPOSITION_FORMAT_VERSION",
     "INPUT_SUFFIXES",
+    "LOADER_STATE_VERSION",
     "MAX_CAPACITY",
     "TOKENIZER_IMPLEMENTATIONS",
     "ArrowBatch",
@@ -22,21 +24,27 @@ __all__ = [
     "BatchStream",
     "BpeTrainer",
     "Dataset",
+    "EpochPlanner",
     "Packing",
     "Plan",
     "PreprocessProgress",
     "SqlBpe",
+    "StepSplit",
     "TokenStore",
     "Tokenizer",
     "__version__",
-    "assemble",
     "checksum_file",
+    "curriculum_odds",
+    "curriculum_schedule",
     "decompose",
+    "derive_seed",
+    "loader_state",
     "lower_bound",
     "pack",
     "preprocess",
     "read_decomposition_manifest",
     "read_documents",
+    "resume_loader_state",
     "sql_parse",
     "sql_tokens",
     "syntax_crossing",
@@ -142,18 +150,6 @@ def read_decomposition_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 class Plan:
     """The rows of one epoch in training order."""
 
-    @staticmethod
-    def pack_epoch(
-        lengths: npt.NDArray[np.int64],
-        capacity: int,
-        algorithm: str,
-        max_docs_per_pack: int | None,
-        long_docs: str,
-        seed: int | None,
-        align: int,
-    ) -> Plan: ...
-    @staticmethod
-    def packed_rows(store: TokenStore, capacity: int, seed: int | None) -> Plan: ...
     @property
     def num_packs(self) -> int: ...
     @property
@@ -180,31 +176,92 @@ class Plan:
         packing: str,
     ) -> str: ...
 
-def assemble(
-    store: TokenStore, plan: Plan, rows: Sequence[int | None], seq_len: int, pad_id: int
-) -> _BatchArrays: ...
-
 @final
 class BatchStream:
-    """Batches of a schedule, assembled ahead on a thread."""
+    """Batches of a schedule, assembled ahead on a thread (made by ``StepSplit.stream``)."""
 
-    def __new__(
-        cls,
-        store: TokenStore,
-        plan: Plan,
-        *,
-        first: int,
-        stride: int,
-        batch_size: int,
-        num_batches: int,
-        seq_len: int,
-        pad_id: int,
-        prefetch: int,
-    ) -> BatchStream: ...
     def __iter__(self) -> BatchStream: ...
     def __next__(self) -> _BatchArrays: ...
     def __len__(self) -> int: ...
 
+# The sampler (seqpack_core::sampler): epoch plans, the rank/step split, the curriculum,
+# the seed derivation and the loader state.
+
+CURRICULA: list[str]
+LOADER_STATE_VERSION: int
+
+@final
+class EpochPlanner:
+    """Plans the epochs of one dataset; the last plan asked for is kept."""
+
+    def __new__(
+        cls,
+        store: TokenStore,
+        name: str,
+        fingerprint: str,
+        packed_seq_len: int | None,
+        *,
+        seq_len: int,
+        algorithm: str,
+        long_docs: str,
+        max_docs_per_pack: int | None,
+        shuffle: bool,
+        seed: int,
+        align: int,
+    ) -> EpochPlanner: ...
+    def plan(self, epoch: int) -> Plan: ...
+    def forget(self) -> None: ...
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def store(self) -> TokenStore: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def is_packed(self) -> bool: ...
+
+@final
+class StepSplit:
+    """How an epoch's rows are cut into steps and shared out over ranks and workers."""
+
+    def __new__(
+        cls,
+        *,
+        batch_size: int,
+        world_size: int,
+        rank: int,
+        drop_last: bool,
+        pad_id: int,
+        prefetch: int,
+    ) -> StepSplit: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def world_size(self) -> int: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def rows_per_step(self) -> int: ...
+    def steps(self, rows: int, consumed: int) -> int: ...
+    def rows_left_out(self, rows: int) -> int: ...
+    def stream(
+        self, store: TokenStore, plan: Plan, consumed: int, worker: int, workers: int
+    ) -> BatchStream: ...
+
+def derive_seed(dataset: str, options: dict[str, Any], epoch: int, purpose: str) -> int: ...
+def curriculum_odds(curriculum: str | Sequence[float], num_buckets: int) -> list[float]: ...
+def curriculum_schedule(
+    steps_per_bucket: Sequence[int], odds: Sequence[float], cycles: int, seed: int
+) -> npt.NDArray[np.int64]: ...
+def loader_state(
+    loader: str, dataset: str, options: dict[str, Any], epoch: int, consumed: int
+) -> dict[str, Any]: ...
+def resume_loader_state(
+    state: object,
+    loader: str,
+    dataset: str,
+    options: dict[str, Any],
+    epoch_size: Callable[[int], int],
+) -> tuple[int, int]: ...
 def pack(
     lengths: npt.NDArray[np.int64],
     capacity: int,

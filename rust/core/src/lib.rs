@@ -19,6 +19,7 @@ pub mod pack;
 mod parallel;
 pub mod preprocess;
 mod rng;
+pub mod sampler;
 pub mod shard;
 pub mod tokenize;
 

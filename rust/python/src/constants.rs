@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use seqpack_core::decompose::{DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION};
 use seqpack_core::pack::{Algorithm, MAX_CAPACITY};
 use seqpack_core::preprocess::INPUT_SUFFIXES;
+use seqpack_core::sampler::{CURRICULA, STATE_VERSION};
 use seqpack_core::shard::{FORMAT_NAME, FORMAT_VERSION};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -20,5 +21,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "INPUT_SUFFIXES",
         pyo3::types::PyTuple::new(m.py(), suffixes)?,
     )?;
+    m.add("CURRICULA", CURRICULA.to_vec())?;
+    m.add("LOADER_STATE_VERSION", STATE_VERSION)?;
     Ok(())
 }

@@ -6,10 +6,10 @@
 use std::str::FromStr;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
 use seqpack_core::Error;
 use seqpack_core::pack::PackOptions;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::errors::to_py;
 
@@ -97,5 +97,40 @@ pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'
             }
             dict.into_any()
         }
+    })
+}
+
+/// A JSON value from plain Python data (the state and options dicts); anything else is
+/// refused naming `name`, the parameter it came in.
+pub(crate) fn from_python(value: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Value> {
+    Ok(if value.is_none() {
+        Value::Null
+    } else if let Ok(b) = value.cast::<PyBool>() {
+        Value::Bool(b.is_true())
+    } else if let Ok(f) = value.cast::<PyFloat>() {
+        serde_json::Number::from_f64(f.value()).map_or(Value::Null, Value::Number)
+    } else if let Ok(s) = value.cast::<PyString>() {
+        Value::String(s.to_str()?.to_owned())
+    } else if let Ok(d) = value.cast::<PyDict>() {
+        let mut map = Map::new();
+        for (k, v) in d.iter() {
+            map.insert(k.str()?.to_str()?.to_owned(), from_python(&v, name)?);
+        }
+        Value::Object(map)
+    } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        Value::Array(
+            value
+                .try_iter()?
+                .map(|v| from_python(&v?, name))
+                .collect::<PyResult<_>>()?,
+        )
+    } else if let Ok(n) = value.extract::<i64>() {
+        Value::from(n)
+    } else if let Ok(n) = value.extract::<u64>() {
+        Value::from(n)
+    } else {
+        let kind = value.get_type().name()?;
+        let message = format!("holds a {kind}, which is not JSON data");
+        return Err(to_py(value.py(), Error::InvalidOption { name, message }));
     })
 }

@@ -12,6 +12,7 @@ mod errors;
 mod gil;
 mod pack;
 mod preprocess;
+mod sampler;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -28,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ast::register(m)?;
     tokenizer::register(m)?;
     preprocess::register(m)?;
+    sampler::register(m)?;
     decompose::register(m)
 }
