@@ -22,19 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import seqpack
-from seqpack.ast_bpe import SqlBpe, sql_tokens, syntax_crossing
+from harness.machine import REPO, machine_description
+from harness.results import RunClock, write_results
+from seqpack.ast_bpe import syntax_crossing
+from seqpack.preprocess import read_documents
+from seqpack.sql import SqlBpe, sql_tokens, train_sql_bpe
 
-REPO = Path(__file__).resolve().parent.parent
 SHARED = (REPO / ".." / "shared").resolve()
 DEFAULT_CORPORA = Path(os.environ.get("SEQPACK_CORPORA", "/tmp/seqpack-corpora"))
 REJECTIONS, RARE_BELOW = 20, 100
@@ -67,7 +68,7 @@ def sql_rows() -> list[dict[str, Any]]:
         }
         for name, syntax in (("bpe", False), ("ast_bpe", True)):
             started = time.perf_counter()
-            model: SqlBpe = seqpack.train_sql_bpe(
+            model: SqlBpe = train_sql_bpe(
                 splits["train"],
                 splits["dev"],
                 syntax=syntax,
@@ -92,8 +93,7 @@ def sql_rows() -> list[dict[str, Any]]:
 
 
 def python_rows(corpora: Path, vocab_size: int) -> dict[str, Any]:
-    with (corpora / "pystdlib.jsonl").open(encoding="utf-8") as f:
-        texts = [json.loads(line)["text"] for line in f]
+    texts = read_documents(corpora / "pystdlib.jsonl")
     held_out = texts[::10]
     train = [t for i, t in enumerate(texts) if i % 10]
     train_mb = sum(len(t.encode()) for t in train) / 1e6
@@ -144,35 +144,7 @@ def python_rows(corpora: Path, vocab_size: int) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    def lines(path: str) -> list[str]:
-        try:
-            return Path(path).read_text().splitlines()
-        except OSError:
-            return []
-
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in lines("/proc/cpuinfo")
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = next(
-        (int(ln.split()[1]) for ln in lines("/proc/meminfo") if ln.startswith("MemTotal")), 0
-    )
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "logical_cores": os.cpu_count(),
-        "ram_gib": round(mem / 2**20, 1),
-        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
-        "python": platform.python_version(),
-        "seqpack": seqpack.__version__,
-        "seqpack_commit": commit,
-    }
+    return machine_description(["seqpack", "numpy"], seqpack=seqpack.__version__)
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -248,21 +220,14 @@ def main() -> int:
             check=True,
             env={**os.environ, "SKIP_LINUX": "1", "PYTHON": sys.executable},
         )
-    started = time.perf_counter()
-    load = [os.getloadavg()[0]]
-    result: dict[str, Any] = {
-        "command": " ".join(["python", "benches/bench_ast_bpe.py", *sys.argv[1:]]),
+    clock = RunClock()
+    rows = {
         "machine": machine(),
         "text2sql": sql_rows(),
         "python": python_rows(args.corpora, args.vocab_size),
     }
-    load.append(os.getloadavg()[0])
-    result["load_avg_1min"] = load
-    result["duration_s"] = time.perf_counter() - started
-    result["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ast_bpe.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "ast_bpe.md").write_text(markdown(result))
+    result = {**clock.record(__file__), **rows}
+    write_results(args.out, "ast_bpe", result, markdown(result))
     print(markdown(result))
     return 0
 

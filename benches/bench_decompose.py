@@ -14,24 +14,22 @@ appended). Results go to ``results/decompose.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import seqpack
+from harness.datasets import preprocess_once, seqpack_cli
+from harness.machine import REPO, machine_description
+from harness.results import RunClock, add_dataset_options, write_results
 
-REPO = Path(__file__).resolve().parents[1]
 MAKE_CORPORA = REPO.parent / "shared" / "corpora" / "make-corpora"
 EOT = "<|endoftext|>"
 #: The C corpus's head: the pure-Python reference runs on it (the whole C corpus as Python
@@ -56,18 +54,15 @@ def prepare(corpora: Path, work: Path, vocab_size: int) -> dict[str, Path]:
             for _, line in zip(range(C_HEAD_FILES), src, strict=False):
                 dst.write(line)
     tokenizer = work / "tokenizer.json"
-    cli = [sys.executable, "-m", "seqpack"]
     if not tokenizer.is_file():
         training = ["--vocab-size", str(vocab_size), "--special-token", EOT]
-        run([*cli, "train-bpe", str(docs), str(head), *training, "--out", str(tokenizer)])
+        seqpack_cli("train-bpe", docs, head, *training, "--out", tokenizer)
     datasets = {}
     for name, path in (("linux-docs", docs), ("linux-c-head", head), ("linux-c", c)):
         out = work / f"data-{name}"
         if not (out / "manifest.json").is_file():
-            shutil.rmtree(out, ignore_errors=True)
-            options = ["--tokenizer", str(tokenizer), "--out", str(out), "--append-eos", EOT]
-            run([*cli, "preprocess", str(path), *options])
-        datasets[name] = out
+            shutil.rmtree(out, ignore_errors=True)  # an interrupted run's leftovers
+        datasets[name] = preprocess_once([path], tokenizer, out)
     return datasets
 
 
@@ -256,39 +251,6 @@ def bench_dataset(
     return result
 
 
-def machine_description() -> dict[str, Any]:
-    def first(path: str, prefix: str) -> str:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError:
-            return "unknown"
-        return next((ln.split(prefix, 1)[1] for ln in lines if ln.startswith(prefix)), "unknown")
-
-    mem_kib = first("/proc/meminfo", "MemTotal:").split()[0]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
-    dirty = subprocess.run(
-        # The results this script rewrites do not make the code dirty.
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benches/results"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    ).stdout.strip()
-    return {
-        "cpu": first("/proc/cpuinfo", "model name\t: "),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "ram_gib": round(int(mem_kib) / 2**20, 1) if mem_kib.isdigit() else None,
-        "os": f"{first('/etc/os-release', 'PRETTY_NAME=').strip(chr(34))} "
-        f"(kernel {platform.release()}, {platform.machine()})",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "seqpack": seqpack.__version__,
-        "seqpack_commit": commit + ("-dirty" if dirty else ""),
-        "load_avg_1min": os.getloadavg()[0],
-    }
-
-
 def render(report: dict[str, Any]) -> str:
     m, a = report["machine"], report["settings"]
     lines = [
@@ -373,31 +335,31 @@ def render(report: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--corpora", type=Path, default=Path("/tmp/seqpack-corpora"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/seqpack-bench-decompose"))
-    parser.add_argument("--out", type=Path, default=REPO / "benches" / "results")
+    add_dataset_options(parser, work=Path("/tmp/seqpack-bench-decompose"))
     parser.add_argument("--vocab-size", type=int, default=32000)
     parser.add_argument("--min-log2", type=int, default=8)
     parser.add_argument("--max-log2", type=int, default=13)
     parser.add_argument("--tokens-per-step", type=int, default=1 << 19)
     args = parser.parse_args(argv)
-    started = time.time()
+    clock = RunClock()
     datasets = prepare(args.corpora, args.work, args.vocab_size)
     results = [
         bench_dataset(name, path, args.work, args, python_reference=name != "linux-c")
         for name, path in datasets.items()
     ]
+    machine = machine_description(
+        ["seqpack", "numpy", "pyarrow"],
+        numpy=np.__version__,
+        seqpack=seqpack.__version__,
+        load_avg_1min=os.getloadavg()[0],
+    )
     report = {
-        "command": " ".join(["python", "benches/bench_decompose.py", *(argv or sys.argv[1:])]),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "duration_s": time.time() - started,
-        "machine": machine_description(),
+        **clock.record(__file__),
+        "machine": machine,
         "settings": {k: v for k, v in vars(args).items() if k not in ("corpora", "work", "out")},
         "datasets": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "decompose.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "decompose.md").write_text(render(report))
+    write_results(args.out, "decompose", report, render(report))
     print(render(report))
 
 

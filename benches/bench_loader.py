@@ -37,13 +37,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_description, peak_rss_bytes, rss_bytes
+from harness.datasets import preprocess_once, seqpack_cli
+from harness.machine import REPO, machine_description
+from harness.memory import peak_rss_bytes, rss_bytes
+from harness.results import add_dataset_options, machine_section
+from harness.workers import emit, result_of
 
-REPO = Path(__file__).resolve().parent.parent
 SEQ_LEN, BATCH = 4096, 8
 VOCAB = 16384
-RESULT_MARKER = "BENCH_RESULT "
 LOADERS = ("seqpack", "trl", "hf-flattening", "litdata")
 
 
@@ -56,37 +57,13 @@ def prepare(corpora: Path, work: Path) -> Path:
     if not all(p.exists() for p in inputs):
         make = REPO.parent / "shared" / "corpora" / "make-corpora"
         subprocess.run(["bash", str(make), str(corpora)], check=True)
-    seqpack = [sys.executable, "-m", "seqpack"]
     tokenizer = work / "tokenizer.json"
-    subprocess.run(
-        [
-            *seqpack,
-            "train-bpe",
-            *map(str, inputs),
-            "--vocab-size",
-            str(VOCAB),
-            "--special-token",
-            "<|endoftext|>",
-            "--out",
-            str(tokenizer),
-        ],
-        check=True,
+    seqpack_cli(
+        "train-bpe",
+        *inputs,
+        *("--vocab-size", str(VOCAB), "--special-token", "<|endoftext|>", "--out", tokenizer),
     )
-    subprocess.run(
-        [
-            *seqpack,
-            "preprocess",
-            *map(str, inputs),
-            "--tokenizer",
-            str(tokenizer),
-            "--out",
-            str(data),
-            "--append-eos",
-            "<|endoftext|>",
-        ],
-        check=True,
-    )
-    return data
+    return preprocess_once(inputs, tokenizer, data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +102,7 @@ def run_seqpack(data: Path, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     loader = PackedLoader(data, SEQ_LEN, BATCH)  # verifies checksums, plans epoch 0
     open_s = time.perf_counter() - started
-    loader.planner._cached = None  # the timed epoch packs again, as every epoch does
+    loader.planner.forget()  # the timed epoch packs again, as every epoch does
 
     def real(batch: dict[str, Any]) -> tuple[int, int]:
         return int((batch["document_ids"] >= 0).sum()), batch["input_ids"].numel()
@@ -231,7 +208,7 @@ def worker(name: str, data: Path, work: Path) -> None:
     result["baseline_rss_bytes"] = baseline
     # Mapped shards count in RSS once read; what the loader itself holds is anonymous.
     result["anon_growth_bytes"] = rss_bytes("RssAnon") - baseline_anon
-    print(RESULT_MARKER + json.dumps(result), flush=True)
+    emit(result)
 
 
 def measure(name: str, data: Path, work: Path, repeats: int) -> dict[str, Any]:
@@ -243,10 +220,10 @@ def measure(name: str, data: Path, work: Path, repeats: int) -> dict[str, Any]:
             text=True,
             check=False,
         )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARKER)]
-        if proc.returncode != 0 or not lines:
+        result = result_of(proc.stdout)
+        if proc.returncode != 0 or result is None:
             raise RuntimeError(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-        runs.append(json.loads(lines[-1][len(RESULT_MARKER) :]))
+        runs.append(result)
     rates = [r["real_tokens"] / r["seconds"] for r in runs]
     best = runs[rates.index(statistics.median(rates))] if len(rates) % 2 else runs[0]
     return {
@@ -311,20 +288,14 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], data: Path)
         "them in one flattened row per batch of varying length (no bin packing); litdata "
         "concatenates and chunks, so its documents attend to each other.",
         "",
-        "## Machine",
-        "",
-        "```",
-        json.dumps(machine, indent=2),
-        "```",
+        *machine_section(machine),
     ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", type=Path, default=Path("/tmp/seqpack-corpora"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/seqpack-bench-loader"))
-    parser.add_argument("--out", type=Path, default=REPO / "benches" / "results")
+    add_dataset_options(parser, work=Path("/tmp/seqpack-bench-loader"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--loaders", nargs="*", default=list(LOADERS), choices=LOADERS)
     parser.add_argument("--worker", choices=LOADERS, help=argparse.SUPPRESS)

@@ -13,37 +13,31 @@ Results go to ``OUT/pack.json`` (raw numbers and the machine) and ``OUT/pack.md`
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import itertools
 import json
 import math
-import os
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from importlib import util
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_description as common_machine
-from _common import peak_rss_bytes, reset_peak_rss
+from harness.machine import REPO
+from harness.machine import machine_description as common_machine
+from harness.memory import trim_heap
+from harness.results import RunClock, write_results
+from harness.timing import time_calls
+from harness.workers import emit, failure, measure_in_worker
 
 Lengths = npt.NDArray[np.int64]
 
-REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = (REPO / ".." / "shared" / "data" / "packing").resolve()
-RESULT_MARKER = "BENCH_RESULT "
 BASE_SEED = 20240601
 SYNTH_CAPACITY = 2048
 
@@ -447,15 +441,6 @@ RUNNERS: dict[str, Callable[[str, int], Runner]] = {
 # ---------------------------------------------------------------------------------------------
 
 
-def _trim_heap() -> None:
-    # Data generation frees arrays whose pages glibc keeps resident for reuse; a call that
-    # reuses them would show no RSS increase at all. Hand them back to the OS first.
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: the measurement is then a lower bound
-
-
 # Fresh memory per item that every call is given warm pages for before its first run (seqpack
 # obfd's output and scratch need ~30 bytes per item), and the floor of that.
 WARM_BYTES_PER_ITEM = 48
@@ -473,7 +458,7 @@ def _warm_pages(nbytes: int) -> float:
     t0 = time.perf_counter()
     scratch = np.ones(nbytes // 8, dtype=np.int64)
     del scratch
-    _trim_heap()
+    trim_heap()
     return time.perf_counter() - t0
 
 
@@ -484,34 +469,23 @@ def _time_calls(
     result's packing for validation and the largest peak-RSS increase of any call. Before
     each call, warm pages for 1.25 x the largest peak so far (at least an estimate from the
     item count) are touched and freed, untimed (see ``_warm_pages``)."""
-    times: list[float] = []
-    peak = 0
-    reset = True
-    csr: Csr | None = None
-    warm_s: list[float] = []
-    for _ in range(repeats):
-        gc.collect()  # garbage of the previous call must not count against this one
-        _trim_heap()
-        warm = max(WARM_BYTES_MIN, WARM_BYTES_PER_ITEM * items.size, peak * 5 // 4)
-        warm_s.append(_warm_pages(warm))
-        reset = reset_peak_rss() and reset
-        before = peak_rss_bytes()
-        t0 = time.perf_counter()
-        result = runner.call(prepared)
-        times.append(time.perf_counter() - t0)
-        peak = max(peak, peak_rss_bytes() - before)
-        if csr is None:
-            csr = runner.to_csr(result, items)
-        del result
-        if sum(times) >= budget_s:
-            break
-    assert csr is not None
+
+    def warm(peak: int) -> None:
+        _warm_pages(max(WARM_BYTES_MIN, WARM_BYTES_PER_ITEM * items.size, peak * 5 // 4))
+
+    timing = time_calls(
+        lambda: runner.call(prepared),
+        repeats,
+        budget_s,
+        before=warm,
+        keep=lambda result: runner.to_csr(result, items),
+    )
     return {
-        "times_s": times,
-        "warm_pages_s": warm_s,
-        "peak_rss_increase_bytes": peak,
-        "peak_reset": reset,
-        "csr": csr,
+        "times_s": timing.times_s,
+        "warm_pages_s": timing.before_s,
+        "peak_rss_increase_bytes": timing.peak_rss_increase_bytes,
+        "peak_reset": timing.peak_reset,
+        "csr": timing.first_result,
     }
 
 
@@ -553,9 +527,9 @@ def worker_main(spec_json: str) -> None:
         result = run_worker(spec)
     except InvalidPacking as exc:  # raised while reading the output back
         result = {"status": "invalid", "reason": str(exc)}
-    except Exception as exc:  # a peer's own error is a result to report, not a crash
-        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:300]}
-    print(RESULT_MARKER + json.dumps(result), flush=True)
+    except Exception as exc:
+        result = failure(exc)
+    emit(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,20 +627,8 @@ def run_measurement(
         "repeat_budget_s": settings.repeat_budget_s,
     }
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=settings.worker_timeout_s, cwd=REPO
-        )
-    except subprocess.TimeoutExpired:
-        reason = f"timed out after {settings.worker_timeout_s:.0f} s"
-        return Measurement(dataset.name, tool, algorithm, "timeout", reason)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARKER)]
-    if not lines:
-        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return Measurement(dataset.name, tool, algorithm, "failed", tail[:300])
-    data = json.loads(lines[-1][len(RESULT_MARKER) :])
-    status, reason = data.pop("status"), data.pop("reason", "")
-    return Measurement(dataset.name, tool, algorithm, status, reason, data)
+    outcome = measure_in_worker(cmd, settings.worker_timeout_s, cwd=REPO)
+    return Measurement(dataset.name, tool, algorithm, outcome.status, outcome.reason, outcome.data)
 
 
 def machine_description() -> dict[str, Any]:
@@ -924,13 +886,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = Settings.for_mode(args.quick)
     datasets = [d for d in plan_datasets(args.quick) if not args.only or args.only in d.name]
     # The load average tells a reader whether other work shared the CPUs during the run.
-    load_start, started = os.getloadavg()[0], time.perf_counter()
+    clock = RunClock()
     results = run_all(settings, datasets)
-    run = {
-        "duration_s": round(time.perf_counter() - started, 1),
-        "load_avg_1min": [load_start, os.getloadavg()[0]],
-    }
-    write_outputs(args.out, settings, datasets, results, run)
+    write_outputs(args.out, settings, datasets, results, clock.record(__file__))
 
 
 def write_outputs(
@@ -941,13 +899,6 @@ def write_outputs(
     run: dict[str, Any],
 ) -> None:
     machine = machine_description()
-    script = os.path.relpath(Path(__file__).resolve(), Path.cwd())
-    run = {
-        "command": shlex.join(["python", script, *sys.argv[1:]]),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **run,
-    }
-    out.mkdir(parents=True, exist_ok=True)
     payload = {
         **run,
         "machine": machine,
@@ -955,10 +906,8 @@ def write_outputs(
         "datasets": [asdict(d) for d in datasets],
         "results": [asdict(r) for r in results],
     }
-    (out / "pack.json").write_text(json.dumps(payload, indent=1) + "\n")
     markdown = render_markdown(machine, run, settings, datasets, results)
-    (out / "pack.md").write_text(markdown)
-    print(f"wrote {out / 'pack.json'} and {out / 'pack.md'} in {run['duration_s']} s")
+    write_results(out, "pack", payload, markdown)
 
 
 if __name__ == "__main__":

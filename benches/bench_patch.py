@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_description
 from bench_loader import prepare
+from harness.datasets import preprocess_once
+from harness.machine import machine_description
+from harness.results import add_dataset_options, machine_section
 
-REPO = Path(__file__).resolve().parent.parent
 SEQ_LENS = (2048, 4096)
 PATCH_SIZES = (1, 2, 4, 8)
 LAMBDAS = (0.5, 2 / 3, 0.8)
@@ -36,25 +34,7 @@ LAMBDAS = (0.5, 2 / 3, 0.8)
 
 def prepare_sql(corpora: Path, work: Path) -> Path:
     """The text2sql queries (short documents) with the same tokenizer (made once)."""
-    data = work / "data-sql"
-    if not (data / "manifest.json").exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "seqpack",
-                "preprocess",
-                str(corpora / "text2sql.jsonl"),
-                "--tokenizer",
-                str(work / "tokenizer.json"),
-                "--out",
-                str(data),
-                "--append-eos",
-                "<|endoftext|>",
-            ],
-            check=True,
-        )
-    return data
+    return preprocess_once([corpora / "text2sql.jsonl"], work / "tokenizer.json", work / "data-sql")
 
 
 def measure(name: str, data: Path) -> list[dict[str, Any]]:
@@ -133,15 +113,13 @@ def markdown(rows: list[dict[str, Any]], datasets: dict[str, Path], machine: dic
     for lam in LAMBDAS:
         costs = [PatchSchedule(1, lam=lam, K=k).relative_cost for k in PATCH_SIZES[1:]]
         lines.append(f"| {lam:.3f} | " + " | ".join(f"{c:.3f}" for c in costs) + " |")
-    lines += ["", "## Machine", "", "```", json.dumps(machine, indent=2), "```"]
+    lines += ["", *machine_section(machine)]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", type=Path, default=Path("/tmp/seqpack-corpora"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/seqpack-bench-loader"))
-    parser.add_argument("--out", type=Path, default=REPO / "benches" / "results")
+    add_dataset_options(parser, work=Path("/tmp/seqpack-bench-loader"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     datasets = {

@@ -22,38 +22,35 @@ the machine) and ``OUT/tokenize.md`` (tables, and the project's targets met or n
 from __future__ import annotations
 
 import argparse
-import ctypes
 import functools
 import gc
 import hashlib
 import json
 import os
 import resource
-import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from importlib import util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_description as common_machine
-from _common import peak_rss_bytes, reset_peak_rss
+from harness.machine import REPO
+from harness.machine import machine_description as common_machine
+from harness.memory import trim_heap
+from harness.results import RunClock, write_results
+from harness.timing import Timing, time_calls
+from harness.workers import emit, failure, measure_in_worker
+from seqpack.preprocess import read_documents
 
 Ids = npt.NDArray[np.uint32]
 
-REPO = Path(__file__).resolve().parent.parent
-RESULT_MARKER = "BENCH_RESULT "
 MAKE_CORPORA = (REPO / ".." / "shared" / "corpora" / "make-corpora").resolve()
 DEFAULT_CORPORA = Path(os.environ.get("SEQPACK_CORPORA", "/tmp/seqpack-corpora"))
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "seqpack-bench-tokenize"
@@ -158,8 +155,7 @@ def build_corpora(
 
 
 def read_texts(corpus: Corpus) -> list[str]:
-    with open(corpus.path, encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
+    return read_documents(corpus.path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,61 +230,11 @@ def learned_tokens_json(tokenizer_json: dict[str, Any]) -> set[bytes]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _trim_heap() -> None:
-    # Loading the corpus frees objects whose pages glibc keeps resident for reuse; a call that
-    # reuses them would show no RSS increase. Hand them back to the OS first.
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: the measurement is then a lower bound
-
-
 def _thread_count() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
     except OSError:
         return 0
-
-
-@dataclass
-class Timing:
-    times_s: list[float]
-    peak_rss_increase_bytes: int  # largest VmHWM rise over the RSS before a call
-    process_peak_rss_bytes: int  # the worker's VmHWM over its whole life
-    first_result: Any
-
-
-def time_calls(
-    call: Callable[[], Any],
-    repeats: int,
-    budget_s: float,
-    cleanup: Callable[[Any], None] | None = None,
-) -> Timing:
-    """Up to ``repeats`` calls, fewer once they add up to ``budget_s``; the first call's result
-    is kept for checking, the others are dropped at once so they cannot inflate later peaks.
-    ``cleanup(result)`` runs untimed after each call (to measure and delete what it wrote)."""
-    times: list[float] = []
-    peak_increase = process_peak = 0
-    first: Any = None
-    for i in range(repeats):
-        gc.collect()
-        _trim_heap()
-        process_peak = max(process_peak, peak_rss_bytes())  # before the reset loses it
-        reset_peak_rss()
-        before = peak_rss_bytes()
-        t0 = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - t0)
-        peak_increase = max(peak_increase, peak_rss_bytes() - before)
-        if cleanup is not None:
-            cleanup(result)
-        if i == 0:
-            first = result
-        del result
-        if sum(times) >= budget_s:
-            break
-    process_peak = max(process_peak, peak_rss_bytes())
-    return Timing(times, peak_increase, process_peak, first)
 
 
 def timing_fields(timing: Timing, text_bytes: int) -> dict[str, Any]:
@@ -717,7 +663,7 @@ class PairedEncode:
 
     def run(self) -> None:
         gc.collect()
-        _trim_heap()
+        trim_heap()
         t0 = time.perf_counter()
         result = self.encoder.call(self.texts)
         self.times_s.append(time.perf_counter() - t0)
@@ -745,7 +691,7 @@ def run_preprocess(spec: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
 
     try:
         call = functools.partial(fn, corpus, spec, out_dir)
-        timing = time_calls(call, spec["repeats"], spec["budget_s"], cleanup)
+        timing = time_calls(call, spec["repeats"], spec["budget_s"], cleanup=cleanup)
         fixed = _fixed_cost_s(fn, corpus, spec, scratch) if spec["tool"] == "seqpack" else None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -802,10 +748,10 @@ def worker_main(spec_json: str) -> None:
     load = os.getloadavg()[0]
     try:
         result = {"status": "ok", **WORKERS[spec["kind"]](spec, corpus)}
-    except Exception as exc:  # a peer's own error is a result to report, not a crash
-        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:300]}
+    except Exception as exc:
+        result = failure(exc)
     result["load_avg_1min"] = [load, os.getloadavg()[0]]
-    print(RESULT_MARKER + json.dumps(result), flush=True)
+    emit(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -939,28 +885,16 @@ def run_task(
     }
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     cpus = worker_cpus(task)
-    try:
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=settings.worker_timeout_s,
-            cwd=REPO,
-            env=worker_env(task, work),
-            # Before the interpreter starts, so every thread of the worker (the tool's pools,
-            # seqpack's reader and writer, numpy's) inherits the confinement.
-            preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),
-        )
-    except subprocess.TimeoutExpired:
-        reason = f"timed out after {settings.worker_timeout_s:.0f} s"
-        return Measurement(task, "timeout", reason, pinned_cpus=cpus)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARKER)]
-    if not lines:
-        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return Measurement(task, "failed", tail[:300], pinned_cpus=cpus)
-    data = json.loads(lines[-1][len(RESULT_MARKER) :])
-    status, reason = data.pop("status"), data.pop("reason", "")
-    return Measurement(task, status, reason, data, pinned_cpus=cpus)
+    outcome = measure_in_worker(
+        cmd,
+        settings.worker_timeout_s,
+        cwd=REPO,
+        env=worker_env(task, work),
+        # Before the interpreter starts, so every thread of the worker (the tool's pools,
+        # seqpack's reader and writer, numpy's) inherits the confinement.
+        preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),
+    )
+    return Measurement(task, outcome.status, outcome.reason, outcome.data, pinned_cpus=cpus)
 
 
 def worker_cpus(task: Task) -> list[int]:
@@ -1643,7 +1577,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     settings = Settings.for_mode(args.quick)
     # The load average tells a reader whether other work shared the CPUs during the run.
-    load_start, started = os.getloadavg()[0], time.perf_counter()
+    clock = RunClock()
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     corpora, plan = build_corpora(args.corpora, work, args.quick)
@@ -1651,10 +1585,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.tool:
         tasks = [t for t in tasks if t.kind == "setup" or t.tool in args.tool]
     results = run_all(tasks, corpora, settings, work)
-    run: dict[str, Any] = {
-        "duration_s": round(time.perf_counter() - started, 1),
-        "load_avg_1min": [load_start, os.getloadavg()[0]],
-    }
+    run = clock.record(__file__)
     if args.merge:
         results, run["merged_from"] = merge_earlier(args.out / "tokenize.json", corpora, results)
     write_outputs(args.out, settings, corpora, plan, results, run)
@@ -1670,13 +1601,6 @@ def write_outputs(
     run: dict[str, Any],
 ) -> None:
     machine = machine_description()
-    script = os.path.relpath(Path(__file__).resolve(), Path.cwd())
-    run = {
-        "command": shlex.join(["python", script, *sys.argv[1:]]),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **run,
-    }
-    out.mkdir(parents=True, exist_ok=True)
     payload = {
         **run,
         "machine": machine,
@@ -1685,10 +1609,8 @@ def write_outputs(
         "plan": asdict(plan),
         "results": [asdict(r) for r in results],
     }
-    (out / "tokenize.json").write_text(json.dumps(payload, indent=1) + "\n")
     markdown = render_markdown(machine, run, settings, corpora, plan, results)
-    (out / "tokenize.md").write_text(markdown)
-    print(f"wrote {out / 'tokenize.json'} and {out / 'tokenize.md'} in {run['duration_s']} s")
+    write_results(out, "tokenize", payload, markdown)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import seqpack
-from seqpack.ast_bpe import SqlBpe, sql_parse, sql_tokens, syntax_crossing
+from seqpack.ast_bpe import syntax_crossing
 from seqpack.cli import main
 from seqpack.errors import InvalidInputError, TokenizerError
+from seqpack.sql import SqlBpe, sql_parse, sql_tokens, train_sql_bpe
 
 sqlparse = pytest.importorskip("sqlparse")
 
@@ -54,7 +55,7 @@ def models(
 ) -> dict[tuple[str, bool], SqlBpe]:
     """SQL BPE and AST-BPE per dataset, with the paper's stopping criterion."""
     return {
-        (name, syntax): seqpack.train_sql_bpe(splits["train"], splits["dev"], syntax=syntax)
+        (name, syntax): train_sql_bpe(splits["train"], splits["dev"], syntax=syntax)
         for name, (splits, _) in datasets.items()
         for syntax in (False, True)
     }
@@ -74,7 +75,7 @@ def test_every_query_of_every_dataset_round_trips(
 def test_runs_of_identical_tokens_round_trip() -> None:
     queries = ["SELECT ( ( ( a ) ) ) ;", "SELECT ( ( ( a ) ) ) , ( ( ( ( b ) ) ) ) ;"] * 5
     for syntax in (False, True):
-        model = seqpack.train_sql_bpe(queries, merges=50, syntax=syntax)
+        model = train_sql_bpe(queries, merges=50, syntax=syntax)
         assert model.num_merges > 0
         for q in [*queries, "( ( ( ( ( ( x ) ) ) ) ) )", "a a a a a a a"]:
             assert model.decode(model.encode(q)) == q
@@ -246,13 +247,13 @@ def test_stopping_criterion_bookkeeping(
 
 
 def test_rejections_stop_short_when_merges_run_out() -> None:
-    model = seqpack.train_sql_bpe(["SELECT a ;"] * 3, ["SELECT b ;"], max_rejections=20)
+    model = train_sql_bpe(["SELECT a ;"] * 3, ["SELECT b ;"], max_rejections=20)
     assert model.rejections < 20 and model.num_merges >= 1
 
 
 def test_unbalanced_queries_fall_back_and_are_counted() -> None:
     train = ['SELECT a FROM t WHERE x = "unclosed ;', "SELECT ( a FROM t ;", "SELECT a ;"]
-    model = seqpack.train_sql_bpe(train * 3, merges=20)
+    model = train_sql_bpe(train * 3, merges=20)
     assert model.unparsed == 6
     assert all(model.decode(model.encode(q)) == q for q in train)
     assert not sql_parse(train[0])[1] and sql_parse(train[2])[1]
@@ -260,12 +261,12 @@ def test_unbalanced_queries_fall_back_and_are_counted() -> None:
 
 def test_sql_bad_input() -> None:
     with pytest.raises(InvalidInputError, match="valid"):
-        seqpack.train_sql_bpe(["SELECT a ;"], [])
+        train_sql_bpe(["SELECT a ;"], [])
     with pytest.raises(InvalidInputError, match="max_rejections"):
-        seqpack.train_sql_bpe(["SELECT a ;"], ["SELECT a ;"], max_rejections=-1)
+        train_sql_bpe(["SELECT a ;"], ["SELECT a ;"], max_rejections=-1)
     with pytest.raises(TypeError, match=r"train\[1\]"):
-        seqpack.train_sql_bpe(["SELECT a ;", 3], merges=3)  # type: ignore[list-item]
-    model = seqpack.train_sql_bpe(["SELECT a ;"] * 2, merges=3)
+        train_sql_bpe(["SELECT a ;", 3], merges=3)  # type: ignore[list-item]
+    model = train_sql_bpe(["SELECT a ;"] * 2, merges=3)
     with pytest.raises(InvalidInputError, match=r"ids\[1\]"):
         model.decode([1, 10**6])
 

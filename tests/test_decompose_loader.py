@@ -13,12 +13,19 @@ import seqpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqpack import InvalidInputError
-from seqpack.curriculum import curriculum_odds, cycle_budgets, schedule
+from seqpack.curriculum import curriculum_odds, schedule
 
 from .synthetic import STRIDE, write_dataset
 
 torch = pytest.importorskip("torch")
 from seqpack.torch import DecomposedLoader, GrowLengthSchedule, PackedLoader  # noqa: E402
+
+
+def cycle_budgets(steps: np.ndarray, cycles: int) -> np.ndarray:
+    """Steps of each bucket (rows) in each cycle (columns): as even as possible, the earlier
+    cycles taking one more where the steps do not divide (the schedule's contract)."""
+    base, extra = np.divmod(steps, cycles)
+    return base[:, None] + (np.arange(cycles)[None, :] < extra[:, None])
 
 
 def cycles_of(buckets: np.ndarray, steps: np.ndarray, cycles: int) -> list[np.ndarray]:
@@ -41,7 +48,7 @@ def test_odds_of_the_paper() -> None:
 def test_every_cycle_uses_exactly_its_budget() -> None:
     steps = np.array([37, 0, 91, 12, 5, 64])
     for odds in ("uniform", "grow-p2", [3, 1, 4, 1, 5, 9]):
-        buckets = schedule(steps, curriculum_odds(odds, 6), 8, [0])
+        buckets = schedule(steps, curriculum_odds(odds, 6), 8, 0)
         assert np.bincount(buckets, minlength=6).tolist() == steps.tolist()
         budgets = cycle_budgets(steps, 8)
         for c, cycle in enumerate(cycles_of(buckets, steps, 8)):
@@ -57,20 +64,20 @@ def test_every_cycle_uses_exactly_its_budget() -> None:
 )
 def test_schedule_invariants(steps: list[int], cycles: int, seed: int, data: st.DataObject) -> None:
     odds = data.draw(st.lists(st.floats(0.01, 100), min_size=len(steps), max_size=len(steps)))
-    buckets = schedule(steps, odds, cycles, [seed])
+    buckets = schedule(steps, odds, cycles, seed)
     # Every bucket's steps, each cycle's budget, the same draws for the same seed.
     assert np.bincount(buckets, minlength=len(steps)).tolist() == steps
     budgets = cycle_budgets(np.array(steps), cycles)
     for c, cycle in enumerate(cycles_of(buckets, np.array(steps), cycles)):
         assert np.bincount(cycle, minlength=len(steps)).tolist() == budgets[:, c].tolist()
-    assert np.array_equal(buckets, schedule(steps, odds, cycles, [seed]))
+    assert np.array_equal(buckets, schedule(steps, odds, cycles, seed))
 
 
 def test_grow_p2_lengthens_within_each_cycle() -> None:
     # Equal steps per bucket: the short buckets' higher odds drain them first, so within each
     # cycle sequence length rises from start to end (rank correlation, fixed seed).
     steps = np.full(6, 400)
-    buckets = schedule(steps, curriculum_odds("grow-p2", 6), 8, [3])
+    buckets = schedule(steps, curriculum_odds("grow-p2", 6), 8, 3)
     for cycle in cycles_of(buckets, steps, 8):
         length = np.exp2(cycle + 8)
         position = np.arange(cycle.size)
@@ -85,14 +92,17 @@ def test_uniform_odds_exhaust_all_buckets_together() -> None:
     # out near its end; under grow-p2 the smallest runs out far earlier than the largest.
     steps = np.full(6, 400)
 
-    def last_draw(curriculum: str) -> np.ndarray:
-        buckets = schedule(steps, curriculum_odds(curriculum, 6), 4, [5])
+    def last_draw(curriculum: str, seed: int) -> np.ndarray:
+        buckets = schedule(steps, curriculum_odds(curriculum, 6), 4, seed)
         cycles = cycles_of(buckets, steps, 4)
         return np.array([[np.flatnonzero(c == i).max() / c.size for i in range(6)] for c in cycles])
 
-    assert (last_draw("uniform") > 0.8).all()
-    p2 = last_draw("grow-p2")
-    assert (p2[:, 0] < 0.5).all() and (p2[:, 5] > 0.95).all()
+    # Over several seeds: no single stream decides it.
+    for seed in range(5):
+        uniform = last_draw("uniform", seed)
+        assert (uniform > 0.75).all() and np.median(uniform) > 0.95, seed
+        p2 = last_draw("grow-p2", seed)
+        assert (p2[:, 0] < 0.5).all() and (p2[:, 5] > 0.95).all(), seed
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +175,17 @@ def test_resume_is_exact_even_on_another_world_size(decomposition: Path) -> None
     for _ in range(7):
         next(it)
     state = loader.state_dict()
-    assert state == {"epoch": 0, "step": 7, "seed": 9, "cycles": 8, "tokens_per_step": 4096}
+    assert (state["version"], state["loader"], state["epoch"], state["consumed"]) == (
+        2,
+        "decomposed",
+        0,
+        7,
+    )
+    assert {k: state["options"][k] for k in ("seed", "cycles", "tokens_per_step")} == {
+        "seed": 9,
+        "cycles": 8,
+        "tokens_per_step": 4096,
+    }
     resumed = DecomposedLoader(decomposition, 4096, seed=9)
     resumed.load_state_dict(state)
     rest = list(resumed)
@@ -178,7 +198,7 @@ def test_resume_is_exact_even_on_another_world_size(decomposition: Path) -> None
         other.load_state_dict(state)
         halves.append(next(iter(other))["input_ids"])
     assert torch.equal(torch.cat(halves), reference[7]["input_ids"])
-    with pytest.raises(InvalidInputError, match="seed 9"):
+    with pytest.raises(InvalidInputError, match="seed = 9 there, 1 here"):
         DecomposedLoader(decomposition, 4096, seed=1).load_state_dict(state)
 
 
@@ -207,7 +227,7 @@ def test_loader_bad_input(decomposition: Path, tmp_path: Path) -> None:
         DecomposedLoader(decomposition, 4096, world_size=2, rank=2)
     with pytest.raises(InvalidInputError, match="cycles"):
         DecomposedLoader(decomposition, 4096, cycles=0)
-    with pytest.raises(InvalidInputError, match="prefetch must be an integer ≥ 1, got 0"):
+    with pytest.raises(InvalidInputError, match="prefetch must be a positive integer, got 0"):
         DecomposedLoader(decomposition, 4096, prefetch=0)
     with pytest.raises(InvalidInputError, match="masks"):
         DecomposedLoader(decomposition, 4096, masks=("dense",))

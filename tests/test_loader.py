@@ -160,12 +160,12 @@ def test_resume_gives_exactly_the_batches_of_an_uninterrupted_run(loader_dataset
         if i == steps:
             state = last.state_dict()
             break
-    assert (state["epoch"], state["consumed_rows"]) == (1, 0)
+    assert (state["epoch"], state["consumed"]) == (1, 0)
     resumed = make()
     resumed.load_state_dict(state)
     assert_same(batches(resumed), uninterrupted[steps:])
-    with pytest.raises(InvalidInputError, match="non-negative integers"):
-        resumed.load_state_dict({**state, "consumed_rows": -4})
+    with pytest.raises(InvalidInputError, match="key 'consumed' must be a non-negative integer"):
+        resumed.load_state_dict({**state, "consumed": -4})
 
 
 def test_an_older_iterator_cannot_move_the_state(loader_dataset: Path) -> None:
@@ -186,7 +186,7 @@ def test_resume_on_another_world_size_loses_and_repeats_nothing(loader_dataset: 
         batches(loader, 5)
     state = first[0].state_dict()
     assert state == first[1].state_dict()
-    assert state["consumed_rows"] == 5 * 2 * 4
+    assert state["consumed"] == 5 * 2 * 4
     seen = [0] * len(rows)
     for p in range(5 * 2 * 4):
         seen[p] += 1
@@ -196,11 +196,11 @@ def test_resume_on_another_world_size_loses_and_repeats_nothing(loader_dataset: 
         ds = loader.dataset
         for step, batch in enumerate(loader):
             for i in range(4):
-                p = state["consumed_rows"] + step * 12 + rank * 4 + i
+                p = state["consumed"] + step * 12 + rank * 4 + i
                 check_row(batch, i, rows[p], ds)
                 seen[p] += 1
     assert max(seen) == 1, "a row was repeated"
-    tail = len(rows) - state["consumed_rows"]
+    tail = len(rows) - state["consumed"]
     assert seen.count(0) == tail % 12, "only rows that fill no last step may wait"
 
 
@@ -304,14 +304,14 @@ def test_bad_options_and_bad_datasets_raise_clear_errors(
         ({"masks": ("sdpa", "dense")}, "masks \\['dense'\\] are unknown"),
         ({"rank": 1}, "give both rank and world_size"),
         ({"rank": 2, "world_size": 2}, "rank must be in 0..1"),
-        ({"algorithm": "best"}, "algorithm 'best' is unknown"),
+        ({"algorithm": "best"}, 'algorithm "best" is unknown'),
         ({"prefetch": 0}, "prefetch must be a positive integer"),
     ]:
         args = {"seq_len": SEQ_LEN, "batch_size": 2, **kwargs}
         with pytest.raises(InvalidInputError, match=message):
             PackedLoader(loader_dataset, **args)
     loader = PackedLoader(loader_dataset, SEQ_LEN, 2)
-    with pytest.raises(InvalidInputError, match="other packing options"):
+    with pytest.raises(InvalidInputError, match="other options: seed = 0 there, 1 here"):
         PackedLoader(loader_dataset, SEQ_LEN, 2, seed=1).load_state_dict(loader.state_dict())
 
     import shutil

@@ -17,6 +17,7 @@ import seqpack
 from seqpack.cli import main
 from seqpack.dataset import Dataset
 from seqpack.errors import CorruptDatasetError, InvalidInputError, SeqpackIOError
+from seqpack.preprocess import read_documents
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -52,8 +53,7 @@ def tokenizer_path(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def texts_of(path: Path) -> list[str]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
+    return read_documents(path)
 
 
 def test_ids_match_hf_tokenizers_and_every_document_is_kept(
@@ -157,6 +157,33 @@ def test_formats_and_the_lines_option(tokenizer_path: Path, tmp_path: Path) -> N
     names = ["a.jsonl", "b.jsonl.gz", "c.txt", "d.parquet", "e.arrow"]
     assert [Path(s).name for s in manifest["sources"]] == names
     assert ds.to_arrow().column("line").to_pylist() == [1, 1, 1, 2, 1, 2, 1]
+
+
+def test_a_directory_scan_reads_every_suffix_the_core_reads(
+    tokenizer_path: Path, tmp_path: Path
+) -> None:
+    # The Python scan once skipped .feather and .ndjson.gz/.zst files that the core reads.
+    import pyarrow.feather as feather
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/a.ndjson").write_text('{"text": "first"}\n')
+    with gzip.open(tmp_path / "in/b.ndjson.gz", "wt") as f:
+        f.write('{"text": "second"}\n')
+    with pa.CompressedOutputStream(str(tmp_path / "in/c.ndjson.zst"), "zstd") as zst:
+        zst.write(b'{"text": "third"}\n')
+    feather.write_feather(
+        pa.table({"text": ["fourth"]}), str(tmp_path / "in/d.feather"), compression="uncompressed"
+    )
+    (tmp_path / "in/e.csv").write_text("text\nnot an input\n")
+    manifest = seqpack.preprocess(tmp_path / "in", tokenizer_path, tmp_path / "ds")
+    names = ["a.ndjson", "b.ndjson.gz", "c.ndjson.zst", "d.feather"]
+    assert [Path(s).name for s in manifest["sources"]] == names
+    hf = tokenizers.Tokenizer.from_file(str(tokenizer_path))
+    ds = Dataset(tmp_path / "ds")
+    words = ["first", "second", "third", "fourth"]
+    assert [ds[i].tolist() for i in range(len(ds))] == [
+        hf.encode(t, add_special_tokens=False).ids for t in words
+    ]
 
 
 def test_bad_records_name_file_and_line_or_are_counted(
@@ -325,7 +352,7 @@ def test_a_loaded_tokenizer_is_used_as_it_is(
             lines=False,
             prepend=None,
             append=None,
-            shard_tokens=1 << 20,
+            shard_size=1 << 20,
             on_error="fail",
             resume=False,
             workers=1,

@@ -16,6 +16,7 @@ import seqpack
 from seqpack import InvalidInputError, SeqpackError, TokenizerError, UnsupportedTokenizerError
 from seqpack.cli import main
 from seqpack.errors import SeqpackIOError
+from seqpack.tokenizer import IMPLEMENTATIONS
 
 tokenizers = pytest.importorskip("tokenizers")
 from tokenizers import (  # noqa: E402
@@ -352,24 +353,29 @@ def test_min_frequency_and_custom_pattern(training: list[str]) -> None:
 
 
 def test_unsupported_and_malformed_files_raise_clear_errors(tmp_path: Path) -> None:
-    # seqpack's own reader refuses what is not byte-level BPE, naming the field (the public
-    # Tokenizer then falls back to HF's library).
-    native = seqpack._core.BpeTokenizer
+    # seqpack's own reader refuses what is not byte-level BPE, naming the field, when asked
+    # for that implementation; the public Tokenizer falls back to HF's library instead.
+    native = seqpack._core.Tokenizer
     word_piece = HFTokenizer(models.WordPiece({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
     with pytest.raises(UnsupportedTokenizerError, match=r"model.type: model \"WordPiece\""):
-        native.from_str(word_piece.to_str())
+        native.from_str(word_piece.to_str(), implementation="bpe")
+    assert seqpack.Tokenizer.from_str(word_piece.to_str()).implementation == "hf"
+    with pytest.raises(InvalidInputError, match=r"implementation.*\"sentencepiece\""):
+        native.from_str(word_piece.to_str(), implementation="sentencepiece")
 
     bpe = seqpack.train_bpe(["hello world"] * 3, 260)
     config = json.loads(bpe.to_str())
     config["normalizer"] = {"type": "NFC"}
     with pytest.raises(UnsupportedTokenizerError, match=r"normalizer \"NFC\" is not supported"):
-        native.from_str(json.dumps(config))
+        native.from_str(json.dumps(config), implementation="bpe")
+    assert seqpack.Tokenizer.from_str(json.dumps(config)).implementation == "hf"
     hf_nfc = HFTokenizer.from_str(bpe.to_str())
     hf_nfc.normalizer = normalizers.NFC()
     path = tmp_path / "nfc.json"
     hf_nfc.save(str(path))
     with pytest.raises(UnsupportedTokenizerError, match=f"^{re.escape(str(path))}: normalizer"):
-        native.from_file(str(path))
+        native.from_file(str(path), implementation="bpe")
+    assert seqpack.Tokenizer.from_file(path).implementation == "hf"
 
     config = json.loads(bpe.to_str())
     config["model"]["merges"][0] = ["h", "nope"]
@@ -394,6 +400,48 @@ def test_bad_ids_name_the_index() -> None:
     with pytest.raises(InvalidInputError, match="ids must be 1-D"):
         tokenizer.decode([[1]])
     assert tokenizer.id_to_token(10**12) is None and tokenizer.token_to_id("nope") is None
+
+
+def test_every_implementation_refuses_an_id_that_stands_for_nothing() -> None:
+    # HF's own decoder skips unknown ids (returns "" for them); seqpack raises on every
+    # implementation, naming the index.
+    word_piece = HFTokenizer(models.WordPiece({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    assert word_piece.decode([1, 2]) == "a"
+    tokenizers = [
+        seqpack.train_bpe(["hello world"] * 3, 260),
+        seqpack.train_ast_bpe(["x = 1\n"] * 3, 260, "python").tokenizer,
+        seqpack.Tokenizer.from_str(word_piece.to_str()),
+    ]
+    assert [t.implementation for t in tokenizers] == list(IMPLEMENTATIONS)
+    assert IMPLEMENTATIONS == ("bpe", "ast-bpe", "hf")
+    assert [t.native for t in tokenizers] == [True, True, False]
+    for tokenizer in tokenizers:
+        size = tokenizer.vocab_size
+        assert tokenizer.decode([1]) == tokenizer.decode_bytes([1]).decode()
+        with pytest.raises(InvalidInputError, match=rf"ids\[1\] = {size} is not a token id"):
+            tokenizer.decode([1, size])
+        with pytest.raises(InvalidInputError, match=rf"ids\[2\] = {size} is not a token id"):
+            tokenizer.decode_bytes([1, 1, size])
+
+
+@pytest.mark.parametrize("implementation", ["bpe", "ast-bpe", "hf"])
+def test_the_manifest_records_the_implementation(tmp_path: Path, implementation: str) -> None:
+    texts = ["x = 1\n", "y = x + 2\n"] * 3
+    if implementation == "bpe":
+        tokenizer = seqpack.train_bpe(texts, 270)
+    elif implementation == "ast-bpe":
+        tokenizer = seqpack.train_ast_bpe(texts, 270, "python").tokenizer
+    else:
+        word_piece = HFTokenizer(models.WordLevel({"[UNK]": 0, "x": 1}, unk_token="[UNK]"))
+        word_piece.pre_tokenizer = pre_tokenizers.Whitespace()
+        tokenizer = seqpack.Tokenizer.from_str(word_piece.to_str())
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    manifest = seqpack.preprocess(corpus, tokenizer, tmp_path / "data", progress=False)
+    assert manifest["tokenizer"]["implementation"] == implementation
+    assert manifest["tokenizer"]["fingerprint"] == tokenizer.fingerprint
+    on_disk = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert on_disk["tokenizer"]["implementation"] == implementation
 
 
 def test_bad_training_input(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from seqpack._core import __version__
-from seqpack.ast_bpe import SqlBpe, train_ast_bpe, train_ast_bpe_files, train_sql_bpe
+from seqpack.ast_bpe import train_ast_bpe, train_ast_bpe_files
 from seqpack.dataset import Dataset
 from seqpack.decompose import Decomposition, decompose
 from seqpack.errors import (
@@ -27,7 +27,6 @@ __all__ = [
     "Packing",
     "SeqpackError",
     "SeqpackIOError",
-    "SqlBpe",
     "Tokenizer",
     "TokenizerError",
     "UnsupportedTokenizerError",
@@ -40,5 +39,4 @@ __all__ = [
     "train_ast_bpe_files",
     "train_bpe",
     "train_bpe_files",
-    "train_sql_bpe",
 ]

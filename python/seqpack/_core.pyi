@@ -2,34 +2,64 @@
 
 import os
 from collections.abc import Callable, Sequence
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ALGORITHMS",
     "AST_LANGUAGES",
-    "AstTokenizer",
+    "CURRICULA",
+    "DATASET_FORMAT",
+    "DATASET_FORMAT_VERSION",
+    "DECOMPOSITION_FORMAT",
+    "DECOMPOSITION_FORMAT_VERSION",
+    "INPUT_SUFFIXES",
+    "LOADER_STATE_VERSION",
+    "MAX_CAPACITY",
+    "TOKENIZER_IMPLEMENTATIONS",
+    "ArrowBatch",
+    "AstBpeTraining",
     "BatchStream",
-    "BpeTokenizer",
     "BpeTrainer",
-    "HfTokenizer",
+    "Dataset",
+    "EpochPlanner",
     "Packing",
     "Plan",
+    "PreprocessProgress",
     "SqlBpe",
+    "StepSplit",
     "TokenStore",
+    "Tokenizer",
     "__version__",
-    "assemble",
     "checksum_file",
+    "curriculum_odds",
+    "curriculum_schedule",
     "decompose",
+    "derive_seed",
+    "loader_state",
     "lower_bound",
     "pack",
     "preprocess",
+    "read_decomposition_manifest",
+    "read_documents",
+    "resume_loader_state",
     "sql_parse",
     "sql_tokens",
     "syntax_crossing",
+    "train_ast_bpe",
 ]
 __version__: str
+
+# The core's constants (rust/python/src/constants.rs); Python uses these, never copies.
+ALGORITHMS: tuple[str, ...]
+MAX_CAPACITY: int
+DATASET_FORMAT: str
+DATASET_FORMAT_VERSION: int
+DECOMPOSITION_FORMAT: str
+DECOMPOSITION_FORMAT_VERSION: int
+INPUT_SUFFIXES: tuple[str, ...]
 
 @final
 class Packing:
@@ -71,28 +101,55 @@ _BatchArrays = tuple[
 
 @final
 class TokenStore:
-    """The rows of a dataset's shards, memory-mapped."""
+    """The rows of a dataset's shards, memory-mapped: made by ``Dataset.token_store``."""
 
-    def __new__(cls, paths: Sequence[str | os.PathLike[str]]) -> TokenStore: ...
     def __len__(self) -> int: ...
     def lengths(self) -> npt.NDArray[np.int64]: ...
+
+@final
+class ArrowBatch:
+    """One validated record batch, exported by the Arrow PyCapsule protocol."""
+
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
+    def __len__(self) -> int: ...
+
+@final
+class Dataset:
+    """A dataset directory, opened, checked and memory-mapped."""
+
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        verify: bool = True,
+        tokenizer_fingerprint: str | None = None,
+    ) -> Dataset: ...
+    def __len__(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def num_tokens(self) -> int: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def tokenizer_fingerprint(self) -> str: ...
+    @property
+    def shard_paths(self) -> list[str]: ...
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+    def lengths(self) -> npt.NDArray[np.uint32]: ...
+    @property
+    def token_store(self) -> TokenStore: ...
+    def record_batches(self) -> list[ArrowBatch]: ...
+
+def read_decomposition_manifest(path: str | os.PathLike[str]) -> dict[str, Any]: ...
 
 @final
 class Plan:
     """The rows of one epoch in training order."""
 
-    @staticmethod
-    def pack_epoch(
-        lengths: npt.NDArray[np.int64],
-        capacity: int,
-        algorithm: str,
-        max_docs_per_pack: int | None,
-        long_docs: str,
-        seed: int | None,
-        align: int,
-    ) -> Plan: ...
-    @staticmethod
-    def packed_rows(store: TokenStore, capacity: int, seed: int | None) -> Plan: ...
     @property
     def num_packs(self) -> int: ...
     @property
@@ -119,72 +176,146 @@ class Plan:
         packing: str,
     ) -> str: ...
 
-def assemble(
-    store: TokenStore, plan: Plan, rows: Sequence[int | None], seq_len: int, pad_id: int
-) -> _BatchArrays: ...
-
 @final
 class BatchStream:
-    """Batches of a schedule, assembled ahead on a thread."""
+    """Batches of a schedule, assembled ahead on a thread (made by ``StepSplit.stream``)."""
 
-    def __new__(
-        cls,
-        store: TokenStore,
-        plan: Plan,
-        *,
-        first: int,
-        stride: int,
-        batch_size: int,
-        num_batches: int,
-        seq_len: int,
-        pad_id: int,
-        prefetch: int,
-    ) -> BatchStream: ...
     def __iter__(self) -> BatchStream: ...
     def __next__(self) -> _BatchArrays: ...
     def __len__(self) -> int: ...
 
+# The sampler (seqpack_core::sampler): epoch plans, the rank/step split, the curriculum,
+# the seed derivation and the loader state.
+
+CURRICULA: list[str]
+LOADER_STATE_VERSION: int
+
+@final
+class EpochPlanner:
+    """Plans the epochs of one dataset; the last plan asked for is kept."""
+
+    def __new__(
+        cls,
+        store: TokenStore,
+        name: str,
+        fingerprint: str,
+        packed_seq_len: int | None,
+        *,
+        seq_len: int,
+        algorithm: str,
+        long_docs: str,
+        max_docs_per_pack: int | None,
+        shuffle: bool,
+        seed: int,
+        align: int,
+    ) -> EpochPlanner: ...
+    def plan(self, epoch: int) -> Plan: ...
+    def forget(self) -> None: ...
+    def options(self) -> dict[str, Any]: ...
+    @property
+    def store(self) -> TokenStore: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def is_packed(self) -> bool: ...
+
+@final
+class StepSplit:
+    """How an epoch's rows are cut into steps and shared out over ranks and workers."""
+
+    def __new__(
+        cls,
+        *,
+        batch_size: int,
+        world_size: int,
+        rank: int,
+        drop_last: bool,
+        pad_id: int,
+        prefetch: int,
+    ) -> StepSplit: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def world_size(self) -> int: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def rows_per_step(self) -> int: ...
+    def steps(self, rows: int, consumed: int) -> int: ...
+    def rows_left_out(self, rows: int) -> int: ...
+    def stream(
+        self, store: TokenStore, plan: Plan, consumed: int, worker: int, workers: int
+    ) -> BatchStream: ...
+
+def derive_seed(dataset: str, options: dict[str, Any], epoch: int, purpose: str) -> int: ...
+def curriculum_odds(curriculum: str | Sequence[float], num_buckets: int) -> list[float]: ...
+def curriculum_schedule(
+    steps_per_bucket: Sequence[int], odds: Sequence[float], cycles: int, seed: int
+) -> npt.NDArray[np.int64]: ...
+def loader_state(
+    loader: str, dataset: str, options: dict[str, Any], epoch: int, consumed: int
+) -> dict[str, Any]: ...
+def resume_loader_state(
+    state: object,
+    loader: str,
+    dataset: str,
+    options: dict[str, Any],
+    epoch_size: Callable[[int], int],
+) -> tuple[int, int]: ...
 def pack(
     lengths: npt.NDArray[np.int64],
     capacity: int,
-    algorithm: str,
-    max_docs_per_pack: int | None,
-    long_docs: str,
-    seed: int | None,
+    *,
+    algorithm: str = "obfd",
+    max_docs_per_pack: int | None = None,
+    long_docs: str = "split",
+    seed: int | None = None,
 ) -> Packing: ...
 def lower_bound(
-    lengths: npt.NDArray[np.int64], capacity: int, long_docs: str
+    lengths: npt.NDArray[np.int64], capacity: int, *, long_docs: str = "split"
 ) -> tuple[int, int]: ...
 
 @final
-class BpeTokenizer:
-    """A byte-level BPE tokenizer (the typed API is ``seqpack.Tokenizer``)."""
+class Tokenizer:
+    """A tokenizer of any implementation (the typed API is ``seqpack.Tokenizer``)."""
 
     @staticmethod
-    def from_file(path: str | os.PathLike[str]) -> BpeTokenizer: ...
+    def from_file(
+        path: str | os.PathLike[str], *, implementation: str | None = None
+    ) -> Tokenizer: ...
     @staticmethod
-    def from_str(json: str) -> BpeTokenizer: ...
-    def encode(self, text: str, add_special_tokens: bool) -> npt.NDArray[np.uint32]: ...
+    def from_str(json: str, *, implementation: str | None = None) -> Tokenizer: ...
+    def encode(self, text: str, *, add_special_tokens: bool = False) -> npt.NDArray[np.uint32]: ...
     def encode_batch(
-        self, texts: Sequence[str], add_special_tokens: bool
+        self, texts: Sequence[str], *, add_special_tokens: bool = False
     ) -> list[npt.NDArray[np.uint32]]: ...
     def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
     def decode(self, ids: npt.NDArray[np.uint32]) -> str: ...
     @property
+    def implementation(self) -> str: ...
+    @property
+    def native(self) -> bool: ...
+    @property
     def vocab_size(self) -> int: ...
     @property
     def fingerprint(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def fallbacks(self) -> int | None: ...
     def token_to_id(self, token: str) -> int | None: ...
     def id_to_token(self, id: int) -> str | None: ...
     def to_str(self) -> str: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...
+
+TOKENIZER_IMPLEMENTATIONS: list[str]
 
 @final
 class BpeTrainer:
     """Counts pieces of the text it is fed, then learns merges (see ``seqpack.train_bpe``)."""
 
     def __new__(
-        cls, vocab_size: int, special_tokens: Sequence[str], pattern: str, min_frequency: int
+        cls, *, vocab_size: int, special_tokens: Sequence[str], pattern: str, min_frequency: int
     ) -> BpeTrainer: ...
     def feed(self, texts: Sequence[str]) -> None: ...
     def feed_file(
@@ -194,99 +325,78 @@ class BpeTrainer:
     def documents(self) -> int: ...
     @property
     def bytes(self) -> int: ...
-    def train(self) -> BpeTokenizer: ...
+    def train(self) -> Tokenizer: ...
 
 def preprocess(
-    inputs: list[str],
-    out: str,
-    tokenizer: BpeTokenizer | AstTokenizer | HfTokenizer,
+    inputs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    tokenizer: Tokenizer,
     *,
-    text_field: str,
-    lines: bool,
-    prepend: int | None,
-    append: int | None,
-    shard_tokens: int,
-    on_error: str,
-    resume: bool,
-    workers: int,
-    progress: Callable[[int, int, int, int, int, int, float], object] | None,
-) -> str: ...
-def checksum_file(path: str) -> str: ...
-def decompose(
-    input: str,
-    out: str,
-    *,
-    min_log2: int,
-    max_log2: int,
-    remainder: str,
-    seed: int | None,
-    shifted_targets: bool,
-    shard_tokens: int,
-) -> str: ...
+    text_field: str = "text",
+    lines: bool = False,
+    prepend: int | None = None,
+    append: int | None = None,
+    shard_size: int = 33554432,
+    on_error: str = "fail",
+    resume: bool = False,
+    workers: int = 0,
+    progress: Callable[[PreprocessProgress], object] | None = None,
+) -> dict[str, Any]: ...
 
 @final
-class HfTokenizer:
-    """Any ``tokenizer.json`` through the HuggingFace ``tokenizers`` library (the typed API is
-    ``seqpack.Tokenizer``); the same methods as :class:`BpeTokenizer`."""
+class PreprocessProgress:
+    """How far a preprocess run has come (handed to its ``progress`` callback)."""
 
-    @staticmethod
-    def from_file(path: str | os.PathLike[str]) -> HfTokenizer: ...
-    @staticmethod
-    def from_str(json: str) -> HfTokenizer: ...
-    def encode(self, text: str, add_special_tokens: bool) -> npt.NDArray[np.uint32]: ...
-    def encode_batch(
-        self, texts: Sequence[str], add_special_tokens: bool
-    ) -> list[npt.NDArray[np.uint32]]: ...
-    def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
-    def decode(self, ids: npt.NDArray[np.uint32]) -> str: ...
     @property
-    def vocab_size(self) -> int: ...
+    def documents(self) -> int: ...
     @property
-    def fingerprint(self) -> str: ...
-    def token_to_id(self, token: str) -> int | None: ...
-    def id_to_token(self, id: int) -> str | None: ...
-    def to_str(self) -> str: ...
-    def save(self, path: str | os.PathLike[str]) -> None: ...
+    def tokens(self) -> int: ...
+    @property
+    def text_bytes(self) -> int: ...
+    @property
+    def input_bytes_read(self) -> int: ...
+    @property
+    def input_bytes_total(self) -> int: ...
+    @property
+    def shards(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+
+def checksum_file(path: str) -> str: ...
+def read_documents(path: str | os.PathLike[str]) -> list[str]: ...
+def decompose(
+    input: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    min_log2: int = 8,
+    max_log2: int = 13,
+    remainder: str = "pack",
+    seed: int | None = None,
+    shifted_targets: bool = False,
+    shard_size: int = 33554432,
+) -> dict[str, Any]: ...
 
 AST_LANGUAGES: list[str]
 
 @final
-class AstTokenizer:
-    """A byte-level AST-BPE tokenizer (the typed API is ``seqpack.Tokenizer``); the same
-    methods as :class:`BpeTokenizer`."""
+class AstBpeTraining:
+    """What AST-BPE training made and saw (see ``seqpack.train_ast_bpe``)."""
 
-    @staticmethod
-    def from_file(path: str | os.PathLike[str]) -> AstTokenizer: ...
-    @staticmethod
-    def from_str(json: str) -> AstTokenizer: ...
-    @staticmethod
-    def train(
-        texts: Sequence[str],
-        language: str,
-        vocab_size: int,
-        special_tokens: Sequence[str],
-        min_frequency: int,
-    ) -> tuple[AstTokenizer, int, int]: ...
-    def encode(self, text: str, add_special_tokens: bool) -> npt.NDArray[np.uint32]: ...
-    def encode_batch(
-        self, texts: Sequence[str], add_special_tokens: bool
-    ) -> list[npt.NDArray[np.uint32]]: ...
-    def decode_bytes(self, ids: npt.NDArray[np.uint32]) -> bytes: ...
-    def decode(self, ids: npt.NDArray[np.uint32]) -> str: ...
     @property
-    def vocab_size(self) -> int: ...
+    def tokenizer(self) -> Tokenizer: ...
     @property
-    def fingerprint(self) -> str: ...
+    def documents(self) -> int: ...
     @property
-    def language(self) -> str: ...
-    @property
-    def num_merges(self) -> int: ...
-    @property
-    def fallbacks(self) -> int: ...
-    def token_to_id(self, token: str) -> int | None: ...
-    def id_to_token(self, id: int) -> str | None: ...
-    def to_str(self) -> str: ...
-    def save(self, path: str | os.PathLike[str]) -> None: ...
+    def unparsed(self) -> int: ...
+
+def train_ast_bpe(
+    texts: Sequence[str],
+    *,
+    language: str,
+    vocab_size: int,
+    special_tokens: Sequence[str],
+    min_frequency: int,
+) -> AstBpeTraining: ...
 
 @final
 class SqlBpe:
@@ -296,6 +406,7 @@ class SqlBpe:
     def train(
         train: Sequence[str],
         valid: Sequence[str],
+        *,
         syntax: bool,
         max_merges: int | None,
         max_rejections: int | None,

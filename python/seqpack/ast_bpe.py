@@ -1,179 +1,36 @@
-"""AST-BPE: byte-pair encoding whose merges never cut across a syntax subtree.
+"""AST-BPE: byte-pair encoding whose merges never cut across a syntax subtree (a symbol is
+always a run of consecutive sibling subtrees of one parent).
 
-Two forms, one rule (a symbol is always a run of consecutive sibling subtrees of one parent):
-
-- :class:`SqlBpe` (:func:`train_sql_bpe`) is BPE over whole SQL tokens as in "Byte-Pair
-  Encoding for Text-to-SQL Generation" (Müller & Vlachos, 2019), plain or along each query's
-  parse, with the paper's stopping criterion.
-- :func:`train_ast_bpe` makes a byte-level :class:`seqpack.Tokenizer` for source code (Python
-  through tree-sitter, SQL through seqpack's parser): merges inside a leaf token are free,
-  merges across leaves follow the parse. Documents that do not parse are merged and encoded
-  as plain byte-level BPE, and counted.
+:func:`train_ast_bpe` makes a byte-level :class:`seqpack.Tokenizer` for source code (Python
+through tree-sitter, SQL through seqpack's parser): merges inside a leaf token are free,
+merges across leaves follow the parse. Documents that do not parse are merged and encoded as
+plain byte-level BPE, and counted. The text2sql reproduction (BPE over whole SQL tokens) is
+:mod:`seqpack.sql`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from seqpack import _core
-from seqpack.errors import InvalidInputError, SeqpackIOError
+from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import StrPath, Tokenizer, _as_ids
 
 __all__ = [
     "LANGUAGES",
     "AstBpeTraining",
-    "SqlBpe",
-    "Step",
-    "sql_parse",
-    "sql_tokens",
     "syntax_crossing",
     "train_ast_bpe",
     "train_ast_bpe_files",
-    "train_sql_bpe",
 ]
 
 LANGUAGES = tuple(_core.AST_LANGUAGES)
 """The languages :func:`train_ast_bpe` parses."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One candidate merge the stopping criterion looked at, in order."""
-
-    left: int
-    right: int
-    count: int
-    """Non-overlapping occurrences in the training queries."""
-    accepted: bool
-    rare_types: int
-    """Rare validation types after the merge (for a rejected one: had it been applied)."""
-
-
-class SqlBpe:
-    """BPE over whole SQL tokens (plain, or AST-BPE when :attr:`syntax`).
-
-    Ids below 256 are bytes (a token never seen in training is spelled by them), then the
-    base tokens, then one id per merge. ``decode(encode(q)) == q`` for every string ``q``.
-    """
-
-    __slots__ = ("_core",)
-
-    def __init__(self, core: _core.SqlBpe) -> None:
-        self._core = core
-
-    def encode(self, query: str, *, merges: int | None = None) -> npt.NDArray[np.uint32]:
-        """The ids of ``query`` under the first ``merges`` merges (all by default)."""
-        if merges is not None and merges < 0:
-            raise InvalidInputError(f"merges must be non-negative, got {merges}")
-        return self._core.encode(_text(query, "query"), merges)
-
-    def encode_batch(self, queries: Sequence[str]) -> list[npt.NDArray[np.uint32]]:
-        return self._core.encode_batch(_texts(queries, "queries"))
-
-    def decode(self, ids: npt.ArrayLike) -> str:
-        """The query of the ids :meth:`encode` made from a whole query."""
-        return self._core.decode(_as_ids(ids))
-
-    def symbols(self, query: str) -> list[str]:
-        """The spelling of each symbol of ``query``'s encoding (whitespace before a token
-        included; bytes of an unseen token that are not UTF-8 on their own show as U+FFFD)."""
-        return [self.spelling(int(i)) for i in self.encode(query)]
-
-    def spelling(self, id: int) -> str:
-        bytes_ = self._core.spelling(id) if 0 <= id < 2**32 else None
-        if bytes_ is None:
-            raise InvalidInputError(f"{id} is not an id (the vocabulary has {self.vocab_size})")
-        return bytes_.decode("utf-8", errors="replace")
-
-    def crossing(self, query: str) -> tuple[int, int]:
-        """(symbols of ``query``'s encoding that cut across its parse, symbols)."""
-        return self._core.crossing(_text(query, "query"))
-
-    @property
-    def syntax(self) -> bool:
-        return self._core.syntax
-
-    @property
-    def vocab_size(self) -> int:
-        return self._core.vocab_size
-
-    @property
-    def base_size(self) -> int:
-        """256 bytes plus the base SQL tokens of the training and validation queries."""
-        return self._core.base_size
-
-    @property
-    def num_merges(self) -> int:
-        return self.vocab_size - self.base_size
-
-    @property
-    def merges(self) -> list[tuple[int, int]]:
-        return self._core.merges
-
-    @property
-    def steps(self) -> list[Step]:
-        """Every candidate the stopping criterion judged (empty for a fixed number of
-        merges)."""
-        return [Step(*s) for s in self._core.steps]
-
-    @property
-    def rejections(self) -> int:
-        return sum(not s.accepted for s in self.steps)
-
-    @property
-    def rare_types_before(self) -> int:
-        """Rare validation types before any merge: what every accepted merge kept."""
-        return self._core.rare_types_before
-
-    @property
-    def unparsed(self) -> int:
-        """Training queries whose quotes or parentheses do not balance (merged as plain
-        BPE)."""
-        return self._core.unparsed
-
-    def __repr__(self) -> str:
-        kind = "AST-BPE" if self.syntax else "BPE"
-        return f"SqlBpe({kind}, base={self.base_size}, merges={self.num_merges})"
-
-
-def train_sql_bpe(
-    train: Sequence[str],
-    valid: Sequence[str] = (),
-    *,
-    syntax: bool = True,
-    merges: int | None = None,
-    max_rejections: int = 20,
-    rare_below: int = 100,
-) -> SqlBpe:
-    """Learns SQL BPE on the ``train`` queries.
-
-    Without ``merges``, the paper's stopping criterion runs on ``valid``: a validation type
-    seen fewer than ``rare_below`` times in training is rare; the most frequent admissible
-    pair is merged unless that changes the number of rare types, in which case it is rejected
-    for good, and training stops at the ``max_rejections``-th rejection (or when no pair
-    occurs twice). With ``merges``, exactly that many merges are made (fewer if pairs run
-    out) and ``valid`` only adds base types. ``syntax`` makes it AST-BPE.
-    """
-    for name, value in (("max_rejections", max_rejections), ("rare_below", rare_below)):
-        _count(name, value)
-    if merges is not None:
-        _count("merges", merges)
-    core = _core.SqlBpe.train(
-        _texts(train, "train"),
-        _texts(valid, "valid"),
-        bool(syntax),
-        merges,
-        None if merges is not None else max_rejections,
-        rare_below,
-    )
-    return SqlBpe(core)
 
 
 class AstBpeTraining(NamedTuple):
@@ -208,13 +65,17 @@ def train_ast_bpe(
     if isinstance(special_tokens, str):
         raise TypeError("special_tokens must be a sequence of strings, not one string")
     specials = _texts(special_tokens, "special_tokens")
-    core, documents, unparsed = _core.AstTokenizer.train(
-        _texts(texts, "texts"), language, vocab_size, specials, min_frequency
+    trained = _core.train_ast_bpe(
+        _texts(texts, "texts"),
+        language=language,
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        min_frequency=min_frequency,
     )
-    tokenizer = Tokenizer(core)
+    tokenizer = Tokenizer(trained.tokenizer)
     if out is not None:
         tokenizer.save(out)
-    return AstBpeTraining(tokenizer, documents, unparsed)
+    return AstBpeTraining(tokenizer, trained.documents, trained.unparsed)
 
 
 def train_ast_bpe_files(
@@ -231,7 +92,7 @@ def train_ast_bpe_files(
     :class:`seqpack.InvalidInputError` naming the file and line."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    texts = [text for path in paths for text in _read(os.fspath(path))]
+    texts = [text for path in paths for text in _core.read_documents(path)]
     return train_ast_bpe(
         texts,
         vocab_size,
@@ -242,47 +103,11 @@ def train_ast_bpe_files(
     )
 
 
-def sql_tokens(query: str) -> list[str]:
-    """The base SQL tokens of ``query``, each with the whitespace written before it (the
-    first with the one space a query is read with)."""
-    return _core.sql_tokens(_text(query, "query"))
-
-
-def sql_parse(query: str) -> tuple[list[tuple[int, int]], bool]:
-    """The groups of ``query``'s parse as ``[start, end)`` over :func:`sql_tokens`, and
-    whether its quotes and parentheses balance."""
-    return _core.sql_parse(_text(query, "query"))
-
-
 def syntax_crossing(language: str, text: str, lengths: npt.ArrayLike) -> int | None:
     """How many of ``text``'s tokens, consecutive with these byte ``lengths``, cut across the
     parse of ``text`` in ``language`` (are not a run of sibling subtrees); ``None`` when it
     does not parse. Measures any tokenizer against the rule AST-BPE keeps."""
     return _core.syntax_crossing(language, _text(text, "text"), _as_ids(lengths))
-
-
-def _read(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            if not path.endswith((".jsonl", ".ndjson")):
-                return [f.read()]
-            texts = []
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InvalidInputError(f"{path}:{line_no}: malformed JSON: {e}") from None
-                text = record.get("text") if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    raise InvalidInputError(f'{path}:{line_no}: no string field "text"')
-                texts.append(text)
-            return texts
-    except UnicodeDecodeError as e:
-        raise InvalidInputError(f"{path}: invalid UTF-8 at byte {e.start}") from None
-    except OSError as e:
-        raise SeqpackIOError(f"{path}: {e.strerror}") from None
 
 
 def _text(value: object, name: str) -> str:

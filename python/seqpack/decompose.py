@@ -3,7 +3,6 @@ per bucket (see :func:`decompose` and :class:`Decomposition`)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -13,12 +12,12 @@ import numpy.typing as npt
 
 from seqpack import _core
 from seqpack.dataset import Dataset
-from seqpack.errors import CorruptDatasetError, InvalidInputError, SeqpackIOError
+from seqpack.errors import InvalidInputError
 
 __all__ = ["DECOMPOSITION_FORMAT", "Decomposition", "decompose"]
 
-DECOMPOSITION_FORMAT = "seqpack-decomposition"
-DECOMPOSITION_VERSION = 1
+DECOMPOSITION_FORMAT: str = _core.DECOMPOSITION_FORMAT
+DECOMPOSITION_VERSION: int = _core.DECOMPOSITION_FORMAT_VERSION
 
 PathLike = str | os.PathLike[str]
 
@@ -58,14 +57,14 @@ def decompose(
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size!r}")
     _core.decompose(
-        str(dataset),
-        str(out),
+        dataset,
+        out,
         min_log2=min_log2,
         max_log2=max_log2,
         remainder=remainder,
         seed=None if deterministic else seed,
         shifted_targets=shifted_targets,
-        shard_tokens=shard_size,
+        shard_size=shard_size,
     )
     return Decomposition(out)
 
@@ -76,7 +75,7 @@ class Decomposition:
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
-        self.manifest: dict[str, Any] = _read_manifest(self.path)
+        self.manifest: dict[str, Any] = _core.read_decomposition_manifest(self.path)
         self._buckets = {int(b["log2"]): b for b in self.manifest["buckets"]}
 
     def __repr__(self) -> str:
@@ -117,30 +116,8 @@ class Decomposition:
         for chunk in column.chunks:
             chunk_offsets = chunk.offsets.to_numpy().astype(np.int64)
             offsets.append(chunk_offsets[1:] - chunk_offsets[0] + base)
-            values.append(chunk.values.to_numpy(zero_copy_only=False).astype(np.uint32))
+            first, last = int(chunk_offsets[0]), int(chunk_offsets[-1])
+            values.append(chunk.values.to_numpy(zero_copy_only=False)[first:last].astype(np.uint32))
             base += int(chunk_offsets[-1] - chunk_offsets[0])
         all_values = np.concatenate(values) if values else np.zeros(0, np.uint32)
         return np.concatenate(offsets), all_values
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    manifest_path = path / "manifest.json"
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SeqpackIOError(f"{path}: not a decomposition (no manifest.json)") from None
-    except OSError as error:
-        raise SeqpackIOError(f"{manifest_path}: {error}") from None
-    except json.JSONDecodeError as error:
-        raise CorruptDatasetError(f"{manifest_path}: not valid JSON ({error})") from None
-    if manifest.get("format") != DECOMPOSITION_FORMAT:
-        raise CorruptDatasetError(
-            f"{manifest_path}: not a decomposition manifest (format {manifest.get('format')!r}; "
-            f"make one with `seqpack decompose`)"
-        )
-    if int(manifest.get("format_version", 0)) > DECOMPOSITION_VERSION:
-        raise CorruptDatasetError(
-            f"{manifest_path}: format version {manifest['format_version']} is newer than this "
-            f"seqpack reads ({DECOMPOSITION_VERSION}); upgrade seqpack"
-        )
-    return manifest

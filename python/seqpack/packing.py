@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -15,16 +15,9 @@ __all__ = ["ALGORITHMS", "Algorithm", "LongDocs", "Packing", "lower_bound", "pac
 
 Algorithm = Literal["obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped", "exact"]
 LongDocs = Literal["split", "truncate", "error"]
-ALGORITHMS: tuple[Algorithm, ...] = (
-    "obfd",
-    "bfd",
-    "ffd",
-    "nf",
-    "spfhp",
-    "lpfhp",
-    "wrapped",
-    "exact",
-)
+# The core's list; tests/test_constants.py checks that ``Algorithm`` names the same.
+ALGORITHMS = cast(tuple[Algorithm, ...], _core.ALGORITHMS)
+MAX_CAPACITY: int = _core.MAX_CAPACITY
 
 
 def pack(
@@ -63,7 +56,12 @@ def pack(
         # Beyond the capacity a depth cap cannot bind (every entry holds a token).
         max_docs_per_pack = min(int(max_docs_per_pack), int(capacity))
     return _core.pack(
-        as_lengths(lengths), int(capacity), algorithm, max_docs_per_pack, long_docs, seed
+        as_lengths(lengths),
+        int(capacity),
+        algorithm=algorithm,
+        max_docs_per_pack=max_docs_per_pack,
+        long_docs=long_docs,
+        seed=seed,
     )
 
 
@@ -74,7 +72,7 @@ def lower_bound(
     ⌈Σ lengths / capacity⌉ and L2 the Martello–Toth bound (L2 ≥ L1). Long documents are
     split or truncated as ``long_docs`` says before bounding."""
     _check_capacity(capacity)
-    return _core.lower_bound(as_lengths(lengths), int(capacity), long_docs)
+    return _core.lower_bound(as_lengths(lengths), int(capacity), long_docs=long_docs)
 
 
 def as_lengths(lengths: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -104,9 +102,6 @@ def as_lengths(lengths: npt.ArrayLike) -> npt.NDArray[np.int64]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-MAX_CAPACITY = 1 << 24
 
 
 def _check_capacity(capacity: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 import time
@@ -15,9 +14,10 @@ from seqpack import _core
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import Tokenizer
 
-__all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess"]
+__all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess", "read_documents"]
 
-INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".txt", ".arrow", ".parquet")
+# The file names the core reads, by suffix: a directory scan picks exactly what preprocess reads.
+INPUT_SUFFIXES: tuple[str, ...] = _core.INPUT_SUFFIXES
 
 PathLike = str | os.PathLike[str]
 
@@ -40,9 +40,10 @@ def preprocess(
     """Tokenize ``inputs`` with ``tokenizer`` (a :class:`seqpack.Tokenizer` or the path of a
     ``tokenizer.json``) into the dataset directory ``out`` and return its manifest.
 
-    ``inputs``: files, directories (searched recursively) and glob patterns of ``.jsonl``
-    (optionally ``.gz``/``.zst``), ``.txt`` (one document per file, or per line with
-    ``lines=True``), ``.arrow`` and ``.parquet``; the text is in ``text_field``. ``append_eos`` /
+    ``inputs``: files, directories (searched recursively) and glob patterns of ``.jsonl`` or
+    ``.ndjson`` (optionally ``.gz``/``.zst``), ``.txt`` (one document per file, or per line
+    with ``lines=True``), ``.arrow``/``.feather`` and ``.parquet`` (:data:`INPUT_SUFFIXES`);
+    the text is in ``text_field``. ``append_eos`` /
     ``prepend_bos`` name special tokens added around every document. Shards close at
     ``shard_size`` tokens. ``on_error="skip"`` counts bad records by reason in the manifest
     instead of stopping at the first (whose file and line the error names); empty documents
@@ -63,15 +64,15 @@ def preprocess(
         raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size}")
     show = sys.stderr.isatty() if progress is None else progress
     bar = _ProgressBar() if show else None
-    manifest_json = _core.preprocess(
-        [str(p) for p in paths],
-        str(out),
+    manifest = _core.preprocess(
+        paths,
+        out,
         tokenizer._core,
         text_field=text_field,
         lines=lines,
         prepend=ids["prepend_bos"],
         append=ids["append_eos"],
-        shard_tokens=shard_size,
+        shard_size=shard_size,
         on_error=on_error,
         resume=resume,
         workers=workers or 0,
@@ -79,8 +80,14 @@ def preprocess(
     )
     if bar is not None:
         bar.close()
-    manifest: dict[str, Any] = json.loads(manifest_json)
     return manifest
+
+
+def read_documents(path: PathLike) -> list[str]:
+    """The documents of one corpus file, read by the core: the ``"text"`` field of each line of
+    a ``.jsonl``/``.ndjson`` file, or the whole text of any other file. Bad records raise
+    :class:`seqpack.InvalidInputError` naming the file and line."""
+    return _core.read_documents(path)
 
 
 def expand_inputs(inputs: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -131,26 +138,23 @@ class _ProgressBar:
     def __init__(self) -> None:
         self._last = 0.0
 
-    def __call__(
-        self,
-        documents: int,
-        tokens: int,
-        text_bytes: int,
-        read: int,
-        total: int,
-        shards: int,
-        seconds: float,
-    ) -> None:
+    def __call__(self, progress: _core.PreprocessProgress) -> None:
         now = time.monotonic()
         if now - self._last < 0.1:
             return
         self._last = now
-        rate = text_bytes / 1e6 / seconds if seconds > 0 else 0.0
-        docs = documents / seconds if seconds > 0 else 0.0
+        seconds, read, total = (
+            progress.seconds,
+            progress.input_bytes_read,
+            progress.input_bytes_total,
+        )
+        rate = progress.text_bytes / 1e6 / seconds if seconds > 0 else 0.0
+        docs = progress.documents / seconds if seconds > 0 else 0.0
         done = read / total if total else 0.0
         eta = seconds * (1 - done) / done if done > 0 else 0.0
         line = (
-            f"\r{documents:>12,} docs  {tokens:>14,} tokens  {shards:>4} shards  "
+            f"\r{progress.documents:>12,} docs  {progress.tokens:>14,} tokens  "
+            f"{progress.shards:>4} shards  "
             f"{docs:>9,.0f} docs/s  {rate:>7.1f} MB/s  {100 * done:5.1f} %  "
             f"ETA {int(eta) // 60}:{int(eta) % 60:02d}"
         )

@@ -1,6 +1,7 @@
-"""Byte-level BPE tokenizers (GPT-2, Llama 3 and their kin): read a HuggingFace
-``tokenizer.json`` and encode exactly as HF ``tokenizers`` does; decode; train new ones.
-AST-BPE files (:mod:`seqpack.ast_bpe`) load and encode through the same class.
+"""Tokenizers: read a HuggingFace ``tokenizer.json`` and encode exactly as HF ``tokenizers``
+does; decode; train new byte-level BPE ones. One class for every implementation: seqpack's
+byte-level BPE (GPT-2, Llama 3 and their kin), its AST-BPE (:mod:`seqpack.ast_bpe`), and the
+HF ``tokenizers`` library for any other file; the Rust core picks it when the file is read.
 
 Ids are numpy ``uint32`` arrays: what datasets store, made without a Python ``int`` per
 token, and they convert to a list with ``.tolist()`` when one is wanted.
@@ -15,9 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from seqpack import _core
-from seqpack.errors import InvalidInputError, UnsupportedTokenizerError
+from seqpack.errors import InvalidInputError
 
-__all__ = ["PATTERNS", "Tokenizer", "train_bpe", "train_bpe_files"]
+__all__ = ["IMPLEMENTATIONS", "PATTERNS", "Tokenizer", "train_bpe", "train_bpe_files"]
+
+IMPLEMENTATIONS = tuple(_core.TOKENIZER_IMPLEMENTATIONS)
+"""What can encode: ``"bpe"`` (seqpack's byte-level BPE), ``"ast-bpe"`` (seqpack's AST-BPE)
+and ``"hf"`` (the HF ``tokenizers`` library)."""
 
 PATTERNS = ("gpt2", "llama3")
 """Pre-tokenizer patterns known by name; any other ``pattern`` string is a regex."""
@@ -30,7 +35,7 @@ StrPath = str | os.PathLike[str]
 
 
 class Tokenizer:
-    """A byte-level BPE tokenizer.
+    """A tokenizer.
 
     ``encode`` gives the ids HF ``tokenizers`` gives for the same ``tokenizer.json`` and
     text (``Tokenizer.encode(text, add_special_tokens=...).ids``). Every call runs with the
@@ -40,7 +45,7 @@ class Tokenizer:
 
     __slots__ = ("_core",)
 
-    def __init__(self, core: _core.BpeTokenizer | _core.HfTokenizer | _core.AstTokenizer) -> None:
+    def __init__(self, core: _core.Tokenizer) -> None:
         self._core = core
 
     @classmethod
@@ -50,42 +55,33 @@ class Tokenizer:
         runs through the HuggingFace ``tokenizers`` library, with the same ids as HF. An
         AST-BPE file (model type ``AstBPE``) is read as such. Raises
         :class:`seqpack.TokenizerError` for a malformed file."""
-        try:
-            return cls(_core.BpeTokenizer.from_file(os.fspath(path)))
-        except UnsupportedTokenizerError:
-            pass
-        try:
-            return cls(_core.AstTokenizer.from_file(os.fspath(path)))
-        except UnsupportedTokenizerError:
-            return cls(_core.HfTokenizer.from_file(os.fspath(path)))
+        return cls(_core.Tokenizer.from_file(os.fspath(path)))
 
     @classmethod
     def from_str(cls, json: str) -> Tokenizer:
         """Builds a tokenizer from the text of a ``tokenizer.json``."""
-        try:
-            return cls(_core.BpeTokenizer.from_str(json))
-        except UnsupportedTokenizerError:
-            pass
-        try:
-            return cls(_core.AstTokenizer.from_str(json))
-        except UnsupportedTokenizerError:
-            return cls(_core.HfTokenizer.from_str(json))
+        return cls(_core.Tokenizer.from_str(json))
+
+    @property
+    def implementation(self) -> str:
+        """Which of :data:`IMPLEMENTATIONS` encodes; dataset manifests record it."""
+        return self._core.implementation
 
     @property
     def native(self) -> bool:
         """Whether seqpack's own encoder runs this tokenizer (else HF's)."""
-        return isinstance(self._core, (_core.BpeTokenizer, _core.AstTokenizer))
+        return self._core.native
 
     @property
     def syntax(self) -> str | None:
         """The language an AST-BPE tokenizer parses; ``None`` for any other."""
-        return self._core.language if isinstance(self._core, _core.AstTokenizer) else None
+        return self._core.language
 
     @property
     def fallbacks(self) -> int | None:
         """For AST-BPE: documents encoded so far that did not parse and were encoded as plain
         byte-level BPE. ``None`` for any other tokenizer."""
-        return self._core.fallbacks if isinstance(self._core, _core.AstTokenizer) else None
+        return self._core.fallbacks
 
     def encode(self, text: str, *, add_special_tokens: bool = False) -> npt.NDArray[np.uint32]:
         """The ids of ``text``. Added tokens written in the text (``<|endoftext|>``) always
@@ -93,19 +89,22 @@ class Tokenizer:
         ``TemplateProcessing`` post-processor puts around the text (Llama 3's
         ``<|begin_of_text|>``, for example), as HF does; nothing is added by default, since
         document boundaries are the packer's business."""
-        return self._core.encode(text, add_special_tokens)
+        return self._core.encode(text, add_special_tokens=add_special_tokens)
 
     def encode_batch(
         self, texts: Sequence[str], *, add_special_tokens: bool = False
     ) -> list[npt.NDArray[np.uint32]]:
         """:meth:`encode` over many texts, in parallel on all cores."""
         return self._core.encode_batch(
-            texts if isinstance(texts, list) else list(texts), add_special_tokens
+            texts if isinstance(texts, list) else list(texts),
+            add_special_tokens=add_special_tokens,
         )
 
     def decode(self, ids: npt.ArrayLike) -> str:
         """The text of ``ids``; bytes that are not valid UTF-8 (a slice that cuts a
-        character) become U+FFFD, as in HF."""
+        character) become U+FFFD, as in HF. An id that stands for no token raises
+        :class:`seqpack.InvalidInputError` naming its index, whatever the implementation
+        (HF's own decoder would skip it silently)."""
         return self._core.decode(_as_ids(ids))
 
     def decode_bytes(self, ids: npt.ArrayLike) -> bytes:
@@ -231,7 +230,12 @@ def _trainer(
             raise TypeError(f"special_tokens[{i}] is {type(token).__name__}, expected str")
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a string, got {type(pattern).__name__}")
-    return _core.BpeTrainer(int(vocab_size), specials, pattern, min(int(min_frequency), 2**64 - 1))
+    return _core.BpeTrainer(
+        vocab_size=int(vocab_size),
+        special_tokens=specials,
+        pattern=pattern,
+        min_frequency=min(int(min_frequency), 2**64 - 1),
+    )
 
 
 def _shifted(

@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from seqpack import _core
 from seqpack.curriculum import curriculum_odds, schedule
 from seqpack.decompose import Decomposition
 from seqpack.errors import InvalidInputError
-from seqpack.torch.loader import MASKS, _ranks
-from seqpack.torch.masks import block_mask, dense_mask
+from seqpack.packing import _is_int
+from seqpack.plan import epoch_planner
+from seqpack.torch.batch import Batch, check_masks, make_batch
+from seqpack.torch.ranks import ranks
 
 __all__ = ["DecomposedLoader"]
 
-Batch = dict[str, Any]
-
 
 class _Bucket:
-    """One bucket's rows, memory-mapped for the shared batch assembler."""
+    """One bucket: its rows (a packed dataset of sequences of 2^k tokens), planned per epoch
+    by the core in an order drawn from (bucket, seed, epoch), and their split over ranks."""
 
-    def __init__(self, decomposition: Decomposition, log2: int) -> None:
+    def __init__(self, decomposition: Decomposition, log2: int, seed: int) -> None:
         self.log2 = log2
         self.length = decomposition.sequence_length(log2)
         dataset = decomposition.bucket(log2)  # verifies sizes and checksums
+        self.fingerprint = dataset.fingerprint
         self.rows = len(dataset)
-        self.store = _core.TokenStore([str(p) for p in dataset.shard_paths])
+        self.planner = epoch_planner(dataset, self.length, seed=seed)
 
     def __len__(self) -> int:
         return self.rows
@@ -75,36 +76,47 @@ class DecomposedLoader:
                 "the HF convention (labels shifted in the loss): decompose without "
                 "shifted_targets"
             )
-        for name, value, least in (
-            ("seed", seed, 0),
-            ("pad_id", pad_id, 0),
-            ("prefetch", prefetch, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise InvalidInputError(f"{name} must be an integer ≥ {least}, got {value!r}")
-        if isinstance(masks, str):
-            masks = (masks,)
-        unknown = sorted(set(masks) - set(MASKS))
-        if unknown:
+        self.masks = check_masks(masks)
+        self.rank, self.world_size = ranks(rank, world_size)
+        if not _is_int(tokens_per_step) or tokens_per_step < 1:
             raise InvalidInputError(
-                f"masks {unknown} are unknown; expected a subset of {', '.join(MASKS)}"
+                f"tokens_per_step must be a positive integer, got {tokens_per_step!r}"
             )
-        self.rank, self.world_size = _ranks(rank, world_size)
-        self.tokens_per_step = tokens_per_step
+        self.tokens_per_step = int(tokens_per_step)
         self.seed, self.cycles = seed, cycles
-        self.masks, self.prefetch, self.pad_id = tuple(masks), prefetch, pad_id
-        self.buckets = [_Bucket(self.decomposition, k) for k in self.decomposition.log2s]
+        self.prefetch, self.pad_id = prefetch, pad_id
+        self.buckets = [_Bucket(self.decomposition, k, seed) for k in self.decomposition.log2s]
         self.odds = curriculum_odds(curriculum, len(self.buckets))
         self.batch_sizes = [self._batch_size(b) for b in self.buckets]
+        self.splits = [
+            _core.StepSplit(
+                batch_size=n // self.world_size,
+                world_size=self.world_size,
+                rank=self.rank,
+                drop_last=True,
+                pad_id=pad_id,
+                prefetch=prefetch,
+            )
+            for n in self.batch_sizes
+        ]
         self.steps_per_bucket = np.array(
-            [len(b) // n for b, n in zip(self.buckets, self.batch_sizes, strict=True)],
+            [split.steps(len(b), 0) for b, split in zip(self.buckets, self.splits, strict=True)],
             dtype=np.int64,
         )
         self.leftover_sequences = {
             b.log2: len(b) % n for b, n in zip(self.buckets, self.batch_sizes, strict=True)
         }
-        # Validates cycles too, before any iteration.
-        schedule([0] * len(self.buckets), self.odds, cycles, [seed, 0])
+        # What fixes the order, as the state records it and the seeds digest it; the
+        # decomposition is named by its buckets' fingerprints.
+        self.options: dict[str, Any] = {
+            "tokens_per_step": self.tokens_per_step,
+            "seed": seed,
+            "cycles": cycles,
+            "curriculum": self.odds.tolist(),
+        }
+        self.fingerprint = "+".join(b.fingerprint for b in self.buckets)
+        # Validates seed and cycles before any iteration.
+        schedule([0] * len(self.buckets), self.odds, cycles, self._seed(0))
         self.epoch = 0
         self.step = 0
         self._schedule: tuple[int, npt.NDArray[np.int64]] | None = None
@@ -124,16 +136,18 @@ class DecomposedLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Moves to the start of ``epoch``."""
-        self.epoch, self.step = epoch, 0
+        if not _is_int(epoch) or epoch < 0:
+            raise InvalidInputError(f"epoch must be a non-negative integer, got {epoch!r}")
+        self.epoch, self.step = int(epoch), 0
+
+    def _seed(self, epoch: int) -> int:
+        return _core.derive_seed(self.fingerprint, self.options, epoch, "curriculum")
 
     def _buckets_of_epoch(self) -> npt.NDArray[np.int64]:
         """The bucket (index) of every step of the current epoch, the same on every rank."""
         if self._schedule is None or self._schedule[0] != self.epoch:
-            seed = [self.seed, self.epoch]
-            self._schedule = (
-                self.epoch,
-                schedule(self.steps_per_bucket, self.odds, self.cycles, seed),
-            )
+            steps = schedule(self.steps_per_bucket, self.odds, self.cycles, self._seed(self.epoch))
+            self._schedule = (self.epoch, steps)
         return self._schedule[1]
 
     def bucket_schedule(self) -> npt.NDArray[np.int64]:
@@ -143,28 +157,12 @@ class DecomposedLoader:
 
     def _stream(self, i: int, done: int) -> Iterator[tuple[Any, ...]]:
         """Bucket ``i``'s batches for this rank from its ``done``-th step of the epoch on,
-        assembled ahead on a thread. Its rows come in an order drawn from (seed, epoch, k),
-        and step ``j`` of the bucket takes rows ``j·B … (j + 1)·B − 1`` of that order."""
+        assembled ahead on a thread. Its rows come in an order drawn for (bucket, seed,
+        epoch), and step ``j`` of the bucket takes rows ``j·B … (j + 1)·B − 1`` of that
+        order."""
         b = self.buckets[i]
-        order_seed = np.random.SeedSequence([self.seed, self.epoch, b.log2])
-        plan = _core.Plan.packed_rows(
-            b.store, b.length, int(order_seed.generate_state(1, np.uint64)[0])
-        )
-        per_step = self.batch_sizes[i]
-        per_rank = per_step // self.world_size
-        return iter(
-            _core.BatchStream(
-                b.store,
-                plan,
-                first=done * per_step + self.rank * per_rank,
-                stride=per_step,
-                batch_size=per_rank,
-                num_batches=int(self.steps_per_bucket[i]) - done,
-                seq_len=b.length,
-                pad_id=self.pad_id,
-                prefetch=self.prefetch,
-            )
-        )
+        plan = b.planner.plan(self.epoch)
+        return iter(self.splits[i].stream(b.planner.store, plan, done * self.batch_sizes[i], 0, 1))
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch, from ``step``; the next iteration starts the next
@@ -182,44 +180,21 @@ class DecomposedLoader:
             # Counted before the batch is handed over: a state saved while the consumer holds
             # it says it has been consumed.
             self.step += 1
-            yield self._batch(arrays)
+            yield make_batch(arrays, self.masks)
         if self.epoch == epoch:
             self.epoch, self.step = epoch + 1, 0
 
-    def _batch(self, arrays: tuple[Any, ...]) -> Batch:
-        input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, _ = arrays
-        batch: Batch = {
-            "input_ids": torch.from_numpy(input_ids),
-            "labels": torch.from_numpy(labels),
-            "position_ids": torch.from_numpy(position_ids),
-            "document_ids": torch.from_numpy(document_ids),
-        }
-        if "cu_seqlens" in self.masks:
-            batch["cu_seqlens"] = torch.from_numpy(cu_seqlens)
-            batch["max_seqlen"] = int(max_seqlen)
-        if "sdpa" in self.masks:
-            batch["attention_mask"] = dense_mask(batch["document_ids"])
-        if "flex" in self.masks:
-            batch["block_mask"] = block_mask(batch["document_ids"])
-        return batch
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader is, plus what fixes the order (checked on load), in the core's
+        loader-state layout (``consumed`` counts steps)."""
+        return _core.loader_state(
+            "decomposed", self.fingerprint, self.options, self.epoch, self.step
+        )
 
-    def state_dict(self) -> dict[str, int]:
-        """Where the loader is, plus what fixes the order (checked on load)."""
-        return {
-            "epoch": self.epoch,
-            "step": self.step,
-            "seed": self.seed,
-            "cycles": self.cycles,
-            "tokens_per_step": self.tokens_per_step,
-        }
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume where ``state`` was taken: the next batch is the one that would have come.
-        The world size may differ (each rank takes its share of the same step)."""
-        for key in ("seed", "cycles", "tokens_per_step"):
-            if state[key] != getattr(self, key):
-                raise InvalidInputError(
-                    f"state was saved with {key} {state[key]}, this loader has "
-                    f"{getattr(self, key)}: the order would differ"
-                )
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        The world size may differ (each rank takes its share of the same step). A state of
+        other options, or whose step is not in its epoch, raises ``InvalidInputError``."""
+        self.epoch, self.step = _core.resume_loader_state(
+            state, "decomposed", self.fingerprint, self.options, lambda _: len(self)
+        )

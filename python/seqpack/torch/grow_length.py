@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqpack.errors import InvalidInputError
-from seqpack.torch.loader import PackedLoader, _ranks
+from seqpack.torch.loader import PackedLoader
+from seqpack.torch.ranks import ranks
 
 __all__ = ["GrowLengthSchedule", "Stage"]
 
@@ -81,7 +82,7 @@ class GrowLengthSchedule:
     ) -> PackedLoader:
         """A :class:`PackedLoader` of ``stage``'s rows (``stage.batch_size`` per step over all
         ranks); ``options`` go to it (``seed``, ``algorithm``, ``masks``, …)."""
-        rank, world_size = _ranks(rank, world_size)
+        rank, world_size = ranks(rank, world_size)
         if stage.batch_size % world_size:
             raise InvalidInputError(
                 f"stages[{stage.index}]: {stage.batch_size} rows per step do not split over "
@@ -124,7 +125,7 @@ class GrowLengthSchedule:
                 epoch += 1
                 loader.set_epoch(epoch)
             state = loader.state_dict()
-            state["consumed_rows"] = skip * loader.rows_per_step
+            state["consumed"] = skip * loader.rows_per_step
             loader.load_state_dict(state)
             left = stage.steps - max(start_step - stage.first_step, 0)
             while left:

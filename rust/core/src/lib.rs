@@ -4,22 +4,23 @@
 //! `seqpack-python` crate is a thin binding over it. One module per idea:
 //! - [`pack`]: bin-packing of variable-length documents into fixed-capacity rows.
 //! - [`decompose`]: dataset decomposition into power-of-two buckets (variable sequence length).
-//! - [`bpe`]: byte-level BPE tokenizers: HF `tokenizer.json` encoding, decoding, training.
+//! - [`tokenize`]: tokenizers (byte-level BPE, AST-BPE, the HF `tokenizers` crate) behind one
+//!   trait, and the one `load()` that picks the implementation of a `tokenizer.json`.
 //! - [`shard`]: the dataset directory (Arrow IPC shards and `manifest.json`).
 //! - [`batch`]: training batches with per-document isolation, assembled ahead on a thread.
 //! - [`error`]: the one error type every fallible function returns.
 
 pub mod batch;
-pub mod bpe;
 mod buffer;
 pub mod decompose;
 pub mod error;
-pub mod hf;
 mod json;
 pub mod pack;
 mod parallel;
 pub mod preprocess;
 mod rng;
+pub mod sampler;
 pub mod shard;
+pub mod tokenize;
 
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
-//! A tiny deterministic PRNG (SplitMix64). Packings must be reproducible across platforms
-//! and library versions, so the generator is part of the format and lives here rather than
+//! A tiny deterministic PRNG (SplitMix64). Packings and loader orders must be reproducible
+//! across platforms and library versions, so the generator is part of the format and lives here rather than
 //! behind a dependency whose streams may change.
 
 pub(crate) struct SplitMix64(u64);
@@ -21,6 +21,11 @@ impl SplitMix64 {
     /// every bound this crate uses).
     pub(crate) fn below(&mut self, bound: usize) -> usize {
         ((self.next_u64() as u128 * bound as u128) >> 64) as usize
+    }
+
+    /// Uniform float in `[0, 1)` from the top 53 bits of a draw.
+    pub(crate) fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Fisher–Yates shuffle.

@@ -1,75 +1,23 @@
-//! Bindings of `seqpack_core::batch` and of the shard reader.
+//! Bindings of `seqpack_core::batch` and of the shard reader: plans, and the stream of
+//! batches that `StepSplit.stream` starts.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use seqpack_core::batch::{self, Batch, Plan, Prefetcher, Schedule};
-use seqpack_core::shard::{Manifest, TokenStore};
+use seqpack_core::shard::Manifest;
 
+use crate::dataset::PyTokenStore;
 use crate::gil::without_gil;
-use crate::pack::pack_options;
-
-/// The rows of a dataset's shards, memory-mapped.
-#[pyclass(frozen, name = "TokenStore", module = "seqpack._core")]
-pub(crate) struct PyTokenStore(Arc<TokenStore>);
-
-#[pymethods]
-impl PyTokenStore {
-    #[new]
-    fn new(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Self> {
-        without_gil(py, || TokenStore::open(&paths)).map(|s| PyTokenStore(Arc::new(s)))
-    }
-
-    fn __len__(&self) -> usize {
-        self.0.len() as usize
-    }
-
-    /// Tokens per row (int64).
-    fn lengths<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        PyArray1::from_vec(py, self.0.lengths())
-    }
-}
 
 /// The rows of one epoch in training order (see `seqpack_core::batch::Plan`).
 #[pyclass(frozen, name = "Plan", module = "seqpack._core")]
-pub(crate) struct PyPlan(Arc<Plan>);
+pub(crate) struct PyPlan(pub(crate) Arc<Plan>);
 
 #[pymethods]
 impl PyPlan {
-    /// Packs documents of `lengths` for one epoch drawn from `seed` (none: dataset order).
-    #[staticmethod]
-    #[pyo3(signature = (lengths, capacity, algorithm, max_docs_per_pack, long_docs, seed, align))]
-    #[allow(clippy::too_many_arguments)]
-    fn pack_epoch(
-        py: Python<'_>,
-        lengths: PyReadonlyArray1<'_, i64>,
-        capacity: u32,
-        algorithm: &str,
-        max_docs_per_pack: Option<u32>,
-        long_docs: &str,
-        seed: Option<u64>,
-        align: u32,
-    ) -> PyResult<Self> {
-        let options = pack_options(py, capacity, algorithm, max_docs_per_pack, long_docs, seed)?;
-        let lengths = lengths.as_slice()?;
-        without_gil(py, || Plan::pack_epoch(lengths, &options, align)).map(|p| PyPlan(Arc::new(p)))
-    }
-
-    /// The rows of a packed dataset, in an order drawn from `seed`.
-    #[staticmethod]
-    #[pyo3(signature = (store, capacity, seed))]
-    fn packed_rows(
-        py: Python<'_>,
-        store: &PyTokenStore,
-        capacity: u32,
-        seed: Option<u64>,
-    ) -> PyResult<Self> {
-        let store = &store.0;
-        without_gil(py, || Plan::packed_rows(store, capacity, seed)).map(|p| PyPlan(Arc::new(p)))
-    }
-
     #[getter]
     fn num_packs(&self) -> usize {
         self.0.num_packs()
@@ -170,47 +118,20 @@ fn to_arrays(py: Python<'_>, batch: Batch) -> PyResult<BatchArrays<'_>> {
     ))
 }
 
-/// One batch of the given rows of `plan` (`None`: a row of padding only).
-#[pyfunction]
-fn assemble<'py>(
-    py: Python<'py>,
-    store: &PyTokenStore,
-    plan: &PyPlan,
-    rows: Vec<Option<usize>>,
-    seq_len: usize,
-    pad_id: i64,
-) -> PyResult<BatchArrays<'py>> {
-    let (store, plan) = (&store.0, &plan.0);
-    let batch = without_gil(py, || batch::assemble(store, plan, &rows, seq_len, pad_id))?;
-    to_arrays(py, batch)
-}
-
 /// The batches of a schedule, assembled ahead on a thread (see `Prefetcher`).
 #[pyclass(frozen, module = "seqpack._core")]
 pub(crate) struct BatchStream(Mutex<Prefetcher>);
 
-#[pymethods]
 impl BatchStream {
-    #[new]
-    #[pyo3(signature = (store, plan, *, first, stride, batch_size, num_batches, seq_len, pad_id, prefetch))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
+    /// Starts assembling the batches of `schedule` over `plan`, rows of `plan.capacity`.
+    pub(crate) fn start(
         store: &PyTokenStore,
         plan: &PyPlan,
-        first: u64,
-        stride: u64,
-        batch_size: usize,
-        num_batches: u64,
-        seq_len: usize,
+        schedule: Schedule,
         pad_id: i64,
         prefetch: usize,
     ) -> Self {
-        let schedule = Schedule {
-            first,
-            stride,
-            batch_size,
-            num_batches,
-        };
+        let seq_len = plan.0.capacity as usize;
         let prefetcher = Prefetcher::start(
             store.0.clone(),
             plan.0.clone(),
@@ -221,7 +142,10 @@ impl BatchStream {
         );
         BatchStream(Mutex::new(prefetcher))
     }
+}
 
+#[pymethods]
+impl BatchStream {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
@@ -247,9 +171,7 @@ impl BatchStream {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTokenStore>()?;
     m.add_class::<PyPlan>()?;
     m.add_class::<BatchStream>()?;
-    m.add_function(wrap_pyfunction!(assemble, m)?)?;
     Ok(())
 }

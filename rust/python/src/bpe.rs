@@ -1,121 +1,27 @@
-//! Bindings of `seqpack_core::bpe`: the tokenizer and the trainer.
+//! Bindings of the byte-level BPE trainer, `seqpack_core::tokenize::bpe::BpeTrainer` (the
+//! tokenizer it makes is the one `Tokenizer` class of `crate::tokenizer`).
 
 use std::path::PathBuf;
 
-use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyList};
 use seqpack_core::Error;
-use seqpack_core::bpe::{Pattern, Tokenizer, TrainerOptions};
+use seqpack_core::tokenize::bpe::{self, Pattern, TrainerOptions};
 
 use crate::errors::to_py;
 use crate::gil::without_gil;
-
-/// A byte-level BPE tokenizer (the typed API is `seqpack.Tokenizer`). Every call that
-/// reads, encodes, decodes or writes runs with the GIL released.
-#[pyclass(frozen, module = "seqpack._core")]
-pub(crate) struct BpeTokenizer {
-    inner: Tokenizer,
-}
-
-impl BpeTokenizer {
-    /// What `preprocess` tokenizes with.
-    pub(crate) fn encoder(&self) -> &dyn seqpack_core::preprocess::Encoder {
-        &self.inner
-    }
-}
-
-#[pymethods]
-impl BpeTokenizer {
-    #[staticmethod]
-    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let inner = without_gil(py, || Tokenizer::from_file(&path))?;
-        Ok(BpeTokenizer { inner })
-    }
-
-    #[staticmethod]
-    fn from_str(py: Python<'_>, json: &str) -> PyResult<Self> {
-        let inner = without_gil(py, || Tokenizer::from_json(json))?;
-        Ok(BpeTokenizer { inner })
-    }
-
-    fn encode<'py>(
-        &self,
-        py: Python<'py>,
-        text: &str,
-        add_special_tokens: bool,
-    ) -> PyResult<Bound<'py, PyArray1<u32>>> {
-        let ids = without_gil(py, || self.inner.encode(text, add_special_tokens))?;
-        Ok(PyArray1::from_vec(py, ids))
-    }
-
-    fn encode_batch<'py>(
-        &self,
-        py: Python<'py>,
-        texts: Vec<PyBackedStr>,
-        add_special_tokens: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let batch = without_gil(py, || self.inner.encode_batch(&texts, add_special_tokens))?;
-        PyList::new(py, batch.into_iter().map(|ids| PyArray1::from_vec(py, ids)))
-    }
-
-    fn decode_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        ids: PyReadonlyArray1<'_, u32>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let ids = ids.as_slice()?;
-        let bytes = without_gil(py, || self.inner.decode(ids))?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    fn decode(&self, py: Python<'_>, ids: PyReadonlyArray1<'_, u32>) -> PyResult<String> {
-        let ids = ids.as_slice()?;
-        without_gil(py, || {
-            let bytes = self.inner.decode(ids)?;
-            Ok(String::from_utf8(bytes)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
-        })
-    }
-
-    #[getter]
-    fn vocab_size(&self) -> u32 {
-        self.inner.vocab_size()
-    }
-
-    #[getter]
-    fn fingerprint(&self) -> &str {
-        self.inner.fingerprint()
-    }
-
-    fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
-    }
-
-    fn id_to_token(&self, id: u32) -> Option<&str> {
-        self.inner.id_to_token(id)
-    }
-
-    fn to_str(&self) -> &str {
-        self.inner.to_json()
-    }
-
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        without_gil(py, || self.inner.save(&path))
-    }
-}
+use crate::tokenizer::Tokenizer;
 
 /// Counts pieces of the text it is fed, then learns merges (the typed API is
 /// `seqpack.train_bpe`).
 #[pyclass(module = "seqpack._core")]
 pub(crate) struct BpeTrainer {
     /// `None` once `train` has consumed the counts.
-    inner: Option<seqpack_core::bpe::BpeTrainer>,
+    inner: Option<bpe::BpeTrainer>,
 }
 
 impl BpeTrainer {
-    fn inner(&mut self, py: Python<'_>) -> PyResult<&mut seqpack_core::bpe::BpeTrainer> {
+    fn inner(&mut self, py: Python<'_>) -> PyResult<&mut bpe::BpeTrainer> {
         self.inner.as_mut().ok_or_else(|| {
             let message = "has already trained; make a new trainer".to_owned();
             to_py(
@@ -132,6 +38,7 @@ impl BpeTrainer {
 #[pymethods]
 impl BpeTrainer {
     #[new]
+    #[pyo3(signature = (*, vocab_size, special_tokens, pattern, min_frequency))]
     fn new(
         py: Python<'_>,
         vocab_size: u32,
@@ -145,7 +52,7 @@ impl BpeTrainer {
             pattern: Pattern::from_name_or_regex(pattern),
             min_frequency,
         };
-        let inner = seqpack_core::bpe::BpeTrainer::new(options).map_err(|e| to_py(py, e))?;
+        let inner = bpe::BpeTrainer::new(options).map_err(|e| to_py(py, e))?;
         Ok(BpeTrainer { inner: Some(inner) })
     }
 
@@ -195,16 +102,14 @@ impl BpeTrainer {
         Ok(self.inner(py)?.bytes())
     }
 
-    fn train(&mut self, py: Python<'_>) -> PyResult<BpeTokenizer> {
+    fn train(&mut self, py: Python<'_>) -> PyResult<Tokenizer> {
         self.inner(py)?;
         let trainer = self.inner.take().expect("checked just above");
-        let inner = without_gil(py, || trainer.train())?;
-        Ok(BpeTokenizer { inner })
+        let tokenizer = without_gil(py, || trainer.train())?;
+        Ok(Tokenizer::new(tokenizer))
     }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<BpeTokenizer>()?;
-    m.add_class::<BpeTrainer>()?;
-    Ok(())
+    m.add_class::<BpeTrainer>()
 }

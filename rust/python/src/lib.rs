@@ -4,24 +4,31 @@
 mod ast;
 mod batch;
 mod bpe;
+mod constants;
+mod convert;
+mod dataset;
 mod decompose;
 mod errors;
 mod gil;
-mod hf;
 mod pack;
 mod preprocess;
+mod sampler;
+mod tokenizer;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    constants::register(m)?;
     // pyo3 lists every class and function added below in `__all__`.
     pack::register(m)?;
     batch::register(m)?;
+    dataset::register(m)?;
     bpe::register(m)?;
     ast::register(m)?;
-    hf::register(m)?;
+    tokenizer::register(m)?;
     preprocess::register(m)?;
+    sampler::register(m)?;
     decompose::register(m)
 }

@@ -3,9 +3,11 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use seqpack_core::pack::{LowerBounds, PackOptions, lower_bounds};
+use seqpack_core::pack::{LowerBounds, lower_bounds};
 
-use crate::errors::to_py;
+// The loaders' bindings (`batch.rs`) take packing options from here too.
+use crate::convert::choice;
+pub(crate) use crate::convert::pack_options;
 use crate::gil::without_gil;
 
 /// The result of `seqpack.pack`: a CSR list of packs. Pack `p` holds entries
@@ -86,26 +88,8 @@ impl Packing {
     }
 }
 
-/// Packing options from their Python spelling (names of the algorithm and the policy).
-pub(crate) fn pack_options(
-    py: Python<'_>,
-    capacity: u32,
-    algorithm: &str,
-    max_docs_per_pack: Option<u32>,
-    long_docs: &str,
-    seed: Option<u64>,
-) -> PyResult<PackOptions> {
-    Ok(PackOptions {
-        capacity,
-        algorithm: algorithm.parse().map_err(|e| to_py(py, e))?,
-        max_docs_per_pack,
-        long_docs: long_docs.parse().map_err(|e| to_py(py, e))?,
-        seed,
-    })
-}
-
 #[pyfunction]
-#[pyo3(signature = (lengths, capacity, algorithm, max_docs_per_pack, long_docs, seed))]
+#[pyo3(signature = (lengths, capacity, *, algorithm = "obfd", max_docs_per_pack = None, long_docs = "split", seed = None))]
 fn pack(
     py: Python<'_>,
     lengths: PyReadonlyArray1<'_, i64>,
@@ -139,13 +123,14 @@ fn pack(
 }
 
 #[pyfunction]
+#[pyo3(signature = (lengths, capacity, *, long_docs = "split"))]
 fn lower_bound(
     py: Python<'_>,
     lengths: PyReadonlyArray1<'_, i64>,
     capacity: u32,
     long_docs: &str,
 ) -> PyResult<(u64, u64)> {
-    let long_docs = long_docs.parse().map_err(|e| to_py(py, e))?;
+    let long_docs = choice(py, "long_docs", long_docs)?;
     let lengths = lengths.as_slice()?;
     let bounds = without_gil(py, || lower_bounds(lengths, capacity, long_docs))?;
     Ok((bounds.l1, bounds.l2))

@@ -5,66 +5,90 @@ use std::path::PathBuf;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use seqpack_core::Error;
-use seqpack_core::preprocess::{Encoder, PreprocessOptions, Progress, preprocess as run};
+use seqpack_core::preprocess::{PreprocessOptions, Progress, preprocess as run};
 use seqpack_core::shard;
 
-use crate::ast::AstTokenizer;
-use crate::bpe::BpeTokenizer;
-use crate::errors::to_py;
+use crate::convert::{choice, to_python};
 use crate::gil::without_gil;
-use crate::hf::HfTokenizer;
+use crate::tokenizer::Tokenizer;
+
+/// How far a preprocess run has come, handed to its `progress` callback after every batch.
+#[pyclass(frozen, get_all, name = "PreprocessProgress", module = "seqpack._core")]
+pub(crate) struct PyProgress {
+    documents: u64,
+    tokens: u64,
+    text_bytes: u64,
+    /// Raw (possibly compressed) input bytes read so far, and in total, for an ETA.
+    input_bytes_read: u64,
+    input_bytes_total: u64,
+    shards: u64,
+    seconds: f64,
+}
+
+impl From<&Progress> for PyProgress {
+    fn from(p: &Progress) -> Self {
+        PyProgress {
+            documents: p.documents,
+            tokens: p.tokens,
+            text_bytes: p.text_bytes,
+            input_bytes_read: p.input_bytes_read,
+            input_bytes_total: p.input_bytes_total,
+            shards: p.shards,
+            seconds: p.seconds,
+        }
+    }
+}
 
 /// Runs the pipeline with the GIL released. After each batch the GIL is taken back briefly to
-/// honour Ctrl-C and to call `progress(documents, tokens, text_bytes, input_bytes_read,
-/// input_bytes_total, shards, seconds)`; an exception there stops the run and is re-raised.
-/// `tokenizer` is one of the module's tokenizer objects, used as it is (building another from
-/// its JSON would cost as much as reading the file again). Returns the manifest as JSON.
+/// honour Ctrl-C and to call `progress(PreprocessProgress)`; an exception there stops the run
+/// and is re-raised.
+/// `tokenizer` is used as it is (building another from its JSON would cost as much as reading
+/// the file again). Returns the manifest as a dict.
 #[pyfunction]
-#[pyo3(signature = (inputs, out, tokenizer, *, text_field, lines, prepend, append, shard_tokens, on_error, resume, workers, progress))]
+#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn preprocess(
     py: Python<'_>,
     inputs: Vec<PathBuf>,
     out: PathBuf,
     tokenizer: &Bound<'_, PyAny>,
-    text_field: String,
+    text_field: &str,
     lines: bool,
     prepend: Option<u32>,
     append: Option<u32>,
-    shard_tokens: u64,
+    shard_size: u64,
     on_error: &str,
     resume: bool,
     workers: usize,
     progress: Option<Py<PyAny>>,
-) -> PyResult<String> {
+) -> PyResult<Py<PyAny>> {
     let options = PreprocessOptions {
-        text_field,
+        text_field: text_field.to_owned(),
         lines,
         prepend,
         append,
-        shard_tokens,
-        on_error: on_error.parse().map_err(|e| to_py(py, e))?,
+        shard_tokens: shard_size,
+        on_error: choice(py, "on_error", on_error)?,
         resume,
         workers,
         ..PreprocessOptions::default()
     };
-    let encoder = encoder_of(tokenizer)?;
+    let tokenizer = match tokenizer.cast::<Tokenizer>() {
+        Ok(tokenizer) => tokenizer.get().inner(),
+        Err(_) => {
+            let found = tokenizer.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "tokenizer must be a Tokenizer, not {found}"
+            )));
+        }
+    };
     let mut raised: Option<PyErr> = None;
     let outcome = without_gil(py, || {
         let mut on_progress = |p: &Progress| {
             Python::attach(|py| -> PyResult<()> {
                 py.check_signals()?;
                 if let Some(callback) = &progress {
-                    let counters = (
-                        p.documents,
-                        p.tokens,
-                        p.text_bytes,
-                        p.input_bytes_read,
-                        p.input_bytes_total,
-                        p.shards,
-                        p.seconds,
-                    );
-                    callback.call1(py, counters)?;
+                    callback.call1(py, (PyProgress::from(p),))?;
                 }
                 Ok(())
             })
@@ -73,30 +97,23 @@ fn preprocess(
                 Error::Interrupted
             })
         };
-        let manifest = run(&inputs, &out, encoder, &options, &mut on_progress)?;
-        Ok(serde_json::to_string(&manifest).expect("a manifest always serialises"))
+        run(&inputs, &out, tokenizer, &options, &mut on_progress)
     });
     match raised {
         Some(error) => Err(error),
-        None => outcome,
+        None => {
+            let manifest = serde_json::to_value(outcome?).expect("a manifest always serialises");
+            Ok(to_python(py, &manifest)?.unbind())
+        }
     }
 }
 
-/// The Rust tokenizer inside a tokenizer object of this module, borrowed for the call.
-fn encoder_of<'a>(tokenizer: &'a Bound<'_, PyAny>) -> PyResult<&'a dyn Encoder> {
-    if let Ok(bpe) = tokenizer.cast::<BpeTokenizer>() {
-        return Ok(bpe.get().encoder());
-    }
-    if let Ok(ast) = tokenizer.cast::<AstTokenizer>() {
-        return Ok(ast.get().encoder());
-    }
-    if let Ok(hf) = tokenizer.cast::<HfTokenizer>() {
-        return Ok(hf.get().encoder());
-    }
-    Err(PyTypeError::new_err(format!(
-        "tokenizer must be a BpeTokenizer, AstTokenizer or HfTokenizer, not {}",
-        tokenizer.get_type().name()?
-    )))
+/// Every document of a corpus file (`.jsonl`/`.ndjson`: the `"text"` field of each line;
+/// any other file: its whole text), read by the core's one corpus reader; errors name the file
+/// and line.
+#[pyfunction]
+fn read_documents(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
+    without_gil(py, || seqpack_core::tokenize::bpe::read_documents(&path))
 }
 
 /// The checksum of a file as written in manifests (`xxh3:<hex>`).
@@ -106,7 +123,9 @@ fn checksum_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyProgress>()?;
     m.add_function(wrap_pyfunction!(preprocess, m)?)?;
     m.add_function(wrap_pyfunction!(checksum_file, m)?)?;
+    m.add_function(wrap_pyfunction!(read_documents, m)?)?;
     Ok(())
 }

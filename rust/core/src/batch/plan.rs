@@ -52,21 +52,22 @@ pub struct Plan {
     pub alignment_padding: u64,
 }
 
-/// Salt of the document-order stream, so that it differs from the packer's row shuffle,
-/// which is drawn from the same seed.
-const ORDER_SALT: u64 = 0x6f72_6465_7273_6565;
-
 impl Plan {
-    /// Packs documents of `lengths` for one epoch with `options`. With a `seed`, the
-    /// documents are first put in an order drawn from it, then packed, and the rows come
-    /// shuffled: each epoch seed gives other rows in another order, since the packers break
-    /// ties (equal lengths, equal free space) by input order, and order-keeping algorithms
-    /// (`nf`, `wrapped`) see a fresh order. Without one, documents keep the dataset order and
-    /// rows the order the algorithm closed them.
+    /// Packs documents of `lengths` for one epoch with `options`. With a `document_order`
+    /// seed, the documents are first put in an order drawn from it, then packed: each seed
+    /// gives other rows, since the packers break ties (equal lengths, equal free space) by
+    /// input order, and order-keeping algorithms (`nf`, `wrapped`) see a fresh order.
+    /// `options.seed` shuffles the rows. Without them, documents keep the dataset order and
+    /// rows the order the algorithm closed them. (`sampler::EpochPlanner` derives both.)
     ///
     /// With `align > 1` (which must divide the capacity) documents are packed with their
     /// lengths rounded up to a multiple of `align`, and each segment keeps its real length.
-    pub fn pack_epoch(lengths: &[i64], options: &PackOptions, align: u32) -> Result<Self> {
+    pub fn pack_epoch(
+        lengths: &[i64],
+        options: &PackOptions,
+        align: u32,
+        document_order: Option<u64>,
+    ) -> Result<Self> {
         if align == 0 || options.capacity % align != 0 {
             return Err(Error::invalid_option(
                 "align",
@@ -77,8 +78,8 @@ impl Plan {
             ));
         }
         let mut order: Vec<u64> = (0..lengths.len() as u64).collect();
-        if let Some(seed) = options.seed {
-            SplitMix64::new(seed ^ ORDER_SALT).shuffle(&mut order);
+        if let Some(seed) = document_order {
+            SplitMix64::new(seed).shuffle(&mut order);
         }
         let padded = |n: i64| match n {
             n if n > 0 && align > 1 => {
@@ -137,7 +138,7 @@ impl Plan {
     pub fn packed_rows(store: &TokenStore, capacity: u32, seed: Option<u64>) -> Result<Self> {
         let mut rows: Vec<u64> = (0..store.len()).collect();
         if let Some(seed) = seed {
-            SplitMix64::new(seed ^ ORDER_SALT).shuffle(&mut rows);
+            SplitMix64::new(seed).shuffle(&mut rows);
         }
         let mut pack_offsets = Vec::with_capacity(rows.len() + 1);
         let mut segments = Vec::new();

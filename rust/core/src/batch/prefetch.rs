@@ -9,9 +9,8 @@ use crate::Result;
 use crate::shard::TokenStore;
 
 /// Which rows make each batch: batch `i` is rows `first + i·stride + j` of the plan for
-/// `j < batch_size`, a row past the plan's end being padding only. A rank `r` of `W` takes
-/// `first = consumed + r·B` and `stride = W·B`; a loader worker `w` of `n` further takes
-/// every `n`-th of those batches, from its `w`-th.
+/// `j < batch_size`, a row past the plan's end being padding only. The share of a rank and
+/// a loader worker is made by [`crate::sampler::StepSplit::schedule`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
     pub first: u64,

@@ -203,7 +203,15 @@ fn a_plan_that_does_not_fit_the_dataset_is_an_error() {
 #[test]
 fn epochs_differ_and_repeat() {
     let lengths: Vec<i64> = (0..400).map(|i| 1 + (i * 37 % 90)).collect();
-    let plan = |seed| Plan::pack_epoch(&lengths, &options(128, Algorithm::Obfd, seed), 1).unwrap();
+    let plan = |seed| {
+        Plan::pack_epoch(
+            &lengths,
+            &options(128, Algorithm::Obfd, seed),
+            1,
+            Some(seed ^ 1),
+        )
+        .unwrap()
+    };
     assert_eq!(plan(1), plan(1));
     assert_ne!(plan(1).segments, plan(2).segments);
     // Not only the order: the rows themselves differ between epochs.
@@ -225,7 +233,8 @@ fn epochs_differ_and_repeat() {
 fn errors_name_the_document_in_dataset_order() {
     let mut lengths = vec![5i64; 50];
     lengths[17] = 0;
-    let error = Plan::pack_epoch(&lengths, &options(8, Algorithm::Obfd, 3), 1).unwrap_err();
+    let error =
+        Plan::pack_epoch(&lengths, &options(8, Algorithm::Obfd, 3), 1, Some(3)).unwrap_err();
     assert!(error.to_string().starts_with("lengths[17] = 0"), "{error}");
 }
 
@@ -234,7 +243,8 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
     let lengths: Vec<usize> = (0..60).map(|i| 1 + i * 7 % 23).collect();
     let fixture = Fixture::new(&lengths, 16);
     let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-    let plan = Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5), 1).unwrap());
+    let plan =
+        Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5), 1, Some(5)).unwrap());
     let schedule = Schedule {
         first: 1,
         stride: 6,
@@ -279,7 +289,7 @@ proptest! {
         let capacity = capacity_in_patches * align;
         let fixture = Fixture::new(&lengths, 37);
         let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed), align).unwrap();
+        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed), align, Some(seed ^ 1)).unwrap();
         let padding: u64 = plan.segments.iter().map(|s| u64::from(s.len.next_multiple_of(align) - s.len)).sum();
         prop_assert_eq!(plan.alignment_padding, padding);
         prop_assert_eq!(plan.placed_tokens, lengths.iter().sum::<usize>() as u64);

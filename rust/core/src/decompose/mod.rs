@@ -22,10 +22,12 @@ use std::time::Instant;
 pub use bucket::BucketSummary;
 pub use cut::{Cutter, Piece};
 pub use options::{DecomposeOptions, LongPieces, MAX_LOG2, Remainder};
-pub use summary::{CorpusSummary, DECOMPOSITION_FORMAT, DecompositionManifest};
+pub use summary::{
+    CorpusSummary, DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION, DecompositionManifest,
+};
 
 use crate::pack::{self, PackOptions};
-use crate::shard::{self, Manifest, PackedRow, TokenStore};
+use crate::shard::{self, Dataset, PackedRow, Verify};
 use crate::{Error, Result};
 
 use bucket::Bucket;
@@ -56,7 +58,7 @@ impl Remainders {
 /// Decomposes the dataset directory `input` into bucket datasets under `out` (which must not
 /// exist or be empty) and returns the top-level manifest, also written as
 /// `out/manifest.json` once everything else is in place. Shards are verified against the
-/// manifest, then read through the memory-mapped [`TokenStore`].
+/// manifest, then read through the memory-mapped [`Dataset`].
 pub fn decompose(
     input: &Path,
     out: &Path,
@@ -64,12 +66,14 @@ pub fn decompose(
 ) -> Result<DecompositionManifest> {
     let started = Instant::now();
     options.validate()?;
-    let source = Manifest::read(&input.join(shard::MANIFEST))?;
-    for entry in &source.shards {
-        shard::verify_shard(input, entry)?;
-    }
-    let paths: Vec<_> = source.shards.iter().map(|s| input.join(&s.file)).collect();
-    let store = TokenStore::open(&paths)?;
+    let dataset = Dataset::open(
+        input,
+        &Verify {
+            contents: true,
+            tokenizer_fingerprint: None,
+        },
+    )?;
+    let (source, store) = (dataset.manifest(), dataset.store());
     prepare_output(out)?;
     let mut buckets = (options.min_log2..=options.max_log2)
         .map(|k| Bucket::create(out, k, options.row_tokens(k), options.shard_tokens))
@@ -116,7 +120,7 @@ pub fn decompose(
     }
     let manifest = summary::build(
         input,
-        &source,
+        source,
         options,
         corpus,
         &mut buckets,

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::{Bucket, BucketSummary};
 use super::options::{DecomposeOptions, LongPieces};
-use crate::Result;
 use crate::shard::{Manifest, TokenizerInfo};
+use crate::{Error, Result};
 
 pub const DECOMPOSITION_FORMAT: &str = "seqpack-decomposition";
 /// Bumped on any change that an older reader would misread.
@@ -73,6 +73,58 @@ pub struct DecompositionManifest {
 }
 
 impl DecompositionManifest {
+    /// Reads the manifest of the decomposition directory `dir`: the typed manifest, and the
+    /// JSON it was read from. Its format is checked, and each bucket's `dir` must be the plain
+    /// name of a directory inside `dir`.
+    pub fn read(dir: &Path) -> Result<(Self, serde_json::Value)> {
+        let path = dir.join(crate::shard::MANIFEST);
+        let bad = |message: String| Error::Format {
+            path: path.display().to_string(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::io(
+                dir,
+                std::io::Error::new(e.kind(), "not a decomposition (no manifest.json)"),
+            ),
+            _ => Error::io(&path, e),
+        })?;
+        let raw: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        let format = raw.get("format").unwrap_or(&serde_json::Value::Null);
+        if format.as_str() != Some(DECOMPOSITION_FORMAT) {
+            return Err(bad(format!(
+                "not a decomposition manifest (format {format}; make one with `seqpack decompose`)"
+            )));
+        }
+        match raw
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(version) if version <= u64::from(DECOMPOSITION_VERSION) => {}
+            Some(version) => {
+                return Err(bad(format!(
+                    "format version {version} is newer than this seqpack reads ({DECOMPOSITION_VERSION}); upgrade seqpack"
+                )));
+            }
+            None => return Err(bad("format_version is not a non-negative integer".into())),
+        }
+        let manifest: Self = serde_path_to_error::deserialize(&raw).map_err(|e| {
+            let field = e.path().to_string();
+            bad(format!("{field}: {}", e.into_inner()))
+        })?;
+        for (i, bucket) in manifest.buckets.iter().enumerate() {
+            let plain = crate::shard::is_plain_file_name(&bucket.dir);
+            if !plain || !dir.join(&bucket.dir).is_dir() {
+                return Err(bad(format!(
+                    "buckets[{i}].dir {:?} is not the plain name of a directory in the decomposition",
+                    bucket.dir
+                )));
+            }
+        }
+        Ok((manifest, raw))
+    }
+
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("a manifest always serialises");
         crate::shard::write_atomically(path, text.as_bytes())

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 
 use super::*;
-use crate::shard::{LengthHistogram, Row, ShardEntry, TokenizerInfo};
+use crate::shard::{LengthHistogram, Manifest, Row, ShardEntry, TokenizerInfo};
 
 fn options(min_log2: u32, max_log2: u32) -> DecomposeOptions {
     DecomposeOptions {
@@ -202,6 +202,7 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
         tokenizer: TokenizerInfo {
             fingerprint: "test".into(),
             vocab_size: 1 << 31,
+            implementation: None,
         },
         total_rows: rows.len() as u64,
         total_tokens: entry.tokens,
@@ -222,10 +223,13 @@ fn bucket_rows(out: &Path, m: &DecompositionManifest) -> Vec<(u32, Vec<u32>)> {
     let mut all = Vec::new();
     for b in &m.buckets {
         let dir = out.join(&b.dir);
-        let manifest = Manifest::read(&dir.join(shard::MANIFEST)).unwrap();
-        assert_eq!(manifest.total_rows, b.sequences);
-        let paths: Vec<_> = manifest.shards.iter().map(|s| dir.join(&s.file)).collect();
-        let store = TokenStore::open(&paths).unwrap();
+        let verify = crate::shard::Verify {
+            contents: true,
+            tokenizer_fingerprint: None,
+        };
+        let dataset = Dataset::open(&dir, &verify).unwrap();
+        assert_eq!(dataset.manifest().total_rows, b.sequences);
+        let store = dataset.store();
         for row in 0..store.len() {
             let tokens = store.tokens(row).unwrap().to_vec();
             let lengths = store.seq_lengths(row).unwrap().unwrap();

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 pub use bounds::{LowerBounds, lower_bounds};
 pub use exact::{MAX_DISTINCT_LENGTHS, TIME_LIMIT as EXACT_TIME_LIMIT};
-pub use options::{Algorithm, LongDocs, PackOptions};
+pub use options::{Algorithm, LongDocs, MAX_CAPACITY, PackOptions};
 
 use crate::Result;
 

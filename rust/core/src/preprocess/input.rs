@@ -8,10 +8,10 @@
 //! file, or one that cannot be mapped (a pipe), is decoded into buffers reused from batch to
 //! batch. Other files are read record by record.
 //!
-//! Formats by file name: `.jsonl`, `.jsonl.gz`, `.jsonl.zst` (one JSON object per line, the
-//! text in a configurable field), `.txt` (the whole file is one document, or one document per
-//! line with `lines`), `.arrow` (Arrow IPC file or stream) and `.parquet`, with a string text
-//! column. Blank
+//! Formats by file name ([`INPUT_SUFFIXES`]): `.jsonl`/`.ndjson`, optionally `.gz`/`.zst`
+//! (one JSON object per line, the text in a configurable field), `.txt` (the whole file is one
+//! document, or one document per line with `lines`), `.arrow`/`.feather` (Arrow IPC file or
+//! stream) and `.parquet`, with a string text column. Blank
 //! JSONL lines are not records. Record numbers are 1-based physical line numbers (row numbers
 //! for Arrow); a whole-file document is record 1.
 
@@ -33,32 +33,41 @@ pub enum Format {
     Parquet,
 }
 
+/// The file names preprocess reads, by the suffix that names their format. This list is the
+/// one definition: the Python directory scan and error messages use it too.
+pub const INPUT_SUFFIXES: &[(&str, Format)] = &[
+    (".jsonl", Format::Jsonl),
+    (".jsonl.gz", Format::Jsonl),
+    (".jsonl.zst", Format::Jsonl),
+    (".ndjson", Format::Jsonl),
+    (".ndjson.gz", Format::Jsonl),
+    (".ndjson.zst", Format::Jsonl),
+    (".txt", Format::Text),
+    (".arrow", Format::Arrow),
+    (".feather", Format::Arrow),
+    (".parquet", Format::Parquet),
+];
+
 pub(crate) fn format_of(path: &Path) -> Result<Format> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".zst"))
-        .unwrap_or(name);
-    if stem.ends_with(".jsonl") || stem.ends_with(".ndjson") {
-        Ok(Format::Jsonl)
-    } else if name.ends_with(".txt") {
-        Ok(Format::Text)
-    } else if name.ends_with(".arrow") || name.ends_with(".feather") {
-        Ok(Format::Arrow)
-    } else if name.ends_with(".parquet") {
-        Ok(Format::Parquet)
-    } else {
-        Err(Error::invalid_option(
-            "inputs",
-            format!(
-                "{}: unsupported input (expected .jsonl, .jsonl.gz, .jsonl.zst, .txt, .arrow or .parquet)",
-                path.display()
-            ),
-        ))
-    }
+    INPUT_SUFFIXES
+        .iter()
+        .find(|(suffix, _)| name.ends_with(suffix))
+        .map(|&(_, format)| format)
+        .ok_or_else(|| {
+            let expected: Vec<&str> = INPUT_SUFFIXES.iter().map(|(suffix, _)| *suffix).collect();
+            Error::invalid_option(
+                "inputs",
+                format!(
+                    "{}: unsupported input (expected {})",
+                    path.display(),
+                    expected.join(", ")
+                ),
+            )
+        })
 }
 
 /// What the reader hands to a worker.
@@ -580,6 +589,24 @@ mod tests {
     use super::*;
     use crate::preprocess::tests::temp_dir;
     use proptest::prelude::*;
+
+    #[test]
+    fn formats_come_from_the_suffix_table_alone() {
+        let format = |name: &str| format_of(Path::new("corpus").join(name).as_path());
+        assert_eq!(format("a.ndjson.zst").unwrap(), Format::Jsonl);
+        assert_eq!(format("a.jsonl.gz").unwrap(), Format::Jsonl);
+        assert_eq!(format("a.feather").unwrap(), Format::Arrow);
+        assert_eq!(format("a.txt").unwrap(), Format::Text);
+        assert_eq!(format("a.parquet").unwrap(), Format::Parquet);
+        for name in ["a.txt.gz", "a.csv", "jsonl", "a.jsonl.bz2"] {
+            let message = format(name).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(
+                message.contains(".ndjson.zst, .txt, .arrow, .feather"),
+                "{message}"
+            );
+        }
+    }
 
     /// Every chunk of `bytes`, as (first line, bytes), through a mapping when `mapped`.
     fn chunks(

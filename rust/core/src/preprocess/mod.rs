@@ -14,6 +14,7 @@ mod input;
 mod journal;
 mod json_scan;
 mod json_text;
+mod output;
 mod pipeline;
 mod record;
 mod recycle;
@@ -26,45 +27,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::shard::{self, Manifest, TokenizerInfo};
+use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 use journal::{JOURNAL, Journal};
 use recycle::Recycler;
 use sink::Sink;
 
-pub use input::Format;
-
-impl Encoder for crate::bpe::Tokenizer {
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        crate::bpe::Tokenizer::encode(self, text, false)
-    }
-    fn encode_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
-        crate::bpe::Tokenizer::encode_into(self, text, out)
-    }
-    fn fingerprint(&self) -> String {
-        crate::bpe::Tokenizer::fingerprint(self).to_string()
-    }
-    fn vocab_size(&self) -> u64 {
-        u64::from(crate::bpe::Tokenizer::vocab_size(self))
-    }
-}
+pub use input::{Format, INPUT_SUFFIXES};
 
 #[cfg(test)]
 mod tests;
-
-/// What turns text into token ids. Implemented by seqpack's tokenizers.
-pub trait Encoder: Sync {
-    /// The ids of `text`, without special tokens added around it. An error here is a fault
-    /// of the tokenizer, not of the record, and stops the run.
-    fn encode(&self, text: &str) -> Result<Vec<u32>>;
-    /// [`Encoder::encode`], appending the ids to `out` (which saves a vector per document).
-    fn encode_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
-        out.extend(self.encode(text)?);
-        Ok(())
-    }
-    /// Identifies the tokenizer (vocabulary, merges, pre-tokenizer) for the manifest.
-    fn fingerprint(&self) -> String;
-    fn vocab_size(&self) -> u64;
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
@@ -147,7 +119,7 @@ const BATCHES_PER_THREAD: usize = 6;
 pub fn preprocess(
     inputs: &[PathBuf],
     out: &Path,
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
     on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<Manifest> {
@@ -159,15 +131,20 @@ pub fn preprocess(
         // An unreadable file is reported (or counted) when it is opened, in input order.
         sizes.push(std::fs::metadata(path).map_or(0, |m| m.len()));
     }
-    let run = run_id(&sources, &sizes, encoder, options);
+    let run = run_id(&sources, &sizes, tokenizer, options);
     let manifest_path = out.join(shard::MANIFEST);
     let journal_path = out.join(JOURNAL);
-    let mut journal = prepare_output(out, &manifest_path, &journal_path, &run, options.resume)?;
-    if manifest_path.exists() {
-        // A resumed run whose previous attempt had finished: nothing left to do.
-        return Manifest::read(&manifest_path);
-    }
-    let state = journal.take().unwrap_or_else(|| Journal {
+    let options_record = options_record(options);
+    let _lock = output::OutputLock::acquire(out)?;
+    let journal = match output::prepare(out, &run, options.resume, |manifest| {
+        manifest.sources == sources
+            && manifest.tokenizer.fingerprint == tokenizer.fingerprint()
+            && manifest.options == options_record
+    })? {
+        output::Prepared::Finished(manifest) => return Ok(manifest),
+        output::Prepared::Write(journal) => journal,
+    };
+    let state = journal.unwrap_or_else(|| Journal {
         run: run.clone(),
         ..Journal::default()
     });
@@ -211,7 +188,7 @@ pub fn preprocess(
         |submit| batches::read_batches(inputs, cursor, options, &read, &input_buffers, submit),
         |batch| {
             let (records, tokens) = (record_buffers.take(), token_buffers.take());
-            record::tokenize(batch, encoder, options, records, tokens)
+            record::tokenize(batch, tokenizer, options, records, tokens)
         },
         |mut batch| {
             sink.append(&mut batch.records, &batch.tokens, &mut progress)?;
@@ -230,22 +207,13 @@ pub fn preprocess(
     report(&mut progress, &read, &started, on_progress)?;
     let state = sink.state;
 
-    let mut options_record = BTreeMap::new();
-    options_record.insert("text_field".into(), options.text_field.clone().into());
-    options_record.insert("lines".into(), options.lines.into());
-    options_record.insert("prepend_token".into(), options.prepend.into());
-    options_record.insert("append_token".into(), options.append.into());
-    options_record.insert("shard_tokens".into(), options.shard_tokens.into());
-    options_record.insert(
-        "on_error".into(),
-        format!("{:?}", options.on_error).to_lowercase().into(),
-    );
     let manifest = Manifest {
         format: shard::FORMAT_NAME.into(),
         format_version: shard::FORMAT_VERSION,
         tokenizer: TokenizerInfo {
-            fingerprint: encoder.fingerprint(),
-            vocab_size: encoder.vocab_size(),
+            fingerprint: tokenizer.fingerprint().to_owned(),
+            vocab_size: u64::from(tokenizer.vocab_size()),
+            implementation: Some(tokenizer.implementation().name().to_owned()),
         },
         total_rows: state.next_doc_id,
         total_tokens: state.shards.iter().map(|s| s.tokens).sum(),
@@ -291,76 +259,31 @@ fn report(
     on_progress(progress)
 }
 
-/// Checks the output directory and returns the journal to resume from, if any.
-fn prepare_output(
-    out: &Path,
-    manifest_path: &Path,
-    journal_path: &Path,
-    run: &str,
-    resume: bool,
-) -> Result<Option<Journal>> {
-    let exists = out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| Error::io(out, e))?
-            .next()
-            .is_some();
-    if exists && !resume {
-        return Err(Error::invalid_option(
-            "out",
-            format!(
-                "{} exists and is not empty; pass resume to continue an interrupted run, or choose another directory",
-                out.display()
-            ),
-        ));
-    }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    if manifest_path.exists() {
-        return Ok(None);
-    }
-    let journal = Journal::read(journal_path)?;
-    if let Some(journal) = &journal {
-        if journal.run != run {
-            return Err(Error::invalid_option(
-                "resume",
-                format!(
-                    "{} was started with other inputs, options or tokenizer; use a new directory",
-                    out.display()
-                ),
-            ));
-        }
-    }
-    // Anything beyond the journal (a shard renamed just before a kill, temporary files) is
-    // rewritten by this run.
-    let kept = journal.as_ref().map_or(0, |j| j.shards.len());
-    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
-        let path = entry.map_err(|e| Error::io(out, e))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let stale_shard = name
-            .strip_prefix("shard-")
-            .and_then(|rest| rest.strip_suffix(".arrow"))
-            .and_then(|index| index.parse::<usize>().ok())
-            .is_some_and(|index| index >= kept);
-        if stale_shard || name.ends_with(".tmp") {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-        }
-    }
-    Ok(journal)
+/// The options as the manifest records them.
+fn options_record(options: &PreprocessOptions) -> BTreeMap<String, serde_json::Value> {
+    let mut record = BTreeMap::new();
+    record.insert("text_field".into(), options.text_field.clone().into());
+    record.insert("lines".into(), options.lines.into());
+    record.insert("prepend_token".into(), options.prepend.into());
+    record.insert("append_token".into(), options.append.into());
+    record.insert("shard_tokens".into(), options.shard_tokens.into());
+    record.insert(
+        "on_error".into(),
+        format!("{:?}", options.on_error).to_lowercase().into(),
+    );
+    record
 }
 
 /// A stable identifier of inputs (paths and sizes), options and tokenizer.
 fn run_id(
     sources: &[String],
     sizes: &[u64],
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
 ) -> String {
     let description = format!(
         "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
-        encoder.fingerprint(),
+        tokenizer.fingerprint(),
         options.text_field,
         options.lines,
         options.prepend,

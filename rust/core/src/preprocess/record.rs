@@ -2,10 +2,11 @@
 
 use std::cell::RefCell;
 
+use super::PreprocessOptions;
 use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
-use super::{Encoder, PreprocessOptions};
 use crate::Error;
+use crate::tokenize::Tokenizer;
 
 /// The outcome of one record, computed on a worker.
 pub(super) enum Outcome {
@@ -39,7 +40,7 @@ pub(super) struct TokenizedBatch {
 /// Tokenizes `batch` in order into `records` and `tokens` (both empty, reused memory).
 pub(super) fn tokenize(
     batch: Batch,
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
     records: Vec<Tokenized>,
     tokens: Vec<u32>,
@@ -58,8 +59,8 @@ pub(super) fn tokenize(
             for record in records {
                 let outcome = match record.payload {
                     Payload::Bad { reason, message } => bad(reason, message),
-                    Payload::Str(text) => encode(&text, encoder, options, &mut out.tokens),
-                    Payload::Text(bytes) => text(&bytes, encoder, options, &mut out.tokens),
+                    Payload::Str(text) => encode(&text, tokenizer, options, &mut out.tokens),
+                    Payload::Text(bytes) => text(&bytes, tokenizer, options, &mut out.tokens),
                 };
                 out.records.push(Tokenized {
                     source: record.source,
@@ -71,13 +72,13 @@ pub(super) fn tokenize(
         Batch::Lines(chunk) => DECODED.with_borrow_mut(|scratch| {
             for (line, bytes) in chunk.lines() {
                 let outcome = if !chunk.json {
-                    text(bytes, encoder, options, &mut out.tokens)
+                    text(bytes, tokenizer, options, &mut out.tokens)
                 } else if bytes.iter().all(u8::is_ascii_whitespace) {
                     // A blank line is not a record.
                     continue;
                 } else {
                     match json_text(bytes, &options.text_field, scratch) {
-                        Ok(text) => encode(text, encoder, options, &mut out.tokens),
+                        Ok(text) => encode(text, tokenizer, options, &mut out.tokens),
                         Err(outcome) => outcome,
                     }
                 };
@@ -110,12 +111,12 @@ thread_local! {
 /// Raw text bytes, which must be UTF-8.
 fn text(
     bytes: &[u8],
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
     tokens: &mut Vec<u32>,
 ) -> Outcome {
     match std::str::from_utf8(bytes) {
-        Ok(text) => encode(text, encoder, options, tokens),
+        Ok(text) => encode(text, tokenizer, options, tokens),
         Err(e) => Outcome::Bad {
             reason: "invalid_utf8",
             message: invalid_utf8(&e),
@@ -125,7 +126,7 @@ fn text(
 
 fn encode(
     text: &str,
-    encoder: &dyn Encoder,
+    tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
     tokens: &mut Vec<u32>,
 ) -> Outcome {
@@ -137,7 +138,7 @@ fn encode(
     }
     let start = tokens.len();
     tokens.extend(options.prepend);
-    if let Err(error) = encoder.encode_into(text, tokens) {
+    if let Err(error) = tokenizer.encode_into(text, tokens) {
         tokens.truncate(start);
         return Outcome::Failed(error);
     }

@@ -11,15 +11,30 @@ use super::*;
 /// One token per byte: enough to check plumbing, order and counts.
 struct Bytes;
 
-impl Encoder for Bytes {
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+impl Tokenizer for Bytes {
+    fn implementation(&self) -> crate::tokenize::Implementation {
+        crate::tokenize::Implementation::Bpe
+    }
+    fn encode(&self, text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
         Ok(text.bytes().map(u32::from).collect())
     }
-    fn fingerprint(&self) -> String {
-        "bytes".into()
+    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        Ok(ids.iter().map(|&id| id as u8).collect())
     }
-    fn vocab_size(&self) -> u64 {
+    fn vocab_size(&self) -> u32 {
         256
+    }
+    fn fingerprint(&self) -> &str {
+        "bytes"
+    }
+    fn token_to_id(&self, _token: &str) -> Option<u32> {
+        None
+    }
+    fn id_to_token(&self, _id: u32) -> Option<String> {
+        None
+    }
+    fn to_json(&self) -> &str {
+        "{}"
     }
 }
 
@@ -334,4 +349,138 @@ fn the_dataset_is_the_same_whatever_the_threads_and_batches() {
             assert_eq!(rows(&out, &manifest), rows(&reference_dir, &reference));
         }
     }
+}
+
+#[test]
+fn a_directory_being_written_by_another_run_is_refused() {
+    let dir = temp_dir("locked");
+    let inputs = [write(&dir.join("a.txt"), b"one\ntwo\n")];
+    let out = dir.join("out");
+    let held = output::OutputLock::acquire(&out).unwrap();
+    let refused = run(&inputs, &out, &PreprocessOptions::default()).unwrap_err();
+    assert!(
+        refused.to_string().contains("another seqpack run"),
+        "{refused}"
+    );
+    drop(held);
+    run(&inputs, &out, &PreprocessOptions::default()).unwrap();
+    assert!(!out.join(output::LOCK).exists());
+}
+
+#[test]
+fn resume_deletes_nothing_it_did_not_write() {
+    let dir = temp_dir("resume-foreign");
+    let inputs = [write(&dir.join("a.txt"), b"one\ntwo\n")];
+    let resume = PreprocessOptions {
+        resume: true,
+        ..PreprocessOptions::default()
+    };
+    // A directory no run of seqpack made: refused, every file kept.
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    for name in ["shard-00000.arrow", "notes.tmp", "keep.txt"] {
+        std::fs::write(foreign.join(name), b"mine").unwrap();
+    }
+    let refused = run(&inputs, &foreign, &resume).unwrap_err();
+    assert!(
+        refused.to_string().contains("no interrupted seqpack run"),
+        "{refused}"
+    );
+    for name in ["shard-00000.arrow", "notes.tmp", "keep.txt"] {
+        assert_eq!(
+            std::fs::read(foreign.join(name)).unwrap(),
+            b"mine",
+            "{name}"
+        );
+    }
+    // An interrupted run of its own: its temporary files go, a user's files beside them stay.
+    let own = dir.join("own");
+    let mut calls = 0;
+    let many: String = (0..300).map(|i| format!("line {i}\n")).collect();
+    let inputs = [write(&dir.join("many.txt"), many.as_bytes())];
+    let options = PreprocessOptions {
+        shard_tokens: 200,
+        batch_records: 8,
+        lines: true,
+        ..PreprocessOptions::default()
+    };
+    let _ = preprocess(&inputs, &own, &Bytes, &options, &mut |_| {
+        calls += 1;
+        if calls == 20 {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    });
+    assert!(own.join(journal::JOURNAL).exists());
+    std::fs::write(own.join("notes.tmp"), b"mine").unwrap();
+    std::fs::write(own.join("shard-00077.arrow.tmp"), b"half").unwrap();
+    let resumed = run(
+        &inputs,
+        &own,
+        &PreprocessOptions {
+            resume: true,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.total_rows, 300);
+    assert_eq!(std::fs::read(own.join("notes.tmp")).unwrap(), b"mine");
+    assert!(!own.join("shard-00077.arrow.tmp").exists());
+}
+
+#[test]
+fn resume_into_a_finished_dataset_of_other_inputs_or_options_is_an_error() {
+    let dir = temp_dir("resume-finished");
+    let a = [write(&dir.join("a.txt"), b"one\ntwo\n")];
+    let b = [write(&dir.join("b.txt"), b"three\n")];
+    let lines = PreprocessOptions {
+        lines: true,
+        ..PreprocessOptions::default()
+    };
+    let out = dir.join("out");
+    let made = run(&a, &out, &lines).unwrap();
+    let resume = PreprocessOptions {
+        resume: true,
+        ..lines.clone()
+    };
+    // The same run again: its finished manifest.
+    assert_eq!(run(&a, &out, &resume).unwrap(), made);
+    // Other inputs, or other options: an error, the dataset untouched.
+    for (inputs, options) in [
+        (&b, resume.clone()),
+        (
+            &a,
+            PreprocessOptions {
+                shard_tokens: 3,
+                ..resume.clone()
+            },
+        ),
+    ] {
+        let refused = run(inputs, &out, &options).unwrap_err();
+        assert!(refused.to_string().contains("other inputs"), "{refused}");
+    }
+    assert_eq!(Manifest::read(&out.join(shard::MANIFEST)).unwrap(), made);
+}
+
+#[test]
+fn the_manifest_records_the_tokenizer_and_older_ones_still_read() {
+    let dir = temp_dir("implementation");
+    let input = write(&dir.join("a.jsonl"), b"{\"text\": \"ab\"}\n");
+    let out = dir.join("out");
+    let manifest = run(&[input], &out, &PreprocessOptions::default()).unwrap();
+    assert_eq!(manifest.tokenizer.fingerprint, "bytes");
+    assert_eq!(manifest.tokenizer.implementation.as_deref(), Some("bpe"));
+    let path = out.join("manifest.json");
+    assert_eq!(Manifest::read(&path).unwrap(), manifest);
+    // A manifest written before the implementation was recorded still reads.
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let tokenizer = value["tokenizer"].as_object_mut().unwrap();
+    assert!(tokenizer.remove("implementation").is_some());
+    std::fs::write(&path, value.to_string()).unwrap();
+    let older = Manifest::read(&path).unwrap();
+    assert_eq!(older.tokenizer.implementation, None);
+    assert_eq!(older.tokenizer.fingerprint, "bytes");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

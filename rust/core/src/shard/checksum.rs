@@ -14,7 +14,12 @@ pub(crate) fn format(hash: u64) -> String {
 
 /// The checksum of a whole file.
 pub fn checksum_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = super::reader::open_regular(path)?;
+    checksum_of(path, &mut file)
+}
+
+/// The checksum of what is left to read of `file` (opened from `path`).
+pub(crate) fn checksum_of(path: &Path, file: &mut std::fs::File) -> Result<String> {
     let mut hasher = Xxh3::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
@@ -24,33 +29,6 @@ pub fn checksum_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-}
-
-/// Checks shard `entry` of the dataset directory `dir` against its manifest entry: size,
-/// then checksum, naming the file when either differs.
-pub fn verify_shard(dir: &Path, entry: &super::ShardEntry) -> Result<()> {
-    let path = dir.join(&entry.file);
-    let bad = |message: String| Error::Format {
-        path: path.display().to_string(),
-        message,
-    };
-    let size = std::fs::metadata(&path)
-        .map_err(|e| Error::io(&path, e))?
-        .len();
-    if size != entry.bytes {
-        return Err(bad(format!(
-            "{size} bytes, the manifest says {} (truncated or replaced)",
-            entry.bytes
-        )));
-    }
-    let checksum = checksum_file(&path)?;
-    if checksum != entry.checksum {
-        return Err(bad(format!(
-            "checksum {checksum} does not match the manifest's {} (the file is corrupted)",
-            entry.checksum
-        )));
-    }
-    Ok(())
 }
 
 /// A writer that hashes and counts what passes through it, so a shard's checksum and size

@@ -35,6 +35,10 @@ pub struct Manifest {
 pub struct TokenizerInfo {
     pub fingerprint: String,
     pub vocab_size: u64,
+    /// Which implementation encoded the data (`"bpe"`, `"ast-bpe"` or `"hf"`); absent in
+    /// manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,21 +80,44 @@ impl LengthHistogram {
 
 impl Manifest {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Format {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Ok(Self::parse(path, &bytes)?.0)
+    }
+
+    /// Parses the bytes of `path`: the typed manifest, and the JSON it was read from (which
+    /// keeps fields this version does not know). A missing or mistyped field is an error
+    /// that names it (`shards[2].rows: invalid type: …`).
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<(Self, serde_json::Value)> {
+        let bad = |message: String| Error::Format {
             path: path.display().to_string(),
-            message: format!("not a seqpack manifest: {e}"),
-        })?;
-        if manifest.format != FORMAT_NAME || manifest.format_version > FORMAT_VERSION {
-            return Err(Error::Format {
-                path: path.display().to_string(),
-                message: format!(
-                    "format {:?} version {} is not readable by this seqpack (reads {FORMAT_NAME:?} ≤ {FORMAT_VERSION})",
-                    manifest.format, manifest.format_version
-                ),
-            });
+            message,
+        };
+        let raw: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| bad(format!("not a seqpack manifest: not valid JSON ({e})")))?;
+        let format = raw.get("format").and_then(serde_json::Value::as_str);
+        let version = raw
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if format != Some(FORMAT_NAME) {
+            return Err(bad(format!(
+                "not a seqpack manifest (format {}, expected {FORMAT_NAME:?})",
+                raw.get("format").unwrap_or(&serde_json::Value::Null)
+            )));
         }
-        Ok(manifest)
+        match version {
+            Some(version) if version <= u64::from(FORMAT_VERSION) => {}
+            Some(version) => {
+                return Err(bad(format!(
+                    "format version {version} is newer than this seqpack reads ({FORMAT_VERSION}); upgrade seqpack"
+                )));
+            }
+            None => return Err(bad("format_version is not a non-negative integer".into())),
+        }
+        let manifest = serde_path_to_error::deserialize(&raw).map_err(|e| {
+            let field = e.path().to_string();
+            bad(format!("{field}: {}", e.into_inner()))
+        })?;
+        Ok((manifest, raw))
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {

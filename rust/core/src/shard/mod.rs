@@ -16,12 +16,17 @@
 //! their real tokens only: a row with padding is shorter than the row length.
 
 mod checksum;
+mod dataset;
 mod direct;
+mod fingerprint;
 mod manifest;
 mod reader;
 mod writer;
 
-pub use checksum::{checksum_file, verify_shard};
+pub use checksum::checksum_file;
+pub(crate) use dataset::is_plain_file_name;
+pub use dataset::{Dataset, Verify};
+pub use fingerprint::dataset_fingerprint;
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
 };
@@ -43,10 +48,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> crate::Result<()> {
     use std::io::Write;
     let tmp = temporary_path(path);
     let io = |e| crate::Error::io(&tmp, e);
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .map_err(io)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e)));
+    if written.is_err() {
+        // A full disk must not leave a partial file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 pub(crate) fn temporary_path(path: &Path) -> PathBuf {
@@ -54,3 +67,6 @@ pub(crate) fn temporary_path(path: &Path) -> PathBuf {
     name.push(".tmp");
     path.with_file_name(name)
 }
+
+#[cfg(test)]
+mod tests;

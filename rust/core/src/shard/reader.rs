@@ -2,6 +2,8 @@
 //! decoded over the mapping, so a document's tokens are a slice of the page cache: opening a
 //! dataset copies no token, and a loader's memory does not grow with the dataset.
 
+use std::fs::File;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,7 +18,9 @@ use arrow_ipc::root_as_footer;
 use crate::{Error, Result};
 
 /// The documents of a dataset (or of a packed dataset's rows), in dataset order, across all
-/// of its shards.
+/// of its shards. Every array it hands out was validated when its shard was read: offsets
+/// rise within the values buffer, the `length` column equals the offsets' differences, and
+/// no column holds nulls, so no row can be read out of bounds or as a wrong slice.
 #[derive(Debug)]
 pub struct TokenStore {
     chunks: Vec<Chunk>,
@@ -24,23 +28,38 @@ pub struct TokenStore {
     row_starts: Vec<u64>,
 }
 
+/// The validated record batches of one shard file.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub tokens: u64,
+    chunks: Vec<Chunk>,
+}
+
 /// One record batch of one shard.
 #[derive(Debug)]
 struct Chunk {
+    batch: RecordBatch,
     input_ids: LargeListArray,
     /// Per-row document lengths of a packed dataset, when the shard has that column.
     seq_lengths: Option<ListArray>,
 }
 
 impl TokenStore {
-    /// Maps the given shard files, in order.
-    pub fn open(paths: &[PathBuf]) -> Result<Self> {
-        let mut chunks = Vec::new();
-        for path in paths {
-            for batch in read_batches(path)? {
-                chunks.push(Chunk::from_batch(path, &batch)?);
-            }
-        }
+    /// Maps the given shard files, in order, checking each as [`Shard::read`] does but
+    /// against no manifest (a dataset is opened with [`super::Dataset::open`]).
+    #[cfg(test)]
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self> {
+        let shards = paths
+            .iter()
+            .map(|path| Shard::read(path, open_regular(path)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_shards(shards))
+    }
+
+    pub(crate) fn from_shards(shards: Vec<Shard>) -> Self {
+        let chunks: Vec<Chunk> = shards.into_iter().flat_map(|shard| shard.chunks).collect();
         let mut row_starts = Vec::with_capacity(chunks.len() + 1);
         let mut rows = 0u64;
         row_starts.push(0);
@@ -48,7 +67,7 @@ impl TokenStore {
             rows += chunk.input_ids.len() as u64;
             row_starts.push(rows);
         }
-        Ok(TokenStore { chunks, row_starts })
+        TokenStore { chunks, row_starts }
     }
 
     /// Number of rows (documents, or packed rows).
@@ -63,24 +82,14 @@ impl TokenStore {
     /// The tokens of row `row`, borrowed from the mapping.
     pub fn tokens(&self, row: u64) -> Result<&[u32]> {
         let (chunk, local) = self.locate(row)?;
-        let offsets = chunk.input_ids.value_offsets();
-        let values = chunk
-            .input_ids
-            .values()
-            .as_primitive::<UInt32Type>()
-            .values();
-        Ok(&values[offsets[local] as usize..offsets[local + 1] as usize])
+        Ok(list_row(&chunk.input_ids, local))
     }
 
     /// The document lengths inside packed row `row`, or `None` when the shards have no
     /// `seq_lengths` column (a dataset of one document per row).
     pub fn seq_lengths(&self, row: u64) -> Result<Option<&[u32]>> {
         let (chunk, local) = self.locate(row)?;
-        Ok(chunk.seq_lengths.as_ref().map(|list| {
-            let offsets = list.value_offsets();
-            let values = list.values().as_primitive::<UInt32Type>().values();
-            &values[offsets[local] as usize..offsets[local + 1] as usize]
-        }))
+        Ok(chunk.seq_lengths.as_ref().map(|list| list_row(list, local)))
     }
 
     /// Tokens per row, in order.
@@ -91,6 +100,12 @@ impl TokenStore {
             lengths.extend(offsets.windows(2).map(|w| w[1] - w[0]));
         }
         lengths
+    }
+
+    /// The record batches of every shard, in order, as validated (for export without a
+    /// copy: their buffers borrow the mappings).
+    pub fn record_batches(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.chunks.iter().map(|chunk| &chunk.batch)
     }
 
     fn locate(&self, row: u64) -> Result<(&Chunk, usize)> {
@@ -105,46 +120,174 @@ impl TokenStore {
     }
 }
 
+/// Row `row` of a validated list of `uint32`.
+fn list_row<O: arrow_array::OffsetSizeTrait>(
+    list: &arrow_array::GenericListArray<O>,
+    row: usize,
+) -> &[u32] {
+    let offsets = list.value_offsets();
+    let values = list.values().as_primitive::<UInt32Type>().values();
+    &values[offsets[row].as_usize()..offsets[row + 1].as_usize()]
+}
+
+impl Shard {
+    /// Decodes the shard `file` (opened from `path`, which names it in errors) over a
+    /// memory mapping and validates every record batch.
+    pub(crate) fn read(path: &Path, file: File) -> Result<Self> {
+        let mut chunks = Vec::new();
+        let (mut rows, mut tokens) = (0u64, 0u64);
+        for (index, batch) in read_batches(path, &file)?.into_iter().enumerate() {
+            let chunk = Chunk::from_batch(path, index, batch)?;
+            let offsets = chunk.input_ids.value_offsets();
+            rows += chunk.input_ids.len() as u64;
+            tokens += (offsets[offsets.len() - 1] - offsets[0]) as u64;
+            chunks.push(chunk);
+        }
+        Ok(Shard {
+            path: path.to_path_buf(),
+            rows,
+            tokens,
+            chunks,
+        })
+    }
+
+    /// The fields of the shard's record batches (one schema per file), if it has any.
+    pub(crate) fn fields(&self) -> Option<&arrow_schema::Fields> {
+        self.chunks
+            .first()
+            .map(|chunk| chunk.batch.schema_ref().fields())
+    }
+
+    /// Checks that every token id is below `vocab_size`, naming the first that is not.
+    pub(crate) fn check_token_ids(&self, vocab_size: u64) -> Result<()> {
+        let mut row = 0u64;
+        for chunk in &self.chunks {
+            for local in 0..chunk.input_ids.len() {
+                let tokens = list_row(&chunk.input_ids, local);
+                if let Some(position) = tokens.iter().position(|&t| u64::from(t) >= vocab_size) {
+                    return Err(Error::Format {
+                        path: self.path.display().to_string(),
+                        message: format!(
+                            "row {row}, token {position}: id {} is not below the manifest's vocab_size {vocab_size}",
+                            tokens[position]
+                        ),
+                    });
+                }
+                row += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Chunk {
-    fn from_batch(path: &Path, batch: &RecordBatch) -> Result<Self> {
-        let format = |message: String| Error::Format {
+    fn from_batch(path: &Path, index: usize, batch: RecordBatch) -> Result<Self> {
+        let bad = |message: String| Error::Format {
             path: path.display().to_string(),
-            message,
+            message: format!("record batch {index}: {message}"),
         };
         let input_ids = batch
             .column_by_name("input_ids")
-            .ok_or_else(|| format("no input_ids column".into()))?
+            .ok_or_else(|| bad("no input_ids column".into()))?
             .as_list_opt::<i64>()
             .filter(|list| list.values().as_primitive_opt::<UInt32Type>().is_some())
-            .ok_or_else(|| format("input_ids is not a large_list<uint32> column".into()))?
+            .ok_or_else(|| bad("input_ids is not a large_list<uint32> column".into()))?
             .clone();
+        if input_ids.null_count() > 0 || input_ids.values().null_count() > 0 {
+            return Err(bad("input_ids has null values".into()));
+        }
+        check_offsets(input_ids.value_offsets(), input_ids.values().len())
+            .map_err(|m| bad(format!("input_ids {m}")))?;
+        let lengths = batch
+            .column_by_name("length")
+            .ok_or_else(|| bad("no length column".into()))?
+            .as_primitive_opt::<UInt32Type>()
+            .filter(|lengths| lengths.null_count() == 0)
+            .ok_or_else(|| bad("length is not a uint32 column without nulls".into()))?;
+        let offsets = input_ids.value_offsets();
+        for (row, (&length, w)) in lengths.values().iter().zip(offsets.windows(2)).enumerate() {
+            if i64::from(length) != w[1] - w[0] {
+                return Err(bad(format!(
+                    "row {row}: length {length}, but input_ids holds {} tokens",
+                    w[1] - w[0]
+                )));
+            }
+        }
         let seq_lengths = match batch.column_by_name("seq_lengths") {
             None => None,
-            Some(column) => Some(
-                column
+            Some(column) => {
+                let list = column
                     .as_list_opt::<i32>()
                     .filter(|list| list.values().as_primitive_opt::<UInt32Type>().is_some())
-                    .ok_or_else(|| format("seq_lengths is not a list<uint32> column".into()))?
-                    .clone(),
-            ),
+                    .filter(|list| list.null_count() == 0 && list.values().null_count() == 0)
+                    .ok_or_else(|| {
+                        bad("seq_lengths is not a list<uint32> column without nulls".into())
+                    })?
+                    .clone();
+                check_offsets(list.value_offsets(), list.values().len())
+                    .map_err(|m| bad(format!("seq_lengths {m}")))?;
+                for row in 0..list.len() {
+                    let inside: u64 = list_row(&list, row).iter().map(|&n| u64::from(n)).sum();
+                    if inside > u64::from(lengths.value(row)) {
+                        return Err(bad(format!(
+                            "row {row}: seq_lengths add up to {inside}, more than the row's {} tokens",
+                            lengths.value(row)
+                        )));
+                    }
+                }
+                Some(list)
+            }
         };
-        if input_ids.null_count() > 0 || input_ids.values().null_count() > 0 {
-            return Err(format("input_ids has null values".into()));
-        }
         Ok(Chunk {
+            batch,
             input_ids,
             seq_lengths,
         })
     }
 }
 
-/// Decodes every record batch of an Arrow IPC file over a memory mapping of it.
-fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
+/// Offsets that are not negative, never fall, and end within the values.
+fn check_offsets<O: arrow_array::OffsetSizeTrait>(
+    offsets: &[O],
+    values: usize,
+) -> std::result::Result<(), String> {
+    let mut previous = 0usize;
+    for (i, offset) in offsets.iter().enumerate() {
+        let offset = offset
+            .to_usize()
+            .ok_or_else(|| format!("offset {i} is negative"))?;
+        if i > 0 && offset < previous {
+            return Err(format!("offsets fall at row {}", i - 1));
+        }
+        previous = offset;
+    }
+    if previous > values {
+        return Err(format!(
+            "offsets end at {previous}, beyond the {values} values"
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes every record batch of an Arrow IPC file over a memory mapping of it. The Arrow
+/// decoder validates each array; a file crafted to reach one of its internal assertions
+/// makes it panic, which is reported as the corrupt file it is.
+fn read_batches(path: &Path, file: &File) -> Result<Vec<RecordBatch>> {
+    let buffer = map_file(path, file)?;
+    match catch_unwind(AssertUnwindSafe(|| decode_batches(path, &buffer))) {
+        Ok(batches) => batches,
+        Err(_) => Err(Error::Format {
+            path: path.display().to_string(),
+            message: "not a readable Arrow file (its metadata is inconsistent)".into(),
+        }),
+    }
+}
+
+fn decode_batches(path: &Path, buffer: &Buffer) -> Result<Vec<RecordBatch>> {
     let format = |message: String| Error::Format {
         path: path.display().to_string(),
         message,
     };
-    let buffer = map_file(path)?;
     let arrow = |e: arrow_schema::ArrowError| format(format!("not a readable Arrow file ({e})"));
     if buffer.len() < 10 {
         return Err(format(format!(
@@ -184,14 +327,35 @@ fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
     Ok(batches)
 }
 
+/// Opens `path` for reading if it is a regular file (following symbolic links), and refuses
+/// devices, FIFOs, sockets and directories without blocking on them.
+pub(crate) fn open_regular(path: &Path) -> Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a FIFO for reading would wait for a writer.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| Error::io(path, e))?;
+    let metadata = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !metadata.is_file() {
+        return Err(Error::Format {
+            path: path.display().to_string(),
+            message: "not a regular file".into(),
+        });
+    }
+    Ok(file)
+}
+
 /// The whole file as an Arrow buffer that borrows a read-only memory mapping.
 #[allow(unsafe_code)]
-fn map_file(path: &Path) -> Result<Buffer> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+fn map_file(path: &Path, file: &File) -> Result<Buffer> {
     // SAFETY: a mapping is undefined behaviour only if the file is changed underneath it.
     // Shards are never modified in place: writers create a temporary file and rename it over
     // the old name, which leaves the mapped inode untouched.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| Error::io(path, e))?;
     Ok(Buffer::from(bytes::Bytes::from_owner(map)))
 }
 

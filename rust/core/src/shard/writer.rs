@@ -238,8 +238,18 @@ impl ShardWriter {
         let _ = std::fs::remove_file(tmp);
     }
 
-    /// Ends the file (footer, sync) and renames it into place.
-    pub fn finish(mut self) -> Result<ShardEntry> {
+    /// Ends the file (footer, sync) and renames it into place; on an error (a full disk)
+    /// the temporary file is removed.
+    pub fn finish(self) -> Result<ShardEntry> {
+        let tmp = self.tmp.clone();
+        let finished = self.close_and_rename();
+        if finished.is_err() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        finished
+    }
+
+    fn close_and_rename(mut self) -> Result<ShardEntry> {
         let tmp = self.tmp;
         let io = |e: std::io::Error| Error::io(&tmp, e);
         self.writer.finish().map_err(|e| arrow_error(&tmp, e))?;

@@ -1,0 +1,60 @@
+"""A run's record (command, end time, duration, load) and its result files: one JSON with
+everything measured, one markdown with the tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.machine import REPO
+
+RESULTS = REPO / "benches" / "results"
+
+
+def add_dataset_options(parser: argparse.ArgumentParser, work: Path) -> None:
+    """``--corpora`` (where ``make-corpora`` writes), ``--work`` (scratch, kept between runs
+    so that datasets are made once) and ``--out`` (the result files)."""
+    parser.add_argument("--corpora", type=Path, default=Path("/tmp/seqpack-corpora"))
+    parser.add_argument("--work", type=Path, default=work)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+
+
+def machine_section(machine: dict[str, Any]) -> list[str]:
+    """The markdown lines that end a result file: the machine, as recorded."""
+    return ["## Machine", "", "```", json.dumps(machine, indent=2), "```"]
+
+
+class RunClock:
+    """Started with the run; :meth:`record` is the run's record once it is over."""
+
+    def __init__(self) -> None:
+        self.load_start, self.started = os.getloadavg()[0], time.perf_counter()
+
+    def record(self, script: str, **extra: Any) -> dict[str, Any]:
+        """How to run it again, when it finished, how long it took and the load around it."""
+        path = os.path.relpath(Path(script).resolve(), Path.cwd())
+        return {
+            "command": shlex.join(["python", path, *sys.argv[1:]]),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "duration_s": round(time.perf_counter() - self.started, 1),
+            "load_avg_1min": [self.load_start, os.getloadavg()[0]],
+            **extra,
+        }
+
+
+def write_results(out: Path, name: str, payload: dict[str, Any], markdown: str) -> None:
+    """``out/NAME.json`` and ``out/NAME.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    (out / f"{name}.md").write_text(markdown)
+    took = payload.get("duration_s")
+    print(
+        f"wrote {out / f'{name}.json'} and {out / f'{name}.md'}" + (f" in {took} s" if took else "")
+    )

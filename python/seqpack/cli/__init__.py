@@ -1,0 +1,47 @@
+"""The ``seqpack`` command line: one module per group of commands, assembled here.
+
+- :mod:`seqpack.cli.pack`: ``pack`` (a length distribution or a dataset into rows)
+- :mod:`seqpack.cli.demo`: ``demo`` (the whole pipeline on the standard library)
+- :mod:`seqpack.cli.data`: ``preprocess`` (corpora into a dataset) and ``stats``
+- :mod:`seqpack.cli.tokenizer`: ``train-bpe``
+- :mod:`seqpack.cli.decompose`: ``decompose`` (a dataset into power-of-two buckets)
+
+Each module has ``add_commands(commands)``; a command's ``run(args)`` returns the exit status
+and raises :class:`seqpack.SeqpackError` for bad input, which :func:`main` reports once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from seqpack import __version__
+from seqpack.cli import data, decompose, demo, pack, tokenizer
+from seqpack.errors import SeqpackError
+
+__all__ = ["main"]
+
+# In the order of `seqpack --help`.
+COMMAND_GROUPS = (pack, demo, data, tokenizer, decompose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SeqpackError as error:
+        print(f"seqpack: error: {error}", file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="seqpack",
+        description="Pack variable-length documents into fixed-length training rows.",
+    )
+    root.add_argument("--version", action="version", version=f"seqpack {__version__}")
+    commands = root.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.add_commands(commands)
+    return root

@@ -1,0 +1,141 @@
+"""The dataset commands: ``preprocess`` (corpora into a dataset directory) and ``stats``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from seqpack.cli.common import add_command, options
+from seqpack.dataset import Dataset
+from seqpack.errors import InvalidInputError
+from seqpack.preprocess import INPUT_SUFFIXES, preprocess
+
+
+def add_commands(commands: Any) -> None:
+    p = add_command(commands, "preprocess", _run_preprocess)
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=f"files ({', '.join(INPUT_SUFFIXES)}), directories or glob patterns",
+    )
+    p.add_argument("--tokenizer", required=True, metavar="PATH", help="a tokenizer.json")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--text-field", default="text", help="JSONL/Arrow field with the text")
+    p.add_argument("--lines", action="store_true", help=".txt inputs: one document per line")
+    p.add_argument("--append-eos", metavar="TOKEN", help="special token added after each document")
+    p.add_argument("--prepend-bos", metavar="TOKEN", help="special token added before each")
+    p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--shard-size", type=int, default=1 << 25, metavar="TOKENS")
+    p.add_argument("--on-error", choices=["fail", "skip"], default="fail")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run")
+
+    s = add_command(commands, "stats", _run_stats)
+    s.add_argument("dataset", metavar="DIR")
+    s.add_argument("--plot", metavar="FILE.png", help="also draw the histogram into a PNG")
+
+
+def _run_preprocess(args: argparse.Namespace) -> int:
+    """Tokenize corpora into a dataset directory (Arrow shards + manifest.json).
+
+    Tokenize the inputs (files, directories, globs) into a dataset directory, in parallel,
+    with bounded memory, resumably.
+    """
+    manifest = preprocess(
+        args.inputs,
+        args.tokenizer,
+        args.out,
+        **options(
+            args,
+            *("text_field", "lines", "append_eos", "prepend_bos", "workers", "shard_size"),
+            *("on_error", "resume"),
+        ),
+    )
+    skipped = manifest["skipped"]
+    print(
+        f"{args.out}: {manifest['total_rows']:,} documents, {manifest['total_tokens']:,} tokens "
+        f"in {len(manifest['shards'])} shards from {len(manifest['sources'])} files"
+    )
+    print(
+        "skipped: "
+        + (", ".join(f"{n:,} {reason}" for reason, n in skipped.items()) if skipped else "none")
+    )
+    return 0
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    """Totals, length percentiles and a length histogram of a dataset."""
+    dataset = Dataset(args.dataset)
+    lengths = dataset.lengths.astype(np.int64)
+    print(describe(dataset, lengths))
+    if args.plot:
+        plot_histogram(lengths, args.plot, title=str(args.dataset))
+        print(f"histogram written to {args.plot}")
+    return 0
+
+
+def describe(dataset: Dataset, lengths: npt.NDArray[np.int64]) -> str:
+    m = dataset.manifest
+    lines = [
+        f"{dataset.path}: {m['total_rows']:,} documents, {m['total_tokens']:,} tokens, "
+        f"{len(m['shards'])} shards, tokenizer {m['tokenizer']['fingerprint']} "
+        f"(vocabulary {m['tokenizer']['vocab_size']:,})",
+    ]
+    if m["skipped"]:
+        lines.append("skipped: " + ", ".join(f"{n:,} {r}" for r, n in m["skipped"].items()))
+    if lengths.size == 0:
+        return "\n".join([*lines, "no documents"])
+    qs = [0, 1, 10, 25, 50, 75, 90, 99, 100]
+    values = np.percentile(lengths, qs, method="nearest")
+    lines.append(
+        "length percentiles: "
+        + "  ".join(f"p{q}={int(v):,}" for q, v in zip(qs, values, strict=True))
+        + f"  mean={lengths.mean():,.1f}"
+    )
+    lines.append(terminal_histogram(lengths))
+    return "\n".join(lines)
+
+
+def _log2_buckets(lengths: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    exponents = np.floor(np.log2(np.maximum(lengths, 1))).astype(np.int64)
+    low = int(exponents.min())
+    counts = np.bincount(exponents - low)
+    return counts, low
+
+
+def terminal_histogram(lengths: npt.NDArray[np.int64]) -> str:
+    """Documents per power-of-two length bucket, as bars of block characters."""
+    counts, low = _log2_buckets(lengths)
+    width = max(10, min(60, shutil.get_terminal_size((100, 20)).columns - 40))
+    peak = int(counts.max())
+    rows = ["documents by length:"]
+    for k, count in enumerate(counts):
+        lo, hi = 2 ** (low + k), 2 ** (low + k + 1) - 1
+        bar = "█" * max(1 if count else 0, round(width * int(count) / peak))
+        rows.append(f"  {lo:>9,}–{hi:<9,} {int(count):>12,} {bar}")
+    return "\n".join(rows)
+
+
+def plot_histogram(lengths: npt.NDArray[np.int64], path: str, *, title: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InvalidInputError("--plot needs matplotlib: pip install 'seqpack[plot]'") from None
+    counts, low = _log2_buckets(lengths)
+    edges = [2 ** (low + k) for k in range(len(counts))]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(range(len(counts)), counts, color="#3b6ea8")
+    ax.set_xticks(range(len(counts)), [f"{e:,}" for e in edges], rotation=45, ha="right")
+    ax.set_xlabel("document length in tokens (power-of-two buckets, lower edge)")
+    ax.set_ylabel("documents")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,82 @@
+//! The rank/step split of an epoch: step `s` of an epoch hands rank `r` of `W` the rows
+//! `s·W·B + r·B …` (`B` rows per rank), so every rank gets the same number of batches and
+//! each row goes to exactly one rank; a DataLoader worker `w` of `n` further takes every
+//! `n`-th of its rank's batches, from its `w`-th.
+
+use crate::batch::Schedule;
+use crate::{Error, Result};
+
+/// How an epoch's rows are cut into steps and shared out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepSplit {
+    /// Rows per rank and step.
+    pub batch_size: u64,
+    pub world_size: u64,
+    pub rank: u64,
+    /// Leave out the rows that do not fill a last step on every rank (otherwise the last
+    /// step is filled with rows of padding only).
+    pub drop_last: bool,
+}
+
+impl StepSplit {
+    pub fn new(batch_size: u64, world_size: u64, rank: u64, drop_last: bool) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::invalid_option(
+                "batch_size",
+                "must be a positive integer, got 0",
+            ));
+        }
+        if world_size == 0 {
+            return Err(Error::invalid_option(
+                "world_size",
+                "must be a positive integer, got 0",
+            ));
+        }
+        if rank >= world_size {
+            return Err(Error::invalid_option(
+                "rank",
+                format!("must be in 0..{}, got {rank}", world_size - 1),
+            ));
+        }
+        Ok(StepSplit {
+            batch_size,
+            world_size,
+            rank,
+            drop_last,
+        })
+    }
+
+    /// Rows of one step over all ranks.
+    pub fn rows_per_step(&self) -> u64 {
+        self.world_size * self.batch_size
+    }
+
+    /// Steps left in an epoch of `rows` rows of which `consumed` have been handed out.
+    pub fn steps(&self, rows: u64, consumed: u64) -> u64 {
+        let left = rows.saturating_sub(consumed);
+        if self.drop_last {
+            left / self.rows_per_step()
+        } else {
+            left.div_ceil(self.rows_per_step())
+        }
+    }
+
+    /// Rows of the epoch that no step hands out (those `drop_last` leaves out).
+    pub fn rows_left_out(&self, rows: u64) -> u64 {
+        rows - (self.steps(rows, 0) * self.rows_per_step()).min(rows)
+    }
+
+    /// The batches of this rank and of worker `worker` of `workers` for the rest of an
+    /// epoch of `rows` rows, from `consumed` on.
+    pub fn schedule(&self, rows: u64, consumed: u64, worker: u64, workers: u64) -> Schedule {
+        let workers = workers.max(1);
+        let steps = self.steps(rows, consumed);
+        let step = self.rows_per_step();
+        Schedule {
+            first: consumed + worker * step + self.rank * self.batch_size,
+            stride: step * workers,
+            batch_size: self.batch_size as usize,
+            num_batches: (steps + workers - 1).saturating_sub(worker) / workers,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Tokenizers that seqpack does not encode itself (WordPiece, Unigram, WordLevel, or BPE with
+//! normalizers and pre-tokenizers other than byte-level) run through the HuggingFace
+//! `tokenizers` crate, so any `tokenizer.json` works with `preprocess` and the Python API.
+//! Byte-level BPE files take the faster native path in [`super::bpe`].
+
+use crate::tokenize::{Implementation, Tokenizer, unknown_id};
+use crate::{Error, Result};
+
+pub struct HfTokenizer {
+    inner: tokenizers::Tokenizer,
+    json: String,
+    fingerprint: String,
+}
+
+fn invalid(message: impl std::fmt::Display) -> Error {
+    Error::Format {
+        path: "tokenizer.json".into(),
+        message: format!("the tokenizers library cannot use it: {message}"),
+    }
+}
+
+impl HfTokenizer {
+    pub fn from_json(json: &str) -> Result<Self> {
+        let inner: tokenizers::Tokenizer = json.parse().map_err(invalid)?;
+        // The fingerprint hashes the file as the library re-serialises it, so formatting and
+        // key order of the input do not change it.
+        let canonical = inner.to_string(false).map_err(invalid)?;
+        let fingerprint = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(canonical.as_bytes()));
+        Ok(HfTokenizer {
+            inner,
+            json: json.to_string(),
+            fingerprint,
+        })
+    }
+}
+
+impl Tokenizer for HfTokenizer {
+    fn implementation(&self) -> Implementation {
+        Implementation::Hf
+    }
+
+    fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+        let encoding = self
+            .inner
+            .encode(text, add_special_tokens)
+            .map_err(invalid)?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// The library's decoder gives the text; it skips ids it does not know, so they are
+    /// refused first, as the native implementations refuse them.
+    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        if let Some(index) = ids
+            .iter()
+            .position(|&id| self.inner.id_to_token(id).is_none())
+        {
+            return Err(unknown_id(index, ids[index], self.vocab_size()));
+        }
+        Ok(self.inner.decode(ids, false).map_err(invalid)?.into_bytes())
+    }
+
+    fn vocab_size(&self) -> u32 {
+        self.inner.get_vocab_size(true) as u32
+    }
+
+    fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    fn to_json(&self) -> &str {
+        &self.json
+    }
+}

@@ -1,0 +1,27 @@
+//! The core's constants, exported so that Python uses them instead of writing them again
+//! (`tests/test_constants.py` checks that the Python side agrees).
+
+use pyo3::prelude::*;
+use seqpack_core::decompose::{DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION};
+use seqpack_core::pack::{Algorithm, MAX_CAPACITY};
+use seqpack_core::preprocess::INPUT_SUFFIXES;
+use seqpack_core::sampler::{CURRICULA, STATE_VERSION};
+use seqpack_core::shard::{FORMAT_NAME, FORMAT_VERSION};
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let algorithms: Vec<&str> = Algorithm::NAMES.split(", ").collect();
+    m.add("ALGORITHMS", pyo3::types::PyTuple::new(m.py(), algorithms)?)?;
+    m.add("MAX_CAPACITY", MAX_CAPACITY)?;
+    m.add("DATASET_FORMAT", FORMAT_NAME)?;
+    m.add("DATASET_FORMAT_VERSION", FORMAT_VERSION)?;
+    m.add("DECOMPOSITION_FORMAT", DECOMPOSITION_FORMAT)?;
+    m.add("DECOMPOSITION_FORMAT_VERSION", DECOMPOSITION_VERSION)?;
+    let suffixes: Vec<&str> = INPUT_SUFFIXES.iter().map(|(suffix, _)| *suffix).collect();
+    m.add(
+        "INPUT_SUFFIXES",
+        pyo3::types::PyTuple::new(m.py(), suffixes)?,
+    )?;
+    m.add("CURRICULA", CURRICULA.to_vec())?;
+    m.add("LOADER_STATE_VERSION", STATE_VERSION)?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The one conversion point between Python arguments and core options, and between core
+//! results and Python objects. A core error about an option names the core's field; here it
+//! is renamed to the Python parameter that carried the value, so the message points at the
+//! caller's own argument.
+
+use std::str::FromStr;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
+use seqpack_core::Error;
+use seqpack_core::pack::PackOptions;
+use serde_json::{Map, Value};
+
+use crate::errors::to_py;
+
+/// A named choice (`algorithm="obfd"`, `long_docs="split"`, …) parsed by the core; the error
+/// names `parameter`.
+pub(crate) fn choice<T>(py: Python<'_>, parameter: &'static str, value: &str) -> PyResult<T>
+where
+    T: FromStr<Err = Error>,
+{
+    value
+        .parse()
+        .map_err(|error| to_py(py, python_names(error, &[(NAME_OF_CHOICE, parameter)])))
+}
+
+/// Stands for whatever name the core gave the choice it failed to parse.
+const NAME_OF_CHOICE: &str = "";
+
+/// `error` with its option's core name replaced by the Python parameter's, per `renames`
+/// (core name, Python name). The empty core name matches any option.
+pub(crate) fn python_names(error: Error, renames: &[(&str, &'static str)]) -> Error {
+    match error {
+        Error::InvalidOption { name, message } => {
+            let renamed = renames
+                .iter()
+                .find(|(core, _)| core.is_empty() || *core == name)
+                .map_or(name, |&(_, python)| python);
+            Error::InvalidOption {
+                name: renamed,
+                message,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Packing options from the keyword arguments of `seqpack.pack` and the loaders.
+pub(crate) fn pack_options(
+    py: Python<'_>,
+    capacity: u32,
+    algorithm: &str,
+    max_docs_per_pack: Option<u32>,
+    long_docs: &str,
+    seed: Option<u64>,
+) -> PyResult<PackOptions> {
+    Ok(PackOptions {
+        capacity,
+        algorithm: choice(py, "algorithm", algorithm)?,
+        max_docs_per_pack,
+        long_docs: choice(py, "long_docs", long_docs)?,
+        seed,
+    })
+}
+
+/// A core result (a manifest, a summary, as `serde_json::to_value` gives it) as the Python
+/// dicts, lists and scalars its JSON text would load as, built without that text.
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(flag) => flag.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                integer.into_pyobject(py)?.into_any()
+            } else if let Some(integer) = number.as_u64() {
+                integer.into_pyobject(py)?.into_any()
+            } else {
+                number
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+        }
+        Value::String(text) => text.into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|item| to_python(py, item))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (key, field) in fields {
+                dict.set_item(key, to_python(py, field)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// A JSON value from plain Python data (the state and options dicts); anything else is
+/// refused naming `name`, the parameter it came in.
+pub(crate) fn from_python(value: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Value> {
+    Ok(if value.is_none() {
+        Value::Null
+    } else if let Ok(b) = value.cast::<PyBool>() {
+        Value::Bool(b.is_true())
+    } else if let Ok(f) = value.cast::<PyFloat>() {
+        serde_json::Number::from_f64(f.value()).map_or(Value::Null, Value::Number)
+    } else if let Ok(s) = value.cast::<PyString>() {
+        Value::String(s.to_str()?.to_owned())
+    } else if let Ok(d) = value.cast::<PyDict>() {
+        let mut map = Map::new();
+        for (k, v) in d.iter() {
+            map.insert(k.str()?.to_str()?.to_owned(), from_python(&v, name)?);
+        }
+        Value::Object(map)
+    } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        Value::Array(
+            value
+                .try_iter()?
+                .map(|v| from_python(&v?, name))
+                .collect::<PyResult<_>>()?,
+        )
+    } else if let Ok(n) = value.extract::<i64>() {
+        Value::from(n)
+    } else if let Ok(n) = value.extract::<u64>() {
+        Value::from(n)
+    } else {
+        let kind = value.get_type().name()?;
+        let message = format!("holds a {kind}, which is not JSON data");
+        return Err(to_py(value.py(), Error::InvalidOption { name, message }));
+    })
+}

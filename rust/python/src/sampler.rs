@@ -1,0 +1,370 @@
+//! Bindings of `seqpack_core::sampler`: epoch plans, the rank/step split, the curriculum,
+//! the one seed derivation and the resumable loader state. Integer options are read here
+//! so that a bad one raises `InvalidInputError` naming the Python parameter.
+
+use std::sync::{Arc, Mutex};
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyString};
+use seqpack_core::Error;
+use seqpack_core::batch::Plan;
+use seqpack_core::sampler::{
+    self, EpochPlanner, LoaderKind, LoaderState, PlanOptions, Purpose, StepSplit,
+};
+use serde_json::{Map, Value};
+
+use crate::batch::{BatchStream, PyPlan};
+use crate::convert::{from_python, to_python};
+use crate::dataset::PyTokenStore;
+use crate::errors::to_py;
+use crate::gil::without_gil;
+
+fn invalid(py: Python<'_>, name: &'static str, message: String) -> PyErr {
+    to_py(py, Error::InvalidOption { name, message })
+}
+
+/// An integer option of at least `least`; anything else (a bool, a float, a negative
+/// number) raises `InvalidInputError` naming `name`.
+fn integer(value: &Bound<'_, PyAny>, name: &'static str, least: u64) -> PyResult<u64> {
+    let py = value.py();
+    // Python and numpy integers (anything with `__index__`), never a bool or a float.
+    let got = (!value.is_instance_of::<PyBool>())
+        .then(|| value.extract::<u64>().ok())
+        .flatten()
+        .filter(|&v| v >= least);
+    got.ok_or_else(|| {
+        let what = match least {
+            0 => "a non-negative integer".to_string(),
+            1 => "a positive integer".to_string(),
+            n => format!("an integer ≥ {n}"),
+        };
+        let repr = value.repr().map_or_else(|_| "?".into(), |r| r.to_string());
+        invalid(py, name, format!("must be {what}, got {repr}"))
+    })
+}
+
+fn narrow<T: TryFrom<u64>>(py: Python<'_>, value: u64, name: &'static str) -> PyResult<T> {
+    T::try_from(value).map_err(|_| invalid(py, name, format!("{value} is too large")))
+}
+
+fn options_map(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Map<String, Value>> {
+    match from_python(options.as_any(), "options")? {
+        Value::Object(map) => Ok(map),
+        _ => Err(invalid(py, "options", "must be a mapping".into())),
+    }
+}
+
+fn loader_kind(py: Python<'_>, loader: &str) -> PyResult<LoaderKind> {
+    match loader {
+        "packed" => Ok(LoaderKind::Packed),
+        "decomposed" => Ok(LoaderKind::Decomposed),
+        other => Err(invalid(
+            py,
+            "loader",
+            format!("{other:?} is unknown; expected packed or decomposed"),
+        )),
+    }
+}
+
+/// Plans the epochs of one dataset; the last plan asked for is kept.
+#[pyclass(frozen, name = "EpochPlanner", module = "seqpack._core")]
+pub(crate) struct PyEpochPlanner {
+    planner: EpochPlanner,
+    store: Py<PyTokenStore>,
+    last: Mutex<Option<(u64, Py<PyPlan>)>>,
+}
+
+#[pymethods]
+impl PyEpochPlanner {
+    #[new]
+    #[pyo3(signature = (store, name, fingerprint, packed_seq_len, *, seq_len, algorithm, long_docs, max_docs_per_pack, shuffle, seed, align))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        store: Py<PyTokenStore>,
+        name: String,
+        fingerprint: String,
+        packed_seq_len: Option<u32>,
+        seq_len: &Bound<'_, PyAny>,
+        algorithm: &str,
+        long_docs: &str,
+        max_docs_per_pack: Option<&Bound<'_, PyAny>>,
+        shuffle: bool,
+        seed: &Bound<'_, PyAny>,
+        align: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let options = PlanOptions {
+            seq_len: narrow(py, integer(seq_len, "seq_len", 0)?, "seq_len")?,
+            algorithm: algorithm.parse().map_err(|e| to_py(py, e))?,
+            long_docs: long_docs.parse().map_err(|e| to_py(py, e))?,
+            max_docs_per_pack: max_docs_per_pack
+                .map(|m| integer(m, "max_docs_per_pack", 1))
+                .transpose()?,
+            shuffle,
+            seed: integer(seed, "seed", 0)?,
+            align: narrow(py, integer(align, "align", 1)?, "align")?,
+        };
+        let shared = store.get().0.clone();
+        let planner = without_gil(py, || {
+            EpochPlanner::new(shared, name, fingerprint, packed_seq_len, options)
+        })?;
+        Ok(PyEpochPlanner {
+            planner,
+            store,
+            last: Mutex::new(None),
+        })
+    }
+
+    /// The rows of `epoch` in training order.
+    fn plan(&self, py: Python<'_>, epoch: &Bound<'_, PyAny>) -> PyResult<Py<PyPlan>> {
+        let epoch = integer(epoch, "epoch", 0)?;
+        if let Some((e, plan)) = &*self.last.lock().unwrap_or_else(|p| p.into_inner())
+            && *e == epoch
+        {
+            return Ok(plan.clone_ref(py));
+        }
+        let planner = &self.planner;
+        let plan: Plan = without_gil(py, || planner.plan(epoch))?;
+        let plan = Py::new(py, PyPlan(Arc::new(plan)))?;
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((epoch, plan.clone_ref(py)));
+        Ok(plan)
+    }
+
+    /// Forgets the kept plan, so that the next `plan()` packs again.
+    fn forget(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The options as the state records them.
+    fn options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, self.planner.options_json())
+    }
+
+    #[getter]
+    fn store(&self, py: Python<'_>) -> Py<PyTokenStore> {
+        self.store.clone_ref(py)
+    }
+
+    #[getter]
+    fn fingerprint(&self) -> &str {
+        self.planner.fingerprint()
+    }
+
+    #[getter]
+    fn is_packed(&self) -> bool {
+        self.planner.is_packed()
+    }
+}
+
+/// How an epoch's rows are cut into steps and shared out over ranks and workers, and the
+/// batch stream of one rank.
+#[pyclass(frozen, name = "StepSplit", module = "seqpack._core")]
+pub(crate) struct PyStepSplit {
+    split: StepSplit,
+    pad_id: i64,
+    prefetch: usize,
+}
+
+#[pymethods]
+impl PyStepSplit {
+    #[new]
+    #[pyo3(signature = (*, batch_size, world_size, rank, drop_last, pad_id, prefetch))]
+    fn new(
+        py: Python<'_>,
+        batch_size: &Bound<'_, PyAny>,
+        world_size: &Bound<'_, PyAny>,
+        rank: &Bound<'_, PyAny>,
+        drop_last: bool,
+        pad_id: &Bound<'_, PyAny>,
+        prefetch: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let split = StepSplit::new(
+            integer(batch_size, "batch_size", 1)?,
+            integer(world_size, "world_size", 1)?,
+            integer(rank, "rank", 0)?,
+            drop_last,
+        )
+        .map_err(|e| to_py(py, e))?;
+        let pad_id = integer(pad_id, "pad_id", 0)?;
+        if pad_id >= 1 << 32 {
+            return Err(invalid(
+                py,
+                "pad_id",
+                format!("must be a token id, got {pad_id}"),
+            ));
+        }
+        Ok(PyStepSplit {
+            split,
+            pad_id: pad_id as i64,
+            prefetch: narrow(py, integer(prefetch, "prefetch", 1)?, "prefetch")?,
+        })
+    }
+
+    #[getter]
+    fn batch_size(&self) -> u64 {
+        self.split.batch_size
+    }
+
+    #[getter]
+    fn world_size(&self) -> u64 {
+        self.split.world_size
+    }
+
+    #[getter]
+    fn rank(&self) -> u64 {
+        self.split.rank
+    }
+
+    #[getter]
+    fn rows_per_step(&self) -> u64 {
+        self.split.rows_per_step()
+    }
+
+    /// Steps left in an epoch of `rows` rows of which `consumed` have been handed out.
+    fn steps(&self, rows: u64, consumed: u64) -> u64 {
+        self.split.steps(rows, consumed)
+    }
+
+    /// Rows of an epoch of `rows` rows that no step hands out.
+    fn rows_left_out(&self, rows: u64) -> u64 {
+        self.split.rows_left_out(rows)
+    }
+
+    /// This rank's (and worker's) batches of `plan` from `consumed` on, assembled ahead on
+    /// a thread.
+    fn stream(
+        &self,
+        store: &PyTokenStore,
+        plan: &PyPlan,
+        consumed: u64,
+        worker: u64,
+        workers: u64,
+    ) -> BatchStream {
+        let rows = plan.0.num_packs() as u64;
+        let schedule = self.split.schedule(rows, consumed, worker, workers);
+        BatchStream::start(store, plan, schedule, self.pad_id, self.prefetch)
+    }
+}
+
+/// The seed of `purpose` ("document-order", "row-order", "curriculum") in `epoch` of a run
+/// over `dataset` with `options` (see `seqpack_core::sampler::derive_seed`).
+#[pyfunction]
+fn derive_seed(
+    py: Python<'_>,
+    dataset: &str,
+    options: &Bound<'_, PyDict>,
+    epoch: &Bound<'_, PyAny>,
+    purpose: &str,
+) -> PyResult<u64> {
+    let purpose = match purpose {
+        "document-order" => Purpose::DocumentOrder,
+        "row-order" => Purpose::RowOrder,
+        "curriculum" => Purpose::Curriculum,
+        other => {
+            return Err(invalid(
+                py,
+                "purpose",
+                format!("{other:?} is unknown; expected document-order, row-order or curriculum"),
+            ));
+        }
+    };
+    let options = Value::Object(options_map(py, options)?);
+    Ok(sampler::derive_seed(
+        dataset,
+        &options,
+        integer(epoch, "epoch", 0)?,
+        purpose,
+    ))
+}
+
+/// The odds per bucket (smallest first) of a named curriculum or of custom odds.
+#[pyfunction]
+fn curriculum_odds(
+    py: Python<'_>,
+    curriculum: &Bound<'_, PyAny>,
+    num_buckets: usize,
+) -> PyResult<Vec<f64>> {
+    if let Ok(name) = curriculum.cast::<PyString>() {
+        return sampler::curriculum_odds(name.to_str()?, num_buckets).map_err(|e| to_py(py, e));
+    }
+    let odds: Vec<f64> = curriculum.extract().map_err(|_| {
+        invalid(
+            py,
+            "curriculum",
+            "must be a name or a sequence of odds per bucket".into(),
+        )
+    })?;
+    sampler::curriculum::check_odds(&odds, num_buckets).map_err(|e| to_py(py, e))?;
+    Ok(odds)
+}
+
+/// The bucket of every step of an epoch (see `seqpack_core::sampler::schedule`).
+#[pyfunction]
+fn curriculum_schedule<'py>(
+    py: Python<'py>,
+    steps_per_bucket: Vec<u64>,
+    odds: Vec<f64>,
+    cycles: &Bound<'_, PyAny>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let cycles = integer(cycles, "cycles", 1)?;
+    let buckets =
+        sampler::schedule(&steps_per_bucket, &odds, cycles, seed).map_err(|e| to_py(py, e))?;
+    Ok(PyArray1::from_vec(
+        py,
+        buckets.into_iter().map(i64::from).collect(),
+    ))
+}
+
+/// The state of a `loader` ("packed" or "decomposed") in the current layout.
+#[pyfunction]
+fn loader_state<'py>(
+    py: Python<'py>,
+    loader: &str,
+    dataset: String,
+    options: &Bound<'_, PyDict>,
+    epoch: u64,
+    consumed: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let state = LoaderState::new(
+        loader_kind(py, loader)?,
+        dataset,
+        options_map(py, options)?,
+        epoch,
+        consumed,
+    );
+    to_python(py, &state.to_json())
+}
+
+/// Reads `state` (any version) for a `loader` over `dataset` with `options` and returns
+/// `(epoch, consumed)`; `epoch_size(epoch)` gives the rows or steps an epoch hands out.
+#[pyfunction]
+fn resume_loader_state(
+    py: Python<'_>,
+    state: &Bound<'_, PyAny>,
+    loader: &str,
+    dataset: &str,
+    options: &Bound<'_, PyDict>,
+    epoch_size: &Bound<'_, PyAny>,
+) -> PyResult<(u64, u64)> {
+    let kind = loader_kind(py, loader)?;
+    let options = options_map(py, options)?;
+    let state = LoaderState::read(&from_python(state, "state")?).map_err(|e| to_py(py, e))?;
+    state
+        .check_identity(kind, dataset, &options)
+        .map_err(|e| to_py(py, e))?;
+    let size: u64 = epoch_size.call1((state.epoch,))?.extract()?;
+    state.position(size).map_err(|e| to_py(py, e))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEpochPlanner>()?;
+    m.add_class::<PyStepSplit>()?;
+    m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(curriculum_odds, m)?)?;
+    m.add_function(wrap_pyfunction!(curriculum_schedule, m)?)?;
+    m.add_function(wrap_pyfunction!(loader_state, m)?)?;
+    m.add_function(wrap_pyfunction!(resume_loader_state, m)?)?;
+    Ok(())
+}
