@@ -20,7 +20,6 @@ Results go to ``OUT/ast_bpe.json`` (raw numbers and the machine) and ``OUT/ast_b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,27 +33,17 @@ from harness.machine import REPO, machine_description
 from harness.results import RunClock, write_results
 from seqpack.ast_bpe import syntax_crossing
 from seqpack.preprocess import read_documents
-from seqpack.sql import SqlBpe, sql_tokens, train_sql_bpe
+from seqpack.sql import SqlBpe, query_splits, sql_tokens, train_sql_bpe
 
 SHARED = (REPO / ".." / "shared").resolve()
 DEFAULT_CORPORA = Path(os.environ.get("SEQPACK_CORPORA", "/tmp/seqpack-corpora"))
 REJECTIONS, RARE_BELOW = 20, 100
 
 
-def load_splits(path: Path) -> dict[str, list[str]]:
-    """The first query of each entry by its query split (numbered folds: 0 test, 1 dev)."""
-    splits: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
-    for entry in json.loads(path.read_text()):
-        split = entry["query-split"]
-        split = {"0": "test", "1": "dev"}.get(split, "train" if split.isdigit() else split)
-        splits[split].append(entry["sql"][0])
-    return splits
-
-
 def sql_rows() -> list[dict[str, Any]]:
     rows = []
     for path in sorted((SHARED / "data" / "text2sql").glob("*.json")):
-        splits = load_splits(path)
+        splits = query_splits(path)
         test = splits["test"]
         # A test token never seen in train or dev is spelled by its bytes, one symbol each;
         # count it once, as the paper's unknown symbol would be.

@@ -7,7 +7,6 @@ from typing import Any
 
 
 def tiny_llama(vocab: int, attn: str, max_positions: int) -> Any:
-    import torch
     import transformers
 
     config = transformers.LlamaConfig(
@@ -18,32 +17,28 @@ def tiny_llama(vocab: int, attn: str, max_positions: int) -> Any:
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=max_positions,
-        use_cache=False,
-        bos_token_id=None,
-        eos_token_id=None,
         pad_token_id=None,
-        loss_type="ForCausalLM",
     )
-    config._attn_implementation = attn
-    torch.manual_seed(0)
-    return transformers.LlamaForCausalLM(config).double().eval()
+    return _build(transformers.LlamaForCausalLM, config, attn)
 
 
 def tiny_gpt2(vocab: int, attn: str, max_positions: int) -> Any:
-    import torch
     import transformers
 
     config = transformers.GPT2Config(
-        vocab_size=vocab,
-        n_embd=32,
-        n_layer=2,
-        n_head=4,
-        n_positions=max_positions,
-        use_cache=False,
-        bos_token_id=None,
-        eos_token_id=None,
-        loss_type="ForCausalLM",
+        vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=max_positions
     )
+    return _build(transformers.GPT2LMHeadModel, config, attn)
+
+
+def _build(model_class: Any, config: Any, attn: str) -> Any:
+    """The model of ``config`` with no cache and no special token ids (a packed row has its
+    own boundaries), the attention backend ``attn`` and weights drawn from seed 0."""
+    import torch
+
+    config.use_cache = False
+    config.bos_token_id = config.eos_token_id = None
+    config.loss_type = "ForCausalLM"
     config._attn_implementation = attn
     torch.manual_seed(0)
-    return transformers.GPT2LMHeadModel(config).double().eval()
+    return model_class(config).double().eval()

@@ -20,22 +20,11 @@ import seqpack
 from seqpack.ast_bpe import syntax_crossing
 from seqpack.cli import main
 from seqpack.errors import InvalidInputError, TokenizerError
-from seqpack.sql import SqlBpe, sql_parse, sql_tokens, train_sql_bpe
+from seqpack.sql import SqlBpe, query_splits, sql_parse, sql_tokens, train_sql_bpe
 
 sqlparse = pytest.importorskip("sqlparse")
 
 # ---------------------------------------------------------------- text2sql-data
-
-
-def load_splits(path: Path) -> dict[str, list[str]]:
-    """The first query of each entry by its query split. Datasets without one (numbered
-    cross-validation folds) use fold 0 as test, fold 1 as dev and the rest as train."""
-    splits: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
-    for entry in json.loads(path.read_text()):
-        split = entry["query-split"]
-        split = {"0": "test", "1": "dev"}.get(split, "train" if split.isdigit() else split)
-        splits[split].append(entry["sql"][0])
-    return splits
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +33,7 @@ def datasets(shared_dir: Path) -> dict[str, tuple[dict[str, list[str]], list[str
     out = {}
     for path in sorted((shared_dir / "data/text2sql").glob("*.json")):
         every = [q for entry in json.loads(path.read_text()) for q in entry["sql"]]
-        out[path.stem] = (load_splits(path), every)
+        out[path.stem] = (query_splits(path), every)
     assert len(out) == 8
     return out
 

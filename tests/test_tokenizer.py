@@ -395,7 +395,7 @@ def test_bad_ids_name_the_index() -> None:
         tokenizer.decode([1, 2, 260])
     with pytest.raises(InvalidInputError, match=r"ids\[1\] = -1 is not a token id"):
         tokenizer.decode([1, -1])
-    with pytest.raises(InvalidInputError, match="ids must be integers"):
+    with pytest.raises(InvalidInputError, match="ids must have an integer dtype, got float64"):
         tokenizer.decode([1.5])
     with pytest.raises(InvalidInputError, match="ids must be 1-D"):
         tokenizer.decode([[1]])

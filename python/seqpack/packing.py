@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqpack import _core
+from seqpack._arrays import integer_array
 from seqpack._core import Packing
 from seqpack.errors import InvalidInputError
 
@@ -77,27 +78,7 @@ def lower_bound(
 
 def as_lengths(lengths: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """A contiguous int64 view (or copy) of ``lengths``, refusing what is not 1-D integers."""
-    array = np.asarray(lengths)
-    if array.ndim != 1:
-        raise InvalidInputError(f"lengths must be 1-D, got shape {array.shape}")
-    if array.size == 0:  # np.asarray([]) is float64; an empty input has no bad value
-        return np.zeros(0, dtype=np.int64)
-    if array.dtype.kind == "f":
-        bad = np.flatnonzero(np.isnan(array))
-        if bad.size:
-            raise InvalidInputError(f"lengths[{bad[0]}] is NaN; lengths must be integers")
-        raise InvalidInputError(
-            f"lengths must have an integer dtype, got {array.dtype}; "
-            "convert with .astype(np.int64) if the values are whole numbers"
-        )
-    if array.dtype.kind not in "iu":
-        raise InvalidInputError(f"lengths must have an integer dtype, got {array.dtype}")
-    if array.dtype == np.uint64:
-        too_big = np.flatnonzero(array > np.iinfo(np.int64).max)
-        if too_big.size:
-            i = too_big[0]
-            raise InvalidInputError(f"lengths[{i}] = {array[i]} does not fit in int64")
-    return np.ascontiguousarray(array, dtype=np.int64)
+    return integer_array(lengths, "lengths", np.int64, "does not fit in int64")
 
 
 def _is_int(value: object) -> bool:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqpack import _core
+from seqpack._arrays import integer_array
 from seqpack.errors import InvalidInputError
 
 __all__ = ["IMPLEMENTATIONS", "PATTERNS", "Tokenizer", "train_bpe", "train_bpe_files"]
@@ -265,16 +266,4 @@ def _size(path: str) -> int:
 
 def _as_ids(ids: npt.ArrayLike) -> npt.NDArray[np.uint32]:
     """A contiguous uint32 view (or copy) of ``ids``, refusing what cannot be token ids."""
-    array = np.asarray(ids)
-    if array.ndim != 1:
-        raise InvalidInputError(f"ids must be 1-D, got shape {array.shape}")
-    if array.size == 0:  # np.asarray([]) is float64; an empty input has no bad id
-        return np.zeros(0, dtype=np.uint32)
-    if array.dtype.kind not in "iu":
-        raise InvalidInputError(f"ids must be integers, got dtype {array.dtype}")
-    if array.dtype != np.uint32:
-        bad = np.flatnonzero((array < 0) | (array > np.iinfo(np.uint32).max))
-        if bad.size:
-            i = int(bad[0])
-            raise InvalidInputError(f"ids[{i}] = {array[i]} is not a token id")
-    return np.ascontiguousarray(array, dtype=np.uint32)
+    return integer_array(ids, "ids", np.uint32, "is not a token id")

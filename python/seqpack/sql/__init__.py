@@ -6,6 +6,8 @@ the product's tokenizers are :class:`seqpack.Tokenizer` and :func:`seqpack.train
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ from seqpack.ast_bpe import _count, _text, _texts
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import _as_ids
 
-__all__ = ["SqlBpe", "Step", "sql_parse", "sql_tokens", "train_sql_bpe"]
+__all__ = ["SqlBpe", "Step", "query_splits", "sql_parse", "sql_tokens", "train_sql_bpe"]
 
 
 @dataclass(frozen=True)
@@ -163,3 +165,17 @@ def sql_parse(query: str) -> tuple[list[tuple[int, int]], bool]:
     """The groups of ``query``'s parse as ``[start, end)`` over :func:`sql_tokens`, and
     whether its quotes and parentheses balance."""
     return _core.sql_parse(_text(query, "query"))
+
+
+def query_splits(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The first query of each entry of a text2sql-data JSON file, by its query split.
+    Datasets without one (numbered cross-validation folds) use fold 0 as test, fold 1 as dev
+    and the rest as train."""
+    splits: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
+    with open(path, encoding="utf-8") as file:
+        entries = json.load(file)
+    for entry in entries:
+        split = entry["query-split"]
+        split = {"0": "test", "1": "dev"}.get(split, "train" if split.isdigit() else split)
+        splits[split].append(entry["sql"][0])
+    return splits
