@@ -162,6 +162,20 @@ impl Shard {
     pub(crate) fn check_token_ids(&self, vocab_size: u64) -> Result<()> {
         let mut row = 0u64;
         for chunk in &self.chunks {
+            // One branch-free pass over the chunk's tokens (it vectorises); rows are searched
+            // only to name the bad one.
+            let offsets = chunk.input_ids.value_offsets();
+            let values = chunk
+                .input_ids
+                .values()
+                .as_primitive::<UInt32Type>()
+                .values();
+            let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+            let largest = values[first..last].iter().copied().max().unwrap_or(0);
+            if u64::from(largest) < vocab_size {
+                row += chunk.input_ids.len() as u64;
+                continue;
+            }
             for local in 0..chunk.input_ids.len() {
                 let tokens = list_row(&chunk.input_ids, local);
                 if let Some(position) = tokens.iter().position(|&t| u64::from(t) >= vocab_size) {
