@@ -311,7 +311,7 @@ fn an_id_far_beyond_the_vocabulary_is_refused_by_every_reader() {
 fn a_template_naming_a_special_token_the_file_lacks_is_an_error_not_a_panic() {
     // Found by the mutation test: the `tokenizers` crate asserts this while encoding.
     let mut file: Value = serde_json::from_str(WORD_PIECE).unwrap();
-    file["post_processor"]["special_tokens"]["[CLS]"]["id"] = json!("");
+    file["post_processor"]["single"][0]["SpecialToken"]["id"] = json!("");
     let outcome = from_json(&file.to_string(), None).and_then(|t| t.encode("hello", true));
     let error = outcome.err().expect("refused at load or at encoding");
     assert!(
