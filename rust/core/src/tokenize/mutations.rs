@@ -313,7 +313,7 @@ fn a_template_naming_a_special_token_the_file_lacks_is_an_error_not_a_panic() {
     let mut file: Value = serde_json::from_str(WORD_PIECE).unwrap();
     file["post_processor"]["single"][0]["SpecialToken"]["id"] = json!("");
     let outcome = from_json(&file.to_string(), None).and_then(|t| t.encode("hello", true));
-    let error = outcome.err().expect("refused at load or at encoding");
+    let error = outcome.expect_err("refused at load or at encoding");
     assert!(
         error
             .to_string()
