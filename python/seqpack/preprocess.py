@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +22,9 @@ __all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess", "read_documents"]
 INPUT_SUFFIXES: tuple[str, ...] = _core.INPUT_SUFFIXES
 
 PathLike = str | os.PathLike[str]
+
+# Threads per core beyond which more workers only cost memory and switching.
+WORKERS_PER_CORE = 4
 
 
 def preprocess(
@@ -50,7 +55,10 @@ def preprocess(
     are always counted, never kept. ``resume=True`` finishes an interrupted run with the same
     result as an uninterrupted one. ``progress`` shows documents/s, MB/s and an ETA on
     stderr (default: when stderr is a terminal). The GIL is released; Ctrl-C stops the run,
-    and what is complete stays for ``resume``.
+    and what is complete stays for ``resume``. ``workers`` above ``WORKERS_PER_CORE`` per
+    core is lowered to that, with a warning. A UTF-8 byte order mark at the start of a file is
+    not text and is skipped; entries of a directory that are not regular files (FIFOs,
+    sockets, devices, broken links) are named in a warning.
     """
     paths = expand_inputs(inputs)
     if not isinstance(tokenizer, Tokenizer):
@@ -60,6 +68,7 @@ def preprocess(
     ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
     if workers is not None and workers < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
+    workers = _clamped_workers(workers)
     if shard_size < 1:
         raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size}")
     show = sys.stderr.isatty() if progress is None else progress
@@ -99,7 +108,7 @@ def expand_inputs(inputs: PathLike | Sequence[PathLike]) -> list[Path]:
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _supported(p))
+            found = _input_files(path)
             if not found:
                 raise InvalidInputError(f"{path}: no {', '.join(INPUT_SUFFIXES)} files inside")
             paths.extend(found)
@@ -118,6 +127,59 @@ def expand_inputs(inputs: PathLike | Sequence[PathLike]) -> list[Path]:
 
 def _supported(path: Path) -> bool:
     return path.name.endswith(INPUT_SUFFIXES)
+
+
+def _input_files(directory: Path) -> list[Path]:
+    """The regular files of ``directory`` (searched recursively) that preprocess reads. Other
+    entries of an input's name (FIFOs, sockets, devices, broken links) cannot be read as
+    files: they are named in a warning, never skipped silently."""
+    found, other = [], []
+    for path in directory.rglob("*"):
+        if not _supported(path):
+            continue
+        if path.is_file():
+            found.append(path)
+        elif not path.is_dir():
+            other.append(path)
+    if other:
+        kinds = ", ".join(f"{p} ({_kind(p)})" for p in sorted(other)[:3])
+        more = f" and {len(other) - 3} more" if len(other) > 3 else ""
+        warnings.warn(
+            f"{directory}: skipped {len(other)} inputs that are not regular files: {kinds}{more}",
+            stacklevel=3,
+        )
+    return sorted(found)
+
+
+def _kind(path: Path) -> str:
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISLNK(mode):
+        return "broken link"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "not a regular file"
+
+
+def _clamped_workers(workers: int | None) -> int | None:
+    """``workers``, at most ``WORKERS_PER_CORE`` per core (with a warning): a mistyped
+    count would otherwise start that many threads, each with its own buffers."""
+    cores = os.cpu_count() or 1
+    limit = WORKERS_PER_CORE * cores
+    if workers is None or workers <= limit:
+        return workers
+    warnings.warn(
+        f"workers={workers} is more than {WORKERS_PER_CORE} per core ({cores} cores); "
+        f"using {limit}",
+        stacklevel=3,
+    )
+    return limit
 
 
 def _special_ids(tokenizer: Tokenizer, names: dict[str, str | None]) -> dict[str, int | None]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from seqpack import __version__
 from seqpack.cli import data, decompose, demo, pack, tokenizer
@@ -29,10 +31,31 @@ COMMAND_GROUPS = (pack, demo, data, tokenizer, decompose)
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            # A command says its warnings on stderr, whatever the interpreter's filters.
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            return int(args.run(args))
     except SeqpackError as error:
         print(f"seqpack: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # One line, not a traceback: what is complete is kept, and how to go on is said.
+        how = " with --resume to continue" if hasattr(args, "resume") else ""
+        print(f"seqpack: interrupted; run the same command{how}", file=sys.stderr)
+        return 130
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line of the command's output, without the source location."""
+    print(f"seqpack: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::plan::Plan;
 use crate::shard::{
-    LengthHistogram, MANIFEST, Manifest, PackedRow, TokenStore, write_packed_shard,
+    LengthHistogram, MANIFEST, Manifest, PackedRow, TokenStore, create_empty_output,
+    write_packed_shard,
 };
 use crate::{Error, Result};
 
@@ -25,7 +26,7 @@ pub fn write_packed(
     pad_id: u32,
     packing: serde_json::Value,
 ) -> Result<Manifest> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    create_empty_output(out)?;
     let row_len = plan.capacity as usize;
     let mut shards = Vec::new();
     let mut histogram = LengthHistogram::default();

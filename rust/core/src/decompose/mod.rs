@@ -26,9 +26,9 @@ pub use summary::{
     CorpusSummary, DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION, DecompositionManifest,
 };
 
+use crate::Result;
 use crate::pack::{self, PackOptions};
 use crate::shard::{self, Dataset, PackedRow, Verify};
-use crate::{Error, Result};
 
 use bucket::Bucket;
 
@@ -74,7 +74,7 @@ pub fn decompose(
         },
     )?;
     let (source, store) = (dataset.manifest(), dataset.store());
-    prepare_output(out)?;
+    shard::create_empty_output(out)?;
     let mut buckets = (options.min_log2..=options.max_log2)
         .map(|k| Bucket::create(out, k, options.row_tokens(k), options.shard_tokens))
         .collect::<Result<Vec<_>>>()?;
@@ -164,26 +164,6 @@ fn pack_remainders(
         smallest.push(row)?;
     }
     Ok(())
-}
-
-/// Creates `out`, refusing one that holds anything: a decomposition is never mixed with
-/// another's files.
-fn prepare_output(out: &Path) -> Result<()> {
-    let occupied = out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| Error::io(out, e))?
-            .next()
-            .is_some();
-    if occupied {
-        return Err(Error::invalid_option(
-            "out",
-            format!(
-                "{} exists and is not empty; choose another directory",
-                out.display()
-            ),
-        ));
-    }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
 #[cfg(test)]

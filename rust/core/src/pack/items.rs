@@ -44,7 +44,10 @@ impl<'a> Items<'a> {
             if value <= 0 {
                 return Err(Error::NonPositiveLength { index, value });
             }
-            total += value as u64;
+            // Lengths near i64::MAX sum past u64: refused rather than wrapped.
+            total = total
+                .checked_add(value as u64)
+                .ok_or_else(|| too_many_tokens(index))?;
             if value <= cap {
                 kept += value as u64;
                 histogram[value as usize] += 1;
@@ -62,7 +65,9 @@ impl<'a> Items<'a> {
                 LongDocs::Truncate => histogram[cap as usize] += 1,
                 LongDocs::Split => {
                     let pieces = (value - 1) / cap + 1;
-                    fragments += pieces as usize - 1;
+                    // Saturates into `check_count`'s error: pieces of one document alone can
+                    // exceed usize's half.
+                    fragments = fragments.saturating_add(pieces as usize - 1);
                     let last = value - (pieces - 1) * cap;
                     histogram[cap as usize] += pieces as u64 - 1;
                     histogram[last as usize] += 1;
@@ -90,7 +95,7 @@ impl<'a> Items<'a> {
         total: u64,
         histogram: Vec<u64>,
     ) -> Result<Self> {
-        let count = lengths.len() + fragments;
+        let count = lengths.len().saturating_add(fragments);
         check_count(count)?;
         let cap = i64::from(capacity);
         let mut doc = buffer::with_capacity(count);
@@ -189,6 +194,13 @@ impl<'a> Items<'a> {
             Kind::Pieces { start, .. } => start[item],
         }
     }
+}
+
+fn too_many_tokens(index: usize) -> Error {
+    Error::invalid_option(
+        "lengths",
+        format!("the lengths up to document {index} sum past 2^64 tokens"),
+    )
 }
 
 pub(crate) fn check_count(count: usize) -> Result<()> {

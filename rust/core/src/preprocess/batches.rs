@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use super::PreprocessOptions;
 use super::input::{self, Batch, Opened, Payload, Record};
 use super::recycle::Recycler;
+use super::{OnError, PreprocessOptions};
 use crate::{Error, Result};
 
 /// A batch ends at this many bytes of records: small enough that several are in flight per
@@ -45,44 +45,61 @@ pub(super) fn read_batches(
             read.clone(),
             skip_through,
         );
-        match opened {
+        // A file that fails part way (a corrupt compressed stream, a Parquet column that is
+        // not text) stops the run, or under `OnError::Skip` is counted as unreadable at the
+        // line it reached, and the next file is read.
+        let failed = match opened {
             Ok(Opened::Lines(mut chunks)) => {
                 // The records before go first, so that batches stay in order.
                 if !submit_records(&mut records, submit) {
                     return Ok(());
                 }
                 records_bytes = 0;
-                while let Some(chunk) =
-                    chunks.next_chunk(buffers, BATCH_BYTES, options.batch_records)?
-                {
-                    if !submit(Batch::Lines(chunk)) {
-                        return Ok(());
-                    }
-                }
-            }
-            Ok(Opened::Records(mut file)) => {
-                while let Some(record) = file.next_record()? {
-                    records_bytes += record.size();
-                    records.push(record);
-                    if records_bytes >= BATCH_BYTES || records.len() >= options.batch_records {
-                        if !submit_records(&mut records, submit) {
-                            return Ok(());
+                loop {
+                    match chunks.next_chunk(buffers, BATCH_BYTES, options.batch_records) {
+                        Ok(Some(chunk)) => {
+                            if !submit(Batch::Lines(chunk)) {
+                                return Ok(());
+                            }
                         }
-                        records_bytes = 0;
+                        Ok(None) => break None,
+                        Err(error) => break Some((error, chunks.next_line())),
                     }
                 }
             }
-            Err(error @ (Error::Io { .. } | Error::Format { .. })) => {
+            Ok(Opened::Records(mut file)) => loop {
+                match file.next_record() {
+                    Ok(Some(record)) => {
+                        records_bytes += record.size();
+                        records.push(record);
+                        if records_bytes >= BATCH_BYTES || records.len() >= options.batch_records {
+                            if !submit_records(&mut records, submit) {
+                                return Ok(());
+                            }
+                            records_bytes = 0;
+                        }
+                    }
+                    Ok(None) => break None,
+                    Err(error) => break Some((error, file.next_line())),
+                }
+            },
+            Err(error) => Some((error, 0)),
+        };
+        match failed {
+            None => {}
+            Some((error @ (Error::Io { .. } | Error::Format { .. }), line))
+                if line == 0 || options.on_error == OnError::Skip =>
+            {
                 records.push(Record {
                     source,
-                    line: 0,
+                    line,
                     payload: Payload::Bad {
                         reason: "unreadable_file",
                         message: error.to_string(),
                     },
                 });
             }
-            Err(error) => return Err(error),
+            Some((error, _)) => return Err(error),
         }
     }
     submit_records(&mut records, submit);

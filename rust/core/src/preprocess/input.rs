@@ -48,6 +48,10 @@ pub const INPUT_SUFFIXES: &[(&str, Format)] = &[
     (".parquet", Format::Parquet),
 ];
 
+/// The UTF-8 byte order mark some editors write at the start of a file: not part of the
+/// first record's text, so it is skipped (a JSON parser would reject the line otherwise).
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 pub(crate) fn format_of(path: &Path) -> Result<Format> {
     let name = path
         .file_name()
@@ -271,6 +275,9 @@ pub(crate) fn open(
             BufReader::new(raw)
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(path, e))?;
+            if bytes.starts_with(BYTE_ORDER_MARK) {
+                bytes.drain(..BYTE_ORDER_MARK.len());
+            }
             Kind::Whole(Some(bytes))
         }
         Format::Arrow => Kind::Rows {
@@ -372,6 +379,11 @@ impl LineChunks {
         }
     }
 
+    /// The number of the first line not yet handed on.
+    pub fn next_line(&self) -> u64 {
+        self.next_line
+    }
+
     /// The next chunk: whole lines, at least `max_bytes` of them where the file has as many,
     /// but no more than `max_lines` lines; `None` at the end of the file. A streamed file is
     /// read into a buffer from `buffers`.
@@ -414,6 +426,9 @@ impl LineChunks {
                     .expect("the chunk holds the lines counted in it");
                 chunk.start = after + 1;
                 chunk.first_line = self.skip_through + 1;
+            }
+            if chunk.first_line == 1 && chunk.bytes.starts_with(BYTE_ORDER_MARK) {
+                chunk.start = BYTE_ORDER_MARK.len();
             }
             return Ok(Some(chunk));
         }
@@ -539,6 +554,11 @@ enum Kind {
 }
 
 impl FileRecords {
+    /// The number of the next record.
+    pub fn next_line(&self) -> u64 {
+        self.next_line
+    }
+
     /// The next record, or `None` at the end of the file.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
         let line = self.next_line;

@@ -37,6 +37,26 @@ use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "manifest.json";
 
+/// Creates the output directory of a new dataset, refusing one that holds anything: a
+/// dataset is never mixed with another's files, nor written over its own source.
+pub fn create_empty_output(out: &Path) -> crate::Result<()> {
+    let occupied = out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| crate::Error::io(out, e))?
+            .next()
+            .is_some();
+    if occupied {
+        return Err(crate::Error::invalid_option(
+            "out",
+            format!(
+                "{} exists and is not empty; choose another directory",
+                out.display()
+            ),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| crate::Error::io(out, e))
+}
+
 /// The file name of shard `index`.
 pub fn shard_file_name(index: usize) -> String {
     format!("shard-{index:05}.arrow")

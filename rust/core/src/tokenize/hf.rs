@@ -3,6 +3,9 @@
 //! `tokenizers` crate, so any `tokenizer.json` works with `preprocess` and the Python API.
 //! Byte-level BPE files take the faster native path in [`super::bpe`].
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::tokenize::load::sparse_ids;
 use crate::tokenize::{Implementation, Tokenizer, unknown_id};
 use crate::{Error, Result};
 
@@ -19,9 +22,33 @@ fn invalid(message: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Runs a call into the `tokenizers` crate. Its code asserts some things its reader does not
+/// check (a template naming a special token the file lacks panics while encoding): such a
+/// panic is reported as the inconsistent file it comes from.
+fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|_| {
+        Err(invalid(
+            "its contents are inconsistent (an internal check of the library failed)",
+        ))
+    })
+}
+
 impl HfTokenizer {
     pub fn from_json(json: &str) -> Result<Self> {
+        guarded(|| Self::read(json))
+    }
+
+    fn read(json: &str) -> Result<Self> {
         let inner: tokenizers::Tokenizer = json.parse().map_err(invalid)?;
+        // Re-serialising walks every id up to the largest: a sparse one is refused first.
+        let vocab = inner.get_vocab(true);
+        if let Some(message) = vocab
+            .values()
+            .max()
+            .and_then(|&largest| sparse_ids(largest, vocab.len()))
+        {
+            return Err(invalid(message));
+        }
         // The fingerprint hashes the file as the library re-serialises it, so formatting and
         // key order of the input do not change it.
         let canonical = inner.to_string(false).map_err(invalid)?;
@@ -40,11 +67,13 @@ impl Tokenizer for HfTokenizer {
     }
 
     fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let encoding = self
-            .inner
-            .encode(text, add_special_tokens)
-            .map_err(invalid)?;
-        Ok(encoding.get_ids().to_vec())
+        guarded(|| {
+            let encoding = self
+                .inner
+                .encode(text, add_special_tokens)
+                .map_err(invalid)?;
+            Ok(encoding.get_ids().to_vec())
+        })
     }
 
     /// The library's decoder gives the text; it skips ids it does not know, so they are
@@ -56,7 +85,7 @@ impl Tokenizer for HfTokenizer {
         {
             return Err(unknown_id(index, ids[index], self.vocab_size()));
         }
-        Ok(self.inner.decode(ids, false).map_err(invalid)?.into_bytes())
+        guarded(|| Ok(self.inner.decode(ids, false).map_err(invalid)?.into_bytes()))
     }
 
     fn vocab_size(&self) -> u32 {

@@ -59,6 +59,21 @@ fn from_json_named(
     })
 }
 
+/// Why a vocabulary's ids cannot be loaded, if they cannot: tables indexed by id are as long
+/// as the largest id, so one id near `u32::MAX` among a few tokens would cost gigabytes.
+/// Real vocabularies are dense (a few holes at most), so ids far beyond the number of
+/// tokens are refused instead.
+pub(crate) fn sparse_ids(largest: u32, tokens: usize) -> Option<String> {
+    let allowed = (tokens as u64).saturating_mul(4).saturating_add(1 << 16);
+    (u64::from(largest) >= allowed).then(|| {
+        format!(
+            "id {largest} is far beyond the {tokens} tokens of the vocabulary (at most \
+             {} for them): ids must be (nearly) consecutive",
+            allowed - 1
+        )
+    })
+}
+
 /// `model.type`, when the document has one.
 fn model_type(json: &str) -> Option<String> {
     #[derive(Deserialize)]

@@ -140,3 +140,6 @@ pub(crate) fn unknown_id(index: usize, id: u32, vocab_size: u32) -> crate::Error
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod mutations;

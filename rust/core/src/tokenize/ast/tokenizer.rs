@@ -35,6 +35,11 @@ const BYTES: u32 = 256;
 const WORDS: usize = 1 << 16;
 const MAX_WORD_BYTES: usize = 64;
 
+/// The bytes all tokens may spell together. Merges spell their tokens from earlier ones, so a
+/// file of a few hundred bytes can double one token 41 times and ask for 2^41 bytes; trained
+/// vocabularies spell a few megabytes at most.
+const MAX_SPELLED_BYTES: usize = 1 << 26;
+
 /// A leaf token's bytes and its ids.
 type Words = FxHashMap<Box<[u8]>, Box<[u32]>>;
 
@@ -140,6 +145,7 @@ impl AstTokenizer {
         name: &str,
     ) -> Result<Self> {
         let mut spelled: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        let mut spelled_bytes = 0usize;
         for (t, &(a, b)) in merges.iter().enumerate() {
             let known = BYTES + t as u32;
             if a >= known || b >= known {
@@ -149,8 +155,21 @@ impl AstTokenizer {
                     message: format!("[{a}, {b}] uses an id not made before it (below {known})"),
                 });
             }
-            let mut bytes = spelled[a as usize].clone();
-            bytes.extend_from_slice(&spelled[b as usize]);
+            let (a, b) = (&spelled[a as usize], &spelled[b as usize]);
+            spelled_bytes += a.len() + b.len();
+            if spelled_bytes > MAX_SPELLED_BYTES {
+                return Err(Error::InvalidTokenizer {
+                    path: name.into(),
+                    at: format!("model.merges[{t}]"),
+                    message: format!(
+                        "the merges up to here spell more than {MAX_SPELLED_BYTES} bytes \
+                         together (a token {} bytes long); no vocabulary needs that",
+                        a.len() + b.len()
+                    ),
+                });
+            }
+            let mut bytes = a.clone();
+            bytes.extend_from_slice(b);
             spelled.push(bytes);
         }
         let mut by_spelling: FxHashMap<String, u32> = FxHashMap::default();

@@ -12,6 +12,7 @@ use super::document::{self, Document, Merge, ModelFields, Part};
 use super::model::Unknown;
 use super::pretokenize::{GPT2_PATTERN, Stage};
 use super::template::{Piece, Template};
+use crate::tokenize::load::sparse_ids;
 use crate::{Error, Result};
 
 /// Ids at or above this are refused: they would only make the id tables huge.
@@ -204,6 +205,13 @@ impl Reader<'_> {
         for (token, id) in entries {
             let id = self.id(Some(&id), || format!("model.vocab[{token:?}]"))?;
             vocab.insert(token, id);
+        }
+        if let Some(message) = vocab
+            .values()
+            .max()
+            .and_then(|&largest| sparse_ids(largest, vocab.len()))
+        {
+            return Err(self.invalid("model.vocab", message));
         }
 
         let listed = model
