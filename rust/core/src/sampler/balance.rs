@@ -258,8 +258,9 @@ fn refine(costs: &[f64], members: &mut [Vec<usize>]) {
 }
 
 /// Balanced steps: each step's `W·B` rows are cut into `W·m` groups of `B/m` rows of
-/// near-equal cost; rank `r` takes groups `r·m … r·m + m − 1` as its micro-batches `0 … m−1`,
-/// one after the other in its batch of `B` rows (rows in plan order inside a group).
+/// near-equal cost, and the groups dealt `m` to a rank the same way (so ranks are balanced
+/// too); a rank's groups are its micro-batches, one after the other in its batch of `B` rows
+/// (rows in plan order inside a group).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Balance {
     pub cost: CostModel,
@@ -291,12 +292,21 @@ impl Deal for Balance {
             .iter()
             .map(|row| row.map_or(0.0, |p| self.cost.row_cost(plan, p)))
             .collect();
-        let groups = step.len() / (batch_size / self.micro_batches as usize);
-        let group_of = partition(&costs, groups, self.method)
+        let m = self.micro_batches as usize;
+        let ranks = step.len() / batch_size;
+        let group_of = partition(&costs, ranks * m, self.method)
             .expect("the split checks that micro-batches divide the step");
+        // The groups' loads dealt to ranks, `m` each, by the same partition: ranks are
+        // balanced as well as their micro-batches.
+        let mut loads = vec![0.0; ranks * m];
+        for (&g, &c) in group_of.iter().zip(&costs) {
+            loads[g] += c;
+        }
+        let rank_of = partition(&loads, ranks, self.method)
+            .expect("every rank takes the same number of groups");
         let mut order: Vec<usize> = (0..step.len()).collect();
-        // Group by group; a row keeps its place in the plan within its group.
-        order.sort_by_key(|&i| (group_of[i], i));
+        // Rank by rank, group by group; a row keeps its place in the plan within its group.
+        order.sort_by_key(|&i| (rank_of[group_of[i]], group_of[i], i));
         let dealt: Vec<Option<usize>> = order.iter().map(|&i| step[i]).collect();
         step.copy_from_slice(&dealt);
     }
