@@ -22,6 +22,7 @@ most loaded rank's cost / Σ of the mean rank's (what the slowest rank makes eve
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -32,11 +33,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import seqpack
 from harness.datasets import preprocess_once
 from harness.machine import REPO, machine_description
 from harness.results import RunClock, machine_section, write_results
-
-import seqpack
 from seqpack import _core
 
 HISTOGRAMS = REPO / ".." / "shared" / "data" / "packing"
@@ -58,20 +58,20 @@ def histogram_lengths(name: str, capacity: int, seq_len: int, docs: int) -> npt.
 
 
 def linux_c_lengths(src: Path, work: Path) -> tuple[npt.NDArray[np.int64], Path]:
-    """Token lengths of every 8th .c/.h file of the kernel tree (sorted paths), tokenized by
-    ``seqpack preprocess`` with an 8k BPE trained on the first 2,000 of them."""
+    """Token lengths of every 16th .c/.h file of the kernel tree (sorted paths), tokenized by
+    ``seqpack preprocess`` with an 8k BPE trained on the first 500 of them."""
     dataset = work / "linux-c"
     corpus = work / "linux-c.jsonl"
     tokenizer = work / "linux-c-tokenizer.json"
     if not corpus.exists():
         files = sorted(p for p in src.rglob("*") if p.suffix in (".c", ".h") and p.is_file())
         with corpus.open("w", encoding="utf-8") as f:
-            for p in files[::8]:
+            for p in files[::16]:
                 text = p.read_text(encoding="utf-8", errors="replace")
                 f.write(json.dumps({"text": text, "source": str(p.relative_to(src))}) + "\n")
     if not tokenizer.exists():
         with corpus.open(encoding="utf-8") as f:
-            sample = [json.loads(line)["text"] for _, line in zip(range(2000), f, strict=False)]
+            sample = [json.loads(line)["text"] for _, line in zip(range(500), f, strict=False)]
         seqpack.train_bpe(sample, 8192, special_tokens=["<|endoftext|>"], out=tokenizer)
     preprocess_once([corpus], tokenizer, dataset)
     return seqpack.Dataset(dataset).lengths.astype(np.int64), dataset
@@ -86,7 +86,7 @@ def epoch_rows(lengths: npt.NDArray[np.int64], seq_len: int, rows: int) -> list[
         order = np.random.default_rng(SEED + epoch).permutation(len(lengths))
         packing = seqpack.pack(lengths[order], seq_len, seed=SEED + epoch)
         offsets, length = packing.pack_offsets, packing.length
-        out.extend(length[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:], strict=True))
+        out.extend(length[a:b].tolist() for a, b in itertools.pairwise(offsets))
         epoch += 1
     return out[:rows]
 
@@ -124,16 +124,14 @@ def peer_balancers() -> dict[str, Balancer]:
     return found
 
 
-def step_balance(
-    rows: list[list[int]], world: int, balancer: Balancer
-) -> dict[str, float]:
+def step_balance(rows: list[list[int]], world: int, balancer: Balancer) -> dict[str, float]:
     """``time``, ``worst`` and the balancer's median µs per step over the steps of ``rows``."""
     per_step = world * ROWS_PER_RANK
     slowest = mean = worst = 0.0
     took: list[float] = []
     for s in range(len(rows) // per_step):
         costs = np.array(
-            [float(sum(l * l for l in r)) for r in rows[s * per_step : (s + 1) * per_step]]
+            [float(sum(n * n for n in r)) for r in rows[s * per_step : (s + 1) * per_step]]
         )
         t0 = time.perf_counter()
         group = balancer(costs, world)
@@ -155,22 +153,18 @@ def causal_work(queries: list[int], segment_starts: list[int]) -> int:
     return int((q - first + 1).sum())
 
 
-def cp_balance(rows: list[list[int]], seq_len: int, cp_size: int) -> dict[str, float]:
-    """Max/mean causal-attention work over CP ranks, averaged over rows, per layout, and
-    the tokens per-document alignment adds."""
+def cp_balance(lengths: npt.NDArray[np.int64], seq_len: int, cp_size: int) -> dict[str, float]:
+    """Max/mean causal-attention work over CP ranks, averaged over 400 rows, per layout
+    (per-document rows packed from lengths aligned to 2C, as the loader packs them), and
+    the tokens that alignment adds."""
     chunks = 2 * cp_size
+    aligned = -(-lengths // chunks) * chunks
     out: dict[str, list[float]] = {"per-document": [], "row": [], "contiguous": []}
-    added = real = 0
-    for lengths in rows[:400]:
-        for layout in out:
-            if layout == "per-document":
-                segments = [-(-n // chunks) * chunks for n in lengths]
-            else:
-                segments = list(lengths)
-            end = seq_len - sum(segments)
-            if end < 0:  # alignment pushed the row over: it would hold fewer documents
-                continue
-            segments = [*segments, end] if end else segments
+    for layout in out:
+        source = aligned if layout == "per-document" else lengths
+        for row in epoch_rows(source, seq_len, 400):
+            end = seq_len - sum(row)
+            segments = [*row, end] if end else row
             starts = np.cumsum([0, *segments[:-1]]).tolist()
             if layout == "contiguous":
                 part = seq_len // cp_size
@@ -180,12 +174,9 @@ def cp_balance(rows: list[list[int]], seq_len: int, cp_size: int) -> dict[str, f
                 ranks = [c.gather_indices(segments) for c in cp]
             work = [causal_work(r, starts) for r in ranks]
             out[layout].append(max(work) / statistics.mean(work))
-            if layout == "per-document":
-                added += sum(segments[: len(lengths)]) - sum(lengths)
-                real += sum(lengths)
     return {
         **{k: statistics.mean(v) for k, v in out.items()},
-        "alignment_padding": added / max(real, 1),
+        "alignment_padding": float(aligned.sum() - lengths.sum()) / float(lengths.sum()),
     }
 
 
@@ -245,18 +236,37 @@ def main() -> None:
             for world in WORLDS:
                 for method, balancer in balancers.items():
                     result = step_balance(rows, world, balancer)
-                    dp.append({"data": name, "seq_len": seq_len, "world": world,
-                               "method": method, **result})
+                    dp.append(
+                        {
+                            "data": name,
+                            "seq_len": seq_len,
+                            "world": world,
+                            "method": method,
+                            **result,
+                        }
+                    )
                     print(json.dumps(dp[-1]), file=sys.stderr)
             for cp_size in (2, 8):
-                cp.append({"data": name, "seq_len": seq_len, "cp_size": cp_size,
-                           **cp_balance(rows, seq_len, cp_size)})
+                cp.append(
+                    {
+                        "data": name,
+                        "seq_len": seq_len,
+                        "cp_size": cp_size,
+                        **cp_balance(lengths, seq_len, cp_size),
+                    }
+                )
                 print(json.dumps(cp[-1]), file=sys.stderr)
     throughput = loader_throughput(dataset, rounds=3, batches=10 if args.quick else 40)
     machine = machine_description(["torch", "lightbinpack"], shared_machine=True)
-    payload = {**clock.record(__file__), "rows_per_rank": ROWS_PER_RANK, "steps": steps,
-               "data_parallel": dp, "context_parallel": cp, "loader_tokens_per_s": throughput,
-               "machine": machine}
+    payload = {
+        **clock.record(__file__),
+        "rows_per_rank": ROWS_PER_RANK,
+        "steps": steps,
+        "data_parallel": dp,
+        "context_parallel": cp,
+        "loader_tokens_per_s": throughput,
+        "machine": machine,
+    }
     methods = list(balancers)
     md = [
         "# Long-context balance",
@@ -271,27 +281,53 @@ def main() -> None:
     lines = []
     for key in sorted({(r["data"], r["seq_len"], r["world"]) for r in dp}, key=str):
         cells = {r["method"]: r for r in dp if (r["data"], r["seq_len"], r["world"]) == key}
-        lines.append([key[0], str(key[1]), str(key[2]), *[
-            f"{cells[m]['time']:.3f} / {cells[m]['worst']:.2f}" for m in methods]])
+        lines.append(
+            [
+                key[0],
+                str(key[1]),
+                str(key[2]),
+                *[f"{cells[m]['time']:.3f} / {cells[m]['worst']:.2f}" for m in methods],
+            ]
+        )
     md += table(header, lines)
     us = {m: statistics.median(r["us_per_step"] for r in dp if r["method"] == m) for m in methods}
-    md += ["Median time to balance one step: "
-           + ", ".join(f"{m} {v:.0f} µs" for m, v in us.items()), ""]
-    md += ["## Context parallelism", "",
-           "Causal attention work per CP rank (max/mean, mean over up to 400 rows): seqpack's "
-           "gather indices equal torch's `_PerDocumentHeadTailLoadBalancer` and "
-           "`_HeadTailLoadBalancer` index for index (tests/test_long_context.py); "
-           "`contiguous` cuts the row into C equal parts.", ""]
+    md += [
+        "Median time to balance one step: " + ", ".join(f"{m} {v:.0f} µs" for m, v in us.items()),
+        "",
+    ]
+    md += [
+        "## Context parallelism",
+        "",
+        "Causal attention work per CP rank (max/mean, mean over up to 400 rows): seqpack's "
+        "gather indices equal torch's `_PerDocumentHeadTailLoadBalancer` and "
+        "`_HeadTailLoadBalancer` index for index (tests/test_long_context.py); "
+        "`contiguous` cuts the row into C equal parts.",
+        "",
+    ]
     md += table(
         ["data", "seq_len", "C", "per-document", "row", "contiguous", "alignment padding"],
-        [[r["data"], str(r["seq_len"]), str(r["cp_size"]), f"{r['per-document']:.3f}",
-          f"{r['row']:.3f}", f"{r['contiguous']:.3f}", f"{r['alignment_padding']:.2%}"]
-         for r in cp],
+        [
+            [
+                r["data"],
+                str(r["seq_len"]),
+                str(r["cp_size"]),
+                f"{r['per-document']:.3f}",
+                f"{r['row']:.3f}",
+                f"{r['contiguous']:.3f}",
+                f"{r['alignment_padding']:.2%}",
+            ]
+            for r in cp
+        ],
     )
-    md += ["## Loader", "",
-           "PackedLoader tokens/s, rank 0 of 8, seq_len 8192, B = 4, linux-c, median of 3 "
-           "interleaved rounds: " + ", ".join(f"{k} {v:,.0f}" for k, v in throughput.items())
-           + f" (ratio {throughput['attention'] / throughput['none']:.3f}).", ""]
+    md += [
+        "## Loader",
+        "",
+        "PackedLoader tokens/s, rank 0 of 8, seq_len 8192, B = 4, linux-c, median of 3 "
+        "interleaved rounds: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in throughput.items())
+        + f" (ratio {throughput['attention'] / throughput['none']:.3f}).",
+        "",
+    ]
     md += machine_section(machine)
     write_results(args.out, "long_context", payload, "\n".join(md) + "\n")
 
