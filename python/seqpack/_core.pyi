@@ -23,16 +23,19 @@ __all__ = [
     "AstBpeTraining",
     "BatchStream",
     "BpeTrainer",
+    "ContextParallel",
     "Dataset",
     "EpochPlanner",
     "Packing",
     "Plan",
     "PreprocessProgress",
+    "ShardStream",
     "SqlBpe",
     "StepSplit",
     "TokenStore",
     "Tokenizer",
     "__version__",
+    "balance_partition",
     "checksum_file",
     "curriculum_odds",
     "curriculum_schedule",
@@ -184,6 +187,43 @@ class BatchStream:
     def __next__(self) -> _BatchArrays: ...
     def __len__(self) -> int: ...
 
+_ShardArrays = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int32],
+    int,
+    int,
+]
+
+@final
+class ContextParallel:
+    """Rank ``rank`` of a context-parallel group of ``size`` (layout ``"per-document"`` or
+    ``"row"``)."""
+
+    def __new__(cls, size: int, rank: int, layout: str) -> ContextParallel: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def document_align(self) -> int: ...
+    def check_seq_len(self, seq_len: int) -> None: ...
+    def gather_indices(self, lengths: Sequence[int]) -> list[int]: ...
+
+@final
+class ShardStream:
+    """Batches of a schedule cut into one rank's context-parallel shards (made by
+    ``StepSplit.shard_stream``): ``(input_ids, labels, position_ids, document_ids,
+    gather_indices, cu_seqlens, cu_seqlens_padded, max_seqlen, real_tokens)``."""
+
+    def __iter__(self) -> ShardStream: ...
+    def __next__(self) -> _ShardArrays: ...
+    def __len__(self) -> int: ...
+
 # The sampler (seqpack_core::sampler): epoch plans, the rank/step split, the curriculum,
 # the seed derivation and the loader state.
 
@@ -232,6 +272,9 @@ class StepSplit:
         drop_last: bool,
         pad_id: int,
         prefetch: int,
+        balance: str = "none",
+        balance_cost: tuple[float, float] | None = None,
+        micro_batches: int | None = None,
     ) -> StepSplit: ...
     @property
     def batch_size(self) -> int: ...
@@ -246,7 +289,17 @@ class StepSplit:
     def stream(
         self, store: TokenStore, plan: Plan, consumed: int, worker: int, workers: int
     ) -> BatchStream: ...
+    def shard_stream(
+        self,
+        store: TokenStore,
+        plan: Plan,
+        consumed: int,
+        worker: int,
+        workers: int,
+        cp: ContextParallel,
+    ) -> ShardStream: ...
 
+def balance_partition(costs: Sequence[float], groups: int, method: str = "kk") -> list[int]: ...
 def derive_seed(dataset: str, options: dict[str, Any], epoch: int, purpose: str) -> int: ...
 def curriculum_odds(curriculum: str | Sequence[float], num_buckets: int) -> list[float]: ...
 def curriculum_schedule(

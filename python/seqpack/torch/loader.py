@@ -3,9 +3,10 @@ isolated, the order of each epoch a pure function of (dataset, seed, epoch, opti
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -14,11 +15,16 @@ from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
 from seqpack.packing import Algorithm, LongDocs, _is_int
 from seqpack.plan import epoch_planner
-from seqpack.torch.batch import Batch, check_masks, make_batch
+from seqpack.torch.batch import Batch, check_masks, make_batch, make_shard_batch
 from seqpack.torch.patch import PatchAlign
 from seqpack.torch.ranks import ranks, worker
 
-__all__ = ["PackedLoader"]
+__all__ = ["Balance", "CpLayout", "PackedLoader"]
+
+#: How a step's rows go to ranks: in turn, or dealt by attention cost.
+Balance = Literal["none", "attention"]
+#: How a row is cut over a context-parallel group (see :class:`PackedLoader`).
+CpLayout = Literal["per-document", "row"]
 
 
 class PackedLoader(torch.utils.data.IterableDataset[Batch]):
@@ -48,6 +54,27 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     stands (a batch taken by ``next(iter(loader))`` counts as consumed); once it is done, the
     loader moves to the next epoch. ``state_dict()`` says where it stands in a few integers,
     and ``load_state_dict()`` resumes exactly there, also on another number of ranks.
+
+    ``balance="attention"`` deals each step's ``world_size × batch_size`` rows to ranks by
+    cost, ``balance_cost = (a, b)`` with ``cost(row) = a·Σ l² + b·L`` over the row's
+    documents (default ``(1, 49152)``: one layer of hidden size 4096), so the most loaded
+    rank is as close to the mean as a partition into equal-sized groups gets; with
+    ``micro_batches=m`` each rank's batch is ``m`` balanced micro-batches of
+    ``batch_size / m`` rows, one after the other. The rows of a step, the state and resuming
+    are those of round-robin.
+
+    ``cp_size=C, cp_rank=r`` (``rank``/``world_size`` then count data-parallel ranks, and
+    the ranks of one context-parallel group get the same rows) yields rank ``r``'s shard of
+    each row: ``seq_len / C`` positions, chunks ``r`` and ``2C − 1 − r`` of every document
+    (``cp_layout="per-document"``, documents padded to a multiple of ``2C``, counted in
+    ``stats()``) or of the whole row (``"row"``). A shard batch holds ``input_ids``,
+    ``labels`` (already shifted: the target of each position, -100 where the next position
+    is another document's or padding; do not shift them again), ``position_ids`` (within
+    each document, as in the full row), ``document_ids``, ``gather_indices`` (each
+    position's place in its full row), and over the full rows ``cu_seqlens`` (real tokens
+    per segment, as THD kernels count them), ``cu_seqlens_padded`` and ``max_seqlen``.
+    ``masks`` may add ``"seq_idx"`` (int32 ``[B, L]``, the document index of each position,
+    end padding a segment of its own) in either mode.
     """
 
     def __init__(
@@ -70,8 +97,16 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         verify: bool = True,
         patch_size: int | None = None,
         patch_align: PatchAlign = "document",
+        balance: Balance = "none",
+        balance_cost: tuple[float, float] | None = None,
+        micro_batches: int | None = None,
+        cp_size: int | None = None,
+        cp_rank: int = 0,
+        cp_layout: CpLayout = "per-document",
     ) -> None:
         self.masks = check_masks(masks)
+        self._cp_options = (cp_size, cp_rank, cp_layout, seq_len, self.masks, patch_size)
+        self.cp = _context_parallel(*self._cp_options)
         if patch_align not in ("document", "none"):
             raise InvalidInputError(
                 f"patch_align must be 'document' or 'none', got {patch_align!r}"
@@ -93,6 +128,9 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             "drop_last": drop_last,
             "pad_id": pad_id,
             "prefetch": prefetch,
+            "balance": balance,
+            "balance_cost": balance_cost,
+            "micro_batches": micro_batches,
         }
         aligned = patch_size is not None and patch_align == "document"
         self._plan_options: dict[str, Any] = {
@@ -101,7 +139,10 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             "max_docs_per_pack": max_docs_per_pack,
             "shuffle": shuffle,
             "seed": seed,
-            "align": patch_size if aligned and patch_size is not None else 1,
+            "align": math.lcm(
+                patch_size if aligned and patch_size is not None else 1,
+                1 if self.cp is None else self.cp.document_align,
+            ),
         }
         self.split = _core.StepSplit(**self._split_options)
         self.dataset = Dataset(data_dir, verify=verify)
@@ -128,12 +169,13 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         # Neither the memory maps nor the core's objects travel: a DataLoader worker started
         # by spawn or forkserver maps the (already verified) shards again.
         state = self.__dict__.copy()
-        del state["dataset"], state["planner"], state["split"]
+        del state["dataset"], state["planner"], state["split"], state["cp"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.split = _core.StepSplit(**self._split_options)
+        self.cp = _context_parallel(*self._cp_options)
         self.dataset = Dataset(self._data_dir, verify=False)
         self.planner = epoch_planner(self.dataset, self.seq_len, **self._plan_options)
 
@@ -193,7 +235,12 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         epoch, start = self.epoch, self.consumed
         plan = self.planner.plan(epoch)
         worker_id, workers = worker()
-        stream = self.split.stream(self.planner.store, plan, start, worker_id, workers)
+        store = self.planner.store
+        stream: _core.BatchStream | _core.ShardStream = (
+            self.split.stream(store, plan, start, worker_id, workers)
+            if self.cp is None
+            else self.split.shard_stream(store, plan, start, worker_id, workers, self.cp)
+        )
         step = self.rows_per_step * workers
         for yielded, arrays in enumerate(stream, start=1):
             if self._generation != generation:
@@ -205,7 +252,10 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             # Counted before the batch is handed over: a state saved while the consumer holds
             # it says it has been consumed.
             self.consumed = start + yielded * step
-            yield make_batch(arrays, self.masks, self.patch_size, self.patch_align)
+            if self.cp is not None:
+                yield make_shard_batch(arrays, self.masks)
+            else:
+                yield make_batch(arrays, self.masks, self.patch_size, self.patch_align)
         if self._generation == generation:  # this process's share of the epoch is done
             self.epoch, self.consumed = epoch + 1, 0
 
@@ -213,3 +263,32 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         """A state saved at the last batch of an epoch means the next epoch."""
         if self.consumed > 0 and self.split.steps(self._rows(self.epoch), self.consumed) == 0:
             self.epoch, self.consumed = self.epoch + 1, 0
+
+
+def _context_parallel(
+    cp_size: int | None,
+    cp_rank: int,
+    cp_layout: str,
+    seq_len: int,
+    masks: tuple[str, ...],
+    patch_size: int | None,
+) -> _core.ContextParallel | None:
+    """The context-parallel rank the loader shards rows for, ``None`` without one; refuses
+    what a shard cannot carry."""
+    if cp_size is None:
+        return None
+    for name, value in (("cp_size", cp_size), ("cp_rank", cp_rank)):
+        if not _is_int(value) or value < 0:
+            raise InvalidInputError(f"{name} must be a non-negative integer, got {value!r}")
+    cp = _core.ContextParallel(cp_size, cp_rank, cp_layout)
+    if _is_int(seq_len):
+        cp.check_seq_len(seq_len)
+    dense = sorted(set(masks) & {"sdpa", "flex"})
+    if dense:
+        raise InvalidInputError(
+            f"masks {dense} cover whole rows; a context-parallel shard has cu_seqlens, "
+            "cu_seqlens_padded and gather_indices instead"
+        )
+    if patch_size is not None:
+        raise InvalidInputError("patch_size and cp_size cannot be combined")
+    return cp

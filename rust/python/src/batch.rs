@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use seqpack_core::batch::{self, Batch, Plan, Prefetcher, Schedule};
+use seqpack_core::batch::{self, Batch, ContextParallel, CpShard, Plan, Prefetcher, Schedule};
 use seqpack_core::shard::Manifest;
 
+use crate::convert::choice;
 use crate::dataset::PyTokenStore;
+use crate::errors::to_py;
 use crate::gil::without_gil;
 
 /// The rows of one epoch in training order (see `seqpack_core::batch::Plan`).
@@ -118,12 +120,47 @@ fn to_arrays(py: Python<'_>, batch: Batch) -> PyResult<BatchArrays<'_>> {
     ))
 }
 
-/// The batches of a schedule, assembled ahead on a thread (see `Prefetcher`).
+/// The batches of a schedule, assembled ahead on a thread (see `Prefetcher`), and with a
+/// context-parallel group, cut into this rank's shards.
 #[pyclass(frozen, module = "seqpack._core")]
 pub(crate) struct BatchStream(Mutex<Prefetcher>);
 
+/// Starts assembling the batches of `schedule` over `plan`, rows of `plan.capacity`.
+fn prefetcher(
+    store: &PyTokenStore,
+    plan: &PyPlan,
+    schedule: Schedule,
+    pad_id: i64,
+    prefetch: usize,
+) -> Mutex<Prefetcher> {
+    let seq_len = plan.0.capacity as usize;
+    Mutex::new(Prefetcher::start(
+        store.0.clone(),
+        plan.0.clone(),
+        schedule,
+        seq_len,
+        pad_id,
+        prefetch,
+    ))
+}
+
+fn next_batch(py: Python<'_>, stream: &Mutex<Prefetcher>) -> PyResult<Option<Batch>> {
+    without_gil(py, || {
+        let mut prefetcher = stream
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        prefetcher.next_batch().transpose()
+    })
+}
+
+fn remaining(stream: &Mutex<Prefetcher>) -> usize {
+    let prefetcher = stream
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    prefetcher.remaining() as usize
+}
+
 impl BatchStream {
-    /// Starts assembling the batches of `schedule` over `plan`, rows of `plan.capacity`.
     pub(crate) fn start(
         store: &PyTokenStore,
         plan: &PyPlan,
@@ -131,16 +168,7 @@ impl BatchStream {
         pad_id: i64,
         prefetch: usize,
     ) -> Self {
-        let seq_len = plan.0.capacity as usize;
-        let prefetcher = Prefetcher::start(
-            store.0.clone(),
-            plan.0.clone(),
-            schedule,
-            seq_len,
-            pad_id,
-            prefetch,
-        );
-        BatchStream(Mutex::new(prefetcher))
+        BatchStream(prefetcher(store, plan, schedule, pad_id, prefetch))
     }
 }
 
@@ -151,27 +179,135 @@ impl BatchStream {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<BatchArrays<'py>>> {
-        let next = without_gil(py, || {
-            let mut prefetcher = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            prefetcher.next_batch().transpose()
-        })?;
-        next.map(|batch| to_arrays(py, batch)).transpose()
+        next_batch(py, &self.0)?
+            .map(|batch| to_arrays(py, batch))
+            .transpose()
     }
 
     fn __len__(&self) -> usize {
-        let prefetcher = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        prefetcher.remaining() as usize
+        remaining(&self.0)
+    }
+}
+
+/// Rank `rank` of a context-parallel group of `size` (see
+/// `seqpack_core::batch::ContextParallel`).
+#[pyclass(frozen, name = "ContextParallel", module = "seqpack._core")]
+pub(crate) struct PyContextParallel(pub(crate) ContextParallel);
+
+#[pymethods]
+impl PyContextParallel {
+    #[new]
+    #[pyo3(signature = (size, rank, layout))]
+    fn new(py: Python<'_>, size: u32, rank: u32, layout: &str) -> PyResult<Self> {
+        let layout = choice(py, "cp_layout", layout)?;
+        ContextParallel::new(size, rank, layout)
+            .map(PyContextParallel)
+            .map_err(|e| to_py(py, e))
+    }
+
+    #[getter]
+    fn size(&self) -> u32 {
+        self.0.size
+    }
+
+    #[getter]
+    fn rank(&self) -> u32 {
+        self.0.rank
+    }
+
+    /// The alignment every document of the plan needs (`2·size` per document, else 1).
+    #[getter]
+    fn document_align(&self) -> u32 {
+        self.0.document_align()
+    }
+
+    /// Raises `InvalidInputError` naming `seq_len` unless it cuts into `2·size` chunks.
+    fn check_seq_len(&self, py: Python<'_>, seq_len: u32) -> PyResult<()> {
+        self.0.check_seq_len(seq_len).map_err(|e| to_py(py, e))
+    }
+
+    /// This rank's positions in a row of segments of `lengths`.
+    fn gather_indices(&self, py: Python<'_>, lengths: Vec<usize>) -> PyResult<Vec<usize>> {
+        self.0.gather_indices(&lengths).map_err(|e| to_py(py, e))
+    }
+}
+
+/// `(input_ids, labels, position_ids, document_ids, gather_indices, cu_seqlens,
+/// cu_seqlens_padded, max_seqlen, real_tokens)` of one context-parallel shard.
+type ShardArrays<'py> = (
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<i32>>,
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray1<i32>>,
+    Bound<'py, PyArray1<i32>>,
+    u32,
+    u64,
+);
+
+fn shard_arrays(py: Python<'_>, shard: CpShard) -> PyResult<ShardArrays<'_>> {
+    let shape = [shard.batch_size, shard.local_len];
+    Ok((
+        PyArray1::from_vec(py, shard.input_ids).reshape(shape)?,
+        PyArray1::from_vec(py, shard.labels).reshape(shape)?,
+        PyArray1::from_vec(py, shard.position_ids).reshape(shape)?,
+        PyArray1::from_vec(py, shard.document_ids).reshape(shape)?,
+        PyArray1::from_vec(py, shard.gather_indices).reshape(shape)?,
+        PyArray1::from_vec(py, shard.cu_seqlens),
+        PyArray1::from_vec(py, shard.cu_seqlens_padded),
+        shard.max_seqlen,
+        shard.real_tokens,
+    ))
+}
+
+/// The batches of a schedule cut into one rank's context-parallel shards.
+#[pyclass(frozen, module = "seqpack._core")]
+pub(crate) struct ShardStream {
+    batches: Mutex<Prefetcher>,
+    cp: ContextParallel,
+}
+
+impl ShardStream {
+    pub(crate) fn start(
+        store: &PyTokenStore,
+        plan: &PyPlan,
+        schedule: Schedule,
+        pad_id: i64,
+        prefetch: usize,
+        cp: ContextParallel,
+    ) -> Self {
+        ShardStream {
+            batches: prefetcher(store, plan, schedule, pad_id, prefetch),
+            cp,
+        }
+    }
+}
+
+#[pymethods]
+impl ShardStream {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<ShardArrays<'py>>> {
+        let Some(batch) = next_batch(py, &self.batches)? else {
+            return Ok(None);
+        };
+        let cp = self.cp;
+        let shard = without_gil(py, || cp.shard(&batch))?;
+        shard_arrays(py, shard).map(Some)
+    }
+
+    fn __len__(&self) -> usize {
+        remaining(&self.batches)
     }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
     m.add_class::<BatchStream>()?;
+    m.add_class::<PyContextParallel>()?;
+    m.add_class::<ShardStream>()?;
     Ok(())
 }

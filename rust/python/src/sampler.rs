@@ -10,12 +10,13 @@ use pyo3::types::{PyBool, PyDict, PyString};
 use seqpack_core::Error;
 use seqpack_core::batch::Plan;
 use seqpack_core::sampler::{
-    self, EpochPlanner, LoaderKind, LoaderState, PlanOptions, Purpose, StepSplit,
+    self, Balance, CostModel, EpochPlanner, LoaderKind, LoaderState, Partition, PlanOptions,
+    Purpose, StepSplit,
 };
 use serde_json::{Map, Value};
 
-use crate::batch::{BatchStream, PyPlan};
-use crate::convert::{from_python, to_python};
+use crate::batch::{BatchStream, PyContextParallel, PyPlan, ShardStream};
+use crate::convert::{choice, from_python, to_python};
 use crate::dataset::PyTokenStore;
 use crate::errors::to_py;
 use crate::gil::without_gil;
@@ -169,7 +170,8 @@ pub(crate) struct PyStepSplit {
 #[pymethods]
 impl PyStepSplit {
     #[new]
-    #[pyo3(signature = (*, batch_size, world_size, rank, drop_last, pad_id, prefetch))]
+    #[pyo3(signature = (*, batch_size, world_size, rank, drop_last, pad_id, prefetch, balance="none", balance_cost=None, micro_batches=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         batch_size: &Bound<'_, PyAny>,
@@ -178,14 +180,44 @@ impl PyStepSplit {
         drop_last: bool,
         pad_id: &Bound<'_, PyAny>,
         prefetch: &Bound<'_, PyAny>,
+        balance: &str,
+        balance_cost: Option<(f64, f64)>,
+        micro_batches: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let split = StepSplit::new(
+        let mut split = StepSplit::new(
             integer(batch_size, "batch_size", 1)?,
             integer(world_size, "world_size", 1)?,
             integer(rank, "rank", 0)?,
             drop_last,
         )
         .map_err(|e| to_py(py, e))?;
+        let micro_batches = micro_batches
+            .map(|m| integer(m, "micro_batches", 1))
+            .transpose()?;
+        match balance {
+            "attention" => {
+                let cost = balance_cost
+                    .map_or(Ok(CostModel::default()), |(a, b)| CostModel::new(a, b))
+                    .map_err(|e| to_py(py, e))?;
+                let balance = Balance::new(cost, micro_batches.unwrap_or(1));
+                split = split.balanced(balance).map_err(|e| to_py(py, e))?;
+            }
+            "none" if balance_cost.is_some() || micro_batches.is_some() => {
+                return Err(invalid(
+                    py,
+                    "balance",
+                    "must be \"attention\" for balance_cost or micro_batches to apply".into(),
+                ));
+            }
+            "none" => {}
+            other => {
+                return Err(invalid(
+                    py,
+                    "balance",
+                    format!("{other:?} is unknown; expected none or attention"),
+                ));
+            }
+        }
         let pad_id = integer(pad_id, "pad_id", 0)?;
         if pad_id >= 1 << 32 {
             return Err(invalid(
@@ -245,6 +277,22 @@ impl PyStepSplit {
         let schedule = self.split.schedule(rows, consumed, worker, workers);
         BatchStream::start(store, plan, schedule, self.pad_id, self.prefetch)
     }
+
+    /// The same batches cut into the shards of rank `cp.rank` of a context-parallel group.
+    #[allow(clippy::too_many_arguments)]
+    fn shard_stream(
+        &self,
+        store: &PyTokenStore,
+        plan: &PyPlan,
+        consumed: u64,
+        worker: u64,
+        workers: u64,
+        cp: &PyContextParallel,
+    ) -> ShardStream {
+        let rows = plan.0.num_packs() as u64;
+        let schedule = self.split.schedule(rows, consumed, worker, workers);
+        ShardStream::start(store, plan, schedule, self.pad_id, self.prefetch, cp.0)
+    }
 }
 
 /// The seed of `purpose` ("document-order", "row-order", "curriculum") in `epoch` of a run
@@ -276,6 +324,20 @@ fn derive_seed(
         integer(epoch, "epoch", 0)?,
         purpose,
     ))
+}
+
+/// The group of each of `costs` when they are cut into `groups` groups of equal size and
+/// near-equal total cost (`method`: "kk" or "lpt"; see `seqpack_core::sampler::partition`).
+#[pyfunction]
+#[pyo3(signature = (costs, groups, method="kk"))]
+fn balance_partition(
+    py: Python<'_>,
+    costs: Vec<f64>,
+    groups: usize,
+    method: &str,
+) -> PyResult<Vec<usize>> {
+    let method: Partition = choice(py, "method", method)?;
+    without_gil(py, || sampler::partition(&costs, groups, method))
 }
 
 /// The odds per bucket (smallest first) of a named curriculum or of custom odds.
@@ -362,6 +424,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEpochPlanner>()?;
     m.add_class::<PyStepSplit>()?;
     m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(balance_partition, m)?)?;
     m.add_function(wrap_pyfunction!(curriculum_odds, m)?)?;
     m.add_function(wrap_pyfunction!(curriculum_schedule, m)?)?;
     m.add_function(wrap_pyfunction!(loader_state, m)?)?;

@@ -25,6 +25,9 @@ pub struct Batch {
     pub document_ids: Vec<i32>,
     /// Boundaries of all segments (padding included) over the flattened batch, leading 0.
     pub cu_seqlens: Vec<i32>,
+    /// Real tokens of each segment of `cu_seqlens` (its alignment padding left out; 0 for
+    /// a row's end padding): what the `cu_seqlens` of THD kernels count.
+    pub real_lengths: Vec<u32>,
     pub max_seqlen: u32,
     /// Tokens that are not padding.
     pub real_tokens: u64,
@@ -54,6 +57,7 @@ pub fn assemble(
         position_ids: Vec::with_capacity(total),
         document_ids: Vec::with_capacity(total),
         cu_seqlens: vec![0],
+        real_lengths: Vec::new(),
         max_seqlen: 0,
         real_tokens: 0,
     };
@@ -120,6 +124,7 @@ fn push_segment(
         .labels
         .extend(std::iter::repeat_n(IGNORE_INDEX, align_padding));
     batch.real_tokens += tokens.len() as u64;
+    batch.real_lengths.push(tokens.len() as u32);
     end_segment(batch, len, document);
 }
 
@@ -127,6 +132,7 @@ fn push_segment(
 fn push_padding(batch: &mut Batch, len: usize, pad_id: i64) {
     batch.input_ids.extend(std::iter::repeat_n(pad_id, len));
     batch.labels.extend(std::iter::repeat_n(IGNORE_INDEX, len));
+    batch.real_lengths.push(0);
     end_segment(batch, len, -1);
 }
 

@@ -3,20 +3,24 @@
 //! document isolated from the others: labels that never cross a document boundary, position
 //! ids that restart per document, per-row document indices and `cu_seqlens`.
 //!
+//! [`ContextParallel`] cuts a batch's rows into the shards of a context-parallel group.
+//!
 //! [`write_packed`] writes a plan out as a packed dataset instead.
 //!
 //! [`Prefetcher`] assembles a schedule of batches on a thread of its own, ahead of the
 //! consumer, so a training loop needs no DataLoader worker processes.
 
 mod assemble;
+mod context_parallel;
 mod offline;
 mod plan;
 mod prefetch;
 
 pub use assemble::{Batch, IGNORE_INDEX, assemble};
+pub use context_parallel::{ContextParallel, CpLayout, CpShard};
 pub use offline::{PACKED_ROWS_PER_SHARD, write_packed};
 pub use plan::{Plan, Segment};
-pub use prefetch::{Prefetcher, Schedule};
+pub use prefetch::{Deal, Dealer, Prefetcher, Schedule};
 
 #[cfg(test)]
 mod tests;

@@ -11,21 +11,51 @@ use crate::shard::TokenStore;
 /// Which rows make each batch: batch `i` is rows `first + i·stride + j` of the plan for
 /// `j < batch_size`, a row past the plan's end being padding only. The share of a rank and
 /// a loader worker is made by [`crate::sampler::StepSplit::schedule`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// With a [`Dealer`], the rows of each whole step (`step_rows` of them, this rank's batch
+/// `slot` rows in) are first put in the order the dealer chooses, and the batch is the
+/// same `batch_size` rows of that order.
+#[derive(Debug, Clone)]
 pub struct Schedule {
     pub first: u64,
     pub stride: u64,
     pub batch_size: usize,
     pub num_batches: u64,
+    pub dealer: Option<Dealer>,
+}
+
+/// How the rows of a step are dealt to ranks, and where this rank's batch sits in the step.
+#[derive(Debug, Clone)]
+pub struct Dealer {
+    pub deal: Arc<dyn Deal>,
+    /// Rows of one step over all ranks.
+    pub step_rows: u64,
+    /// Rows of the step before this rank's batch.
+    pub slot: u64,
+}
+
+/// Puts the rows of one step (`None`: padding only) in the order ranks take them: rank `r`
+/// of a step of `batch_size` rows per rank takes rows `r·batch_size …`. A pure function of
+/// the step's rows and the plan.
+pub trait Deal: Send + Sync + std::fmt::Debug {
+    fn deal(&self, plan: &Plan, step: &mut [Option<usize>], batch_size: usize);
 }
 
 impl Schedule {
-    /// The rows of batch `i` for a plan of `num_packs` rows.
-    pub fn rows(&self, i: u64, num_packs: usize) -> Vec<Option<usize>> {
+    /// The rows of batch `i` of `plan`.
+    pub fn rows(&self, i: u64, plan: &Plan) -> Vec<Option<usize>> {
+        let num_packs = plan.num_packs();
+        let row = |p: u64| usize::try_from(p).ok().filter(|&p| p < num_packs);
         let base = self.first + i * self.stride;
-        (0..self.batch_size as u64)
-            .map(|j| usize::try_from(base + j).ok().filter(|&p| p < num_packs))
-            .collect()
+        let Some(dealer) = &self.dealer else {
+            return (0..self.batch_size as u64).map(|j| row(base + j)).collect();
+        };
+        let step_start = base - dealer.slot;
+        let mut step: Vec<Option<usize>> =
+            (0..dealer.step_rows).map(|j| row(step_start + j)).collect();
+        dealer.deal.deal(plan, &mut step, self.batch_size);
+        let slot = dealer.slot as usize;
+        step[slot..slot + self.batch_size].to_vec()
     }
 }
 
@@ -126,7 +156,7 @@ fn spawn(job: Job, from: u64, depth: usize) -> Receiver<Result<Batch>> {
 
 fn produce(job: &Job, from: u64, sender: &SyncSender<Result<Batch>>) {
     for i in from..job.schedule.num_batches {
-        let rows = job.schedule.rows(i, job.plan.num_packs());
+        let rows = job.schedule.rows(i, &job.plan);
         let batch = assemble(&job.store, &job.plan, &rows, job.seq_len, job.pad_id);
         let failed = batch.is_err();
         // A closed channel means the consumer is gone: stop quietly.

@@ -250,16 +250,23 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
         stride: 6,
         batch_size: 3,
         num_batches: 5,
+        dealer: None,
     };
-    let mut prefetcher =
-        Prefetcher::start(fixture.store.clone(), plan.clone(), schedule, 32, -7, 2);
+    let mut prefetcher = Prefetcher::start(
+        fixture.store.clone(),
+        plan.clone(),
+        schedule.clone(),
+        32,
+        -7,
+        2,
+    );
     assert_eq!(prefetcher.remaining(), 5);
     for i in 0..5 {
         if i == 2 {
             // What a forked child sees: the producer is gone. It must resume, not hang.
             prefetcher.owner = 0;
         }
-        let rows = schedule.rows(i, plan.num_packs());
+        let rows = schedule.rows(i, &plan);
         let batch = prefetcher.next_batch().unwrap().unwrap();
         check_batch(&batch, &plan, &rows, 32);
         assert_eq!(
@@ -297,9 +304,9 @@ proptest! {
         let steps = (plan.num_packs() as u64).div_ceil(per_step);
         let mut seen: Vec<Vec<bool>> = lengths.iter().map(|&n| vec![false; n]).collect();
         for rank in 0..world {
-            let schedule = Schedule { first: rank * batch_size as u64, stride: per_step, batch_size, num_batches: steps };
+            let schedule = Schedule { first: rank * batch_size as u64, stride: per_step, batch_size, num_batches: steps, dealer: None };
             for i in 0..steps {
-                let rows = schedule.rows(i, plan.num_packs());
+                let rows = schedule.rows(i, &plan);
                 let batch = assemble(&fixture.store, &plan, &rows, capacity as usize, -7).unwrap();
                 check_batch(&batch, &plan, &rows, capacity as usize);
                 for p in rows.into_iter().flatten() {
@@ -313,5 +320,89 @@ proptest! {
             }
         }
         prop_assert!(seen.iter().all(|doc| doc.iter().all(|&s| s)), "a token was never placed");
+    }
+}
+
+#[test]
+fn context_parallel_chunks_follow_torch_s_head_tail_layouts() {
+    let per_document = ContextParallel::new(2, 0, CpLayout::PerDocument).unwrap();
+    // Torch's `_PerDocumentHeadTailLoadBalancer` example: documents of 4, 8 and 4 tokens.
+    assert_eq!(
+        per_document.gather_indices(&[4, 8, 4]).unwrap(),
+        [0, 3, 4, 5, 10, 11, 12, 15]
+    );
+    let row = ContextParallel::new(2, 1, CpLayout::Row).unwrap();
+    assert_eq!(
+        row.gather_indices(&[4, 8, 4]).unwrap(),
+        [4, 5, 6, 7, 8, 9, 10, 11]
+    );
+    assert_eq!(per_document.document_align(), 4);
+    let error = per_document
+        .gather_indices(&[6, 2])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a segment of 6 tokens does not cut into 2·cp_size = 4"),
+        "{error}"
+    );
+    let error = ContextParallel::new(2, 2, CpLayout::Row)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "cp_rank must be in 0..1, got 2");
+    let error = row.check_seq_len(30).unwrap_err().to_string();
+    assert!(
+        error.starts_with("seq_len must be a multiple of 2·cp_size = 4"),
+        "{error}"
+    );
+    assert!("ring".parse::<CpLayout>().is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The shards of all ranks hold every position of every row once, with the token,
+    /// position and document of that position in the full batch, the label of the next
+    /// position of the same document, and every real token once.
+    #[test]
+    fn context_parallel_shards_cover_each_row_once(
+        lengths in prop::collection::vec(1usize..40, 1..40),
+        cp_size in 1u32..4,
+        per_document in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let layout = if per_document { CpLayout::PerDocument } else { CpLayout::Row };
+        let align = if per_document { 2 * cp_size } else { 1 };
+        let capacity = 48 * cp_size;
+        let fixture = Fixture::new(&lengths, 16);
+        let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+        let plan = Plan::pack_epoch(&as_i64, &options(capacity, Algorithm::Obfd, seed), align, Some(seed)).unwrap();
+        let rows: Vec<Option<usize>> = (0..plan.num_packs().min(3)).map(Some).chain([None]).collect();
+        let seq_len = capacity as usize;
+        let batch = assemble(&fixture.store, &plan, &rows, seq_len, -7).unwrap();
+        prop_assert_eq!(batch.real_lengths.len() + 1, batch.cu_seqlens.len());
+        prop_assert_eq!(batch.real_lengths.iter().map(|&n| u64::from(n)).sum::<u64>(), batch.real_tokens);
+        let mut seen = vec![0u32; batch.input_ids.len()];
+        let mut real = 0;
+        for rank in 0..cp_size {
+            let shard = ContextParallel::new(cp_size, rank, layout).unwrap().shard(&batch).unwrap();
+            prop_assert_eq!(shard.local_len * cp_size as usize, seq_len);
+            prop_assert_eq!(shard.cu_seqlens.last().copied(), Some(batch.real_tokens as i32));
+            real += shard.real_tokens;
+            for (k, &g) in shard.gather_indices.iter().enumerate() {
+                let i = (k / shard.local_len) * seq_len + g as usize;
+                seen[i] += 1;
+                prop_assert_eq!(shard.input_ids[k], batch.input_ids[i]);
+                prop_assert_eq!(shard.position_ids[k], batch.position_ids[i]);
+                prop_assert_eq!(shard.document_ids[k], batch.document_ids[i]);
+                let next_in_row = (g as usize + 1) % seq_len != 0;
+                let label = if next_in_row { batch.labels[i + 1] } else { IGNORE_INDEX };
+                prop_assert_eq!(shard.labels[k], label);
+                if label != IGNORE_INDEX {
+                    prop_assert_eq!(batch.document_ids[i + 1], batch.document_ids[i]);
+                }
+            }
+        }
+        prop_assert!(seen.iter().all(|&n| n == 1));
+        prop_assert_eq!(real, batch.real_tokens);
     }
 }

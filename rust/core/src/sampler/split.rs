@@ -2,12 +2,16 @@
 //! `s·W·B + r·B …` (`B` rows per rank), so every rank gets the same number of batches and
 //! each row goes to exactly one rank; a DataLoader worker `w` of `n` further takes every
 //! `n`-th of its rank's batches, from its `w`-th.
+//!
+//! With a [`Balance`], the rows of each step are dealt by cost instead of in turn (see
+//! [`super::balance`]); which rows make a step does not change, so neither does the state.
 
-use crate::batch::Schedule;
+use super::balance::Balance;
+use crate::batch::{Dealer, Schedule};
 use crate::{Error, Result};
 
 /// How an epoch's rows are cut into steps and shared out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepSplit {
     /// Rows per rank and step.
     pub batch_size: u64,
@@ -16,6 +20,8 @@ pub struct StepSplit {
     /// Leave out the rows that do not fill a last step on every rank (otherwise the last
     /// step is filled with rows of padding only).
     pub drop_last: bool,
+    /// `None`: rank `r` takes the step's rows `r·B …` (round-robin).
+    pub balance: Option<Balance>,
 }
 
 impl StepSplit {
@@ -43,7 +49,25 @@ impl StepSplit {
             world_size,
             rank,
             drop_last,
+            balance: None,
         })
+    }
+
+    /// Deals each step's rows by cost with `balance`; its micro-batches must divide the
+    /// batch size.
+    pub fn balanced(mut self, balance: Balance) -> Result<Self> {
+        let m = balance.micro_batches;
+        if m == 0 || self.batch_size % m != 0 {
+            return Err(Error::invalid_option(
+                "micro_batches",
+                format!(
+                    "must be a positive divisor of batch_size = {}, got {m}",
+                    self.batch_size
+                ),
+            ));
+        }
+        self.balance = Some(balance);
+        Ok(self)
     }
 
     /// Rows of one step over all ranks.
@@ -77,6 +101,11 @@ impl StepSplit {
             stride: step * workers,
             batch_size: self.batch_size as usize,
             num_batches: (steps + workers - 1).saturating_sub(worker) / workers,
+            dealer: self.balance.map(|balance| Dealer {
+                deal: balance.into_deal(),
+                step_rows: step,
+                slot: self.rank * self.batch_size,
+            }),
         }
     }
 }

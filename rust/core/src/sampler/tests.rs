@@ -1,6 +1,8 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::batch::Plan;
+use crate::pack::{Algorithm, LongDocs, PackOptions};
 
 fn options(seed: u64) -> Value {
     json!({"seq_len": 64, "seed": seed})
@@ -24,12 +26,34 @@ fn seeds_differ_by_every_input_and_repeat() {
     assert_eq!(base, derive_seed("ab", &swapped, 3, Purpose::RowOrder));
 }
 
+/// A plan of one document per row, of the given lengths, in dataset order.
+fn plan_of(lengths: &[i64], capacity: u32) -> Plan {
+    let options = PackOptions {
+        capacity,
+        algorithm: Algorithm::Nf,
+        max_docs_per_pack: Some(1),
+        long_docs: LongDocs::Error,
+        seed: None,
+    };
+    Plan::pack_epoch(lengths, &options, 1, None).unwrap()
+}
+
 #[test]
 fn split_hands_every_row_to_one_rank_and_worker() {
-    for drop_last in [true, false] {
+    let plan = plan_of(&[8; 103], 8);
+    for (drop_last, balance) in [(true, false), (false, false), (true, true), (false, true)] {
         let rows = 103;
         let splits: Vec<StepSplit> = (0..3)
-            .map(|r| StepSplit::new(4, 3, r, drop_last).unwrap())
+            .map(|r| {
+                let split = StepSplit::new(4, 3, r, drop_last).unwrap();
+                if balance {
+                    split
+                        .balanced(Balance::new(CostModel::default(), 2))
+                        .unwrap()
+                } else {
+                    split
+                }
+            })
             .collect();
         let steps = splits[0].steps(rows, 0);
         assert_eq!(steps, if drop_last { 8 } else { 9 });
@@ -39,13 +63,13 @@ fn split_hands_every_row_to_one_rank_and_worker() {
             for worker in 0..2 {
                 let schedule = split.schedule(rows, 24, worker, 2);
                 for i in 0..schedule.num_batches {
-                    for row in schedule.rows(i, seen.len()).into_iter().flatten() {
+                    for row in schedule.rows(i, &plan).into_iter().flatten() {
                         seen[row] += 1;
                     }
                 }
             }
         }
-        let handed = (24..(steps * 12) as usize).collect::<Vec<_>>();
+        let handed = (24..((steps * 12) as usize).min(rows as usize)).collect::<Vec<_>>();
         assert!(handed.iter().all(|&r| seen[r] == 1));
         assert_eq!(seen.iter().sum::<u32>() as usize, handed.len());
     }
@@ -143,4 +167,87 @@ fn bad_states_name_the_key() {
     assert!(resume_error(v2(json!({"dataset": "other"}))).contains("state is of another dataset"));
     assert!(resume_error(v2(json!({"options": {"seed": 2}}))).contains("seed = 2 there, 1 here"));
     assert!(resume_error(v2(json!({"loader": "decomposed"}))).contains("not of a packed one"));
+}
+
+#[test]
+fn balanced_steps_deal_long_rows_apart_with_equal_counts() {
+    // Round-robin gives rank 0 both long rows of each step; the balancer one to each rank.
+    let plan = plan_of(&[64, 64, 4, 4, 64, 64, 4, 4], 64);
+    let attention = CostModel::new(1.0, 0.0).unwrap();
+    let rows_of = |rank: u64| {
+        let split = StepSplit::new(2, 2, rank, true)
+            .unwrap()
+            .balanced(Balance::new(attention, 1))
+            .unwrap();
+        let schedule = split.schedule(8, 0, 0, 1);
+        (0..schedule.num_batches)
+            .map(|i| schedule.rows(i, &plan))
+            .collect::<Vec<_>>()
+    };
+    let expected = |a, b| vec![Some(a), Some(b)];
+    assert_eq!(rows_of(0), [expected(0, 3), expected(4, 7)]);
+    assert_eq!(rows_of(1), [expected(1, 2), expected(5, 6)]);
+    assert_eq!(attention.row_cost(&plan, 0), 64.0 * 64.0);
+    assert_eq!(CostModel::default().cost([3, 4]), 25.0 + 7.0 * 49152.0);
+}
+
+#[test]
+fn bad_balance_options_are_refused() {
+    let cost = |a, b| CostModel::new(a, b).unwrap_err().to_string();
+    assert!(cost(-1.0, 0.0).contains("quadratic term must be a finite number ≥ 0, got -1"));
+    assert!(cost(1.0, f64::NAN).contains("linear term"));
+    assert!(cost(0.0, 0.0).contains("both terms 0"));
+    let split = StepSplit::new(4, 2, 0, true).unwrap();
+    let error = split
+        .balanced(Balance::new(CostModel::default(), 3))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "micro_batches must be a positive divisor of batch_size = 4, got 3"
+    );
+    assert!(partition(&[1.0, 2.0, 3.0], 2, Partition::Lpt).is_err());
+    assert!(partition(&[1.0, -2.0], 2, Partition::Lpt).is_err());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Every partition holds each row once, in groups of equal size, is the same when run
+    /// again, and no swap between the heaviest group and another lowers the pair's larger
+    /// load (the refinement's fixed point); its heaviest group is never heavier than the
+    /// rows dealt in turn.
+    #[test]
+    fn partitions_are_equal_sized_deterministic_and_locally_optimal(
+        costs in proptest::collection::vec(0u32..10_000, 1..48),
+        groups in 1usize..9,
+        kk in proptest::bool::ANY,
+    ) {
+        let per_group = costs.len().div_ceil(groups);
+        let mut costs: Vec<f64> = costs.iter().map(|&c| f64::from(c)).collect();
+        costs.resize(per_group * groups, 0.0);
+        let method = if kk { Partition::KarmarkarKarp } else { Partition::Lpt };
+        let group_of = partition(&costs, groups, method).unwrap();
+        proptest::prop_assert_eq!(&group_of, &partition(&costs, groups, method).unwrap());
+        let mut loads = vec![0.0; groups];
+        let mut sizes = vec![0; groups];
+        for (i, &g) in group_of.iter().enumerate() {
+            loads[g] += costs[i];
+            sizes[g] += 1;
+        }
+        proptest::prop_assert!(sizes.iter().all(|&n| n == per_group));
+        // The refinement's heaviest group: the first of the heaviest.
+        let heavy = (0..groups).rev().max_by(|&x, &y| loads[x].total_cmp(&loads[y])).unwrap();
+        for i in (0..costs.len()).filter(|&i| group_of[i] == heavy) {
+            for j in (0..costs.len()).filter(|&j| group_of[j] != heavy) {
+                let moved = costs[i] - costs[j];
+                let after = (loads[heavy] - moved).max(loads[group_of[j]] + moved);
+                proptest::prop_assert!(after >= loads[heavy], "swap {i}<->{j} lowers the max");
+            }
+        }
+        let in_turn = (0..groups)
+            .map(|g| costs[g * per_group..(g + 1) * per_group].iter().sum::<f64>())
+            .fold(0.0, f64::max);
+        proptest::prop_assert!(loads[heavy] <= in_turn);
+    }
 }
