@@ -13,7 +13,7 @@ mod offline;
 mod plan;
 mod prefetch;
 
-pub use assemble::{Batch, IGNORE_INDEX, assemble};
+pub use assemble::{Batch, IGNORE_INDEX, assemble, assemble_rows};
 pub use offline::{PACKED_ROWS_PER_SHARD, write_packed};
 pub use plan::{Plan, Segment};
 pub use prefetch::{Prefetcher, Schedule};
