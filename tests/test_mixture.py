@@ -342,3 +342,33 @@ def test_deficit_rule_bound_holds_for_any_weights(sources, weights, batch, seed)
         targets = np.array([s["target_tokens"] for s in report["sources"]])
         _check_bound(tokens, targets, f"step {step}")
         assert abs(targets.sum() - tokens.sum()) < 1e-6 * max(tokens.sum(), 1)
+
+
+def test_cli_mix_prints_the_plan_per_stage_and_when_sources_run_out(sources, tmp_path, capsys):
+    from seqpack.cli import main
+
+    spec = {
+        "sources": [
+            {"path": str(sources["code"]), "weight": 0.7, "name": "code"},
+            {"path": str(sources["sql"]), "weight": 0.3, "max_epochs": 1, "name": "sql"},
+        ],
+        "schedule": {"stages": [{"at": 10, "weights": {"code": 0.2, "sql": 0.8}}]},
+    }
+    path = tmp_path / "mix.json"
+    path.write_text(json.dumps(spec))
+    args = ["mix", str(path), "--seq-len", str(SEQ_LEN), "--steps", "150", "--batch", "4"]
+    assert main([*args, "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [s["steps"] for s in plan["stages"]][0] == [0, 10]
+    first, second = plan["stages"]
+    assert [s["rows"] for s in first["sources"]] == [28, 12]  # 40 rows at 0.7/0.3 of tokens
+    assert second["sources"][1]["share"] > 0.5
+    sql_rows = PackedLoader(Mixture([Source(sources["sql"])]), SEQ_LEN, 4).core_mixture.plan(0, 0)
+    ran_out = [e for e in plan["events"] if "sql ran out (max_epochs 1)" in e]
+    assert len(ran_out) == 1
+    assert plan["stages"][-1]["sources"][1]["rows"] + 12 == sql_rows.num_packs
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "stage 1: steps 10.." in text and "sql ran out" in text
+    assert main(["mix", str(tmp_path / "missing.json"), "--seq-len", "8", "--steps", "1"]) == 2
+    assert "cannot read the mixture file" in capsys.readouterr().err

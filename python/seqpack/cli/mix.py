@@ -69,11 +69,12 @@ def _run_mix(args: argparse.Namespace) -> int:
                 ran_out = e["max_epochs"] is not None and epoch >= e["max_epochs"]
                 what = f"ran out (max_epochs {e['max_epochs']})" if ran_out else f"epoch {epoch}"
                 events.append(f"step {after['step']}: {e['name']} {what}")
-        if after["stage"] != begin["stage"]:
+        report = after
+        if report["stage"] != begin["stage"]:  # the steps so far were the previous stage's
             close_stage(report)
             begin = report
-        report = after
-    close_stage(report)
+    if report["step"] > begin["step"] or not stages:
+        close_stage(report)
     plan = {
         "mixture": str(args.mixture),
         "seq_len": args.seq_len,

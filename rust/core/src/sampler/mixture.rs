@@ -284,8 +284,11 @@ pub struct Mixture {
     schedule: WeightSchedule,
     on_exhausted: OnExhausted,
     identity: String,
-    plans: Mutex<Vec<Option<(u64, Arc<Plan>)>>>,
+    plans: Mutex<Vec<Option<KeptPlan>>>,
 }
+
+/// A source's plan of one epoch (the epoch and its rows), kept while it is in use.
+type KeptPlan = (u64, Arc<Plan>);
 
 impl Mixture {
     /// Checks that the sources share a tokenizer and a row length and each has rows, and
