@@ -359,8 +359,8 @@ def test_cli_mix_prints_the_plan_per_stage_and_when_sources_run_out(sources, tmp
     args = ["mix", str(path), "--seq-len", str(SEQ_LEN), "--steps", "150", "--batch", "4"]
     assert main([*args, "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert [s["steps"] for s in plan["stages"]][0] == [0, 10]
     first, second = plan["stages"]
+    assert (first["steps"], second["steps"]) == ([0, 10], [10, 150])
     assert [s["rows"] for s in first["sources"]] == [28, 12]  # 40 rows at 0.7/0.3 of tokens
     assert second["sources"][1]["share"] > 0.5
     sql_rows = PackedLoader(Mixture([Source(sources["sql"])]), SEQ_LEN, 4).core_mixture.plan(0, 0)
