@@ -468,6 +468,7 @@ class Mixture:
         rank: int,
         drop_last: bool,
         pad_id: int,
+        prefetch: int,
         worker: int,
         workers: int,
     ) -> MixtureStream: ...
@@ -480,8 +481,8 @@ class Mixture:
 
 @final
 class MixtureStream:
-    """One rank's (and worker's) batches of a mixture, with the source of each row and
-    the state after each step."""
+    """One rank's (and worker's) batches of a mixture, assembled ahead on a thread, with
+    the source of each row and the state after each step."""
 
     def __iter__(self) -> MixtureStream: ...
     def __next__(

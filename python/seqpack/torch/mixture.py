@@ -71,6 +71,7 @@ class MixtureLoader(PackedLoader):
             "rank": self.rank,
             "drop_last": drop_last,
             "pad_id": pad_id,
+            "prefetch": prefetch,
         }
         self._plan_options: dict[str, Any] = {
             "algorithm": algorithm,
@@ -79,9 +80,8 @@ class MixtureLoader(PackedLoader):
             "shuffle": shuffle,
             "seed": seed,
         }
-        # The core's step split checks the options (batch size, ranks, pad id); batches are
-        # assembled as they are asked for (``prefetch`` is accepted for the same signature).
-        self.split = _core.StepSplit(**self._split_options, prefetch=prefetch)
+        # The core's step split checks the options (batch size, ranks, pad id, prefetch).
+        self.split = _core.StepSplit(**self._split_options)
         self.core_mixture = mixture_planner(
             self.mixture, seq_len, verify=verify, **self._plan_options
         )
@@ -98,7 +98,7 @@ class MixtureLoader(PackedLoader):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.split = _core.StepSplit(**self._split_options, prefetch=1)
+        self.split = _core.StepSplit(**self._split_options)
         self.core_mixture = mixture_planner(
             self.mixture, self.seq_len, verify=False, **self._plan_options
         )

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use seqpack_core::sampler::{Mixture, MixtureCursor, MixtureSource, StepSplit};
+use seqpack_core::sampler::{self, Mixture, MixtureCursor, MixtureSource, StepSplit};
 use serde_json::{Map, Value};
 
 use crate::batch::{BatchArrays, PyPlan, to_arrays};
@@ -173,8 +173,9 @@ impl PyMixture {
     }
 
     /// The batches of rank `rank` of `world_size` (and of worker `worker` of `workers`,
-    /// which takes every `workers`-th step from its `worker`-th) from `state` on.
-    #[pyo3(signature = (state, *, batch_size, world_size, rank, drop_last, pad_id, worker, workers))]
+    /// which takes every `workers`-th step from its `worker`-th) from `state` on,
+    /// assembled up to `prefetch` ahead on a thread.
+    #[pyo3(signature = (state, *, batch_size, world_size, rank, drop_last, pad_id, prefetch, worker, workers))]
     #[allow(clippy::too_many_arguments)]
     fn stream(
         &self,
@@ -185,6 +186,7 @@ impl PyMixture {
         rank: &Bound<'_, PyAny>,
         drop_last: bool,
         pad_id: &Bound<'_, PyAny>,
+        prefetch: &Bound<'_, PyAny>,
         worker: u64,
         workers: u64,
     ) -> PyResult<MixtureStream> {
@@ -196,14 +198,17 @@ impl PyMixture {
         )
         .map_err(|e| to_py(py, e))?;
         let pad_id = integer(pad_id, "pad_id", 0)?;
-        Ok(MixtureStream {
-            mixture: self.0.clone(),
+        let prefetch = integer(prefetch, "prefetch", 1)? as usize;
+        let stream = sampler::MixtureStream::start(
+            self.0.clone(),
+            self.cursor(py, state)?,
             split,
-            pad_id: pad_id as i64,
+            pad_id as i64,
             worker,
-            workers: workers.max(1),
-            walk: Mutex::new((self.cursor(py, state)?, 0)),
-        })
+            workers,
+            prefetch,
+        );
+        Ok(MixtureStream(Mutex::new(stream), self.0.clone()))
     }
 
     #[getter]
@@ -223,24 +228,15 @@ impl PyMixture {
 }
 
 /// `(batch arrays, source of each row, state after the step)`.
-type MixedBatch<'py> = (
+type MixedArrays<'py> = (
     BatchArrays<'py>,
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyAny>,
 );
 
-/// One rank's (and worker's) batches of a mixture: every step's rows are chosen (the same
-/// walk on every rank and worker), only this one's are assembled.
+/// One rank's (and worker's) batches of a mixture (see `seqpack_core::sampler::MixtureStream`).
 #[pyclass(frozen, module = "seqpack._core")]
-pub(crate) struct MixtureStream {
-    mixture: Arc<Mixture>,
-    split: StepSplit,
-    pad_id: i64,
-    worker: u64,
-    workers: u64,
-    /// Where the walk stands, and the steps it has made since the stream started.
-    walk: Mutex<(MixtureCursor, u64)>,
-}
+pub(crate) struct MixtureStream(Mutex<sampler::MixtureStream>, Arc<Mixture>);
 
 #[pymethods]
 impl MixtureStream {
@@ -248,33 +244,18 @@ impl MixtureStream {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<MixedBatch<'py>>> {
-        let (mixture, split) = (&*self.mixture, self.split);
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<MixedArrays<'py>>> {
         let next = without_gil(py, || {
-            let mut walk = self.walk.lock().unwrap_or_else(|p| p.into_inner());
-            let (cursor, made) = &mut *walk;
-            loop {
-                let Some(rows) =
-                    mixture.next_step(cursor, split.rows_per_step(), split.drop_last)?
-                else {
-                    return Ok(None);
-                };
-                *made += 1;
-                if (*made - 1) % self.workers != self.worker {
-                    continue;
-                }
-                let first = (split.rank * split.batch_size) as usize;
-                let mine = &rows[first..first + split.batch_size as usize];
-                let (batch, sources) = mixture.assemble(mine, self.pad_id)?;
-                return Ok(Some((batch, sources, cursor.to_json(mixture))));
-            }
+            let mut stream = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            stream.next_batch()
         })?;
-        let Some((batch, sources, state)) = next else {
+        let Some(mixed) = next else {
             return Ok(None);
         };
+        let state = mixed.cursor.to_json(&self.1);
         Ok(Some((
-            to_arrays(py, batch)?,
-            PyArray1::from_vec(py, sources),
+            to_arrays(py, mixed.batch)?,
+            PyArray1::from_vec(py, mixed.sources),
             to_python(py, &state)?,
         )))
     }
