@@ -70,6 +70,15 @@ pub enum OnExhausted {
     Stop,
 }
 
+impl OnExhausted {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnExhausted::Redistribute => "redistribute",
+            OnExhausted::Stop => "stop",
+        }
+    }
+}
+
 /// The weights of the sources over a run: stages starting at increasing positions (the
 /// first at 0), each with one weight per source.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,7 +350,7 @@ impl Mixture {
                 "max_epochs": s.max_epochs,
             })).collect::<Vec<_>>(),
             "schedule": schedule.to_json(),
-            "on_exhausted": matches!(on_exhausted, OnExhausted::Stop).then_some("stop").unwrap_or("redistribute"),
+            "on_exhausted": on_exhausted.name(),
         });
         let mixture = Mixture {
             plans: Mutex::new(vec![None; sources.len()]),

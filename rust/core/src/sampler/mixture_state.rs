@@ -10,8 +10,8 @@
 use serde_json::{Map, Value, json};
 
 use super::mixture::Mixture;
-use super::state::STATE_VERSION;
-use crate::{Error, Result};
+use super::state::{STATE_VERSION, bad};
+use crate::Result;
 
 /// Where one source stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,10 +40,6 @@ impl SourceCursor {
 pub struct MixtureCursor {
     pub step: u64,
     pub sources: Vec<SourceCursor>,
-}
-
-fn bad(message: String) -> Error {
-    Error::invalid_option("state", message)
 }
 
 fn count(state: &Map<String, Value>, key: &str, at: &str) -> Result<u64> {
