@@ -14,6 +14,7 @@ from seqpack.errors import (
     TokenizerError,
     UnsupportedTokenizerError,
 )
+from seqpack.mixture import Mixture, Source
 from seqpack.packing import ALGORITHMS, Packing, lower_bound, pack
 from seqpack.preprocess import preprocess
 from seqpack.tokenizer import Tokenizer, train_bpe, train_bpe_files
@@ -24,9 +25,11 @@ __all__ = [
     "Dataset",
     "Decomposition",
     "InvalidInputError",
+    "Mixture",
     "Packing",
     "SeqpackError",
     "SeqpackIOError",
+    "Source",
     "Tokenizer",
     "TokenizerError",
     "UnsupportedTokenizerError",

@@ -26,6 +26,8 @@ __all__ = [
     "ContextParallel",
     "Dataset",
     "EpochPlanner",
+    "Mixture",
+    "MixtureStream",
     "Packing",
     "Plan",
     "PreprocessProgress",
@@ -488,3 +490,54 @@ class SqlBpe:
 def sql_tokens(query: str) -> list[str]: ...
 def sql_parse(query: str) -> tuple[list[tuple[int, int]], bool]: ...
 def syntax_crossing(language: str, text: str, lengths: npt.NDArray[np.uint32]) -> int | None: ...
+
+# Mixtures (seqpack_core::sampler::mixture): several datasets in token-exact shares.
+
+@final
+class Mixture:
+    """Several datasets in scheduled, token-exact shares."""
+
+    def __new__(
+        cls,
+        planners: Sequence[EpochPlanner],
+        names: Sequence[str],
+        tokenizers: Sequence[str],
+        max_epochs: Sequence[int | None],
+        spec: dict[str, Any],
+    ) -> Mixture: ...
+    def start(self) -> dict[str, Any]: ...
+    def check_state(self, state: Any) -> dict[str, Any]: ...
+    def advance(
+        self, state: Any, steps: int, rows_per_step: int, drop_last: bool
+    ) -> tuple[dict[str, Any], int]: ...
+    def report(self, state: Any) -> dict[str, Any]: ...
+    def plan(self, source: int, epoch: int) -> Plan: ...
+    def stream(
+        self,
+        state: Any,
+        *,
+        batch_size: int,
+        world_size: int,
+        rank: int,
+        drop_last: bool,
+        pad_id: int,
+        prefetch: int,
+        worker: int,
+        workers: int,
+    ) -> MixtureStream: ...
+    @property
+    def identity(self) -> str: ...
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def seq_len(self) -> int: ...
+
+@final
+class MixtureStream:
+    """One rank's (and worker's) batches of a mixture, assembled ahead on a thread, with
+    the source of each row and the state after each step."""
+
+    def __iter__(self) -> MixtureStream: ...
+    def __next__(
+        self,
+    ) -> tuple[_BatchArrays, npt.NDArray[np.int64], dict[str, Any]]: ...

@@ -12,11 +12,13 @@ from seqpack.torch.decomposed import DecomposedLoader
 from seqpack.torch.grow_length import GrowLengthSchedule, Stage
 from seqpack.torch.loader import PackedLoader
 from seqpack.torch.masks import additive_mask, block_mask, dense_mask
+from seqpack.torch.mixture import MixtureLoader
 from seqpack.torch.patch import PatchSchedule, patch_batch, patch_embed, patch_loss
 
 __all__ = [
     "DecomposedLoader",
     "GrowLengthSchedule",
+    "MixtureLoader",
     "PackedLoader",
     "PatchSchedule",
     "Stage",

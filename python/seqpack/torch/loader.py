@@ -13,6 +13,7 @@ import torch
 from seqpack import _core
 from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
+from seqpack.mixture import Mixture
 from seqpack.packing import Algorithm, LongDocs, _is_int
 from seqpack.plan import epoch_planner
 from seqpack.torch.batch import Batch, check_masks, make_batch, make_shard_batch
@@ -30,7 +31,9 @@ CpLayout = Literal["per-document", "row"]
 class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     """Iterates over batches of ``batch_size`` rows of ``seq_len`` tokens packed from the
     dataset at ``data_dir`` (made by ``seqpack preprocess``, or pre-packed by
-    ``seqpack pack DIR --out``).
+    ``seqpack pack DIR --out``), or, given a :class:`seqpack.Mixture` or a mapping of dataset
+    paths to weights, from several datasets in token-exact shares (a
+    :class:`seqpack.torch.mixture.MixtureLoader`).
 
     Each batch is a dict of tensors: ``input_ids``, ``labels`` (-100 on each document's
     first token and on padding), ``position_ids`` (restarting per document),
@@ -77,9 +80,17 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     end padding a segment of its own) in either mode.
     """
 
+    def __new__(cls, data_dir: Any = None, *args: Any, **kwargs: Any) -> PackedLoader:
+        # A mixture (a ``Mixture`` or a mapping of paths to weights) makes a MixtureLoader.
+        if cls is PackedLoader and isinstance(data_dir, (Mixture, Mapping)):
+            from seqpack.torch.mixture import MixtureLoader
+
+            return super().__new__(MixtureLoader)
+        return super().__new__(cls)
+
     def __init__(
         self,
-        data_dir: str | os.PathLike[str],
+        data_dir: str | os.PathLike[str] | Mixture | Mapping[str | os.PathLike[str], float],
         seq_len: int,
         batch_size: int,
         *,
@@ -104,6 +115,8 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         cp_rank: int = 0,
         cp_layout: CpLayout = "per-document",
     ) -> None:
+        if isinstance(data_dir, (Mixture, Mapping)):
+            raise TypeError("a mixture is loaded by MixtureLoader (PackedLoader makes one)")
         self.masks = check_masks(masks)
         self._cp_options = (cp_size, cp_rank, cp_layout, seq_len, self.masks, patch_size)
         self.cp = _context_parallel(*self._cp_options)

@@ -96,7 +96,7 @@ impl PyPlan {
 }
 
 /// `(input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, real_tokens)`.
-type BatchArrays<'py> = (
+pub(crate) type BatchArrays<'py> = (
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<i64>>,
@@ -107,7 +107,7 @@ type BatchArrays<'py> = (
 );
 
 /// Hands a batch's vectors to numpy without copying them.
-fn to_arrays(py: Python<'_>, batch: Batch) -> PyResult<BatchArrays<'_>> {
+pub(crate) fn to_arrays(py: Python<'_>, batch: Batch) -> PyResult<BatchArrays<'_>> {
     let shape = [batch.batch_size, batch.seq_len];
     Ok((
         PyArray1::from_vec(py, batch.input_ids).reshape(shape)?,

@@ -10,6 +10,7 @@ mod dataset;
 mod decompose;
 mod errors;
 mod gil;
+mod mixture;
 mod pack;
 mod preprocess;
 mod sampler;
@@ -30,5 +31,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokenizer::register(m)?;
     preprocess::register(m)?;
     sampler::register(m)?;
+    mixture::register(m)?;
     decompose::register(m)
 }

@@ -27,7 +27,7 @@ fn invalid(py: Python<'_>, name: &'static str, message: String) -> PyErr {
 
 /// An integer option of at least `least`; anything else (a bool, a float, a negative
 /// number) raises `InvalidInputError` naming `name`.
-fn integer(value: &Bound<'_, PyAny>, name: &'static str, least: u64) -> PyResult<u64> {
+pub(crate) fn integer(value: &Bound<'_, PyAny>, name: &'static str, least: u64) -> PyResult<u64> {
     let py = value.py();
     // Python and numpy integers (anything with `__index__`), never a bool or a float.
     let got = (!value.is_instance_of::<PyBool>())
@@ -71,8 +71,8 @@ fn loader_kind(py: Python<'_>, loader: &str) -> PyResult<LoaderKind> {
 /// Plans the epochs of one dataset; the last plan asked for is kept.
 #[pyclass(frozen, name = "EpochPlanner", module = "seqpack._core")]
 pub(crate) struct PyEpochPlanner {
-    planner: EpochPlanner,
-    store: Py<PyTokenStore>,
+    pub(crate) planner: Arc<EpochPlanner>,
+    pub(crate) store: Py<PyTokenStore>,
     last: Mutex<Option<(u64, Py<PyPlan>)>>,
 }
 
@@ -111,7 +111,7 @@ impl PyEpochPlanner {
             EpochPlanner::new(shared, name, fingerprint, packed_seq_len, options)
         })?;
         Ok(PyEpochPlanner {
-            planner,
+            planner: Arc::new(planner),
             store,
             last: Mutex::new(None),
         })
@@ -125,7 +125,7 @@ impl PyEpochPlanner {
         {
             return Ok(plan.clone_ref(py));
         }
-        let planner = &self.planner;
+        let planner = &*self.planner;
         let plan: Plan = without_gil(py, || planner.plan(epoch))?;
         let plan = Py::new(py, PyPlan(Arc::new(plan)))?;
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((epoch, plan.clone_ref(py)));

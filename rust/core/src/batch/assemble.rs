@@ -42,7 +42,18 @@ pub fn assemble(
     seq_len: usize,
     pad_id: i64,
 ) -> Result<Batch> {
-    let total = packs.len() * seq_len;
+    let rows: Vec<_> = packs.iter().map(|p| p.map(|p| (store, plan, p))).collect();
+    assemble_rows(&rows, seq_len, pad_id)
+}
+
+/// Assembles rows that each come with their own store and plan (row `p` of `plan`, whose
+/// tokens are in `store`; `None`: a row of padding only), as a mixture's batches do.
+pub fn assemble_rows(
+    rows: &[Option<(&TokenStore, &Plan, usize)>],
+    seq_len: usize,
+    pad_id: i64,
+) -> Result<Batch> {
+    let total = rows.len() * seq_len;
     if i32::try_from(total).is_err() {
         return Err(Error::invalid_option(
             "batch",
@@ -50,7 +61,7 @@ pub fn assemble(
         ));
     }
     let mut batch = Batch {
-        batch_size: packs.len(),
+        batch_size: rows.len(),
         seq_len,
         input_ids: Vec::with_capacity(total),
         labels: Vec::with_capacity(total),
@@ -61,9 +72,9 @@ pub fn assemble(
         max_seqlen: 0,
         real_tokens: 0,
     };
-    for &pack in packs {
+    for &row in rows {
         let row_start = batch.input_ids.len();
-        if let Some(p) = pack {
+        if let Some((store, plan, p)) = row {
             if p >= plan.num_packs() {
                 return Err(Error::invalid_option(
                     "pack",

@@ -9,10 +9,16 @@
 //! - [`split`]: steps of an epoch and the rows of each step that go to each rank and worker.
 //! - [`curriculum`]: which bucket each step of a decomposed epoch draws from.
 //! - [`state`]: the resumable state (versioned), with readers for the older formats.
+//! - [`mixture`]: several datasets in scheduled, token-exact shares (the deficit rule);
+//!   [`mixture_state`]: where a mixture stands and its resumable state;
+//!   [`mixture_stream`]: one rank's batches of a mixture, assembled ahead on a thread.
 
 pub mod balance;
 pub mod curriculum;
 pub mod epoch;
+pub mod mixture;
+pub mod mixture_state;
+pub mod mixture_stream;
 pub mod seed;
 pub mod split;
 pub mod state;
@@ -20,6 +26,9 @@ pub mod state;
 pub use balance::{Balance, CostModel, Partition, partition};
 pub use curriculum::{CURRICULA, curriculum_odds, cycle_budgets, schedule};
 pub use epoch::{EpochPlanner, PlanOptions};
+pub use mixture::{Mixture, MixtureSource, OnExhausted, WeightSchedule};
+pub use mixture_state::{MixtureCursor, SourceCursor};
+pub use mixture_stream::{MixedBatch, MixtureStream};
 pub use seed::{Purpose, derive_seed};
 pub use split::StepSplit;
 pub use state::{LoaderKind, LoaderState, STATE_VERSION};

@@ -57,7 +57,7 @@ pub struct LoaderState {
     consumed_key: &'static str,
 }
 
-fn bad(message: String) -> Error {
+pub(super) fn bad(message: String) -> Error {
     Error::invalid_option("state", message)
 }
 

@@ -1,0 +1,154 @@
+//! One rank's (and loader worker's) batches of a mixture, assembled ahead on a thread.
+//!
+//! Every rank and worker walks the same row choices from the same cursor (arithmetic on a
+//! few numbers per source); step `k` of the walk belongs to worker `k mod workers`, and
+//! rank `r` takes rows `r·B … (r + 1)·B` of it, as [`StepSplit`] cuts an epoch's steps.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use super::mixture::Mixture;
+use super::mixture_state::MixtureCursor;
+use super::split::StepSplit;
+use crate::Result;
+use crate::batch::Batch;
+
+/// A batch of a mixture: its rows, the source of each (-1: padding) and where the walk
+/// stands after its step.
+#[derive(Debug, Clone)]
+pub struct MixedBatch {
+    pub batch: Batch,
+    pub sources: Vec<i64>,
+    pub cursor: MixtureCursor,
+    /// Steps of the walk made since the stream started, this one's included.
+    made: u64,
+}
+
+/// Everything a producer thread needs.
+#[derive(Debug, Clone)]
+struct Job {
+    mixture: Arc<Mixture>,
+    split: StepSplit,
+    pad_id: i64,
+    worker: u64,
+    workers: u64,
+}
+
+type Item = Result<Option<MixedBatch>>;
+
+/// The batches of one rank and worker from a cursor on, up to `depth` ahead. Like
+/// [`crate::batch::Prefetcher`], a process that forks gets a thread of its own, started at
+/// the batch it would have received next.
+#[derive(Debug)]
+pub struct MixtureStream {
+    job: Job,
+    depth: usize,
+    /// The walk as of the last batch handed out.
+    at: (MixtureCursor, u64),
+    receiver: Receiver<Item>,
+    owner: u32,
+    finished: bool,
+}
+
+impl MixtureStream {
+    pub fn start(
+        mixture: Arc<Mixture>,
+        cursor: MixtureCursor,
+        split: StepSplit,
+        pad_id: i64,
+        worker: u64,
+        workers: u64,
+        depth: usize,
+    ) -> Self {
+        let job = Job {
+            mixture,
+            split,
+            pad_id,
+            worker,
+            workers: workers.max(1),
+        };
+        let depth = depth.max(1);
+        let at = (cursor, 0);
+        MixtureStream {
+            receiver: spawn(job.clone(), at.clone(), depth),
+            job,
+            depth,
+            at,
+            owner: std::process::id(),
+            finished: false,
+        }
+    }
+
+    /// The next batch, waiting for it if need be; `None` once the mixture has ended.
+    pub fn next_batch(&mut self) -> Result<Option<MixedBatch>> {
+        if self.finished {
+            return Ok(None);
+        }
+        if self.owner != std::process::id() {
+            self.owner = std::process::id();
+            self.receiver = spawn(self.job.clone(), self.at.clone(), self.depth);
+        }
+        let item = match self.receiver.recv() {
+            Ok(item) => item,
+            // The producer stops after an error, handed over first: asking again walks
+            // from where the last batch left off (and fails again if it must).
+            Err(_) => {
+                self.receiver = spawn(self.job.clone(), self.at.clone(), self.depth);
+                self.receiver
+                    .recv()
+                    .expect("a fresh producer sends a batch")
+            }
+        };
+        match &item {
+            Ok(Some(batch)) => self.at = (batch.cursor.clone(), batch.made),
+            Ok(None) => self.finished = true,
+            Err(_) => {}
+        }
+        item
+    }
+}
+
+fn spawn(job: Job, from: (MixtureCursor, u64), depth: usize) -> Receiver<Item> {
+    let (sender, receiver) = sync_channel(depth);
+    std::thread::Builder::new()
+        .name("seqpack-mixture".into())
+        .spawn(move || produce(&job, from, &sender))
+        .expect("the OS starts a thread");
+    receiver
+}
+
+fn produce(job: &Job, (mut cursor, mut made): (MixtureCursor, u64), sender: &SyncSender<Item>) {
+    let split = job.split;
+    loop {
+        let item = job
+            .mixture
+            .next_step(&mut cursor, split.rows_per_step(), split.drop_last)
+            .and_then(|rows| {
+                let Some(rows) = rows else { return Ok(None) };
+                made += 1;
+                if (made - 1) % job.workers != job.worker {
+                    return Ok(Some(None));
+                }
+                let first = (split.rank * split.batch_size) as usize;
+                let mine = &rows[first..first + split.batch_size as usize];
+                let (batch, sources) = job.mixture.assemble(mine, job.pad_id)?;
+                Ok(Some(Some(MixedBatch {
+                    batch,
+                    sources,
+                    cursor: cursor.clone(),
+                    made,
+                })))
+            });
+        let item = match item {
+            Ok(Some(None)) => continue, // another worker's step
+            Ok(Some(batch)) => Ok(batch),
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        let last = !matches!(item, Ok(Some(_)));
+        // A closed channel means the consumer is gone: stop quietly.
+        if sender.send(item).is_err() || last {
+            return;
+        }
+    }
+}

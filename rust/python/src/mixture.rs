@@ -1,0 +1,268 @@
+//! Bindings of `seqpack_core::sampler::mixture`: a mixture of datasets, its state (plain
+//! dicts, converted in `convert.rs`) and the stream of one rank's (and worker's) batches.
+
+use std::sync::{Arc, Mutex};
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use seqpack_core::sampler::{self, Mixture, MixtureCursor, MixtureSource, StepSplit};
+use serde_json::{Map, Value};
+
+use crate::batch::{BatchArrays, PyPlan, to_arrays};
+use crate::convert::{from_python, to_python};
+use crate::errors::to_py;
+use crate::gil::without_gil;
+use crate::sampler::{PyEpochPlanner, integer};
+
+/// Several datasets in scheduled, token-exact shares (see `seqpack_core::sampler::mixture`).
+#[pyclass(frozen, name = "Mixture", module = "seqpack._core")]
+pub(crate) struct PyMixture(Arc<Mixture>);
+
+impl PyMixture {
+    fn cursor(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<MixtureCursor> {
+        let state = from_python(state, "state")?;
+        let mixture = &*self.0;
+        without_gil(py, || MixtureCursor::read(&state, mixture))
+    }
+}
+
+#[pymethods]
+impl PyMixture {
+    /// `planners[i]` plans source `i`, called `names[i]`, made with the tokenizer of
+    /// fingerprint `tokenizers[i]`, giving at most `max_epochs[i]` epochs; `spec` holds the
+    /// schedule (`unit`, `interpolation`, `stages`) and `on_exhausted`.
+    #[new]
+    fn new(
+        py: Python<'_>,
+        planners: Vec<PyRef<'_, PyEpochPlanner>>,
+        names: Vec<String>,
+        tokenizers: Vec<String>,
+        max_epochs: Vec<Option<u64>>,
+        spec: &Bound<'_, PyDict>,
+    ) -> PyResult<Self> {
+        let count = planners.len();
+        if names.len() != count || tokenizers.len() != count || max_epochs.len() != count {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "planners, names, tokenizers and max_epochs must have one entry per source",
+            ));
+        }
+        let sources: Vec<MixtureSource> = planners
+            .iter()
+            .zip(names)
+            .zip(tokenizers)
+            .zip(max_epochs)
+            .map(|(((planner, name), tokenizer), max_epochs)| MixtureSource {
+                name,
+                planner: planner.planner.clone(),
+                store: planner.store.get().0.clone(),
+                tokenizer,
+                max_epochs,
+            })
+            .collect();
+        let spec: Map<String, Value> = match from_python(spec.as_any(), "mixture")? {
+            Value::Object(map) => map,
+            _ => unreachable!("a dict converts to a JSON object"),
+        };
+        let mixture = without_gil(py, || Mixture::new(sources, &spec))?;
+        Ok(PyMixture(Arc::new(mixture)))
+    }
+
+    /// The state at the start of the run.
+    fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.0.start().to_json(&self.0))
+    }
+
+    /// `state` read and checked against this mixture (refused naming the key otherwise).
+    fn check_state<'py>(
+        &self,
+        py: Python<'py>,
+        state: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let cursor = self.cursor(py, state)?;
+        to_python(py, &cursor.to_json(&self.0))
+    }
+
+    /// The state `steps` steps of `rows_per_step` rows after `state` (fewer if the mixture
+    /// ends first), and the steps made.
+    fn advance<'py>(
+        &self,
+        py: Python<'py>,
+        state: &Bound<'_, PyAny>,
+        steps: &Bound<'_, PyAny>,
+        rows_per_step: &Bound<'_, PyAny>,
+        drop_last: bool,
+    ) -> PyResult<(Bound<'py, PyAny>, u64)> {
+        let mut cursor = self.cursor(py, state)?;
+        let steps = integer(steps, "steps", 0)?;
+        let rows = integer(rows_per_step, "rows_per_step", 1)?;
+        let mixture = &*self.0;
+        let made = without_gil(py, || {
+            let mut made = 0;
+            while made < steps && mixture.next_step(&mut cursor, rows, drop_last)?.is_some() {
+                made += 1;
+            }
+            Ok(made)
+        })?;
+        Ok((to_python(py, &cursor.to_json(mixture))?, made))
+    }
+
+    /// Where `state` stands: the step, the stage and whether the mixture has ended, and
+    /// per source its name, epoch (and epochs as a fraction), rows, real tokens, target
+    /// tokens, deficit and weight.
+    fn report<'py>(
+        &self,
+        py: Python<'py>,
+        state: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let cursor = self.cursor(py, state)?;
+        let mixture = &*self.0;
+        let weights = mixture.weights(&cursor, mixture.position(&cursor));
+        // Epochs as a fraction: the rows of the epoch in use (none once it has run out).
+        let epoch_rows = without_gil(py, || {
+            (0..cursor.sources.len())
+                .map(|i| {
+                    let c = &cursor.sources[i];
+                    match mixture.sources()[i].max_epochs {
+                        Some(m) if c.epoch >= m => Ok(0),
+                        _ => Ok(mixture.plan(i, c.epoch)?.num_packs() as u64),
+                    }
+                })
+                .collect::<seqpack_core::Result<Vec<u64>>>()
+        })?;
+        let sources: Vec<Value> = cursor
+            .sources
+            .iter()
+            .zip(mixture.sources())
+            .zip(weights)
+            .zip(epoch_rows)
+            .map(|(((c, s), weight), rows)| {
+                serde_json::json!({
+                    "epochs": c.epoch as f64 + c.consumed as f64 / rows.max(1) as f64,
+                    "name": s.name,
+                    "epoch": c.epoch,
+                    "consumed": c.consumed,
+                    "rows": c.rows,
+                    "real_tokens": c.tokens,
+                    "target_tokens": c.target,
+                    "deficit_tokens": c.deficit(),
+                    "weight": weight,
+                    "max_epochs": s.max_epochs,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "step": cursor.step,
+            "stage": mixture.stage(&cursor),
+            "ended": mixture.ended(&cursor),
+            "seq_len": mixture.seq_len(),
+            "sources": sources,
+        });
+        to_python(py, &report)
+    }
+
+    /// The rows of `epoch` of source `source`.
+    fn plan(&self, py: Python<'_>, source: usize, epoch: u64) -> PyResult<PyPlan> {
+        if source >= self.0.sources().len() {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "source {source} is out of range"
+            )));
+        }
+        let mixture = &*self.0;
+        Ok(PyPlan(without_gil(py, || mixture.plan(source, epoch))?))
+    }
+
+    /// The batches of rank `rank` of `world_size` (and of worker `worker` of `workers`,
+    /// which takes every `workers`-th step from its `worker`-th) from `state` on,
+    /// assembled up to `prefetch` ahead on a thread.
+    #[pyo3(signature = (state, *, batch_size, world_size, rank, drop_last, pad_id, prefetch, worker, workers))]
+    #[allow(clippy::too_many_arguments)]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        batch_size: &Bound<'_, PyAny>,
+        world_size: &Bound<'_, PyAny>,
+        rank: &Bound<'_, PyAny>,
+        drop_last: bool,
+        pad_id: &Bound<'_, PyAny>,
+        prefetch: &Bound<'_, PyAny>,
+        worker: u64,
+        workers: u64,
+    ) -> PyResult<MixtureStream> {
+        let split = StepSplit::new(
+            integer(batch_size, "batch_size", 1)?,
+            integer(world_size, "world_size", 1)?,
+            integer(rank, "rank", 0)?,
+            drop_last,
+        )
+        .map_err(|e| to_py(py, e))?;
+        let pad_id = integer(pad_id, "pad_id", 0)?;
+        let prefetch = integer(prefetch, "prefetch", 1)? as usize;
+        let stream = sampler::MixtureStream::start(
+            self.0.clone(),
+            self.cursor(py, state)?,
+            split,
+            pad_id as i64,
+            worker,
+            workers,
+            prefetch,
+        );
+        Ok(MixtureStream(Mutex::new(stream), self.0.clone()))
+    }
+
+    #[getter]
+    fn identity(&self) -> &str {
+        self.0.identity()
+    }
+
+    #[getter]
+    fn names(&self) -> Vec<String> {
+        self.0.sources().iter().map(|s| s.name.clone()).collect()
+    }
+
+    #[getter]
+    fn seq_len(&self) -> u32 {
+        self.0.seq_len()
+    }
+}
+
+/// `(batch arrays, source of each row, state after the step)`.
+type MixedArrays<'py> = (
+    BatchArrays<'py>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyAny>,
+);
+
+/// One rank's (and worker's) batches of a mixture (see `seqpack_core::sampler::MixtureStream`).
+#[pyclass(frozen, module = "seqpack._core")]
+pub(crate) struct MixtureStream(Mutex<sampler::MixtureStream>, Arc<Mixture>);
+
+#[pymethods]
+impl MixtureStream {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<MixedArrays<'py>>> {
+        let next = without_gil(py, || {
+            let mut stream = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            stream.next_batch()
+        })?;
+        let Some(mixed) = next else {
+            return Ok(None);
+        };
+        let state = mixed.cursor.to_json(&self.1);
+        Ok(Some((
+            to_arrays(py, mixed.batch)?,
+            PyArray1::from_vec(py, mixed.sources),
+            to_python(py, &state)?,
+        )))
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyMixture>()?;
+    m.add_class::<MixtureStream>()?;
+    Ok(())
+}
