@@ -524,7 +524,9 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "lower_bound_l2": int(l2),
     }
     if spec["tool"] == "seqpack":
-        runner: Runner = SeqpackRunner(spec["algorithm"], dataset.capacity, dataset.max_docs_per_pack)
+        runner: Runner = SeqpackRunner(
+            spec["algorithm"], dataset.capacity, dataset.max_docs_per_pack
+        )
     else:
         runner = RUNNERS[spec["tool"]](spec["algorithm"], dataset.capacity)
     t0 = time.perf_counter()

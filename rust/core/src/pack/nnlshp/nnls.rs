@@ -203,11 +203,11 @@ impl Passive {
             let r = diagonal.hypot(update[i]);
             let (c, sn) = (r / diagonal, update[i] / diagonal);
             self.factor[d * s + d] = r;
-            for j in i + 1..n {
+            for (j, u) in update.iter_mut().enumerate().skip(i + 1) {
                 let e = position + j;
-                let value = (self.factor[e * s + d] + sn * update[j]) / c;
+                let value = (self.factor[e * s + d] + sn * *u) / c;
                 self.factor[e * s + d] = value;
-                update[j] = c * update[j] - sn * value;
+                *u = c * *u - sn * value;
             }
         }
         let column = self.columns.remove(position);
