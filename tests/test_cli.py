@@ -33,8 +33,12 @@ def test_compare_all_algorithms(tmp_path: Path, capsys: pytest.CaptureFixture[st
     np.save(path, np.random.default_rng(0).integers(1, 300, size=500))
     assert main(["pack", "--lengths", str(path), "--capacity", "256", "--algorithm", "all"]) == 0
     out = capsys.readouterr().out
-    for name in ("obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped"):
+    for name in ("obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped", "exact", "nnlshp"):
         assert f"\n{name} " in out
+    # Beyond its enumeration's limit, "all" leaves nnlshp out instead of failing.
+    assert main(["pack", "--lengths", str(path), "--capacity", "2048", "--algorithm", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "\nexact " in out and "nnlshp" not in out
 
 
 def test_depth_cap_and_truncation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -267,3 +267,14 @@ def test_squad_exact_reaches_its_lp_bound(shared_dir) -> None:  # type: ignore[n
     exact = seqpack.pack(lengths, 384, algorithm="exact")
     assert 100 * exact.efficiency >= 98.75
     assert exact.stats()["lower_bound_lp"] == 40_195 <= exact.num_packs
+
+
+def test_nnlshp_fills_exact_strategies_and_refuses_huge_capacities() -> None:
+    # 3 + 3 + 4 fills a row of 10: the least-squares fit is exact, every row full.
+    p = seqpack.pack([3, 4, 3] * 50, 10, algorithm="nnlshp")
+    assert p.num_packs == 50 and p.efficiency == 1.0
+    ones = seqpack.pack([1] * 12, 3, algorithm="nnlshp")
+    assert int(np.diff(ones.pack_offsets).max()) == 3 and ones.num_packs == 4
+    assert ones.stats()["lower_bound_lp"] is None
+    with pytest.raises(seqpack.InvalidInputError, match="nnlshp"):
+        seqpack.pack([3], 4096, algorithm="nnlshp")

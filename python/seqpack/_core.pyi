@@ -18,6 +18,7 @@ __all__ = [
     "INPUT_SUFFIXES",
     "LOADER_STATE_VERSION",
     "MAX_CAPACITY",
+    "NNLSHP_MAX_CAPACITY",
     "TOKENIZER_IMPLEMENTATIONS",
     "ArrowBatch",
     "AstBpeTraining",
@@ -60,6 +61,7 @@ __version__: str
 # The core's constants (rust/python/src/constants.rs); Python uses these, never copies.
 ALGORITHMS: tuple[str, ...]
 MAX_CAPACITY: int
+NNLSHP_MAX_CAPACITY: int
 DATASET_FORMAT: str
 DATASET_FORMAT_VERSION: int
 DECOMPOSITION_FORMAT: str

@@ -14,11 +14,13 @@ from seqpack.errors import InvalidInputError
 
 __all__ = ["ALGORITHMS", "Algorithm", "LongDocs", "Packing", "lower_bound", "pack"]
 
-Algorithm = Literal["obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped", "exact"]
+Algorithm = Literal["obfd", "bfd", "ffd", "nf", "spfhp", "lpfhp", "wrapped", "exact", "nnlshp"]
 LongDocs = Literal["split", "truncate", "error"]
 # The core's list; tests/test_constants.py checks that ``Algorithm`` names the same.
 ALGORITHMS = cast(tuple[Algorithm, ...], _core.ALGORITHMS)
 MAX_CAPACITY: int = _core.MAX_CAPACITY
+# nnlshp enumerates capacity² / 12 strategies: it refuses capacities above this.
+NNLSHP_MAX_CAPACITY: int = _core.NNLSHP_MAX_CAPACITY
 
 
 def pack(
@@ -34,8 +36,11 @@ def pack(
 
     ``algorithm``: ``"obfd"`` (best-fit decreasing, the default), ``"bfd"``, ``"ffd"``,
     ``"nf"``, ``"spfhp"``, ``"lpfhp"``, ``"wrapped"`` (concatenate-and-chunk: documents
-    straddle rows, the contaminating baseline) or ``"exact"`` (column generation on the
-    cutting-stock LP: near-optimal rows, its LP bound in ``stats()["lower_bound_lp"]``).
+    straddle rows, the contaminating baseline), ``"exact"`` (column generation on the
+    cutting-stock LP: near-optimal rows, its LP bound in ``stats()["lower_bound_lp"]``) or
+    ``"nnlshp"`` (Graphcore's non-negative least-squares histogram packing, at most 3 per
+    row, ``capacity`` at most ``NNLSHP_MAX_CAPACITY`` (1024): the published reference for
+    capped packing).
     ``max_docs_per_pack`` caps the entries per row. ``long_docs`` decides what happens to
     documents longer than ``capacity``:
     ``"split"`` them into fragments of at most ``capacity`` (no token lost), ``"truncate"``

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from seqpack.cli.common import add_command, aligned, options
 from seqpack.errors import InvalidInputError
-from seqpack.packing import ALGORITHMS, as_lengths, pack
+from seqpack.packing import ALGORITHMS, NNLSHP_MAX_CAPACITY, as_lengths, pack
 
 STDLIB = "stdlib"
 
@@ -80,7 +80,12 @@ def _run_pack(args: argparse.Namespace) -> int:
     if args.out is not None:
         return _write_packed(args)
     lengths, source = load_lengths(args.lengths)
-    algorithms = list(ALGORITHMS) if args.algorithm == "all" else [args.algorithm]
+    algorithms = [args.algorithm]
+    if args.algorithm == "all":
+        # Every algorithm that takes this capacity: nnlshp's enumeration stops at 1024.
+        algorithms = [
+            a for a in ALGORITHMS if a != "nnlshp" or args.capacity <= NNLSHP_MAX_CAPACITY
+        ]
     reports = []
     for algorithm in algorithms:
         packing = pack(

@@ -3,7 +3,7 @@
 
 use pyo3::prelude::*;
 use seqpack_core::decompose::{DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION};
-use seqpack_core::pack::{Algorithm, MAX_CAPACITY};
+use seqpack_core::pack::{Algorithm, MAX_CAPACITY, NNLSHP_MAX_CAPACITY};
 use seqpack_core::preprocess::INPUT_SUFFIXES;
 use seqpack_core::sampler::{CURRICULA, STATE_VERSION};
 use seqpack_core::shard::{FORMAT_NAME, FORMAT_VERSION};
@@ -12,6 +12,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let algorithms: Vec<&str> = Algorithm::NAMES.split(", ").collect();
     m.add("ALGORITHMS", pyo3::types::PyTuple::new(m.py(), algorithms)?)?;
     m.add("MAX_CAPACITY", MAX_CAPACITY)?;
+    m.add("NNLSHP_MAX_CAPACITY", NNLSHP_MAX_CAPACITY)?;
     m.add("DATASET_FORMAT", FORMAT_NAME)?;
     m.add("DATASET_FORMAT_VERSION", FORMAT_VERSION)?;
     m.add("DECOMPOSITION_FORMAT", DECOMPOSITION_FORMAT)?;

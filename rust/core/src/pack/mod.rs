@@ -17,12 +17,14 @@ mod first_fit;
 mod histogram;
 mod items;
 mod next_fit;
+mod nnlshp;
 mod options;
 
 use std::time::Instant;
 
 pub use bounds::{LowerBounds, lower_bounds};
-pub use exact::{MAX_DISTINCT_LENGTHS, TIME_LIMIT as EXACT_TIME_LIMIT};
+pub use exact::{MAX_DISTINCT_LENGTHS, WORK_BUDGET as EXACT_WORK_BUDGET};
+pub use nnlshp::{MAX_CAPACITY as NNLSHP_MAX_CAPACITY, MAX_DEPTH as NNLSHP_MAX_DEPTH};
 pub use options::{Algorithm, LongDocs, MAX_CAPACITY, PackOptions};
 
 use crate::Result;
@@ -88,6 +90,16 @@ impl Packing {
 /// Packs documents of the given lengths. Lengths must be positive; see [`PackOptions`] for
 /// the algorithm and the policies.
 pub fn pack(lengths: &[i64], options: &PackOptions) -> Result<Packing> {
+    pack_within(lengths, options, exact::WORK_BUDGET)
+}
+
+/// [`pack`] with `exact` held to `exact_work` steps instead of its budget (for tests of an
+/// LP stopped early).
+pub(crate) fn pack_within(
+    lengths: &[i64],
+    options: &PackOptions,
+    exact_work: u64,
+) -> Result<Packing> {
     let started = Instant::now();
     options.validate()?;
     let items = items::Items::from_lengths(lengths, options.capacity, options.long_docs)?;
@@ -107,13 +119,14 @@ pub fn pack(lengths: &[i64], options: &PackOptions) -> Result<Packing> {
             let packs = histogram::longest_pack_first(&sorted(), cap, depth_cap);
             assemble::from_packs(&items, packs)
         }
+        Algorithm::Nnlshp => assemble::from_packs(&items, nnlshp::pack(&sorted(), cap, depth_cap)),
         Algorithm::Nf => assemble::from_packs(&items, next_fit::in_order(&items, cap, depth_cap)),
         Algorithm::Wrapped => {
             let (pieces, packs) = next_fit::wrapped(lengths, options, depth_cap);
             assemble::from_packs(&pieces, packs)
         }
         Algorithm::Exact => {
-            let exact = exact::pack(&items, cap, depth_cap);
+            let exact = exact::pack(&items, cap, depth_cap, exact_work);
             bounds.lp = exact.lp_bound;
             exact.packing
         }

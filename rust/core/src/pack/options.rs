@@ -32,10 +32,13 @@ pub enum Algorithm {
     /// Column generation on the cutting-stock LP over the histogram, rounded and repaired:
     /// near-optimal packs, and the LP lower bound as a certificate.
     Exact,
+    /// Graphcore's non-negative least-squares histogram packing: at most three entries per
+    /// pack, the published reference for capped packing.
+    Nnlshp,
 }
 
 impl Algorithm {
-    pub const NAMES: &'static str = "obfd, bfd, ffd, nf, spfhp, lpfhp, wrapped, exact";
+    pub const NAMES: &'static str = "obfd, bfd, ffd, nf, spfhp, lpfhp, wrapped, exact, nnlshp";
 }
 
 impl FromStr for Algorithm {
@@ -50,6 +53,7 @@ impl FromStr for Algorithm {
             "lpfhp" => Algorithm::Lpfhp,
             "wrapped" => Algorithm::Wrapped,
             "exact" => Algorithm::Exact,
+            "nnlshp" => Algorithm::Nnlshp,
             _ => {
                 return Err(Error::invalid_option(
                     "algorithm",
@@ -71,6 +75,7 @@ impl fmt::Display for Algorithm {
             Algorithm::Lpfhp => "lpfhp",
             Algorithm::Wrapped => "wrapped",
             Algorithm::Exact => "exact",
+            Algorithm::Nnlshp => "nnlshp",
         })
     }
 }
@@ -132,6 +137,17 @@ impl PackOptions {
             return Err(Error::invalid_option(
                 "capacity",
                 format!("must be in 1..={MAX_CAPACITY}, got {}", self.capacity),
+            ));
+        }
+        let nnlshp_limit = super::nnlshp::MAX_CAPACITY;
+        if self.algorithm == Algorithm::Nnlshp && self.capacity > nnlshp_limit {
+            return Err(Error::invalid_option(
+                "capacity",
+                format!(
+                    "must be at most {nnlshp_limit} with algorithm \"nnlshp\" (it fits \
+                     capacity² / 12 strategies), got {}",
+                    self.capacity
+                ),
             ));
         }
         if self.max_docs_per_pack == Some(0) {

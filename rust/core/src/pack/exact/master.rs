@@ -8,10 +8,9 @@
 //! Every pricing also gives a lower bound (Farley's): with y⁺ the positive part of the duals
 //! and v the best pattern's dual value, y⁺ / max(v, 1) is dual feasible, so
 //! Σ demand_i y⁺_i / max(v, 1) packs are needed by any packing. It holds whenever the search
-//! stops, at the optimum or at the time limit.
+//! stops, at the optimum or when the work budget is spent.
 
-use std::time::Instant;
-
+use super::budget::Budget;
 use super::pricing::{Pattern, Pricing};
 
 /// Reduced costs below this do not improve the LP.
@@ -28,18 +27,28 @@ pub(crate) struct LpSolution {
     pub bound: f64,
 }
 
-/// Solves the LP for `demand[i]` items of length `lengths[i]` (all demands positive).
+/// Solves the LP for `demand[i]` items of length `lengths[i]` (all demands positive); None
+/// if the budget cannot pay for factorising a first basis (m³ steps).
 pub(crate) fn solve(
     lengths: &[u32],
     demand: &[u64],
     capacity: u32,
     depth_cap: u32,
-    deadline: Instant,
-) -> LpSolution {
+    budget: &mut Budget,
+) -> Option<LpSolution> {
+    let m = demand.len() as u64;
+    if !budget.spend(m * m * m) {
+        return None;
+    }
     let mut pricing = Pricing::new(lengths, demand, capacity, depth_cap);
     let mut basis = Basis::first_fit(&pricing, lengths, demand, capacity, depth_cap);
     let mut bound = 0.0f64;
+    // A pricing, then a pivot (every entry of the inverse), and now and then a refactoring.
+    let iteration_work = pricing.work() + m * m + m * m * m / REFACTOR_EVERY as u64;
     for iteration in 1.. {
+        if !budget.spend(iteration_work) {
+            break;
+        }
         let (pattern, value) = pricing.best(&basis.duals);
         let positive: f64 = demand
             .iter()
@@ -49,7 +58,7 @@ pub(crate) fn solve(
         bound = bound.max(positive / value.max(1.0));
         let objective: f64 = basis.values.iter().sum();
         let proven = rounded_bound(bound) >= rounded_bound(objective);
-        if value <= 1.0 + OPTIMALITY || proven || Instant::now() >= deadline {
+        if value <= 1.0 + OPTIMALITY || proven {
             break;
         }
         if !basis.pivot(pattern) {
@@ -65,7 +74,7 @@ pub(crate) fn solve(
         .zip(basis.values)
         .filter(|(_, x)| *x > OPTIMALITY)
         .collect();
-    LpSolution { columns, bound }
+    Some(LpSolution { columns, bound })
 }
 
 /// The integer bound implied by a fractional one, with room for rounding error: an LP value

@@ -4,28 +4,27 @@
 //! gives a certificate: no packing of these items, under this depth cap, has fewer packs
 //! than [`ExactPacking::lp_bound`].
 //!
-//! Work after the histogram depends on the number of distinct lengths, not on N. A time
-//! limit bounds it: when it runs out the best rounding found so far is kept (the bound stays
-//! valid), and best-fit decreasing is returned instead wherever it has fewer packs, so the
-//! result is never worse than `obfd`.
+//! Work after the histogram depends on the number of distinct lengths, not on N. A work
+//! budget ([`budget`]) bounds it: when it is spent the best rounding found so far is kept
+//! (the bound stays valid), and best-fit decreasing is returned instead wherever it has fewer
+//! packs, so the result is never worse than `obfd`. The budget counts steps, not seconds, so
+//! the same input gives the same packing on every machine.
 
 mod assign;
+mod budget;
 mod master;
 mod pricing;
 mod round;
 
-use std::time::{Duration, Instant};
+pub use budget::WORK_BUDGET;
 
 use super::Packing;
 use super::items::{Items, SortedItems};
 use super::{assemble, best_fit};
 
-/// Wall time allowed for the LP and the rounding, after which the best solution so far is
-/// used. Finishing within it (as on the shared histograms) keeps the result deterministic.
-pub const TIME_LIMIT: Duration = Duration::from_secs(5);
-
 /// More distinct lengths than this make the dense basis (rows²) too large to be worth it:
-/// such inputs get best-fit decreasing and no LP bound.
+/// such inputs get best-fit decreasing and no LP bound, as do those whose first basis
+/// costs more than the whole budget to factorise (above about 2,150 distinct lengths).
 pub const MAX_DISTINCT_LENGTHS: usize = 4096;
 
 pub(crate) struct ExactPacking {
@@ -34,8 +33,10 @@ pub(crate) struct ExactPacking {
     pub lp_bound: Option<u64>,
 }
 
-pub(crate) fn pack(items: &Items, capacity: u32, depth_cap: u32) -> ExactPacking {
-    let deadline = Instant::now() + TIME_LIMIT;
+/// Packs `items` spending at most `work` steps (see [`budget`]) on the LP and the rounding;
+/// [`WORK_BUDGET`] is what `pack` passes.
+pub(crate) fn pack(items: &Items, capacity: u32, depth_cap: u32, work: u64) -> ExactPacking {
+    let mut budget = budget::Budget::new(work);
     let (lengths, demand): (Vec<u32>, Vec<u64>) = (1..=capacity)
         .rev()
         .map(|l| (l, items.histogram[l as usize]))
@@ -54,9 +55,21 @@ pub(crate) fn pack(items: &Items, capacity: u32, depth_cap: u32) -> ExactPacking
             lp_bound: lengths.is_empty().then_some(0),
         };
     }
-    let solution = master::solve(&lengths, &demand, capacity, depth_cap, deadline);
+    let Some(solution) = master::solve(&lengths, &demand, capacity, depth_cap, &mut budget) else {
+        return ExactPacking {
+            packing: greedy(),
+            lp_bound: None,
+        };
+    };
     let lp_bound = master::rounded_bound(solution.bound);
-    let plan = round::round(&lengths, &demand, solution, capacity, depth_cap, deadline);
+    let plan = round::round(
+        &lengths,
+        &demand,
+        solution,
+        capacity,
+        depth_cap,
+        &mut budget,
+    );
     let rows = plan.num_packs();
     // Best fit cannot beat a plan that meets the bound; otherwise it is the fallback.
     if rows > lp_bound {

@@ -55,6 +55,19 @@ impl Pricing {
         }
     }
 
+    /// The work of one [`best`](Self::best), at most: knapsack cells over every chunk of
+    /// every row (rows of zero dual are skipped, but charging them keeps the count simple
+    /// and an upper bound).
+    pub fn work(&self) -> u64 {
+        let chunks: u64 = self
+            .most
+            .iter()
+            .map(|&m| u64::from(u32::BITS - m.leading_zeros()))
+            .sum();
+        let layers = self.entry_cap.map_or(1, |k| k as u64 + 1);
+        chunks * (self.capacity as u64 + 1) * layers
+    }
+
     /// Most copies of `row` that one pack may hold.
     pub fn most(&self, row: usize) -> u32 {
         self.most[row]

@@ -2,8 +2,7 @@
 //! the LP again on what is left and round again while that still places packs, then pack
 //! the last few items by best-fit decreasing.
 
-use std::time::Instant;
-
+use super::budget::Budget;
 use super::master::{self, LpSolution};
 use super::pricing::Pattern;
 use crate::pack::best_fit;
@@ -30,7 +29,7 @@ pub(crate) fn round(
     first: LpSolution,
     capacity: u32,
     depth_cap: u32,
-    deadline: Instant,
+    budget: &mut Budget,
 ) -> Plan {
     let mut plan = Plan { groups: Vec::new() };
     let mut left = demand.to_vec();
@@ -56,12 +55,15 @@ pub(crate) fn round(
             }
         }
         rows = (0..lengths.len()).filter(|&r| left[r] > 0).collect();
-        if !placed || rows.is_empty() || Instant::now() >= deadline {
+        if !placed || rows.is_empty() || budget.is_spent() {
             break;
         }
         let sub_lengths: Vec<u32> = rows.iter().map(|&r| lengths[r]).collect();
         let sub_demand: Vec<u64> = rows.iter().map(|&r| left[r]).collect();
-        solution = master::solve(&sub_lengths, &sub_demand, capacity, depth_cap, deadline);
+        match master::solve(&sub_lengths, &sub_demand, capacity, depth_cap, budget) {
+            Some(next) => solution = next,
+            None => break,
+        }
     }
     best_fit_rest(&mut plan, lengths, &left, capacity, depth_cap);
     plan
