@@ -121,13 +121,20 @@ def measure(python: str, row: str, work: Path, corpus: Path, tokenizer: Path, na
 
 
 def table(results: dict[str, Any]) -> str:
+    """Medians per build, and for each later build two ratios to the first: of the medians,
+    and the median of the per-round ratios (each round's pair ran back to back, so a slow
+    minute of a shared machine cancels out of it)."""
     names = list(results["builds"])
     head = "| row | " + " | ".join(f"{n} median (s)" for n in names)
-    head += " | " + " | ".join(f"{n} / {names[0]}" for n in names[1:]) + " |"
+    head += " | " + " | ".join(f"{n} / {names[0]} (medians, paired)" for n in names[1:]) + " |"
     lines = [head, "|" + "---|" * (1 + 2 * len(names) - 1)]
     for row in results["rows"]:
         medians = [results["medians"][n][row] for n in names]
-        cells = [f"{m:.3f}" for m in medians] + [f"{m / medians[0]:.3f}" for m in medians[1:]]
+        first = results["samples"][names[0]][row]
+        cells = [f"{m:.3f}" for m in medians]
+        for name, median in zip(names[1:], medians[1:], strict=True):
+            pairs = [a / b for a, b in zip(results["samples"][name][row], first, strict=True)]
+            cells.append(f"{median / medians[0]:.3f}, {statistics.median(pairs):.3f}")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
