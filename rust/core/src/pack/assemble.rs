@@ -3,7 +3,7 @@
 
 use super::Packing;
 use super::bounds::LowerBounds;
-use super::items::{Items, SortedItems, halves, word};
+use super::items::{Items, SortedItems, halves, slot_starts, word};
 use crate::buffer;
 use crate::rng::SplitMix64;
 
@@ -14,6 +14,80 @@ pub(crate) struct ItemPacks {
     pub offsets: Vec<usize>,
     pub items: Vec<u32>,
     pub len: Vec<u32>,
+}
+
+/// Builds [`ItemPacks`] from packs described by lengths: each pack takes the next unused
+/// items of the lengths it asks for (items of one length in slot order), so a packer that
+/// decides only how many items of each length a pack holds (the histogram packers, `exact`,
+/// `nnlshp`) never handles item indices itself.
+pub(crate) struct PacksByLength<'s, 'a> {
+    sorted: &'s SortedItems<'a>,
+    next: Vec<usize>,
+    end: Vec<usize>,
+    packs: ItemPacks,
+}
+
+impl<'s, 'a> PacksByLength<'s, 'a> {
+    pub fn new(sorted: &'s SortedItems<'a>, packs_hint: usize) -> Self {
+        let histogram = &sorted.items.histogram;
+        let next = slot_starts(histogram);
+        let end = next
+            .iter()
+            .zip(histogram)
+            .map(|(&start, &count)| start + count as usize)
+            .collect();
+        let mut offsets = buffer::with_capacity(packs_hint + 1);
+        offsets.push(0usize);
+        PacksByLength {
+            sorted,
+            next,
+            end,
+            packs: ItemPacks {
+                offsets,
+                items: buffer::with_capacity(sorted.count()),
+                len: buffer::with_capacity(sorted.count()),
+            },
+        }
+    }
+
+    /// Adds up to `copies` unused items of `length` to the open pack; returns how many there
+    /// were.
+    pub fn take(&mut self, length: u32, copies: usize) -> usize {
+        let l = length as usize;
+        let take = copies.min(self.end[l] - self.next[l]);
+        let sorted = self.sorted;
+        let first = self.next[l];
+        self.packs
+            .items
+            .extend((first..first + take).map(|slot| sorted.item(slot)));
+        self.packs.len.extend(std::iter::repeat_n(length, take));
+        self.next[l] += take;
+        take
+    }
+
+    /// Items in the open pack so far.
+    pub fn open_len(&self) -> usize {
+        self.packs.items.len() - self.packs.offsets[self.packs.offsets.len() - 1]
+    }
+
+    /// Closes the open pack.
+    pub fn close(&mut self) {
+        self.packs.offsets.push(self.packs.items.len());
+    }
+
+    /// Every item not yet placed, each in a pack of its own, longest first.
+    pub fn rest_alone(&mut self) {
+        for length in (1..self.next.len() as u32).rev() {
+            while self.take(length, 1) == 1 {
+                self.close();
+            }
+        }
+    }
+
+    pub fn finish(self) -> ItemPacks {
+        debug_assert_eq!(self.packs.items.len(), self.sorted.count());
+        self.packs
+    }
 }
 
 /// The packing for greedy algorithms: every slot of `sorted` is placed, and pack `p`

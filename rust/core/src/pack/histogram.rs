@@ -13,10 +13,9 @@
 //!
 //! Groups with equal free space are kept in a stack (the newest is extended first).
 
-use super::assemble::ItemPacks;
+use super::assemble::{ItemPacks, PacksByLength};
 use super::bitset::BitTree;
-use super::items::{SortedItems, slot_starts};
-use crate::buffer;
+use super::items::SortedItems;
 
 const ROOT: u32 = u32::MAX;
 
@@ -100,12 +99,8 @@ impl Groups {
     /// Hands out concrete items: every pack of a group takes, per length in its strategy, the
     /// next unused items of that length in `sorted` order.
     fn into_packs(self, sorted: &SortedItems) -> ItemPacks {
-        let mut next_of_length = slot_starts(&sorted.items.histogram);
         let open = self.by_space.iter().flatten();
-        let mut items = buffer::with_capacity(sorted.count());
-        let mut len = buffer::with_capacity(sorted.count());
-        let mut offsets = buffer::with_capacity(sorted.count() + 1);
-        offsets.push(0usize);
+        let mut packs = PacksByLength::new(sorted, sorted.count());
         let mut chain = Vec::new();
         for &(count, leaf) in self.closed.iter().chain(open) {
             chain.clear();
@@ -118,20 +113,12 @@ impl Groups {
                 // Root first: lengths in the order they were placed, longest first.
                 for &node in chain.iter().rev() {
                     let Node { length, repeat, .. } = self.nodes[node as usize];
-                    let next = &mut next_of_length[length as usize];
-                    items.extend((*next..*next + repeat as usize).map(|slot| sorted.item(slot)));
-                    len.extend(std::iter::repeat_n(length, repeat as usize));
-                    *next += repeat as usize;
+                    packs.take(length, repeat as usize);
                 }
-                offsets.push(items.len());
+                packs.close();
             }
         }
-        debug_assert_eq!(items.len(), sorted.count());
-        ItemPacks {
-            offsets,
-            items,
-            len,
-        }
+        packs.finish()
     }
 }
 

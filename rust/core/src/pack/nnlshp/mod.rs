@@ -15,9 +15,8 @@
 
 mod nnls;
 
-use super::assemble::ItemPacks;
-use super::items::{SortedItems, slot_starts};
-use crate::buffer;
+use super::assemble::{ItemPacks, PacksByLength};
+use super::items::SortedItems;
 use nnls::Column;
 
 /// Most entries per pack: the published method enumerates strategies of up to three
@@ -96,46 +95,20 @@ fn merged(lengths: &[u32]) -> Vec<(u32, u32)> {
 /// lengths while there are any (a pack left empty ends that strategy), then every item left
 /// over goes into a pack of its own.
 fn into_packs(sorted: &SortedItems, strategies: &[Vec<(u32, u32)>], counts: &[f64]) -> ItemPacks {
-    let histogram = &sorted.items.histogram;
-    let mut next = slot_starts(histogram);
-    let end: Vec<usize> = next
-        .iter()
-        .zip(histogram)
-        .map(|(&start, &count)| start + count as usize)
-        .collect();
-    let mut items = buffer::with_capacity(sorted.count());
-    let mut len = buffer::with_capacity(sorted.count());
-    let mut offsets = buffer::with_capacity(sorted.count() + 1);
-    offsets.push(0usize);
+    let mut packs = PacksByLength::new(sorted, sorted.count());
     for (strategy, &count) in strategies.iter().zip(counts) {
         for _ in 0..count.round() as u64 {
-            let before = items.len();
             for &(length, copies) in strategy {
-                let l = length as usize;
-                let take = (copies as usize).min(end[l] - next[l]);
-                items.extend((next[l]..next[l] + take).map(|slot| sorted.item(slot)));
-                len.extend(std::iter::repeat_n(length, take));
-                next[l] += take;
+                packs.take(length, copies as usize);
             }
-            if items.len() == before {
+            if packs.open_len() == 0 {
                 break;
             }
-            offsets.push(items.len());
+            packs.close();
         }
     }
-    for l in (1..histogram.len()).rev() {
-        for slot in next[l]..end[l] {
-            items.push(sorted.item(slot));
-            len.push(l as u32);
-            offsets.push(items.len());
-        }
-    }
-    debug_assert_eq!(items.len(), sorted.count());
-    ItemPacks {
-        offsets,
-        items,
-        len,
-    }
+    packs.rest_alone();
+    packs.finish()
 }
 
 #[cfg(test)]
