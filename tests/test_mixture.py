@@ -263,6 +263,16 @@ def test_bad_weights_are_refused_naming_the_source(sources, weights, message):
         PackedLoader(_mixture(sources, weights), SEQ_LEN, 4)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("patch_size", 4), ("balance", "attention"), ("micro_batches", 2), ("cp_size", 2)],
+)
+def test_options_a_mixture_does_not_support_yet_are_refused(sources, option, value):
+    name = "balance" if option == "micro_batches" else option
+    with pytest.raises(InvalidInputError, match=f"^{name} is not supported with a mixture"):
+        PackedLoader(_mixture(sources), SEQ_LEN, 4, **{option: value})
+
+
 def test_missing_corrupt_and_foreign_sources_are_refused_naming_them(sources, tmp_path):
     with pytest.raises(SeqpackIOError, match="mixture source 'gone'"):
         PackedLoader(Mixture([Source(tmp_path / "nowhere", name="gone")]), SEQ_LEN, 4)

@@ -180,8 +180,8 @@ class Plan:
         manifest: str | os.PathLike[str],
         out: str | os.PathLike[str],
         pad_id: int,
-        packing: str,
-    ) -> str: ...
+        packing: dict[str, Any],
+    ) -> None: ...
 
 @final
 class BatchStream:

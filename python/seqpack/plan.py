@@ -4,7 +4,6 @@ row, a pure function of (dataset, options, epoch), made by the core's
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -87,7 +86,5 @@ def write_packed_dataset(
         "truncated_tokens": plan.truncated_tokens,
     }
     Path(out).mkdir(parents=True, exist_ok=True)
-    plan.write_packed(
-        planner.store, str(dataset.path / "manifest.json"), str(out), pad_id, json.dumps(record)
-    )
+    plan.write_packed(planner.store, str(dataset.path / "manifest.json"), str(out), pad_id, record)
     return Dataset(out)

@@ -14,7 +14,7 @@ from seqpack.errors import InvalidInputError
 from seqpack.mixture import Mixture, mixture_planner
 from seqpack.packing import Algorithm, LongDocs
 from seqpack.torch.batch import Batch, check_masks, make_batch
-from seqpack.torch.loader import PackedLoader
+from seqpack.torch.loader import Balance, CpLayout, PackedLoader
 from seqpack.torch.patch import PatchAlign
 from seqpack.torch.ranks import ranks, worker
 
@@ -57,9 +57,21 @@ class MixtureLoader(PackedLoader):
         verify: bool = True,
         patch_size: int | None = None,
         patch_align: PatchAlign = "document",
+        balance: Balance = "none",
+        balance_cost: tuple[float, float] | None = None,
+        micro_batches: int | None = None,
+        cp_size: int | None = None,
+        cp_rank: int = 0,
+        cp_layout: CpLayout = "per-document",
     ) -> None:
-        if patch_size is not None:
-            raise InvalidInputError("patch_size is not supported with a mixture yet")
+        unsupported = {
+            "patch_size": patch_size is not None,
+            "balance": balance != "none" or balance_cost is not None or micro_batches is not None,
+            "cp_size": cp_size is not None,
+        }
+        for option, given in unsupported.items():
+            if given:
+                raise InvalidInputError(f"{option} is not supported with a mixture yet")
         self.masks = check_masks(masks)
         self.patch_size = None
         self.patch_align = patch_align

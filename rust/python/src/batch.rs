@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use seqpack_core::batch::{self, Batch, ContextParallel, CpShard, Plan, Prefetcher, Schedule};
 use seqpack_core::shard::Manifest;
 
-use crate::convert::choice;
+use crate::convert::{choice, from_python};
 use crate::dataset::PyTokenStore;
 use crate::errors::to_py;
 use crate::gil::without_gil;
@@ -73,8 +73,8 @@ impl PyPlan {
     }
 
     /// Writes every row to `out` as a packed dataset of the source manifest `manifest`
-    /// (its path); `packing` is a JSON object recorded in the new manifest. Returns the new
-    /// manifest as JSON.
+    /// (its path); `packing` (plain JSON data) is recorded in the new manifest, which the
+    /// caller reads back through `Dataset`.
     fn write_packed(
         &self,
         py: Python<'_>,
@@ -82,15 +82,13 @@ impl PyPlan {
         manifest: PathBuf,
         out: PathBuf,
         pad_id: u32,
-        packing: &str,
-    ) -> PyResult<String> {
+        packing: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let (plan, store) = (&self.0, &store.0);
-        let packing: serde_json::Value = serde_json::from_str(packing)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("packing: {e}")))?;
+        let packing = from_python(packing, "packing")?;
         without_gil(py, || {
             let source = Manifest::read(&manifest)?;
-            let written = batch::write_packed(store, plan, &source, &out, pad_id, packing)?;
-            Ok(serde_json::to_string(&written).expect("a manifest always serialises"))
+            batch::write_packed(store, plan, &source, &out, pad_id, packing).map(drop)
         })
     }
 }
