@@ -2,8 +2,12 @@
 //! normalizers and pre-tokenizers other than byte-level) run through the HuggingFace
 //! `tokenizers` crate, so any `tokenizer.json` works with `preprocess` and the Python API.
 //! Byte-level BPE files take the faster native path in [`super::bpe`].
+//!
+//! The crate reads regex patterns with `fancy-regex`, as seqpack does, where HF's Python
+//! `tokenizers` uses Oniguruma: the crate is handed the file with each pattern rewritten to
+//! Oniguruma's meaning ([`super::pattern`]), and a pattern that cannot be is refused.
 
-use crate::tokenize::{Implementation, Tokenizer, unknown_id};
+use crate::tokenize::{Implementation, Tokenizer, pattern, unknown_id};
 use crate::{Error, Result};
 
 pub struct HfTokenizer {
@@ -21,7 +25,17 @@ fn invalid(message: impl std::fmt::Display) -> Error {
 
 impl HfTokenizer {
     pub fn from_json(json: &str) -> Result<Self> {
-        let inner: tokenizers::Tokenizer = json.parse().map_err(invalid)?;
+        let rewritten =
+            pattern::rewrite_document(json).map_err(|what| Error::UnsupportedTokenizer {
+                path: "tokenizer JSON".into(),
+                at: "pattern".into(),
+                what,
+            })?;
+        let inner: tokenizers::Tokenizer = rewritten
+            .as_deref()
+            .unwrap_or(json)
+            .parse()
+            .map_err(invalid)?;
         // The fingerprint hashes the file as the library re-serialises it, so formatting and
         // key order of the input do not change it.
         let canonical = inner.to_string(false).map_err(invalid)?;

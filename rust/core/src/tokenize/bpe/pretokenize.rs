@@ -5,8 +5,10 @@
 //! `ByteLevel`'s optional prefix space and optional GPT-2 split.
 
 use fancy_regex::{Regex, RegexBuilder};
+use thread_local::ThreadLocal;
 
 use super::{gpt2, llama3};
+use crate::tokenize::pattern::to_fancy_regex;
 use crate::{Error, Result};
 
 /// GPT-2's pattern (HF's `ByteLevel` with `use_regex: true`).
@@ -20,33 +22,49 @@ pub(crate) enum Stage {
     /// `ByteLevel`'s `add_prefix_space`: a space in front of each piece that does not start
     /// with one.
     PrefixSpace,
-    /// A split on `pattern`.
+    /// A split on `pattern` (as written in the file).
     Split { pattern: String, splitter: Splitter },
 }
 
-/// What finds the pieces: a hand-written scanner for the two common patterns, `fancy-regex`
-/// for any other.
+/// What finds the pieces: a hand-written scanner for the common patterns, `fancy-regex` for
+/// any other.
 pub(crate) enum Splitter {
     Gpt2,
-    Llama3,
-    Regex(Regex),
+    /// Llama 3's, Qwen's or cl100k's.
+    Llama3(llama3::PieceEnd),
+    Regex(RegexSplitter),
+}
+
+/// A pattern in HF's reading, compiled once and cloned for each thread that uses it: a clone
+/// has its own matching caches, where one regex shared by all threads makes them wait on
+/// each other.
+pub(crate) struct RegexSplitter {
+    regex: Regex,
+    per_thread: ThreadLocal<Regex>,
 }
 
 impl Stage {
-    /// A split on `pattern`, which must compile with `fancy-regex` unless it has a scanner.
+    /// A split on `pattern`, read as HF reads it: a scanner if one implements it, else the
+    /// regex engine on the pattern rewritten to HF's meaning; refused where the pattern has a
+    /// construct whose meaning cannot be reproduced.
     pub(crate) fn split(pattern: &str) -> std::result::Result<Stage, String> {
-        let splitter = match pattern {
-            GPT2_PATTERN => Splitter::Gpt2,
-            LLAMA3_PATTERN => Splitter::Llama3,
+        let splitter = if pattern == GPT2_PATTERN {
+            Splitter::Gpt2
+        } else if let Some(piece_end) = llama3::scanner(pattern) {
+            Splitter::Llama3(piece_end)
+        } else {
+            let reading = to_fancy_regex(pattern)?;
             // The patterns in use backtrack a bounded amount per match, but the bound grows
             // with runs of whitespace; fancy-regex's default limit would reject long runs
             // that HF (Oniguruma) splits fine.
-            _ => Splitter::Regex(
-                RegexBuilder::new(pattern)
-                    .backtrack_limit(usize::MAX)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
+            let regex = RegexBuilder::new(&reading)
+                .backtrack_limit(usize::MAX)
+                .build()
+                .map_err(|e| e.to_string())?;
+            Splitter::Regex(RegexSplitter {
+                regex,
+                per_thread: ThreadLocal::new(),
+            })
         };
         Ok(Stage::Split {
             pattern: pattern.to_owned(),
@@ -78,7 +96,14 @@ impl PreTokenizer {
             .iter()
             .map(|stage| match stage {
                 Stage::PrefixSpace => "prefix-space".to_owned(),
-                Stage::Split { pattern, .. } => format!("split:{pattern}"),
+                // A pattern whose reading differs from its text gave other ids before HF's
+                // reading was reproduced: its description (so the fingerprint) differs too.
+                Stage::Split { pattern, .. } => match to_fancy_regex(pattern) {
+                    Ok(reading) if reading != *pattern => {
+                        format!("split:{pattern}:read-as:{reading}")
+                    }
+                    _ => format!("split:{pattern}"),
+                },
             })
             .collect()
     }
@@ -97,13 +122,14 @@ fn run<F: FnMut(&str)>(stages: &[Stage], piece: &str, f: &mut F) -> Result<()> {
             ..
         } => gpt2::pieces(piece).try_for_each(|sub| run(rest, sub, f)),
         Stage::Split {
-            splitter: Splitter::Llama3,
+            splitter: Splitter::Llama3(piece_end),
             ..
-        } => llama3::pieces(piece).try_for_each(|sub| run(rest, sub, f)),
+        } => llama3::pieces(piece, *piece_end).try_for_each(|sub| run(rest, sub, f)),
         Stage::Split {
-            splitter: Splitter::Regex(regex),
+            splitter: Splitter::Regex(splitter),
             pattern,
         } => {
+            let regex = splitter.per_thread.get_or(|| splitter.regex.clone());
             let mut last = 0;
             for found in regex.find_iter(piece) {
                 let found = found.map_err(|e| Error::PatternFailed {
