@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import seqpack
-from seqpack import UnsupportedTokenizerError
+from seqpack import UnsupportedTokenizerError, _core
 
 tokenizers = pytest.importorskip("tokenizers")
 hypothesis = pytest.importorskip("hypothesis")
@@ -21,43 +21,7 @@ from hypothesis import strategies as st  # noqa: E402
 from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers  # noqa: E402
 from tokenizers import Tokenizer as HFTokenizer  # noqa: E402
 
-GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
-LLAMA3 = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-QWEN = LLAMA3.replace(r"\p{N}{1,3}", r"\p{N}")
-# cl100k as tiktoken writes it, and transformers' convert_tiktoken_to_fast copies it.
-CL100K = (
-    r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"
-    r"|\s++$|\s*[\r\n]|\s+(?!\S)|\s"
-)
-# o200k (GPT-4o, Llama 4).
-O200K = "|".join(
-    [
-        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-        r"\p{N}{1,3}",
-        r" ?[^\s\p{L}\p{N}]+[\r\n/]*",
-        r"\s*[\r\n]+",
-        r"\s+(?!\S)",
-        r"\s+",
-    ]
-)
-# Mistral's Tekken.
-TEKKEN = (
-    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
-    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-FAMILIES = {
-    "gpt2": GPT2,
-    "llama3": LLAMA3,
-    "qwen": QWEN,
-    "cl100k": CL100K,
-    "o200k": O200K,
-    "tekken": TEKKEN,
-}
+from tests.tokenizer_families import CL100K, FAMILIES, GENERATED, LLAMA3  # noqa: E402
 
 # One pattern per construct whose meaning differs between the engines, or could.
 CONSTRUCTS = {
@@ -74,7 +38,7 @@ CONSTRUCTS = {
     "angle brackets": r"\<[a-z]+\>",
     "case-insensitive contractions": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)",
     "case-insensitive class": r"'(?i:[sdmt]|ll|ve|re)",
-    "case-insensitive flag": r"x(?i)k|ab",
+    "case-insensitive flag": r"x(?i)k|ab|(c(?i)d|e)f",
     "look-ahead": r"\s+(?!\S)|\s",
     "look-behind": r"(?<=a)b+|(?<!c)d",
     "dot": r"a.b|.",
@@ -99,9 +63,13 @@ def piece_tokenizer_json(pattern: str, normalizer: object | None = None) -> str:
     return str(tok.to_str())
 
 
+def load(json: str, implementation: str | None = None) -> seqpack.Tokenizer:
+    return seqpack.Tokenizer(_core.Tokenizer.from_str(json, implementation=implementation))
+
+
 def assert_same_ids(json: str, texts: list[str], implementation: str | None = None) -> None:
     hf = HFTokenizer.from_str(json)
-    ours = seqpack.Tokenizer.from_str(json, implementation=implementation)
+    ours = load(json, implementation)
     expected = [e.ids for e in hf.encode_batch(texts)]
     got = ours.encode_batch(texts)
     for text, want, have in zip(texts, expected, got, strict=True):
@@ -110,52 +78,8 @@ def assert_same_ids(json: str, texts: list[str], implementation: str | None = No
             raise AssertionError(f"{text!r}: HF pieces {hf_pieces}, ids {want} != {list(have)}")
 
 
-def digit_runs() -> list[str]:
-    texts = []
-    for digits in ["0123456789", "٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "²³¹⁴", "𝟘𝟙𝟚"]:
-        for n in range(1, 21):
-            run = (digits * 3)[:n]
-            texts += [run, f"a{run}b", f" {run} ", f"x{run}\n{run}", f"{run}.{run}"]
-    return texts
-
-
-def whitespace_runs() -> list[str]:
-    units = [" ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000", "\u2028", "\u0085", "\u2003"]
-    texts = []
-    for a in units:
-        for b in units:
-            for n in (1, 2, 3):
-                run = (a + b) * n
-                texts += [run, f"x{run}", f"x{run}y", f"{run}y", f"x{run}!", f"!{run}\n"]
-    return texts
-
-
-def contractions() -> list[str]:
-    words = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'ſ", "'K", "'x", "''s", "'"]
-    texts = []
-    for w in words:
-        for variant in {w, w.upper(), w.title(), w.swapcase()}:
-            texts += [variant, f"it{variant}", f"IT{variant} x", f" {variant}", f"\n{variant}"]
-    return texts
-
-
-# Letters and numbers from recent Unicode versions (14, 15, 15.1, 16), marks, joiners.
-RECENT = "\U0001e290\U00011f04\U0002ebf0\U00010d50\U000105c0\U00031350\U0001df25\U00011f50\U0001e4d0"
-MIXED = [
-    "DON'T do it, it's WE'RE here; they'LL see",
-    "emoji 😀👍🏽 family 👨\u200d👩\u200d👧 ✌️ flag 🇫🇷",
-    "combining e\u0301 a\u0308 क्ष Z\u0351\u0352 \u0301start",
-    "CJK 東京は大きい。中文，标点！한국어 テスト",
-    "RTL שלום עולם مرحبا \u200f\u200e mixed עב123",
-    "ǅungla ǈ ǋ Ⅻ ⅻ Ⓐ ʰ ˢ ー々〆 ſt ﬅ ß ẞ K",
-    f"recent {RECENT} x{RECENT}1",
-    "url https://example.com/a/b?c=1 path/to/file.txt // comment\n",
-    "code: if (x) {\n\treturn y;\n}\r\n",
-    "\x00\x01\x1b[31mcontrol\x7f\x1c\x1d\x1e\x1f",
-]
-GENERATED = digit_runs() + whitespace_runs() + contractions() + MIXED
-
-TRICKY = list(" \t\n\r'sStTlLdDmMrReEvVkKſ0129٣²Ⅻ.,!?/-_\"(\u00a0\u0085\u2028\u3000") + [
+TRICKY = [
+    *" \t\n\r'sStTlLdDmMrReEvVkKſ0129٣²Ⅻ.,!?/-_\"(\u00a0\u0085\u2028\u3000",
     "é",
     "ß",
     "ﬅ",
@@ -179,8 +103,9 @@ def test_family_patterns_give_hf_pieces(family: str) -> None:
 
 @pytest.mark.parametrize("construct", sorted(CONSTRUCTS))
 def test_each_construct_means_what_it_means_to_hf(construct: str) -> None:
-    texts = GENERATED + [
-        "xdeadBEEF_x 0x1F <abc> <a b> aab cdd bd ab kK\u212a",
+    texts = [
+        *GENERATED,
+        "xdeadBEEF_x 0x1F <abc> <a b> aab cdd bd ab kK\u212a xK xAB cDf Ef ef",
         "a\nb a\r\nb ab aab\n\n x\n x\n\n x",
         "A\u00e9\U0001f600\t\v\f A\u00e9",
     ]
@@ -224,7 +149,7 @@ def test_other_classes_agree_on_every_code_point(class_: str) -> None:
 @pytest.mark.parametrize("implementation", [None, "bpe", "hf"])
 def test_unproven_constructs_are_refused(pattern: str, implementation: str | None) -> None:
     with pytest.raises(UnsupportedTokenizerError, match="Oniguruma"):
-        seqpack.Tokenizer.from_str(piece_tokenizer_json(pattern), implementation=implementation)
+        load(piece_tokenizer_json(pattern), implementation)
 
 
 def test_hf_fallback_reads_patterns_as_hf() -> None:
@@ -237,7 +162,7 @@ def test_hf_fallback_reads_patterns_as_hf() -> None:
 
 @pytest.mark.parametrize("implementation", ["bpe", "hf"])
 def test_unknown_ids_are_refused_on_every_implementation(implementation: str) -> None:
-    tok = seqpack.Tokenizer.from_str(piece_tokenizer_json(LLAMA3), implementation=implementation)
+    tok = load(piece_tokenizer_json(LLAMA3), implementation)
     bad = np.array([5, tok.vocab_size + 7], dtype=np.uint32)
     with pytest.raises(seqpack.InvalidInputError, match=r"ids\[1\]"):
         tok.decode(bad)

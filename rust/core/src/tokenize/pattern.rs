@@ -61,6 +61,8 @@ struct Group {
     case_insensitive: bool,
     /// A look-around is an assertion: a quantifier after it is refused.
     assertion: bool,
+    /// Opened by `(?i)`: it ends with the enclosing group (see [`Translator::open_group`]).
+    implicit: bool,
 }
 
 struct Translator<'p> {
@@ -149,10 +151,20 @@ impl Translator<'_> {
                 }
             }
         }
+        self.close_implicit_groups();
         if !self.groups.is_empty() {
             return Err("a group is not closed".into());
         }
         Ok(())
+    }
+
+    /// Closes the groups that `(?i)` opened in the group that ends here.
+    fn close_implicit_groups(&mut self) {
+        while let Some(group) = self.groups.last().filter(|g| g.implicit) {
+            self.case_insensitive = group.case_insensitive;
+            self.groups.pop();
+            self.out.push(')');
+        }
     }
 
     /// A literal character, checked against Oniguruma's case-insensitive expansions.
@@ -202,9 +214,16 @@ impl Translator<'_> {
                     scoped_case = Some(on);
                     2 + len
                 } else {
-                    // `(?i)` applies to the rest of the enclosing group.
+                    // In Oniguruma `(?i)` opens a group that the enclosing one closes, so
+                    // `a(?i)b|c` is `a(?i:b|c)`, where `fancy-regex` reads `a(?i:b)|(?i:c)`.
                     self.pos += 2 + len;
-                    self.out.push_str(if on { "(?i)" } else { "(?-i)" });
+                    self.out.push_str(if on { "(?i:" } else { "(?-i:" });
+                    self.groups.push(Group {
+                        start,
+                        case_insensitive: self.case_insensitive,
+                        assertion: false,
+                        implicit: true,
+                    });
                     self.case_insensitive = on;
                     self.previous_literal = None;
                     return Ok(Item::NotRepeatable);
@@ -221,6 +240,7 @@ impl Translator<'_> {
             start,
             case_insensitive: self.case_insensitive,
             assertion,
+            implicit: false,
         });
         if let Some(on) = scoped_case {
             self.case_insensitive = on;
@@ -231,6 +251,7 @@ impl Translator<'_> {
     }
 
     fn close_group(&mut self) -> Result<Item, String> {
+        self.close_implicit_groups();
         let Some(group) = self.groups.pop() else {
             return self.refuse(self.pos, "an unmatched ')'");
         };
@@ -639,6 +660,8 @@ mod tests {
         assert_eq!(ok(r"\h+[\h_]"), r"[0-9A-Fa-f]+[0-9A-Fa-f_]");
         assert_eq!(ok(r"\<\>"), r"<>");
         assert_eq!(ok(r"\x41\u00e9\x{1F600}"), "Aé😀");
+        assert_eq!(ok(r"x(?i)k|ab"), r"x(?i:k|ab)");
+        assert_eq!(ok(r"(x(?i)k|a)b(?-i)c"), r"(x(?i:k|a))b(?-i:c)");
     }
 
     #[test]

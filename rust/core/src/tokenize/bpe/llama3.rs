@@ -15,7 +15,7 @@
 //! the same pieces several times faster; the tests check it against `fancy-regex` running
 //! the pattern (in HF's reading, [`crate::tokenize::pattern`]).
 
-use super::scan::{self, Text};
+use super::scan::{PieceEnd, Text};
 use super::unicode::Kind;
 
 /// The pattern the scanner implements, as it appears in a `tokenizer.json`.
@@ -27,9 +27,6 @@ pub(crate) const QWEN_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}
 /// cl100k's pattern as tiktoken writes it.
 pub(crate) const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 
-/// The scanner of one of the three patterns.
-pub(crate) type PieceEnd = for<'a> fn(&Text<'a>, usize) -> usize;
-
 /// The scanner for `pattern`, if it is one of the three.
 pub(crate) fn scanner(pattern: &str) -> Option<PieceEnd> {
     match pattern {
@@ -40,18 +37,13 @@ pub(crate) fn scanner(pattern: &str) -> Option<PieceEnd> {
     }
 }
 
-/// The pieces of `text` that `piece_end` cuts, in order; they cover it exactly.
-pub(crate) fn pieces(text: &str, piece_end: PieceEnd) -> impl Iterator<Item = &str> {
-    scan::pieces(text, piece_end)
-}
-
-fn is_line_break(b: u8) -> bool {
+pub(crate) fn is_line_break(b: u8) -> bool {
     b == b'\r' || b == b'\n'
 }
 
 /// The length of a contraction after an apostrophe (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`,
 /// `'d`, in any case; Unicode case folding also makes `ſ`, the long s, an `s`).
-fn contraction(rest: &str) -> Option<usize> {
+pub(crate) fn contraction(rest: &str) -> Option<usize> {
     let mut chars = rest.chars().map(|c| c.to_ascii_lowercase());
     let first = chars.next()?;
     match (first, chars.next()) {
@@ -132,6 +124,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::tokenize::bpe::scan::pieces;
     use crate::tokenize::pattern::to_fancy_regex;
 
     const PATTERNS: [&str; 3] = [PATTERN, QWEN_PATTERN, CL100K_PATTERN];
