@@ -33,7 +33,7 @@ pub(crate) enum Splitter {
     Gpt2,
     /// Llama 3's, Qwen's, cl100k's, o200k's or Tekken's.
     Scanner(PieceEnd),
-    Regex(RegexSplitter),
+    Regex(Box<RegexSplitter>),
 }
 
 /// A pattern in HF's reading, compiled once and cloned for each thread that uses it: a clone
@@ -162,10 +162,10 @@ impl Stage {
         {
             Splitter::Scanner(piece_end)
         } else {
-            Splitter::Regex(RegexSplitter {
+            Splitter::Regex(Box::new(RegexSplitter {
                 compiled: Compiled::new(&to_fancy_regex(pattern)?)?,
                 per_thread: ThreadLocal::new(),
-            })
+            }))
         };
         Ok(Stage::Split {
             pattern: pattern.to_owned(),
