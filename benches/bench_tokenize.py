@@ -1675,7 +1675,9 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
                 if reason is not None:
                     m = Measurement(task, "skipped", reason)
                 else:
+                    t0 = time.perf_counter()
                     m = run_task(task, corpus, settings, path, work)
+                    m.wall_s = round(time.perf_counter() - t0, 2)
                 rows.append({"family": path.stem, **asdict(m)})
                 print(f"{path.stem:8} {tool:14} x{threads} {_progress(m)}", flush=True)
     run = clock.record(__file__)
@@ -1721,7 +1723,8 @@ def families_markdown(payload: dict[str, Any]) -> str:
         " same thread count. Same ids: the ids of the whole corpus hashed and compared with"
         r" seqpack's (tiktoken reads `\p{N}{1,3}+` as possessive, HF as `(?:\p{N}{1,3})+`: on"
         " cl100k its ids differ from HF's wherever 4+ digits meet).",
-        f"- Machine: {machine.get('cpu', '')}, {machine.get('cores', '')} cores.",
+        f"- Machine: {machine['cpu']}, {machine['usable_cores']} usable cores,"
+        f" {machine['ram_gib']} GiB RAM; versions {machine['versions']}.",
         "",
         "| family | threads | tool | MB/s | seqpack / this | same ids as seqpack |"
         " peak mem MiB (call / process) |",
