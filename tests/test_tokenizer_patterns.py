@@ -114,7 +114,11 @@ def test_each_construct_means_what_it_means_to_hf(construct: str) -> None:
 
 @pytest.mark.parametrize("family", ["cl100k", "o200k", "tekken"])
 @settings(max_examples=150, deadline=None)
-@given(text=st.lists(st.sampled_from(TRICKY) | st.characters(), max_size=40).map("".join))
+@given(
+    text=st.lists(
+        st.sampled_from(TRICKY) | st.characters(exclude_categories=["Cs"]), max_size=40
+    ).map("".join)
+)
 def test_family_patterns_on_generated_text(family: str, text: str) -> None:
     assert_same_ids(piece_tokenizer_json(FAMILIES[family]), [text])
 

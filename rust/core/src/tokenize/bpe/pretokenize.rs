@@ -37,8 +37,7 @@ pub(crate) enum Splitter {
 }
 
 /// A pattern in HF's reading, compiled once and cloned for each thread that uses it: a clone
-/// has its own matching caches, where one regex shared by all threads makes them wait on
-/// each other.
+/// has its own matching caches, so threads share none.
 pub(crate) struct RegexSplitter {
     compiled: Compiled,
     per_thread: ThreadLocal<Compiled>,
@@ -52,8 +51,8 @@ const WHITESPACE_TAIL: &str = r"|\s+(?!\S)|\s+";
 struct Compiled {
     regex: Regex,
     /// For a pattern `HEAD|\s+(?!\S)|\s+` whose `HEAD` is a plain regular expression: `regex`
-    /// is `HEAD|\s+`, which needs no backtracking (the regex engine runs it several times
-    /// faster), and this is `HEAD` anchored, to tell which alternative a run of whitespace
+    /// is `HEAD|\s+`, which the regex engine runs without its backtracking machine, and this
+    /// is `HEAD` anchored, to tell which alternative a run of whitespace
     /// came from; the look-ahead is applied by hand.
     head: Option<Regex>,
 }
