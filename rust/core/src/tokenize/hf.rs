@@ -2,11 +2,15 @@
 //! normalizers and pre-tokenizers other than byte-level) run through the HuggingFace
 //! `tokenizers` crate, so any `tokenizer.json` works with `preprocess` and the Python API.
 //! Byte-level BPE files take the faster native path in [`super::bpe`].
+//!
+//! The crate reads regex patterns with `fancy-regex`, as seqpack does, where HF's Python
+//! `tokenizers` uses Oniguruma: the crate is handed the file with each pattern rewritten to
+//! Oniguruma's meaning ([`super::pattern`]), and a pattern that cannot be is refused.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::tokenize::load::sparse_ids;
-use crate::tokenize::{Implementation, Tokenizer, unknown_id};
+use crate::tokenize::{Implementation, Tokenizer, pattern, unknown_id};
 use crate::{Error, Result};
 
 pub struct HfTokenizer {
@@ -39,7 +43,17 @@ impl HfTokenizer {
     }
 
     fn read(json: &str) -> Result<Self> {
-        let inner: tokenizers::Tokenizer = json.parse().map_err(invalid)?;
+        let rewritten =
+            pattern::rewrite_document(json).map_err(|what| Error::UnsupportedTokenizer {
+                path: "tokenizer JSON".into(),
+                at: "pattern".into(),
+                what,
+            })?;
+        let inner: tokenizers::Tokenizer = rewritten
+            .as_deref()
+            .unwrap_or(json)
+            .parse()
+            .map_err(invalid)?;
         // Re-serialising walks every id up to the largest: a sparse one is refused first.
         let vocab = inner.get_vocab(true);
         if let Some(message) = vocab

@@ -15,6 +15,7 @@ pub mod ast;
 pub mod bpe;
 pub mod hf;
 mod load;
+pub(crate) mod pattern;
 
 use std::path::Path;
 

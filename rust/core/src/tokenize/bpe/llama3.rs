@@ -1,31 +1,49 @@
-//! A hand-written scanner for Llama 3's pre-tokenization pattern
+//! A hand-written scanner for Llama 3's pre-tokenization pattern and the two patterns built
+//! on it, cl100k's and Qwen's:
 //!
 //! ```text
 //! (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //! ```
 //!
-//! The most common pattern after GPT-2's (Llama 3 and the vocabularies trained like it). As
-//! for GPT-2, a regex engine needs its backtracking path for it, and the scanner gives the
-//! same pieces several times faster; the tests check it against `fancy-regex`.
+//! Qwen's has `\p{N}` (one digit a piece) for `\p{N}{1,3}`. cl100k's, as tiktoken writes it
+//! (and transformers' `convert_tiktoken_to_fast` copies it), spells the same alternatives with
+//! possessive quantifiers, which change nothing here, except two: `\p{N}{1,3}+` is
+//! `(?:\p{N}{1,3})+` to HF's Oniguruma, so a run of digits is one piece, and `\s++$` before
+//! the line-break rule takes a run of whitespace that reaches the end of the text whole.
+//!
+//! As for GPT-2, a regex engine needs its backtracking path for these, and the scanner gives
+//! the same pieces several times faster; the tests check it against `fancy-regex` running
+//! the pattern (in HF's reading, [`crate::tokenize::pattern`]).
 
-use super::scan::{self, Text};
+use super::scan::{PieceEnd, Text};
 use super::unicode::Kind;
 
 /// The pattern the scanner implements, as it appears in a `tokenizer.json`.
 pub(crate) const PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-/// The pieces of `text`, in order; they cover it exactly.
-pub(crate) fn pieces(text: &str) -> impl Iterator<Item = &str> {
-    scan::pieces(text, piece_end)
+/// Qwen's pattern (Qwen 1 and 2): Llama 3's with one digit a piece.
+pub(crate) const QWEN_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// cl100k's pattern as tiktoken writes it.
+pub(crate) const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
+/// The scanner for `pattern`, if it is one of the three.
+pub(crate) fn scanner(pattern: &str) -> Option<PieceEnd> {
+    match pattern {
+        PATTERN => Some(piece_end::<3, false>),
+        QWEN_PATTERN => Some(piece_end::<1, false>),
+        CL100K_PATTERN => Some(piece_end::<{ usize::MAX }, true>),
+        _ => None,
+    }
 }
 
-fn is_line_break(b: u8) -> bool {
+pub(crate) fn is_line_break(b: u8) -> bool {
     b == b'\r' || b == b'\n'
 }
 
 /// The length of a contraction after an apostrophe (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`,
 /// `'d`, in any case; Unicode case folding also makes `ſ`, the long s, an `s`).
-fn contraction(rest: &str) -> Option<usize> {
+pub(crate) fn contraction(rest: &str) -> Option<usize> {
     let mut chars = rest.chars().map(|c| c.to_ascii_lowercase());
     let first = chars.next()?;
     match (first, chars.next()) {
@@ -35,7 +53,12 @@ fn contraction(rest: &str) -> Option<usize> {
     }
 }
 
-fn piece_end(t: &Text<'_>, start: usize) -> usize {
+/// `DIGITS`: the most digits a piece takes; `WHOLE_TRAILING_SPACE`: whether a run of
+/// whitespace that ends the text is one piece.
+fn piece_end<const DIGITS: usize, const WHOLE_TRAILING_SPACE: bool>(
+    t: &Text<'_>,
+    start: usize,
+) -> usize {
     if t.byte(start) == b'\'' {
         if let Some(len) = contraction(&t.text[start + 1..]) {
             return start + 1 + len;
@@ -48,7 +71,7 @@ fn piece_end(t: &Text<'_>, start: usize) -> usize {
         // `\p{N}{1,3}`
         Kind::Number => {
             let mut end = start + len;
-            for _ in 0..2 {
+            for _ in 1..DIGITS {
                 if t.kind_at(end) != Some(Kind::Number) {
                     break;
                 }
@@ -67,6 +90,10 @@ fn piece_end(t: &Text<'_>, start: usize) -> usize {
         }
         Kind::Space => {
             let end = t.run_end(start, Kind::Space);
+            // cl100k's `\s++$`.
+            if WHOLE_TRAILING_SPACE && end == t.len() {
+                return end;
+            }
             // `\s*[\r\n]+`: the run up to its last line break, if it has one.
             let text = t.text.as_bytes();
             if let Some(last_break) = (start..end).rev().find(|&i| is_line_break(text[i])) {
@@ -97,23 +124,65 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::tokenize::bpe::scan::pieces;
+    use crate::tokenize::pattern::to_fancy_regex;
 
-    fn by_regex(text: &str) -> Vec<&str> {
-        let re = Regex::new(PATTERN).unwrap();
+    const PATTERNS: [&str; 3] = [PATTERN, QWEN_PATTERN, CL100K_PATTERN];
+
+    static REGEXES: std::sync::LazyLock<Vec<Regex>> = std::sync::LazyLock::new(|| {
+        PATTERNS
+            .iter()
+            .map(|p| Regex::new(&to_fancy_regex(p).unwrap()).unwrap())
+            .collect()
+    });
+
+    /// The pieces in HF's reading of `pattern`, by the regex engine.
+    fn by_regex<'t>(pattern: &str, text: &'t str) -> Vec<&'t str> {
+        let re = &REGEXES[PATTERNS.iter().position(|&p| p == pattern).unwrap()];
         re.find_iter(text).map(|m| m.unwrap().as_str()).collect()
     }
 
-    fn by_scanner(text: &str) -> Vec<&str> {
-        pieces(text).collect()
+    fn by_scanner<'t>(pattern: &str, text: &'t str) -> Vec<&'t str> {
+        pieces(text, scanner(pattern).unwrap()).collect()
+    }
+
+    fn same_as_regex(text: &str) {
+        for pattern in PATTERNS {
+            assert_eq!(
+                by_scanner(pattern, text),
+                by_regex(pattern, text),
+                "{pattern} on {text:?}"
+            );
+        }
     }
 
     #[test]
     fn known_splits() {
+        let text = "DON'T count 12345 ok.\n\nx \n ";
         assert_eq!(
-            by_scanner("DON'T count 12345 ok.\n\nx"),
-            ["DON", "'T", " count", " ", "123", "45", " ok", ".\n\n", "x"]
+            by_scanner(PATTERN, text),
+            [
+                "DON", "'T", " count", " ", "123", "45", " ok", ".\n\n", "x", " \n", " "
+            ]
         );
-        assert_eq!(by_scanner("  \n  hi\t(x"), ["  \n", " ", " hi", "\t", "(x"]);
+        assert_eq!(
+            by_scanner(QWEN_PATTERN, text),
+            [
+                "DON", "'T", " count", " ", "1", "2", "3", "4", "5", " ok", ".\n\n", "x", " \n",
+                " "
+            ]
+        );
+        // A whole run of digits, and the whitespace at the end in one piece.
+        assert_eq!(
+            by_scanner(CL100K_PATTERN, text),
+            [
+                "DON", "'T", " count", " ", "12345", " ok", ".\n\n", "x", " \n "
+            ]
+        );
+        assert_eq!(
+            by_scanner(PATTERN, "  \n  hi\t(x"),
+            ["  \n", " ", " hi", "\t", "(x"]
+        );
     }
 
     #[test]
@@ -141,8 +210,13 @@ mod tests {
             "\r\rx",
             "end ",
             "a\u{301}b",
+            "12345678901234567890 x",
+            "x  ",
+            "x \n\n  ",
+            "x\r\n",
+            "'T'd  \t",
         ] {
-            assert_eq!(by_scanner(text), by_regex(text), "{text:?}");
+            same_as_regex(text);
         }
     }
 
@@ -164,12 +238,16 @@ mod tests {
         #[test]
         fn scanner_equals_regex(chars in prop::collection::vec(tricky_char(), 0..40)) {
             let text: String = chars.into_iter().collect();
-            prop_assert_eq!(by_scanner(&text), by_regex(&text));
+            for pattern in PATTERNS {
+                prop_assert_eq!(by_scanner(pattern, &text), by_regex(pattern, &text));
+            }
         }
 
         #[test]
         fn scanner_equals_regex_on_any_string(text in any::<String>()) {
-            prop_assert_eq!(by_scanner(&text), by_regex(&text));
+            for pattern in PATTERNS {
+                prop_assert_eq!(by_scanner(pattern, &text), by_regex(pattern, &text));
+            }
         }
     }
 }

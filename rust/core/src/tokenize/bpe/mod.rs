@@ -3,8 +3,9 @@
 //! new vocabularies that HF reads back.
 //!
 //! Encoding a text: added tokens (special or not) are cut out first (`added`); the rest is
-//! pre-tokenized into pieces (`pretokenize`; GPT-2's and Llama 3's patterns by hand-written
-//! scanners, `gpt2` and `llama3`, any other by `fancy-regex`); each piece is merged into
+//! pre-tokenized into pieces (`pretokenize`; the patterns of GPT-2, Llama 3, Qwen, cl100k,
+//! o200k and Tekken by hand-written scanners, `gpt2`, `llama3` and `o200k`, any other by
+//! `fancy-regex` in HF's reading of it, `crate::tokenize::pattern`); each piece is merged into
 //! tokens (`model`), remembered per thread (`cache`). Tokens are bytes inside seqpack and
 //! GPT-2's printable characters in the file (`bytes`).
 
@@ -17,6 +18,7 @@ mod gpt2;
 mod llama3;
 mod load;
 mod model;
+mod o200k;
 mod pretokenize;
 mod scan;
 mod template;

@@ -1,7 +1,10 @@
-//! What the hand-written pre-tokenizers (`gpt2`, `llama3`) share: classifying the character
+//! What the hand-written pre-tokenizers (`gpt2`, `llama3`, `o200k`) share: classifying the character
 //! at a byte offset and finding where a run of one class ends, ASCII in one table load.
 
-use super::unicode::{Classes, Kind, classes};
+use super::unicode::{Case, Classes, Kind, classes};
+
+/// Where the piece that starts at a byte offset ends: a hand-written scanner.
+pub(crate) type PieceEnd = for<'a> fn(&Text<'a>, usize) -> usize;
 
 pub(crate) struct Text<'a> {
     pub(crate) text: &'a str,
@@ -40,6 +43,33 @@ impl<'a> Text<'a> {
         (self.classes.kind(c), c.len_utf8())
     }
 
+    /// The case class of the character at byte `i` and its length in bytes.
+    #[inline]
+    pub(crate) fn case_at(&self, i: usize) -> (Case, usize) {
+        let b = self.byte(i);
+        if b < 0x80 {
+            return (self.classes.case(char::from(b)), 1);
+        }
+        let c = self.text[i..]
+            .chars()
+            .next()
+            .expect("i is below the length");
+        (self.classes.case(c), c.len_utf8())
+    }
+
+    /// Where the run of characters whose case class is in `set` starting at byte `i` ends.
+    #[inline]
+    pub(crate) fn case_run_end(&self, mut i: usize, set: fn(Case) -> bool) -> usize {
+        while i < self.len() {
+            let (case, len) = self.case_at(i);
+            if !set(case) {
+                break;
+            }
+            i += len;
+        }
+        i
+    }
+
     /// The kind of the character at byte `i`, or `None` at the end.
     #[inline]
     pub(crate) fn kind_at(&self, i: usize) -> Option<Kind> {
@@ -69,10 +99,7 @@ impl<'a> Text<'a> {
 }
 
 /// The pieces of `text` that `piece_end` cuts, in order; they cover it exactly.
-pub(crate) fn pieces<'a>(
-    text: &'a str,
-    piece_end: fn(&Text<'a>, usize) -> usize,
-) -> impl Iterator<Item = &'a str> {
+pub(crate) fn pieces(text: &str, piece_end: PieceEnd) -> impl Iterator<Item = &str> {
     let text = Text::new(text);
     let mut start = 0;
     std::iter::from_fn(move || {

@@ -1,5 +1,5 @@
-//! The character classes the GPT-2 pattern and added-token matching need (`\p{L}`, `\p{N}`,
-//! `\s`, `\w`), taken from `regex-syntax`'s Unicode tables: the same tables `fancy-regex` uses
+//! The character classes the hand-written scanners and added-token matching need (`\p{L}`,
+//! `\p{N}`, `\s`, `\w`, and letters by case for o200k's pattern), taken from `regex-syntax`'s Unicode tables: the same tables `fancy-regex` uses
 //! for every other pattern, so the hand-written scanner and the regex engine cannot disagree
 //! on a character.
 
@@ -16,12 +16,67 @@ pub(crate) enum Kind {
     Other,
 }
 
+/// What o200k's and Tekken's patterns distinguish about a character: letters by case
+/// (`[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]` against `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`), marks (which are
+/// in both of those but not in `\p{L}`), numbers, whitespace and the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Case {
+    /// `Lu`, `Lt`.
+    Upper,
+    /// `Ll`.
+    Lower,
+    /// `Lm`, `Lo`: letters in both classes.
+    Caseless,
+    /// `M`.
+    Mark,
+    Number,
+    Space,
+    Other,
+}
+
+/// A table of `T` per character: one load in the Basic Multilingual Plane, where nearly all
+/// text lives; sorted, disjoint ranges above it (anything outside them is `other`).
+struct Table<T> {
+    bmp: Vec<T>,
+    astral: Vec<(u32, u32, T)>,
+    other: T,
+}
+
+impl<T: Copy> Table<T> {
+    fn new(other: T, classes: &[(&str, T)]) -> Self {
+        let mut bmp = vec![other; 0x10000];
+        let mut astral = Vec::new();
+        for &(class, value) in classes {
+            for (start, end) in ranges(class) {
+                for c in start..=end.min(0xFFFF) {
+                    bmp[c as usize] = value;
+                }
+                if end > 0xFFFF {
+                    astral.push((start.max(0x10000), end, value));
+                }
+            }
+        }
+        astral.sort_unstable_by_key(|&(start, _, _)| start);
+        Table { bmp, astral, other }
+    }
+
+    #[inline]
+    fn get(&self, c: char) -> T {
+        let c = c as u32;
+        if c < 0x10000 {
+            return self.bmp[c as usize];
+        }
+        let i = self.astral.partition_point(|&(_, end, _)| end < c);
+        match self.astral.get(i) {
+            Some(&(start, _, value)) if start <= c => value,
+            _ => self.other,
+        }
+    }
+}
+
 pub(crate) struct Classes {
-    /// The kind of every character of the Basic Multilingual Plane, where nearly all text
-    /// lives, so classifying it is one load.
-    bmp: Vec<Kind>,
-    /// Sorted, disjoint ranges above the BMP; anything outside them is `Other`.
-    astral: Vec<(u32, u32, Kind)>,
+    kinds: Table<Kind>,
+    cases: Table<Case>,
     word: Vec<(u32, u32)>,
 }
 
@@ -40,29 +95,27 @@ fn ranges(class: &str) -> Vec<(u32, u32)> {
     }
 }
 
-static CLASSES: LazyLock<Classes> = LazyLock::new(|| {
-    let mut bmp = vec![Kind::Other; 0x10000];
-    let mut astral = Vec::new();
-    for (class, kind) in [
-        (r"\p{L}", Kind::Letter),
-        (r"\p{N}", Kind::Number),
-        (r"\s", Kind::Space),
-    ] {
-        for (start, end) in ranges(class) {
-            for c in start..=end.min(0xFFFF) {
-                bmp[c as usize] = kind;
-            }
-            if end > 0xFFFF {
-                astral.push((start.max(0x10000), end, kind));
-            }
-        }
-    }
-    astral.sort_unstable_by_key(|&(start, _, _)| start);
-    Classes {
-        bmp,
-        astral,
-        word: ranges(r"\w"),
-    }
+static CLASSES: LazyLock<Classes> = LazyLock::new(|| Classes {
+    kinds: Table::new(
+        Kind::Other,
+        &[
+            (r"\p{L}", Kind::Letter),
+            (r"\p{N}", Kind::Number),
+            (r"\s", Kind::Space),
+        ],
+    ),
+    cases: Table::new(
+        Case::Other,
+        &[
+            (r"[\p{Lu}\p{Lt}]", Case::Upper),
+            (r"\p{Ll}", Case::Lower),
+            (r"[\p{Lm}\p{Lo}]", Case::Caseless),
+            (r"\p{M}", Case::Mark),
+            (r"\p{N}", Case::Number),
+            (r"\s", Case::Space),
+        ],
+    ),
+    word: ranges(r"\w"),
 });
 
 /// The classes, built on first use (a few milliseconds, once per process).
@@ -73,15 +126,12 @@ pub(crate) fn classes() -> &'static Classes {
 impl Classes {
     #[inline]
     pub(crate) fn kind(&self, c: char) -> Kind {
-        let c = c as u32;
-        if c < 0x10000 {
-            return self.bmp[c as usize];
-        }
-        let i = self.astral.partition_point(|&(_, end, _)| end < c);
-        match self.astral.get(i) {
-            Some(&(start, _, kind)) if start <= c => kind,
-            _ => Kind::Other,
-        }
+        self.kinds.get(c)
+    }
+
+    #[inline]
+    pub(crate) fn case(&self, c: char) -> Case {
+        self.cases.get(c)
     }
 
     /// Whether `c` matches `\w` (what HF's `single_word` added tokens look at).
@@ -113,5 +163,16 @@ mod tests {
         assert_eq!(kind('😀'), Kind::Other);
         assert_eq!(kind('\''), Kind::Other);
         assert!(is_word('_') && is_word('é') && is_word('\u{301}') && !is_word('-'));
+        let case = |c| classes().case(c);
+        assert_eq!(case('A'), Case::Upper);
+        assert_eq!(case('ǅ'), Case::Upper); // titlecase
+        assert_eq!(case('a'), Case::Lower);
+        assert_eq!(case('ʰ'), Case::Caseless); // modifier letter
+        assert_eq!(case('中'), Case::Caseless);
+        assert_eq!(case('\u{301}'), Case::Mark);
+        assert_eq!(case('\u{1d7ce}'), Case::Number);
+        assert_eq!(case('\u{3000}'), Case::Space);
+        assert_eq!(case('😀'), Case::Other);
+        assert_eq!(case('\u{10400}'), Case::Upper); // Deseret capital
     }
 }
