@@ -18,6 +18,7 @@ mod json;
 pub mod pack;
 mod parallel;
 pub mod preprocess;
+mod read_ahead;
 mod rng;
 pub mod sampler;
 pub mod shard;

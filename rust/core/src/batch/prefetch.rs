@@ -1,11 +1,12 @@
 //! Assembling a schedule of batches ahead of the consumer, on a thread of its own.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::SyncSender;
 
 use super::assemble::{Batch, assemble};
 use super::plan::Plan;
 use crate::Result;
+use crate::read_ahead::{Produce, ReadAhead};
 use crate::shard::TokenStore;
 
 /// Which rows make each batch: batch `i` is rows `first + i·stride + j` of the plan for
@@ -61,7 +62,7 @@ impl Schedule {
 
 /// Everything a producer thread needs, shared with the consumer.
 #[derive(Debug, Clone)]
-struct Job {
+pub(super) struct Job {
     store: Arc<TokenStore>,
     plan: Arc<Plan>,
     schedule: Schedule,
@@ -69,19 +70,12 @@ struct Job {
     pad_id: i64,
 }
 
-/// The batches of a [`Schedule`], assembled up to `depth` ahead on a producer thread.
-///
-/// A process that forks (a PyTorch DataLoader worker, say) inherits this object but not its
-/// thread; the child notices the new process id on its next call and starts a thread of
-/// its own at the batch it would have received next, so neither process waits forever or
-/// loses a batch.
+/// The batches of a [`Schedule`], assembled up to `depth` ahead on a producer thread that
+/// a forked process replaces with its own (see [`crate::read_ahead`]).
 #[derive(Debug)]
 pub struct Prefetcher {
-    job: Job,
-    depth: usize,
+    pub(super) ahead: ReadAhead<Job>,
     next: u64,
-    receiver: Receiver<Result<Batch>>,
-    pub(super) owner: u32,
 }
 
 impl Prefetcher {
@@ -100,43 +94,23 @@ impl Prefetcher {
             seq_len,
             pad_id,
         };
-        let depth = depth.max(1);
-        let receiver = spawn(job.clone(), 0, depth);
         Prefetcher {
-            job,
-            depth,
+            ahead: ReadAhead::start(job, 0, depth),
             next: 0,
-            receiver,
-            owner: std::process::id(),
         }
     }
 
     /// Batches not yet handed out.
     pub fn remaining(&self) -> u64 {
-        self.job.schedule.num_batches - self.next
+        self.ahead.job.schedule.num_batches - self.next
     }
 
     /// The next batch, waiting for it if need be; `None` after the last.
     pub fn next_batch(&mut self) -> Option<Result<Batch>> {
-        if self.next >= self.job.schedule.num_batches {
+        if self.next >= self.ahead.job.schedule.num_batches {
             return None;
         }
-        if self.owner != std::process::id() {
-            self.owner = std::process::id();
-            self.receiver = spawn(self.job.clone(), self.next, self.depth);
-        }
-        let batch = match self.receiver.recv() {
-            Ok(batch) => batch,
-            // The producer stops after the last batch or after an error, both handed over
-            // first; a lost thread (it panicked, or stopped at an error) is replaced from
-            // where it stood.
-            Err(_) => {
-                self.receiver = spawn(self.job.clone(), self.next, self.depth);
-                self.receiver
-                    .recv()
-                    .expect("a fresh producer sends a batch")
-            }
-        };
+        let batch = self.ahead.next(&self.next);
         // A failed batch is not skipped: asking again assembles it again (and fails again).
         if batch.is_ok() {
             self.next += 1;
@@ -145,23 +119,20 @@ impl Prefetcher {
     }
 }
 
-fn spawn(job: Job, from: u64, depth: usize) -> Receiver<Result<Batch>> {
-    let (sender, receiver) = sync_channel(depth);
-    std::thread::Builder::new()
-        .name("seqpack-batches".into())
-        .spawn(move || produce(&job, from, &sender))
-        .expect("the OS starts a thread");
-    receiver
-}
+impl Produce for Job {
+    type Position = u64;
+    type Item = Result<Batch>;
+    const THREAD: &'static str = "seqpack-batches";
 
-fn produce(job: &Job, from: u64, sender: &SyncSender<Result<Batch>>) {
-    for i in from..job.schedule.num_batches {
-        let rows = job.schedule.rows(i, &job.plan);
-        let batch = assemble(&job.store, &job.plan, &rows, job.seq_len, job.pad_id);
-        let failed = batch.is_err();
-        // A closed channel means the consumer is gone: stop quietly.
-        if sender.send(batch).is_err() || failed {
-            return;
+    fn produce(&self, from: u64, sender: &SyncSender<Result<Batch>>) {
+        for i in from..self.schedule.num_batches {
+            let rows = self.schedule.rows(i, &self.plan);
+            let batch = assemble(&self.store, &self.plan, &rows, self.seq_len, self.pad_id);
+            let failed = batch.is_err();
+            // A closed channel means the consumer is gone: stop quietly.
+            if sender.send(batch).is_err() || failed {
+                return;
+            }
         }
     }
 }

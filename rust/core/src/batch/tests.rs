@@ -264,7 +264,7 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
     for i in 0..5 {
         if i == 2 {
             // What a forked child sees: the producer is gone. It must resume, not hang.
-            prefetcher.owner = 0;
+            prefetcher.ahead.owner = 0;
         }
         let rows = schedule.rows(i, &plan);
         let batch = prefetcher.next_batch().unwrap().unwrap();

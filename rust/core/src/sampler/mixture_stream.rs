@@ -5,13 +5,14 @@
 //! rank `r` takes rows `r·B … (r + 1)·B` of it, as [`StepSplit`] cuts an epoch's steps.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::SyncSender;
 
 use super::mixture::Mixture;
 use super::mixture_state::MixtureCursor;
 use super::split::StepSplit;
 use crate::Result;
 use crate::batch::Batch;
+use crate::read_ahead::{Produce, ReadAhead};
 
 /// A batch of a mixture: its rows, the source of each (-1: padding) and where the walk
 /// stands after its step.
@@ -36,17 +37,14 @@ struct Job {
 
 type Item = Result<Option<MixedBatch>>;
 
-/// The batches of one rank and worker from a cursor on, up to `depth` ahead. Like
-/// [`crate::batch::Prefetcher`], a process that forks gets a thread of its own, started at
-/// the batch it would have received next.
+/// The batches of one rank and worker from a cursor on, up to `depth` ahead on a producer
+/// thread that a forked process replaces with its own, started at the batch it would have
+/// received next (see [`crate::read_ahead`]).
 #[derive(Debug)]
 pub struct MixtureStream {
-    job: Job,
-    depth: usize,
+    ahead: ReadAhead<Job>,
     /// The walk as of the last batch handed out.
     at: (MixtureCursor, u64),
-    receiver: Receiver<Item>,
-    owner: u32,
     finished: bool,
 }
 
@@ -67,38 +65,22 @@ impl MixtureStream {
             worker,
             workers: workers.max(1),
         };
-        let depth = depth.max(1);
         let at = (cursor, 0);
         MixtureStream {
-            receiver: spawn(job.clone(), at.clone(), depth),
-            job,
-            depth,
+            ahead: ReadAhead::start(job, at.clone(), depth),
             at,
-            owner: std::process::id(),
             finished: false,
         }
     }
 
-    /// The next batch, waiting for it if need be; `None` once the mixture has ended.
+    /// The next batch, waiting for it if need be; `None` once the mixture has ended. After
+    /// an error, asking again walks from where the last batch left off (and fails again if
+    /// it must).
     pub fn next_batch(&mut self) -> Result<Option<MixedBatch>> {
         if self.finished {
             return Ok(None);
         }
-        if self.owner != std::process::id() {
-            self.owner = std::process::id();
-            self.receiver = spawn(self.job.clone(), self.at.clone(), self.depth);
-        }
-        let item = match self.receiver.recv() {
-            Ok(item) => item,
-            // The producer stops after an error, handed over first: asking again walks
-            // from where the last batch left off (and fails again if it must).
-            Err(_) => {
-                self.receiver = spawn(self.job.clone(), self.at.clone(), self.depth);
-                self.receiver
-                    .recv()
-                    .expect("a fresh producer sends a batch")
-            }
-        };
+        let item = self.ahead.next(&self.at);
         match &item {
             Ok(Some(batch)) => self.at = (batch.cursor.clone(), batch.made),
             Ok(None) => self.finished = true,
@@ -108,47 +90,44 @@ impl MixtureStream {
     }
 }
 
-fn spawn(job: Job, from: (MixtureCursor, u64), depth: usize) -> Receiver<Item> {
-    let (sender, receiver) = sync_channel(depth);
-    std::thread::Builder::new()
-        .name("seqpack-mixture".into())
-        .spawn(move || produce(&job, from, &sender))
-        .expect("the OS starts a thread");
-    receiver
-}
+impl Produce for Job {
+    type Position = (MixtureCursor, u64);
+    type Item = Item;
+    const THREAD: &'static str = "seqpack-mixture";
 
-fn produce(job: &Job, (mut cursor, mut made): (MixtureCursor, u64), sender: &SyncSender<Item>) {
-    let split = job.split;
-    loop {
-        let item = job
-            .mixture
-            .next_step(&mut cursor, split.rows_per_step(), split.drop_last)
-            .and_then(|rows| {
-                let Some(rows) = rows else { return Ok(None) };
-                made += 1;
-                if (made - 1) % job.workers != job.worker {
-                    return Ok(Some(None));
-                }
-                let first = (split.rank * split.batch_size) as usize;
-                let mine = &rows[first..first + split.batch_size as usize];
-                let (batch, sources) = job.mixture.assemble(mine, job.pad_id)?;
-                Ok(Some(Some(MixedBatch {
-                    batch,
-                    sources,
-                    cursor: cursor.clone(),
-                    made,
-                })))
-            });
-        let item = match item {
-            Ok(Some(None)) => continue, // another worker's step
-            Ok(Some(batch)) => Ok(batch),
-            Ok(None) => Ok(None),
-            Err(error) => Err(error),
-        };
-        let last = !matches!(item, Ok(Some(_)));
-        // A closed channel means the consumer is gone: stop quietly.
-        if sender.send(item).is_err() || last {
-            return;
+    fn produce(&self, (mut cursor, mut made): (MixtureCursor, u64), sender: &SyncSender<Item>) {
+        let (job, split) = (self, self.split);
+        loop {
+            let item = job
+                .mixture
+                .next_step(&mut cursor, split.rows_per_step(), split.drop_last)
+                .and_then(|rows| {
+                    let Some(rows) = rows else { return Ok(None) };
+                    made += 1;
+                    if (made - 1) % job.workers != job.worker {
+                        return Ok(Some(None));
+                    }
+                    let first = (split.rank * split.batch_size) as usize;
+                    let mine = &rows[first..first + split.batch_size as usize];
+                    let (batch, sources) = job.mixture.assemble(mine, job.pad_id)?;
+                    Ok(Some(Some(MixedBatch {
+                        batch,
+                        sources,
+                        cursor: cursor.clone(),
+                        made,
+                    })))
+                });
+            let item = match item {
+                Ok(Some(None)) => continue, // another worker's step
+                Ok(Some(batch)) => Ok(batch),
+                Ok(None) => Ok(None),
+                Err(error) => Err(error),
+            };
+            let last = !matches!(item, Ok(Some(_)));
+            // A closed channel means the consumer is gone: stop quietly.
+            if sender.send(item).is_err() || last {
+                return;
+            }
         }
     }
 }
