@@ -190,9 +190,12 @@ def test_linear_schedule_by_tokens_moves_the_weights(sources):
     )
     loader = PackedLoader(mixture, SEQ_LEN, 4)
     weights = []
-    for _ in itertools.islice(loader, 40):
+    for _ in loader:  # until the schedule's end point in real (not padded) tokens
         weights.append([s["weight"] for s in loader.stats()["sources"]])
+        if loader.stats()["real_tokens"] >= 20_000:
+            break
     assert weights[0][2] > 0 and weights[-1] == [0.5, 0.0, 0.5]
+    assert 0 < weights[len(weights) // 2][1] < 0.5
     assert all(a[2] <= b[2] for a, b in itertools.pairwise(weights))
 
 
@@ -371,12 +374,17 @@ def test_cli_mix_prints_the_plan_per_stage_and_when_sources_run_out(sources, tmp
     plan = json.loads(capsys.readouterr().out)
     first, second = plan["stages"]
     assert (first["steps"], second["steps"]) == ([0, 10], [10, 150])
-    assert [s["rows"] for s in first["sources"]] == [28, 12]  # 40 rows at 0.7/0.3 of tokens
+    # 40 rows, each source within one row of its 0.7/0.3 share of the stage's real tokens
+    assert sum(s["rows"] for s in first["sources"]) == 40
+    stage_tokens = sum(s["real_tokens"] for s in first["sources"])
+    for source, weight in zip(first["sources"], (0.7, 0.3), strict=True):
+        assert abs(source["real_tokens"] - weight * stage_tokens) <= SEQ_LEN
     assert second["sources"][1]["share"] > 0.5
     sql_rows = PackedLoader(Mixture([Source(sources["sql"])]), SEQ_LEN, 4).core_mixture.plan(0, 0)
     ran_out = [e for e in plan["events"] if "sql ran out (max_epochs 1)" in e]
     assert len(ran_out) == 1
-    assert plan["stages"][-1]["sources"][1]["rows"] + 12 == sql_rows.num_packs
+    sql_rows_before = sum(stage["sources"][1]["rows"] for stage in plan["stages"][:-1])
+    assert plan["stages"][-1]["sources"][1]["rows"] + sql_rows_before == sql_rows.num_packs
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "stage 1: steps 10.." in text and "sql ran out" in text
