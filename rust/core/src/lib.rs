@@ -2,6 +2,7 @@
 //!
 //! Everything here works on plain slices and vectors and knows nothing of Python; the
 //! `seqpack-python` crate is a thin binding over it. One module per idea:
+//! - [`chat`]: conversations and instruction records as token ids with a loss mask.
 //! - [`pack`]: bin-packing of variable-length documents into fixed-capacity rows.
 //! - [`decompose`]: dataset decomposition into power-of-two buckets (variable sequence length).
 //! - [`tokenize`]: tokenizers (byte-level BPE, AST-BPE, the HF `tokenizers` crate) behind one
@@ -12,6 +13,7 @@
 
 pub mod batch;
 mod buffer;
+pub mod chat;
 pub mod decompose;
 pub mod error;
 mod json;

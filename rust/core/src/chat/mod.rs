@@ -1,0 +1,53 @@
+//! Conversations and instruction records: which of their tokens are trained on.
+//!
+//! A record that is more than plain text (a conversation of `messages`, a
+//! `prompt`/`completion` pair) becomes token ids with a loss mask through one
+//! [`RecordEncoder`]; preprocessing stores both, and the loader turns the mask into labels.
+
+use crate::tokenize::Tokenizer;
+
+/// Token ids with a per-token loss mask: `mask[i]` is true where token `i` is trained on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaskedIds {
+    pub ids: Vec<u32>,
+    pub mask: Vec<bool>,
+    /// Mask edges that fell inside a token (the text to train on started or ended within
+    /// it), resolved by the encoder's documented rule and counted here.
+    pub edges_inside_tokens: u64,
+}
+
+/// Which tokens of a record are trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrainOn {
+    /// Every assistant turn (what the template marks as generated).
+    #[default]
+    Assistant,
+    /// Only the last assistant turn.
+    LastAssistant,
+    /// Every token.
+    All,
+    /// The completion of a `prompt`/`completion` record.
+    Completion,
+}
+
+/// Why one record could not be encoded: a short reason key (counted under `--on-error
+/// skip`, e.g. `unknown_role`, `template_error`) and a message. The caller adds the file and
+/// line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFault {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// Turns one parsed record (a JSON object) into ids and a loss mask.
+pub trait RecordEncoder: Send + Sync {
+    fn encode(
+        &self,
+        record: &serde_json::Value,
+        tokenizer: &dyn Tokenizer,
+    ) -> Result<MaskedIds, RecordFault>;
+
+    /// 16 hex digits that change whenever the ids or mask of some record could (the
+    /// template's hash with the options); recorded in the manifest.
+    fn fingerprint(&self) -> String;
+}
