@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from harness.formatting import fmt_duration, fmt_mib
 from harness.machine import REPO
 from harness.machine import machine_description as common_machine
 from harness.memory import trim_heap
@@ -608,7 +609,7 @@ def skip_reason(
         # ~N * packs / 2 Python-level bin checks; packs >= tokens / L (estimated from docs).
         est = _binpacking_estimate_s(dataset, docs)
         if est > settings.binpacking_max_s:
-            return f"too slow: O(N x packs) bin scan, est. ~{_fmt_duration(est)}"
+            return f"too slow: O(N x packs) bin scan, est. ~{fmt_duration(est)}"
     if tool == "trl":
         reason = _trl_skip_reason(dataset, algorithm, docs, settings.quick)
         if reason:
@@ -698,25 +699,8 @@ INPUT_NOTES = {
 }
 
 
-def _fmt_duration(seconds: float) -> str:
-    if seconds == math.inf:
-        return "hours"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    if seconds < 120:
-        return f"{seconds:.3g} s"
-    return f"{seconds / 60:.0f} min"
-
-
 def _fmt_rate(m_per_s: float) -> str:
     return f"{m_per_s:.2f}" if m_per_s >= 0.1 else f"{m_per_s:.2g}"
-
-
-def _fmt_mb(nbytes: int) -> str:
-    mb = nbytes / 2**20
-    return f"{mb:.1f}" if mb < 10 else f"{mb:.0f}"
 
 
 def _fmt_ratio(ratio: float) -> str:
@@ -729,7 +713,7 @@ def _input_cell(d: dict[str, Any]) -> str:
     kind = str(INPUT_NOTES.get(d["input_kind"], d["input_kind"]))
     if d["input_kind"] == "numpy int64":
         return kind
-    return f"{kind} (built in {_fmt_duration(d['prepare_s'])}, untimed)"
+    return f"{kind} (built in {fmt_duration(d['prepare_s'])}, untimed)"
 
 
 def _row(m: Measurement, baseline_s: float | None) -> list[str]:
@@ -750,9 +734,9 @@ def _row(m: Measurement, baseline_s: float | None) -> list[str]:
         f"{d['packs']:,}",
         f"{over:+,} ({over_pct:+.2f} %)",
         f"{100 * d['efficiency']:.3f}",
-        f"{_fmt_duration(d['median_s'])} (×{runs})",
+        f"{fmt_duration(d['median_s'])} (×{runs})",
         _fmt_rate(d["n_items"] / d["median_s"] / 1e6),
-        _fmt_mb(d["peak_rss_increase_bytes"]),
+        fmt_mib(d["peak_rss_increase_bytes"]),
         ratio,
         str(d["max_items_per_pack"]),
         note,
@@ -814,7 +798,7 @@ def _summary(datasets: Sequence[DatasetSpec], results: Sequence[Measurement]) ->
         cells = [
             dataset.name,
             f"{b['n_items']:,}",
-            f"{_fmt_duration(b['median_s'])}, {b['packs'] - b['lower_bound_l2']:+,}",
+            f"{fmt_duration(b['median_s'])}, {b['packs'] - b['lower_bound_l2']:+,}",
         ]
         for tool, alg in SUMMARY_PEERS:
             m = by_key.get((dataset.name, tool, alg))
@@ -840,7 +824,7 @@ def render_markdown(
         "# Packing benchmark: seqpack against its peers",
         "",
         f"- Command: `{run['command']}` ({'quick' if settings.quick else 'full'} run,"
-        f" {_fmt_duration(run['duration_s'])}, finished {run['finished']})",
+        f" {fmt_duration(run['duration_s'])}, finished {run['finished']})",
         f"- Machine: {machine['cpu']}, {machine['usable_cores']} cores, {machine['ram_gib']} GiB"
         f" RAM, {machine['os']}; Python {machine['python']}, numpy {machine['numpy']};"
         f" 1-min load average {load} (start → end of the run)",
@@ -904,7 +888,7 @@ def _progress(m: Measurement) -> str:
     if m.status != "ok":
         return f"{m.status}: {m.reason}"
     d = m.data
-    return f"{_fmt_duration(d['median_s']):>9}  packs {d['packs']:,}  eff {d['efficiency']:.4%}"
+    return f"{fmt_duration(d['median_s']):>9}  packs {d['packs']:,}  eff {d['efficiency']:.4%}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

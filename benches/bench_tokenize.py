@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from harness.formatting import fmt_duration, fmt_mib
 from harness.machine import REPO
 from harness.machine import machine_description as common_machine
 from harness.memory import trim_heap
@@ -968,19 +969,6 @@ def machine_description() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _fmt_s(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    if seconds < 120:
-        return f"{seconds:.3g} s"
-    return f"{seconds / 60:.1f} min"
-
-
-def _fmt_mib(nbytes: int) -> str:
-    mib = nbytes / 2**20
-    return f"{mib:.1f}" if mib < 10 else f"{mib:,.0f}"
-
-
 def _fmt_ratio(ratio: float | None) -> str:
     if ratio is None:
         return "n/a"
@@ -992,7 +980,7 @@ def _fmt_rate(mb_s: float) -> str:
 
 
 def _runs(d: dict[str, Any]) -> str:
-    return f"{_fmt_s(d['median_s'])} (×{len(d['times_s'])})"
+    return f"{fmt_duration(d['median_s'])} (×{len(d['times_s'])})"
 
 
 def _load(d: dict[str, Any]) -> str:
@@ -1068,7 +1056,7 @@ def _tool(m: Measurement) -> str:
 
 
 def _peaks(d: dict[str, Any]) -> str:
-    return f"{_fmt_mib(d['peak_rss_increase_bytes'])} / {_fmt_mib(d['process_peak_rss_bytes'])}"
+    return f"{fmt_mib(d['peak_rss_increase_bytes'])} / {fmt_mib(d['process_peak_rss_bytes'])}"
 
 
 def _same_ids(d: dict[str, Any], base: dict[str, Any]) -> str:
@@ -1166,17 +1154,17 @@ def _preprocess_cells(res: Results, m: Measurement) -> list[str]:
         of_encode = f"{100 * paired:.0f} %" if paired is not None else "n/a"
         enc = res.find(kind="encode", corpus=t.corpus, tool="seqpack", threads=t.threads)
         of_encode_row = f"{100 * d['mb_per_s'] / enc.data['mb_per_s']:.0f} %" if enc else "n/a"
-    child = _fmt_mib(d["children_peak_rss_bytes"]) if t.num_proc > 1 else "—"
+    child = fmt_mib(d["children_peak_rss_bytes"]) if t.num_proc > 1 else "—"
     peak = _peaks(d)
     return [
         _fmt_rate(d["mb_per_s"]),
         _runs(d),
         f"{d['tokens_written']:,}",
-        _fmt_mib(d["output_bytes"]),
+        fmt_mib(d["output_bytes"]),
         _fmt_ratio(ratio),
         of_encode,
         of_encode_row,
-        "—" if d.get("fixed_cost_s") is None else _fmt_s(d["fixed_cost_s"]),
+        "—" if d.get("fixed_cost_s") is None else fmt_duration(d["fixed_cost_s"]),
         f"{peak} / {child}",
         _load(d),
     ]
@@ -1357,7 +1345,7 @@ def render_markdown(
         "# Tokenizer benchmark: seqpack against its peers",
         "",
         f"- Command: `{run['command']}` ({'quick' if settings.quick else 'full'} run,"
-        f" {_fmt_s(run['duration_s'])}, finished {run['finished']})",
+        f" {fmt_duration(run['duration_s'])}, finished {run['finished']})",
         f"- Machine: {machine['cpu']}, {machine['usable_cores']} cores, {machine['ram_gib']} GiB"
         f" RAM, {machine['os']}; Python {machine['python']}, numpy {machine['numpy']};"
         f" 1-min load average {load} (start → end of the run; each row's own is in its"

@@ -21,6 +21,8 @@ mod model;
 mod o200k;
 mod pretokenize;
 mod scan;
+#[cfg(test)]
+mod scanner_testing;
 mod template;
 mod tokenizer;
 mod train;

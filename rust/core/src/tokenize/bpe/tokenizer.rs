@@ -38,30 +38,23 @@ impl BpeTokenizer {
     pub(crate) fn from_json_named(json: &str, name: &str) -> Result<Self> {
         let spec = parse(json, name)?;
         let fingerprint = fingerprint(&spec);
-        let Spec {
-            vocab,
-            merges,
-            ignore_merges,
-            unknown,
-            stages,
-            added,
-            template,
-        } = spec;
         // The model keeps only the single-byte tokens, or all of them when it may look
         // words up whole (`ignore_merges`): only those are converted.
-        let byte_vocab: Vec<(Box<[u8]>, u32)> = vocab
+        let byte_vocab: Vec<(Box<[u8]>, u32)> = spec
+            .vocab
             .iter()
-            .filter(|(token, _)| ignore_merges || token.chars().nth(1).is_none())
+            .filter(|(token, _)| spec.ignore_merges || token.chars().nth(1).is_none())
             .filter_map(|(token, &id)| Some((bytes::from_token_string(token)?.into(), id)))
             .collect();
-        let model = Model::new(&byte_vocab, &merges, ignore_merges, unknown);
-        let vocab = Vocab::new(&vocab, added.iter().map(|t| (t.content.as_str(), t.id)));
+        let model = Model::new(&byte_vocab, &spec.merges, spec.ignore_merges, spec.unknown);
+        let added = spec.added;
+        let vocab = Vocab::new(&spec.vocab, added.iter().map(|t| (t.content.as_str(), t.id)));
         Ok(BpeTokenizer {
             model,
             vocab,
-            pretokenizer: PreTokenizer::new(stages),
+            pretokenizer: PreTokenizer::new(spec.stages),
             added: AddedTokens::new(added),
-            template,
+            template: spec.template,
             fingerprint,
             json: json.to_owned(),
             per_thread: PerThread::default(),
