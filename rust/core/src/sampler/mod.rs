@@ -6,6 +6,7 @@
 //!   order, curriculum).
 //! - [`epoch`]: the options that fix an epoch's rows and the planner that makes them.
 //! - [`balance`]: the cost of a row and the deal of a step's rows to ranks by cost.
+//! - [`budget`]: token-budget steps, one flattened batch of at most `N` tokens per rank.
 //! - [`split`]: steps of an epoch and the rows of each step that go to each rank and worker.
 //! - [`curriculum`]: which bucket each step of a decomposed epoch draws from.
 //! - [`state`]: the resumable state (versioned), with readers for the older formats.
@@ -14,6 +15,7 @@
 //!   [`mixture_stream`]: one rank's batches of a mixture, assembled ahead on a thread.
 
 pub mod balance;
+pub mod budget;
 pub mod curriculum;
 pub mod epoch;
 pub mod mixture;
@@ -24,6 +26,7 @@ pub mod split;
 pub mod state;
 
 pub use balance::{Balance, CostModel, Partition, partition};
+pub use budget::{BudgetStep, TokenBudget};
 pub use curriculum::{CURRICULA, curriculum_odds, cycle_budgets, schedule};
 pub use epoch::{EpochPlanner, PlanOptions};
 pub use mixture::{Mixture, MixtureSource, OnExhausted, WeightSchedule};
