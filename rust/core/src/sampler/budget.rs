@@ -114,14 +114,16 @@ impl TokenBudget {
         let mut start = usize::try_from(consumed).unwrap_or(usize::MAX);
         while start < tokens.len() {
             let (ranks, end) = self.next_fit(&tokens, start);
-            let ranks = match self.balance {
-                Some(cost) => deal_by_cost(plan, &cost, &tokens, start..end, &ranks, self),
-                None => ranks,
-            };
+            // Judged on next-fit's deal, so that balancing never changes which steps exist
+            // (a deal by cost gives every rank a row whenever next-fit does).
             let complete = ranks.iter().all(|rows| !rows.is_empty());
             if !complete && self.drop_last {
                 break;
             }
+            let ranks = match self.balance {
+                Some(cost) => deal_by_cost(plan, &cost, &tokens, start..end, &ranks, self),
+                None => ranks,
+            };
             steps.push(BudgetStep {
                 ranks,
                 end: end as u64,

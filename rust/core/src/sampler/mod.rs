@@ -7,6 +7,7 @@
 //! - [`epoch`]: the options that fix an epoch's rows and the planner that makes them.
 //! - [`balance`]: the cost of a row and the deal of a step's rows to ranks by cost.
 //! - [`budget`]: token-budget steps, one flattened batch of at most `N` tokens per rank.
+//! - [`spread`]: rows of an epoch in an order that spreads the costliest over the steps.
 //! - [`split`]: steps of an epoch and the rows of each step that go to each rank and worker.
 //! - [`curriculum`]: which bucket each step of a decomposed epoch draws from.
 //! - [`state`]: the resumable state (versioned), with readers for the older formats.
@@ -23,6 +24,7 @@ pub mod mixture_state;
 pub mod mixture_stream;
 pub mod seed;
 pub mod split;
+pub mod spread;
 pub mod state;
 
 pub use balance::{Balance, CostModel, Partition, partition};
@@ -34,6 +36,7 @@ pub use mixture_state::{MixtureCursor, SourceCursor};
 pub use mixture_stream::{MixedBatch, MixtureStream};
 pub use seed::{Purpose, derive_seed};
 pub use split::StepSplit;
+pub use spread::{spread_order, spread_rows};
 pub use state::{LoaderKind, LoaderState, STATE_VERSION};
 
 #[cfg(test)]
