@@ -22,6 +22,11 @@ from seqpack.torch.ranks import cp_ranks, ranks, worker
 
 __all__ = ["Balance", "CpLayout", "PackedLoader"]
 
+_STALE = (
+    "this PackedLoader iterator is stale: another iteration of the loader has started since "
+    "(iter(loader) continues from the loader's state, it does not copy it)"
+)
+
 #: How a step's rows go to ranks: in turn, or dealt by attention cost.
 Balance = Literal["none", "attention"]
 #: How a row is cut over a context-parallel group (see :class:`PackedLoader`).
@@ -321,11 +326,7 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         step = self.rows_per_step * workers
         for yielded, arrays in enumerate(stream, start=1):
             if self._generation != generation:
-                raise RuntimeError(
-                    "this PackedLoader iterator is stale: another iteration of the loader has "
-                    "started since (iter(loader) continues from the loader's state, it does "
-                    "not copy it)"
-                )
+                raise RuntimeError(_STALE)
             # Counted before the batch is handed over: a state saved while the consumer holds
             # it says it has been consumed.
             self.consumed = start + yielded * step
@@ -340,11 +341,7 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         """The token-budget batches of ``stream``, the loader's position moving with each."""
         for arrays, position in stream:
             if self._generation != generation:
-                raise RuntimeError(
-                    "this PackedLoader iterator is stale: another iteration of the loader has "
-                    "started since (iter(loader) continues from the loader's state, it does "
-                    "not copy it)"
-                )
+                raise RuntimeError(_STALE)
             self.consumed = position
             yield make_batch(arrays, self.masks)
 

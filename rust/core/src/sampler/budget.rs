@@ -208,8 +208,7 @@ fn deal_by_cost(
     budget: &TokenBudget,
 ) -> Vec<Vec<usize>> {
     let world = budget.world_size as usize;
-    let costs: Vec<(usize, f64)> = rows.map(|p| (p, cost.row_cost(plan, p))).collect();
-    let mut order = costs.clone();
+    let mut order: Vec<(usize, f64)> = rows.map(|p| (p, cost.row_cost(plan, p))).collect();
     order.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
     let mut ranks = vec![Vec::new(); world];
     let mut loads = vec![(0.0f64, 0u64); world];
