@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Long-context balance: how evenly a step's attention work falls on data-parallel ranks
-(round-robin against seqpack's balancer and a peer's), how evenly a row's causal attention
-falls on context-parallel ranks (both head-tail layouts against a contiguous split), and
-the loader's tokens/s with and without balancing.
+(round-robin against seqpack's balancer, with and without the cost-spread row order, and a
+peer's), how evenly a row's causal attention falls on context-parallel ranks (both
+head-tail layouts against a contiguous split), and the loader's tokens/s with and without
+balancing, and with token budgets.
 
     python benches/bench_long_context.py [--quick] [--linux-c DIR] [--work DIR] [--out DIR]
 
@@ -44,6 +45,7 @@ SEQ_LENS = (8192, 32768, 131072)
 WORLDS = (8, 64)
 ROWS_PER_RANK = 4  # B: rows per rank and step
 SEED = 20261203
+SPREAD = "seqpack kk + spread"
 
 Costs = npt.NDArray[np.float64]
 Balancer = Callable[[Costs, int], list[int]]  # the group of each cost, W groups
@@ -77,16 +79,23 @@ def linux_c_lengths(src: Path, work: Path) -> tuple[npt.NDArray[np.int64], Path]
     return seqpack.Dataset(dataset).lengths.astype(np.int64), dataset
 
 
-def epoch_rows(lengths: npt.NDArray[np.int64], seq_len: int, rows: int) -> list[list[int]]:
+def epoch_rows(
+    lengths: npt.NDArray[np.int64], seq_len: int, rows: int, spread: bool = False
+) -> list[list[int]]:
     """At least ``rows`` rows (document lengths per row), epoch after epoch, each packed
-    and shuffled with its own seed as the loader does."""
+    and shuffled with its own seed as the loader does; with ``spread``, each epoch's rows
+    then put in the core's cost-spread order (``PackedLoader(spread_cost=True)``)."""
     out: list[list[int]] = []
     epoch = 0
     while len(out) < rows:
         order = np.random.default_rng(SEED + epoch).permutation(len(lengths))
         packing = seqpack.pack(lengths[order], seq_len, seed=SEED + epoch)
         offsets, length = packing.pack_offsets, packing.length
-        out.extend(length[a:b].tolist() for a, b in itertools.pairwise(offsets))
+        packed = [length[a:b].tolist() for a, b in itertools.pairwise(offsets)]
+        if spread:
+            work = [sum(n * n for n in r) for r in packed]
+            packed = [packed[i] for i in _core.spread_order(work, SEED + epoch)]
+        out.extend(packed)
         epoch += 1
     return out[:rows]
 
@@ -192,26 +201,40 @@ def cp_balance(lengths: npt.NDArray[np.int64], seq_len: int, cp_size: int) -> di
     }
 
 
+LOADERS: dict[str, dict[str, Any]] = {
+    "none": {"batch_size": ROWS_PER_RANK},
+    "attention": {"batch_size": ROWS_PER_RANK, "balance": "attention"},
+    "attention + spread": {
+        "batch_size": ROWS_PER_RANK,
+        "balance": "attention",
+        "spread_cost": True,
+    },
+    "budget": {"batch_tokens": ROWS_PER_RANK * 8192},
+    "budget attention": {"batch_tokens": ROWS_PER_RANK * 8192, "balance": "attention"},
+}
+
+
 def loader_throughput(dataset: Path, rounds: int) -> dict[str, float]:
-    """Tokens/s of rank 0 of 8 over epoch 0 read 8 times at seq_len 8192, B = 4, round-robin
-    and balanced, in interleaved rounds (median of each); the epoch's plan is made untimed."""
+    """Real tokens/s of rank 0 of 8 over epoch 0 read 8 times at seq_len 8192: B = 4 rows,
+    round-robin, balanced, balanced over the cost-spread order, and token budgets of 4 rows'
+    tokens (next-fit, balanced); in interleaved rounds (median of each); the epoch's plan is
+    made untimed."""
     from seqpack.torch import PackedLoader
 
-    times: dict[str, list[float]] = {"none": [], "attention": []}
-    tokens = 0
+    times: dict[str, list[float]] = {name: [] for name in LOADERS}
+    tokens: dict[str, int] = {}
     for _ in range(rounds):
-        for balance in times:
-            loader = PackedLoader(
-                dataset, 8192, ROWS_PER_RANK, rank=0, world_size=8, balance=balance, verify=False
-            )
-            batches = 0
+        for name, options in LOADERS.items():
+            loader = PackedLoader(dataset, 8192, rank=0, world_size=8, verify=False, **options)
+            len(loader)  # plans epoch 0
+            real = 0
             t0 = time.perf_counter()
             for _ in range(8):
                 loader.set_epoch(0)
-                batches += sum(1 for _ in loader)
-            times[balance].append(time.perf_counter() - t0)
-            tokens = batches * ROWS_PER_RANK * 8192
-    return {k: tokens / statistics.median(v) for k, v in times.items()}
+                real += sum(int((b["document_ids"] >= 0).sum()) for b in loader)
+            times[name].append(time.perf_counter() - t0)
+            tokens[name] = real
+    return {k: tokens[k] / statistics.median(v) for k, v in times.items()}
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -248,9 +271,12 @@ def main() -> None:
         }
         for name, lengths in sources.items():
             rows = epoch_rows(lengths, seq_len, needed)
+            spread = epoch_rows(lengths, seq_len, needed, spread=True)
             for world in WORLDS:
-                for method, balancer in balancers.items():
-                    result = step_balance(rows, world, balancer)
+                runs = [(m, b, rows) for m, b in balancers.items()]
+                runs.append((SPREAD, seqpack_balancer("kk"), spread))
+                for method, balancer, order in runs:
+                    result = step_balance(order, world, balancer)
                     dp.append(
                         {
                             "data": name,
@@ -282,7 +308,7 @@ def main() -> None:
         "loader_tokens_per_s": throughput,
         "machine": machine,
     }
-    methods = list(balancers)
+    methods = [*balancers, SPREAD]
     md = [
         "# Long-context balance",
         "",
@@ -292,7 +318,9 @@ def main() -> None:
         "(ratios from one run are what count). `bound`: no deal of equal-sized groups does "
         "better than max(mean rank, costliest row) per step. The scaled histograms give the "
         "same rows at every seq_len (attention work scales as seq_len², so ratios do not "
-        "move); linux-c lengths are real tokens. "
+        "move); linux-c lengths are real tokens. `seqpack kk + spread`: the same balancer over "
+        "each epoch's rows in the cost-spread order (`PackedLoader(spread_cost=True)`): the "
+        "same rows, so no extra padding and no extra rows; only their order changes. "
         + (
             "Peers: " + ", ".join(m for m in balancers if m.startswith("lightbinpack"))
             if any(m.startswith("lightbinpack") for m in balancers)
@@ -350,10 +378,13 @@ def main() -> None:
     md += [
         "## Loader",
         "",
-        "PackedLoader tokens/s, rank 0 of 8, seq_len 8192, B = 4, linux-c, epoch 0 read 8 "
-        "times, median of 5 interleaved rounds: "
+        "PackedLoader real tokens/s, rank 0 of 8, seq_len 8192, linux-c, epoch 0 read 8 "
+        f"times, median of {2 if args.quick else 5} interleaved rounds; B = 4 rows, or "
+        "`budget`: batch_tokens = 4 × 8192 (one flattened batch per step): "
         + ", ".join(f"{k} {v:,.0f}" for k, v in throughput.items())
-        + f" (ratio {throughput['attention'] / throughput['none']:.3f}).",
+        + " (ratios to none: "
+        + ", ".join(f"{k} {v / throughput['none']:.3f}" for k, v in throughput.items())
+        + ").",
         "",
     ]
     md += machine_section(machine)

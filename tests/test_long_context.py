@@ -280,3 +280,25 @@ def test_bad_long_context_options_raise_clear_errors(
 ) -> None:
     with pytest.raises(InvalidInputError, match=message.replace("(", r"\(")):
         PackedLoader(loader_dataset, SEQ_LEN, 4, **options)
+
+
+def test_spreading_costly_rows_keeps_the_epoch_s_rows_and_resumes(loader_dataset: Path) -> None:
+    def rows(loader: PackedLoader) -> list[tuple[int, ...]]:
+        return [k for batch in loader for k in row_keys(batch)]
+
+    options: dict[str, Any] = {"drop_last": False, "balance": "attention"}
+    plain = rows(PackedLoader(loader_dataset, SEQ_LEN, 2, **options))
+    spread = PackedLoader(loader_dataset, SEQ_LEN, 2, spread_cost=True, **options)
+    whole = rows(spread)
+    # The rows of the same seed, reordered.
+    assert sorted(whole) == sorted(plain) and whole != plain
+    # The order is part of the state: a run without it cannot resume from it.
+    spread.set_epoch(0)
+    taken = [k for batch in itertools.islice(iter(spread), 3) for k in row_keys(batch)]
+    state = spread.state_dict()
+    assert state["options"]["spread_cost"] is True
+    resumed = PackedLoader(loader_dataset, SEQ_LEN, 2, spread_cost=True, **options)
+    resumed.load_state_dict(state)
+    assert taken + rows(resumed) == whole
+    with pytest.raises(InvalidInputError, match="spread_cost"):
+        PackedLoader(loader_dataset, SEQ_LEN, 2, **options).load_state_dict(state)

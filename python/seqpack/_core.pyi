@@ -27,6 +27,7 @@ __all__ = [
     "ContextParallel",
     "Dataset",
     "EpochPlanner",
+    "FlatStream",
     "Mixture",
     "MixtureStream",
     "Packing",
@@ -35,6 +36,7 @@ __all__ = [
     "ShardStream",
     "SqlBpe",
     "StepSplit",
+    "TokenBudget",
     "TokenStore",
     "Tokenizer",
     "__version__",
@@ -51,6 +53,7 @@ __all__ = [
     "read_decomposition_manifest",
     "read_documents",
     "resume_loader_state",
+    "spread_order",
     "sql_parse",
     "sql_tokens",
     "syntax_crossing",
@@ -191,6 +194,16 @@ class BatchStream:
     def __next__(self) -> _BatchArrays: ...
     def __len__(self) -> int: ...
 
+@final
+class FlatStream:
+    """Flattened batches of a token budget, assembled ahead on a thread (made by
+    ``TokenBudget.stream``): each item is a batch's arrays (one row of all its tokens) and
+    the plan position the loader stands at once it is handed out."""
+
+    def __iter__(self) -> FlatStream: ...
+    def __next__(self) -> tuple[_BatchArrays, int]: ...
+    def __len__(self) -> int: ...
+
 _ShardArrays = tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
@@ -252,6 +265,7 @@ class EpochPlanner:
         shuffle: bool,
         seed: int,
         align: int,
+        spread_cost: bool = False,
     ) -> EpochPlanner: ...
     def plan(self, epoch: int) -> Plan: ...
     def forget(self) -> None: ...
@@ -303,7 +317,38 @@ class StepSplit:
         cp: ContextParallel,
     ) -> ShardStream: ...
 
+@final
+class TokenBudget:
+    """Token-budget steps: one flattened batch of at most ``batch_tokens`` tokens per rank
+    and step, the same steps planned on every rank."""
+
+    def __new__(
+        cls,
+        *,
+        batch_tokens: int,
+        seq_len: int,
+        world_size: int,
+        rank: int,
+        drop_last: bool,
+        pad_id: int,
+        prefetch: int,
+        balance: str = "none",
+        balance_cost: tuple[float, float] | None = None,
+    ) -> TokenBudget: ...
+    @property
+    def batch_tokens(self) -> int: ...
+    @property
+    def world_size(self) -> int: ...
+    @property
+    def rank(self) -> int: ...
+    def steps(self, plan: Plan, consumed: int) -> int: ...
+    def rows_left_out(self, plan: Plan) -> int: ...
+    def stream(
+        self, store: TokenStore, plan: Plan, consumed: int, worker: int, workers: int
+    ) -> FlatStream: ...
+
 def balance_partition(costs: Sequence[float], groups: int, method: str = "kk") -> list[int]: ...
+def spread_order(work: Sequence[int], offset: int) -> list[int]: ...
 def derive_seed(dataset: str, options: dict[str, Any], epoch: int, purpose: str) -> int: ...
 def curriculum_odds(curriculum: str | Sequence[float], num_buckets: int) -> list[float]: ...
 def curriculum_schedule(

@@ -25,11 +25,14 @@ def epoch_planner(
     shuffle: bool = True,
     seed: int = 0,
     align: int = 1,
+    spread_cost: bool = False,
 ) -> _core.EpochPlanner:
     """The planner of ``dataset``'s epochs: a dataset of documents is packed anew each epoch
     (documents in an order drawn for the epoch, then rows shuffled); a packed dataset keeps
     its rows and only their order changes. ``shuffle=False``: dataset order, the same rows
-    every epoch; ``align``: each document padded to a multiple of it inside its row."""
+    every epoch; ``align``: each document padded to a multiple of it inside its row;
+    ``spread_cost``: the rows in an order that spreads the costliest (by attention work)
+    evenly over the epoch, so that every step draws its share of them."""
     packing = dataset.packing
     return _core.EpochPlanner(
         dataset.token_store,
@@ -43,6 +46,7 @@ def epoch_planner(
         shuffle=shuffle,
         seed=seed,
         align=align,
+        spread_cost=spread_cost,
     )
 
 

@@ -18,9 +18,14 @@ from seqpack.packing import Algorithm, LongDocs, _is_int
 from seqpack.plan import epoch_planner
 from seqpack.torch.batch import Batch, check_masks, make_batch, make_shard_batch
 from seqpack.torch.patch import PatchAlign
-from seqpack.torch.ranks import ranks, worker
+from seqpack.torch.ranks import cp_ranks, ranks, worker
 
 __all__ = ["Balance", "CpLayout", "PackedLoader"]
+
+_STALE = (
+    "this PackedLoader iterator is stale: another iteration of the loader has started since "
+    "(iter(loader) continues from the loader's state, it does not copy it)"
+)
 
 #: How a step's rows go to ranks: in turn, or dealt by attention cost.
 Balance = Literal["none", "attention"]
@@ -64,7 +69,12 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     rank is as close to the mean as a partition into equal-sized groups gets; with
     ``micro_batches=m`` each rank's batch is ``m`` balanced micro-batches of
     ``batch_size / m`` rows, one after the other. The rows of a step, the state and resuming
-    are those of round-robin.
+    are those of round-robin. ``spread_cost=True`` puts each epoch's rows in an order that
+    spreads the costliest (by attention work Σ l²) evenly over the epoch, so that no step
+    draws several of them and a step's deal gets close to the mean also at 128k tokens: the
+    same rows, no more padding, an order independent of the number of ranks (recorded in the
+    state), but less random than a plain shuffle (every run of rows holds rows of every
+    cost).
 
     ``cp_size=C, cp_rank=r`` (``rank``/``world_size`` then count data-parallel ranks, and
     the ranks of one context-parallel group get the same rows) yields rank ``r``'s shard of
@@ -76,8 +86,27 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     each document, as in the full row), ``document_ids``, ``gather_indices`` (each
     position's place in its full row), and over the full rows ``cu_seqlens`` (real tokens
     per segment, as THD kernels count them), ``cu_seqlens_padded`` and ``max_seqlen``.
+    ``cp_mesh`` gives ``cp_size``/``cp_rank`` from a one-dimensional ``DeviceMesh`` (the
+    context-parallel dimension, ``mesh["cp"]``) or a ``torch.distributed`` process group;
+    ``rank``/``world_size`` still count data-parallel ranks (give them, or the global rank
+    and world size of ``torch.distributed`` are taken).
     ``masks`` may add ``"seq_idx"`` (int32 ``[B, L]``, the document index of each position,
     end padding a segment of its own) in either mode.
+
+    ``batch_tokens=N`` instead of ``batch_size`` (for varlen kernels: flash-attn's
+    ``flash_attn_varlen_func``, torch's ``varlen_attn``) gives each rank per step ONE
+    flattened batch of at most ``N`` real tokens: the documents of whole rows one after the
+    other, no padding, every tensor of shape ``[1, T]`` (``T ≤ N``; HF's padding-free layout,
+    ``input_ids[0]`` is the ``[T]`` sequence a varlen kernel takes), ``document_ids``
+    counting the batch's documents, ``cu_seqlens`` (int32, at every document boundary) and
+    ``max_seqlen``. Every rank plans the same steps from the epoch's plan (next-fit of rows
+    over the ranks; with ``balance="attention"`` the step's rows are dealt by cost under the
+    budget), so all ranks take the same number of steps. ``N`` must be at least ``seq_len``
+    (a row may be that long); rows of ``seq_len`` only bound how long a document segment
+    gets. ``drop_last`` leaves out a last step on which some rank would get no row; without
+    it that rank gets a batch of no tokens. The state and resuming are as with
+    ``batch_size`` (rows handed out). Not with ``micro_batches``, ``cp_size`` or
+    ``patch_size``.
     """
 
     def __new__(cls, data_dir: Any = None, *args: Any, **kwargs: Any) -> PackedLoader:
@@ -92,8 +121,9 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         self,
         data_dir: str | os.PathLike[str] | Mixture | Mapping[str | os.PathLike[str], float],
         seq_len: int,
-        batch_size: int,
+        batch_size: int | None = None,
         *,
+        batch_tokens: int | None = None,
         algorithm: Algorithm = "obfd",
         long_docs: LongDocs = "split",
         max_docs_per_pack: int | None = None,
@@ -111,13 +141,19 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         balance: Balance = "none",
         balance_cost: tuple[float, float] | None = None,
         micro_batches: int | None = None,
+        spread_cost: bool = False,
         cp_size: int | None = None,
         cp_rank: int = 0,
         cp_layout: CpLayout = "per-document",
+        cp_mesh: Any = None,
     ) -> None:
         if isinstance(data_dir, (Mixture, Mapping)):
             raise TypeError("a mixture is loaded by MixtureLoader (PackedLoader makes one)")
         self.masks = check_masks(masks)
+        if cp_mesh is not None:
+            if cp_size is not None:
+                raise InvalidInputError("give cp_size and cp_rank, or cp_mesh, not both")
+            cp_size, cp_rank = cp_ranks(cp_mesh)
         self._cp_options = (cp_size, cp_rank, cp_layout, seq_len, self.masks, patch_size)
         self.cp = _context_parallel(*self._cp_options)
         if patch_align not in ("document", "none"):
@@ -135,7 +171,6 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         self.rank, self.world_size = ranks(rank, world_size)
         # What the core's objects are made from; they are made again after unpickling.
         self._split_options: dict[str, Any] = {
-            "batch_size": batch_size,
             "world_size": self.world_size,
             "rank": self.rank,
             "drop_last": drop_last,
@@ -143,8 +178,14 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             "prefetch": prefetch,
             "balance": balance,
             "balance_cost": balance_cost,
-            "micro_batches": micro_batches,
         }
+        if batch_tokens is None:
+            if batch_size is None:
+                raise InvalidInputError("give batch_size (rows per rank) or batch_tokens")
+            self._split_options |= {"batch_size": batch_size, "micro_batches": micro_batches}
+        else:
+            _check_token_budget(batch_size, micro_batches, cp_size, patch_size)
+            self._split_options |= {"batch_tokens": batch_tokens, "seq_len": seq_len}
         aligned = patch_size is not None and patch_align == "document"
         self._plan_options: dict[str, Any] = {
             "algorithm": algorithm,
@@ -152,17 +193,19 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             "max_docs_per_pack": max_docs_per_pack,
             "shuffle": shuffle,
             "seed": seed,
+            "spread_cost": bool(spread_cost),
             "align": math.lcm(
                 patch_size if aligned and patch_size is not None else 1,
                 1 if self.cp is None else self.cp.document_align,
             ),
         }
-        self.split = _core.StepSplit(**self._split_options)
+        self.split = _split(self._split_options)
         self.dataset = Dataset(data_dir, verify=verify)
         self.planner = epoch_planner(self.dataset, seq_len, **self._plan_options)
         self._data_dir = data_dir
         self.seq_len = int(seq_len)
-        self.batch_size = self.split.batch_size
+        self.batch_size = self.split.batch_size if isinstance(self.split, _core.StepSplit) else None
+        self.batch_tokens = batch_tokens
         self.drop_last = drop_last
         self.epoch = 0
         # Rows of the current epoch's plan that all ranks together have been handed.
@@ -171,11 +214,16 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         self._generation = 0
         # Plan the first epoch now, so that bad data or options fail here, not at first use.
         rows = self.planner.plan(0).num_packs
-        if drop_last and self.split.steps(rows, 0) == 0:
+        if drop_last and self._steps(0, 0) == 0:
+            step = (
+                f"world_size × batch_size = {self.rows_per_step} rows"
+                if isinstance(self.split, _core.StepSplit)
+                else f"world_size = {self.world_size} batches of batch_tokens = {batch_tokens}"
+            )
             raise InvalidInputError(
                 f"{self.dataset.path}: {rows} rows of {seq_len} tokens do not fill one step of "
-                f"world_size × batch_size = {self.rows_per_step} rows, and drop_last=True would "
-                "leave every row out; use drop_last=False or fewer rows per step"
+                f"{step}, and drop_last=True would leave every row out; use drop_last=False or "
+                "less per step"
             )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -187,21 +235,32 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.split = _core.StepSplit(**self._split_options)
+        self.split = _split(self._split_options)
         self.cp = _context_parallel(*self._cp_options)
         self.dataset = Dataset(self._data_dir, verify=False)
         self.planner = epoch_planner(self.dataset, self.seq_len, **self._plan_options)
 
     @property
     def rows_per_step(self) -> int:
+        """Rows of one step over all ranks (with ``batch_tokens``, a step's rows vary: an
+        error)."""
+        if not isinstance(self.split, _core.StepSplit):
+            raise TypeError("with batch_tokens, the rows of a step vary")
         return self.split.rows_per_step
 
     def _rows(self, epoch: int) -> int:
         return self.planner.plan(epoch).num_packs
 
+    def _steps(self, epoch: int, consumed: int) -> int:
+        """Steps of ``epoch`` left after ``consumed`` of its rows."""
+        plan = self.planner.plan(epoch)
+        if isinstance(self.split, _core.StepSplit):
+            return self.split.steps(plan.num_packs, consumed)
+        return self.split.steps(plan, consumed)
+
     def __len__(self) -> int:
         """Batches per epoch for this rank (of the current epoch, from its start)."""
-        return self.split.steps(self._rows(self.epoch), 0)
+        return self._steps(self.epoch, 0)
 
     def set_epoch(self, epoch: int) -> None:
         """Moves to the start of ``epoch``."""
@@ -215,8 +274,12 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         return {
             "epoch": self.epoch,
             "rows": plan.num_packs,
-            "steps": self.split.steps(plan.num_packs, 0),
-            "rows_left_out": self.split.rows_left_out(plan.num_packs),
+            "steps": self._steps(self.epoch, 0),
+            "rows_left_out": (
+                self.split.rows_left_out(plan.num_packs)
+                if isinstance(self.split, _core.StepSplit)
+                else self.split.rows_left_out(plan)
+            ),
             "real_tokens": plan.placed_tokens,
             "truncated_tokens": plan.truncated_tokens,
             "efficiency": plan.placed_tokens / max(plan.num_packs * self.seq_len, 1),
@@ -249,6 +312,12 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         plan = self.planner.plan(epoch)
         worker_id, workers = worker()
         store = self.planner.store
+        if not isinstance(self.split, _core.StepSplit):
+            flat = self.split.stream(store, plan, start, worker_id, workers)
+            yield from self._flat_batches(flat, generation)
+            if self._generation == generation:
+                self.epoch, self.consumed = epoch + 1, 0
+            return
         stream: _core.BatchStream | _core.ShardStream = (
             self.split.stream(store, plan, start, worker_id, workers)
             if self.cp is None
@@ -257,11 +326,7 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         step = self.rows_per_step * workers
         for yielded, arrays in enumerate(stream, start=1):
             if self._generation != generation:
-                raise RuntimeError(
-                    "this PackedLoader iterator is stale: another iteration of the loader has "
-                    "started since (iter(loader) continues from the loader's state, it does "
-                    "not copy it)"
-                )
+                raise RuntimeError(_STALE)
             # Counted before the batch is handed over: a state saved while the consumer holds
             # it says it has been consumed.
             self.consumed = start + yielded * step
@@ -272,10 +337,48 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         if self._generation == generation:  # this process's share of the epoch is done
             self.epoch, self.consumed = epoch + 1, 0
 
+    def _flat_batches(self, stream: _core.FlatStream, generation: int) -> Iterator[Batch]:
+        """The token-budget batches of ``stream``, the loader's position moving with each."""
+        for arrays, position in stream:
+            if self._generation != generation:
+                raise RuntimeError(_STALE)
+            self.consumed = position
+            yield make_batch(arrays, self.masks)
+
     def _skip_finished_epoch(self) -> None:
         """A state saved at the last batch of an epoch means the next epoch."""
-        if self.consumed > 0 and self.split.steps(self._rows(self.epoch), self.consumed) == 0:
+        if self.consumed > 0 and self._steps(self.epoch, self.consumed) == 0:
             self.epoch, self.consumed = self.epoch + 1, 0
+
+
+def _split(options: dict[str, Any]) -> _core.StepSplit | _core.TokenBudget:
+    """The core's split of an epoch's rows: ``batch_size`` rows or ``batch_tokens`` tokens
+    per rank and step."""
+    if "batch_tokens" in options:
+        return _core.TokenBudget(**options)
+    return _core.StepSplit(**options)
+
+
+def _check_token_budget(
+    batch_size: int | None,
+    micro_batches: int | None,
+    cp_size: int | None,
+    patch_size: int | None,
+) -> None:
+    """Refuses what does not go with ``batch_tokens``: a flattened batch is one sequence of
+    whole documents."""
+    clashes = {
+        "batch_size": batch_size,
+        "micro_batches": micro_batches,
+        "cp_size": cp_size,
+        "patch_size": patch_size,
+    }
+    given = [name for name, value in clashes.items() if value is not None]
+    if given:
+        raise InvalidInputError(
+            f"batch_tokens cannot be combined with {', '.join(given)}: a token-budget batch is "
+            "one flattened sequence per rank and step"
+        )
 
 
 def _context_parallel(

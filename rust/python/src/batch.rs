@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use seqpack_core::batch::{self, Batch, ContextParallel, CpShard, Plan, Prefetcher, Schedule};
+use seqpack_core::batch::{
+    self, Batch, Batches, ContextParallel, CpShard, FlatSchedule, Plan, Prefetcher, Schedule,
+};
 use seqpack_core::shard::Manifest;
 
 use crate::convert::{choice, from_python};
@@ -127,7 +129,7 @@ pub(crate) struct BatchStream(Mutex<Prefetcher>);
 fn prefetcher(
     store: &PyTokenStore,
     plan: &PyPlan,
-    schedule: Schedule,
+    schedule: impl Into<Batches>,
     pad_id: i64,
     prefetch: usize,
 ) -> Mutex<Prefetcher> {
@@ -180,6 +182,48 @@ impl BatchStream {
         next_batch(py, &self.0)?
             .map(|batch| to_arrays(py, batch))
             .transpose()
+    }
+
+    fn __len__(&self) -> usize {
+        remaining(&self.0)
+    }
+}
+
+/// The flattened batches of a token budget's schedule, assembled ahead on a thread: each
+/// item is a batch's arrays (one row of all its tokens) and the plan position the loader
+/// stands at once it is handed out.
+#[pyclass(frozen, module = "seqpack._core")]
+pub(crate) struct FlatStream(Mutex<Prefetcher>);
+
+impl FlatStream {
+    pub(crate) fn start(
+        store: &PyTokenStore,
+        plan: &PyPlan,
+        schedule: FlatSchedule,
+        pad_id: i64,
+        prefetch: usize,
+    ) -> Self {
+        FlatStream(prefetcher(store, plan, schedule, pad_id, prefetch))
+    }
+}
+
+#[pymethods]
+impl FlatStream {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<(BatchArrays<'py>, u64)>> {
+        let Some(batch) = next_batch(py, &self.0)? else {
+            return Ok(None);
+        };
+        let position = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .position()
+            .expect("a flattened schedule knows where each batch leaves the loader");
+        Ok(Some((to_arrays(py, batch)?, position)))
     }
 
     fn __len__(&self) -> usize {
@@ -305,6 +349,7 @@ impl ShardStream {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
     m.add_class::<BatchStream>()?;
+    m.add_class::<FlatStream>()?;
     m.add_class::<PyContextParallel>()?;
     m.add_class::<ShardStream>()?;
     Ok(())

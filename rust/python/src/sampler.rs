@@ -11,11 +11,11 @@ use seqpack_core::Error;
 use seqpack_core::batch::Plan;
 use seqpack_core::sampler::{
     self, Balance, CostModel, EpochPlanner, LoaderKind, LoaderState, Partition, PlanOptions,
-    Purpose, StepSplit,
+    Purpose, StepSplit, TokenBudget,
 };
 use serde_json::{Map, Value};
 
-use crate::batch::{BatchStream, PyContextParallel, PyPlan, ShardStream};
+use crate::batch::{BatchStream, FlatStream, PyContextParallel, PyPlan, ShardStream};
 use crate::convert::{choice, from_python, to_python};
 use crate::dataset::PyTokenStore;
 use crate::errors::to_py;
@@ -79,7 +79,7 @@ pub(crate) struct PyEpochPlanner {
 #[pymethods]
 impl PyEpochPlanner {
     #[new]
-    #[pyo3(signature = (store, name, fingerprint, packed_seq_len, *, seq_len, algorithm, long_docs, max_docs_per_pack, shuffle, seed, align))]
+    #[pyo3(signature = (store, name, fingerprint, packed_seq_len, *, seq_len, algorithm, long_docs, max_docs_per_pack, shuffle, seed, align, spread_cost=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -94,6 +94,7 @@ impl PyEpochPlanner {
         shuffle: bool,
         seed: &Bound<'_, PyAny>,
         align: &Bound<'_, PyAny>,
+        spread_cost: bool,
     ) -> PyResult<Self> {
         let options = PlanOptions {
             seq_len: narrow(py, integer(seq_len, "seq_len", 0)?, "seq_len")?,
@@ -105,6 +106,7 @@ impl PyEpochPlanner {
             shuffle,
             seed: integer(seed, "seed", 0)?,
             align: narrow(py, integer(align, "align", 1)?, "align")?,
+            spread_cost,
         };
         let shared = store.get().0.clone();
         let planner = without_gil(py, || {
@@ -158,6 +160,47 @@ impl PyEpochPlanner {
     }
 }
 
+/// A token id option (what fits the shards' u32 tokens), as the batches' i64.
+fn token_id(value: &Bound<'_, PyAny>, name: &'static str) -> PyResult<i64> {
+    let id = integer(value, name, 0)?;
+    if id >= 1 << 32 {
+        return Err(invalid(
+            value.py(),
+            name,
+            format!("must be a token id, got {id}"),
+        ));
+    }
+    Ok(id as i64)
+}
+
+/// The cost model `balance` asks for: `None` for "none", `balance_cost` (or the default)
+/// for "attention". `balance_cost` or micro-batches (`micro_batches`) without "attention"
+/// are refused, as they would change nothing.
+fn cost_model(
+    py: Python<'_>,
+    balance: &str,
+    balance_cost: Option<(f64, f64)>,
+    micro_batches: bool,
+) -> PyResult<Option<CostModel>> {
+    match balance {
+        "attention" => balance_cost
+            .map_or(Ok(CostModel::default()), |(a, b)| CostModel::new(a, b))
+            .map(Some)
+            .map_err(|e| to_py(py, e)),
+        "none" if balance_cost.is_some() || micro_batches => Err(invalid(
+            py,
+            "balance",
+            "must be \"attention\" for balance_cost or micro_batches to apply".into(),
+        )),
+        "none" => Ok(None),
+        other => Err(invalid(
+            py,
+            "balance",
+            format!("{other:?} is unknown; expected none or attention"),
+        )),
+    }
+}
+
 /// How an epoch's rows are cut into steps and shared out over ranks and workers, and the
 /// batch stream of one rank.
 #[pyclass(frozen, name = "StepSplit", module = "seqpack._core")]
@@ -194,41 +237,13 @@ impl PyStepSplit {
         let micro_batches = micro_batches
             .map(|m| integer(m, "micro_batches", 1))
             .transpose()?;
-        match balance {
-            "attention" => {
-                let cost = balance_cost
-                    .map_or(Ok(CostModel::default()), |(a, b)| CostModel::new(a, b))
-                    .map_err(|e| to_py(py, e))?;
-                let balance = Balance::new(cost, micro_batches.unwrap_or(1));
-                split = split.balanced(balance).map_err(|e| to_py(py, e))?;
-            }
-            "none" if balance_cost.is_some() || micro_batches.is_some() => {
-                return Err(invalid(
-                    py,
-                    "balance",
-                    "must be \"attention\" for balance_cost or micro_batches to apply".into(),
-                ));
-            }
-            "none" => {}
-            other => {
-                return Err(invalid(
-                    py,
-                    "balance",
-                    format!("{other:?} is unknown; expected none or attention"),
-                ));
-            }
-        }
-        let pad_id = integer(pad_id, "pad_id", 0)?;
-        if pad_id >= 1 << 32 {
-            return Err(invalid(
-                py,
-                "pad_id",
-                format!("must be a token id, got {pad_id}"),
-            ));
+        if let Some(cost) = cost_model(py, balance, balance_cost, micro_batches.is_some())? {
+            let balance = Balance::new(cost, micro_batches.unwrap_or(1));
+            split = split.balanced(balance).map_err(|e| to_py(py, e))?;
         }
         Ok(PyStepSplit {
             split,
-            pad_id: pad_id as i64,
+            pad_id: token_id(pad_id, "pad_id")?,
             prefetch: narrow(py, integer(prefetch, "prefetch", 1)?, "prefetch")?,
         })
     }
@@ -295,6 +310,100 @@ impl PyStepSplit {
     }
 }
 
+/// Token-budget steps (see `seqpack_core::sampler::TokenBudget`): one flattened batch of
+/// at most `batch_tokens` tokens per rank and step, and the stream of one rank.
+#[pyclass(frozen, name = "TokenBudget", module = "seqpack._core")]
+pub(crate) struct PyTokenBudget {
+    budget: TokenBudget,
+    pad_id: i64,
+    prefetch: usize,
+}
+
+#[pymethods]
+impl PyTokenBudget {
+    #[new]
+    #[pyo3(signature = (*, batch_tokens, seq_len, world_size, rank, drop_last, pad_id, prefetch, balance="none", balance_cost=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        batch_tokens: &Bound<'_, PyAny>,
+        seq_len: &Bound<'_, PyAny>,
+        world_size: &Bound<'_, PyAny>,
+        rank: &Bound<'_, PyAny>,
+        drop_last: bool,
+        pad_id: &Bound<'_, PyAny>,
+        prefetch: &Bound<'_, PyAny>,
+        balance: &str,
+        balance_cost: Option<(f64, f64)>,
+    ) -> PyResult<Self> {
+        let mut budget = TokenBudget::new(
+            integer(batch_tokens, "batch_tokens", 1)?,
+            integer(seq_len, "seq_len", 1)?,
+            integer(world_size, "world_size", 1)?,
+            integer(rank, "rank", 0)?,
+            drop_last,
+        )
+        .map_err(|e| to_py(py, e))?;
+        if let Some(cost) = cost_model(py, balance, balance_cost, false)? {
+            budget = budget.balanced(cost);
+        }
+        Ok(PyTokenBudget {
+            budget,
+            pad_id: token_id(pad_id, "pad_id")?,
+            prefetch: narrow(py, integer(prefetch, "prefetch", 1)?, "prefetch")?,
+        })
+    }
+
+    #[getter]
+    fn batch_tokens(&self) -> u64 {
+        self.budget.batch_tokens
+    }
+
+    #[getter]
+    fn world_size(&self) -> u64 {
+        self.budget.world_size
+    }
+
+    #[getter]
+    fn rank(&self) -> u64 {
+        self.budget.rank
+    }
+
+    /// Steps left in the epoch of `plan` from plan position `consumed`.
+    fn steps(&self, py: Python<'_>, plan: &PyPlan, consumed: u64) -> PyResult<usize> {
+        let (budget, plan) = (&self.budget, &*plan.0);
+        without_gil(py, || budget.steps(plan, consumed).map(|s| s.len()))
+    }
+
+    /// Rows of the epoch of `plan` that no step hands out.
+    fn rows_left_out(&self, py: Python<'_>, plan: &PyPlan) -> PyResult<u64> {
+        let (budget, plan) = (&self.budget, &*plan.0);
+        without_gil(py, || budget.rows_left_out(plan))
+    }
+
+    /// This rank's (and worker's) flattened batches of `plan` from `consumed` on,
+    /// assembled ahead on a thread.
+    fn stream(
+        &self,
+        py: Python<'_>,
+        store: &PyTokenStore,
+        plan: &PyPlan,
+        consumed: u64,
+        worker: u64,
+        workers: u64,
+    ) -> PyResult<FlatStream> {
+        let (budget, rows) = (&self.budget, &*plan.0);
+        let schedule = without_gil(py, || budget.schedule(rows, consumed, worker, workers))?;
+        Ok(FlatStream::start(
+            store,
+            plan,
+            schedule,
+            self.pad_id,
+            self.prefetch,
+        ))
+    }
+}
+
 /// The seed of `purpose` ("document-order", "row-order", "curriculum") in `epoch` of a run
 /// over `dataset` with `options` (see `seqpack_core::sampler::derive_seed`).
 #[pyfunction]
@@ -338,6 +447,13 @@ fn balance_partition(
 ) -> PyResult<Vec<usize>> {
     let method: Partition = choice(py, "method", method)?;
     without_gil(py, || sampler::partition(&costs, groups, method))
+}
+
+/// The cost-spread order of rows of attention work `work` (Σ l² each) shifted by `offset`:
+/// position `i` holds row `order[i]` (see `seqpack_core::sampler::spread_order`).
+#[pyfunction]
+fn spread_order(work: Vec<u64>, offset: u64) -> Vec<usize> {
+    sampler::spread_order(&work, offset)
 }
 
 /// The odds per bucket (smallest first) of a named curriculum or of custom odds.
@@ -423,8 +539,10 @@ fn resume_loader_state(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEpochPlanner>()?;
     m.add_class::<PyStepSplit>()?;
+    m.add_class::<PyTokenBudget>()?;
     m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
     m.add_function(wrap_pyfunction!(balance_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(spread_order, m)?)?;
     m.add_function(wrap_pyfunction!(curriculum_odds, m)?)?;
     m.add_function(wrap_pyfunction!(curriculum_schedule, m)?)?;
     m.add_function(wrap_pyfunction!(loader_state, m)?)?;

@@ -1,6 +1,6 @@
 //! One batch from rows of a plan.
 
-use super::plan::Plan;
+use super::plan::{Plan, Segment};
 use crate::shard::TokenStore;
 use crate::{Error, Result};
 
@@ -106,6 +106,59 @@ pub fn assemble_rows(
         if padding > 0 {
             push_padding(&mut batch, padding, pad_id);
         }
+    }
+    Ok(batch)
+}
+
+/// One flattened batch (`batch_size` 1, `seq_len` its token count) of the rows `packs` of
+/// `plan`, their segments one after the other with no padding between rows or after the
+/// last: the document index counts segments over the whole batch. No rows: no tokens.
+pub fn assemble_flat(
+    store: &TokenStore,
+    plan: &Plan,
+    packs: &[usize],
+    pad_id: i64,
+) -> Result<Batch> {
+    let align = plan.align as usize;
+    let mut segments: Vec<Segment> = Vec::new();
+    for &p in packs {
+        if p >= plan.num_packs() {
+            return Err(Error::invalid_option(
+                "pack",
+                format!(
+                    "{p} is out of range for a plan of {} rows",
+                    plan.num_packs()
+                ),
+            ));
+        }
+        segments.extend(plan.row(p));
+    }
+    let total: usize = segments
+        .iter()
+        .map(|s| (s.len as usize).next_multiple_of(align))
+        .sum();
+    if i32::try_from(total).is_err() {
+        return Err(Error::invalid_option(
+            "batch",
+            format!("of {total} tokens exceeds the 2^31 that int32 cu_seqlens can index"),
+        ));
+    }
+    let mut batch = Batch {
+        batch_size: 1,
+        seq_len: total,
+        input_ids: Vec::with_capacity(total),
+        labels: Vec::with_capacity(total),
+        position_ids: Vec::with_capacity(total),
+        document_ids: Vec::with_capacity(total),
+        cu_seqlens: vec![0],
+        real_lengths: Vec::new(),
+        max_seqlen: 0,
+        real_tokens: 0,
+    };
+    for (index, segment) in segments.iter().enumerate() {
+        let slice = segment.tokens(store)?;
+        let padding = slice.len().next_multiple_of(align) - slice.len();
+        push_segment(&mut batch, slice, padding, pad_id, index as i32);
     }
     Ok(batch)
 }

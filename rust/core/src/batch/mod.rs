@@ -3,6 +3,9 @@
 //! document isolated from the others: labels that never cross a document boundary, position
 //! ids that restart per document, per-row document indices and `cu_seqlens`.
 //!
+//! [`assemble_flat`] puts rows one after the other in one flattened batch without padding
+//! (token-budget steps, for varlen kernels).
+//!
 //! [`ContextParallel`] cuts a batch's rows into the shards of a context-parallel group.
 //!
 //! [`write_packed`] writes a plan out as a packed dataset instead.
@@ -16,11 +19,11 @@ mod offline;
 mod plan;
 mod prefetch;
 
-pub use assemble::{Batch, IGNORE_INDEX, assemble, assemble_rows};
+pub use assemble::{Batch, IGNORE_INDEX, assemble, assemble_flat, assemble_rows};
 pub use context_parallel::{ContextParallel, CpLayout, CpShard};
 pub use offline::{PACKED_ROWS_PER_SHARD, write_packed};
 pub use plan::{Plan, Segment};
-pub use prefetch::{Deal, Dealer, Prefetcher, Schedule};
+pub use prefetch::{Batches, Deal, Dealer, FlatSchedule, Prefetcher, Schedule};
 
 #[cfg(test)]
 mod tests;

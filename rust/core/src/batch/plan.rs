@@ -183,6 +183,24 @@ impl Plan {
         })
     }
 
+    /// The same rows in the order `order` (row `i` of the result is row `order[i]` of this
+    /// plan; `order` must be a permutation of the rows).
+    pub fn reordered(&self, order: &[usize]) -> Plan {
+        debug_assert_eq!(order.len(), self.num_packs());
+        let mut pack_offsets = Vec::with_capacity(order.len() + 1);
+        let mut segments = Vec::with_capacity(self.segments.len());
+        pack_offsets.push(0);
+        for &p in order {
+            segments.extend_from_slice(self.row(p));
+            pack_offsets.push(segments.len());
+        }
+        Plan {
+            pack_offsets,
+            segments,
+            ..*self
+        }
+    }
+
     pub fn num_packs(&self) -> usize {
         self.pack_offsets.len() - 1
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 
-use super::assemble::{Batch, assemble};
+use super::assemble::{Batch, assemble, assemble_flat};
 use super::plan::Plan;
 use crate::Result;
 use crate::read_ahead::{Produce, ReadAhead};
@@ -42,6 +42,47 @@ pub trait Deal: Send + Sync + std::fmt::Debug {
     fn deal(&self, plan: &Plan, step: &mut [Option<usize>], batch_size: usize);
 }
 
+/// Flattened batches, one per step: batch `i` is the rows `batches[i]` of the plan one
+/// after the other, without padding (made by [`crate::sampler::TokenBudget::schedule`]);
+/// `positions[i]` is where the loader stands in the plan once batch `i` is handed out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlatSchedule {
+    pub batches: Vec<Vec<usize>>,
+    pub positions: Vec<u64>,
+}
+
+/// What a [`Prefetcher`] assembles: batches of rows of `seq_len` tokens, or flattened ones.
+#[derive(Debug, Clone)]
+pub enum Batches {
+    Rows(Schedule),
+    Flat(Arc<FlatSchedule>),
+}
+
+impl Batches {
+    pub fn len(&self) -> u64 {
+        match self {
+            Batches::Rows(schedule) => schedule.num_batches,
+            Batches::Flat(schedule) => schedule.batches.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Schedule> for Batches {
+    fn from(schedule: Schedule) -> Self {
+        Batches::Rows(schedule)
+    }
+}
+
+impl From<FlatSchedule> for Batches {
+    fn from(schedule: FlatSchedule) -> Self {
+        Batches::Flat(Arc::new(schedule))
+    }
+}
+
 impl Schedule {
     /// The rows of batch `i` of `plan`.
     pub fn rows(&self, i: u64, plan: &Plan) -> Vec<Option<usize>> {
@@ -65,12 +106,12 @@ impl Schedule {
 pub(super) struct Job {
     store: Arc<TokenStore>,
     plan: Arc<Plan>,
-    schedule: Schedule,
+    batches: Batches,
     seq_len: usize,
     pad_id: i64,
 }
 
-/// The batches of a [`Schedule`], assembled up to `depth` ahead on a producer thread that
+/// The batches of a [`Schedule`] (or a [`FlatSchedule`]), assembled up to `depth` ahead on a producer thread that
 /// a forked process replaces with its own (see [`crate::read_ahead`]).
 #[derive(Debug)]
 pub struct Prefetcher {
@@ -82,7 +123,7 @@ impl Prefetcher {
     pub fn start(
         store: Arc<TokenStore>,
         plan: Arc<Plan>,
-        schedule: Schedule,
+        batches: impl Into<Batches>,
         seq_len: usize,
         pad_id: i64,
         depth: usize,
@@ -90,7 +131,7 @@ impl Prefetcher {
         let job = Job {
             store,
             plan,
-            schedule,
+            batches: batches.into(),
             seq_len,
             pad_id,
         };
@@ -102,12 +143,12 @@ impl Prefetcher {
 
     /// Batches not yet handed out.
     pub fn remaining(&self) -> u64 {
-        self.ahead.job.schedule.num_batches - self.next
+        self.ahead.job.batches.len() - self.next
     }
 
     /// The next batch, waiting for it if need be; `None` after the last.
     pub fn next_batch(&mut self) -> Option<Result<Batch>> {
-        if self.next >= self.ahead.job.schedule.num_batches {
+        if self.next >= self.ahead.job.batches.len() {
             return None;
         }
         let batch = self.ahead.next(&self.next);
@@ -117,6 +158,17 @@ impl Prefetcher {
         }
         Some(batch)
     }
+
+    /// Where the loader stands in the plan once the batches handed out so far are
+    /// consumed; `None` for a [`Schedule`], whose position the loader counts itself.
+    pub fn position(&self) -> Option<u64> {
+        match &self.ahead.job.batches {
+            Batches::Flat(schedule) if self.next > 0 => {
+                Some(schedule.positions[self.next as usize - 1])
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Produce for Job {
@@ -125,9 +177,19 @@ impl Produce for Job {
     const THREAD: &'static str = "seqpack-batches";
 
     fn produce(&self, from: u64, sender: &SyncSender<Result<Batch>>) {
-        for i in from..self.schedule.num_batches {
-            let rows = self.schedule.rows(i, &self.plan);
-            let batch = assemble(&self.store, &self.plan, &rows, self.seq_len, self.pad_id);
+        for i in from..self.batches.len() {
+            let batch = match &self.batches {
+                Batches::Rows(schedule) => {
+                    let rows = schedule.rows(i, &self.plan);
+                    assemble(&self.store, &self.plan, &rows, self.seq_len, self.pad_id)
+                }
+                Batches::Flat(schedule) => assemble_flat(
+                    &self.store,
+                    &self.plan,
+                    &schedule.batches[i as usize],
+                    self.pad_id,
+                ),
+            };
             let failed = batch.is_err();
             // A closed channel means the consumer is gone: stop quietly.
             if sender.send(batch).is_err() || failed {

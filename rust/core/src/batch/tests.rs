@@ -277,6 +277,60 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
     assert!(prefetcher.next_batch().is_none());
 }
 
+#[test]
+fn flattened_batches_put_rows_one_after_the_other_with_documents_isolated() {
+    let lengths: Vec<usize> = (0..50).map(|i| 1 + i * 11 % 29).collect();
+    let fixture = Fixture::new(&lengths, 16);
+    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+    let plan =
+        Arc::new(Plan::pack_epoch(&lengths, &options(40, Algorithm::Obfd, 3), 1, Some(3)).unwrap());
+    let schedule = FlatSchedule {
+        batches: vec![vec![0, 2, 5], vec![1], vec![]],
+        positions: vec![6, 9, 12],
+    };
+    let mut prefetcher = Prefetcher::start(
+        fixture.store.clone(),
+        plan.clone(),
+        schedule.clone(),
+        0,
+        -7,
+        2,
+    );
+    assert_eq!(prefetcher.position(), None);
+    for (i, rows) in schedule.batches.iter().enumerate() {
+        let batch = prefetcher.next_batch().unwrap().unwrap();
+        assert_eq!(prefetcher.position(), Some(schedule.positions[i]));
+        let segments: Vec<Segment> = rows.iter().flat_map(|&p| plan.row(p).to_vec()).collect();
+        let total: usize = segments.iter().map(|s| s.len as usize).sum();
+        assert_eq!((batch.batch_size, batch.seq_len), (1, total));
+        assert_eq!(batch.real_tokens, total as u64);
+        let mut cu = vec![0i32];
+        let (mut ids, mut labels, mut positions, mut documents) = (vec![], vec![], vec![], vec![]);
+        for (d, s) in segments.iter().enumerate() {
+            let tokens: Vec<i64> = (0..u64::from(s.len))
+                .map(|t| i64::from(token(s.doc, s.start + t)))
+                .collect();
+            labels.push(IGNORE_INDEX);
+            labels.extend_from_slice(&tokens[1..]);
+            ids.extend(tokens);
+            positions.extend(0..i64::from(s.len));
+            documents.extend(std::iter::repeat_n(d as i32, s.len as usize));
+            cu.push(cu.last().unwrap() + s.len as i32);
+        }
+        assert_eq!(batch.input_ids, ids);
+        assert_eq!(batch.labels, labels);
+        assert_eq!(batch.position_ids, positions);
+        assert_eq!(batch.document_ids, documents);
+        assert_eq!(batch.cu_seqlens, cu);
+        let longest = segments.iter().map(|s| s.len).max().unwrap_or(0);
+        assert_eq!(batch.max_seqlen, longest);
+    }
+    assert!(prefetcher.next_batch().is_none());
+    // A row that is not in the plan is an error naming it.
+    let error = assemble_flat(&fixture.store, &plan, &[plan.num_packs()], 0).unwrap_err();
+    assert!(error.to_string().contains("out of range"), "{error}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::seed::{Purpose, derive_seed};
+use super::spread::spread_rows;
 use crate::batch::Plan;
 use crate::pack::{Algorithm, LongDocs, PackOptions};
 use crate::shard::TokenStore;
@@ -13,7 +14,8 @@ use crate::{Error, Result};
 
 /// What decides an epoch's rows besides the data: row length, packer and policies, the seed
 /// (`shuffle = false`: dataset order, the same rows every epoch), and `align`: each
-/// document padded to a multiple of it inside its row (patch-level training).
+/// document padded to a multiple of it inside its row (patch-level training), and
+/// `spread_cost`: the rows put in cost-spread order (see [`super::spread`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanOptions {
     pub seq_len: u32,
@@ -23,6 +25,7 @@ pub struct PlanOptions {
     pub shuffle: bool,
     pub seed: u64,
     pub align: u32,
+    pub spread_cost: bool,
 }
 
 impl PlanOptions {
@@ -54,8 +57,10 @@ impl PlanOptions {
     }
 
     /// The options as a JSON object: what a loader state records and the seed digests.
+    /// `spread_cost` is recorded only when set, so that the states and seeds of runs
+    /// without it stay what they were.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut json = json!({
             "seq_len": self.seq_len,
             "algorithm": self.algorithm.to_string(),
             "long_docs": match self.long_docs {
@@ -67,7 +72,11 @@ impl PlanOptions {
             "shuffle": self.shuffle,
             "seed": self.seed,
             "align": self.align,
-        })
+        });
+        if self.spread_cost {
+            json["spread_cost"] = Value::Bool(true);
+        }
+        json
     }
 }
 
@@ -90,6 +99,9 @@ pub struct EpochPlanner {
     fingerprint: String,
     options: PlanOptions,
     options_json: Value,
+    /// What the seeds digest: the options but `spread_cost`, which only reorders the rows
+    /// that the same seeds give.
+    seed_json: Value,
     rows: Rows,
 }
 
@@ -128,6 +140,11 @@ impl EpochPlanner {
             name,
             fingerprint,
             options_json: options.to_json(),
+            seed_json: PlanOptions {
+                spread_cost: false,
+                ..options.clone()
+            }
+            .to_json(),
             options,
             rows,
         })
@@ -153,13 +170,24 @@ impl EpochPlanner {
     pub fn seed(&self, epoch: u64, purpose: Purpose) -> Option<u64> {
         self.options
             .shuffle
-            .then(|| derive_seed(&self.fingerprint, &self.options_json, epoch, purpose))
+            .then(|| derive_seed(&self.fingerprint, &self.seed_json, epoch, purpose))
     }
 
     /// The rows of `epoch` in training order.
     pub fn plan(&self, epoch: u64) -> Result<Plan> {
         let o = &self.options;
         let rows = self.seed(epoch, Purpose::RowOrder);
+        let plan = self.rows_of(epoch, rows)?;
+        Ok(if o.spread_cost {
+            spread_rows(&plan, rows.unwrap_or(0))
+        } else {
+            plan
+        })
+    }
+
+    /// The rows of `epoch`, shuffled with `rows` (a packed dataset's, or packed anew).
+    fn rows_of(&self, epoch: u64, rows: Option<u64>) -> Result<Plan> {
+        let o = &self.options;
         match &self.rows {
             Rows::Packed(store) => Plan::packed_rows(store, o.seq_len, rows),
             Rows::Documents(lengths) => {

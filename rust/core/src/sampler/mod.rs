@@ -6,6 +6,8 @@
 //!   order, curriculum).
 //! - [`epoch`]: the options that fix an epoch's rows and the planner that makes them.
 //! - [`balance`]: the cost of a row and the deal of a step's rows to ranks by cost.
+//! - [`budget`]: token-budget steps, one flattened batch of at most `N` tokens per rank.
+//! - [`spread`]: rows of an epoch in an order that spreads the costliest over the steps.
 //! - [`split`]: steps of an epoch and the rows of each step that go to each rank and worker.
 //! - [`curriculum`]: which bucket each step of a decomposed epoch draws from.
 //! - [`state`]: the resumable state (versioned), with readers for the older formats.
@@ -14,6 +16,7 @@
 //!   [`mixture_stream`]: one rank's batches of a mixture, assembled ahead on a thread.
 
 pub mod balance;
+pub mod budget;
 pub mod curriculum;
 pub mod epoch;
 pub mod mixture;
@@ -21,9 +24,11 @@ pub mod mixture_state;
 pub mod mixture_stream;
 pub mod seed;
 pub mod split;
+pub mod spread;
 pub mod state;
 
 pub use balance::{Balance, CostModel, Partition, partition};
+pub use budget::{BudgetStep, TokenBudget};
 pub use curriculum::{CURRICULA, curriculum_odds, cycle_budgets, schedule};
 pub use epoch::{EpochPlanner, PlanOptions};
 pub use mixture::{Mixture, MixtureSource, OnExhausted, WeightSchedule};
@@ -31,6 +36,7 @@ pub use mixture_state::{MixtureCursor, SourceCursor};
 pub use mixture_stream::{MixedBatch, MixtureStream};
 pub use seed::{Purpose, derive_seed};
 pub use split::StepSplit;
+pub use spread::{spread_order, spread_rows};
 pub use state::{LoaderKind, LoaderState, STATE_VERSION};
 
 #[cfg(test)]

@@ -1,0 +1,234 @@
+//! Token-budget steps: instead of `B` rows per rank, each rank gets per step ONE flattened
+//! batch of at most `N` real tokens (the rows' documents one after the other, no padding),
+//! for consumers of varlen batches (flash-attn varlen, torch `varlen_attn`).
+//!
+//! Every rank plans the same global list of steps from the epoch plan, so every rank takes
+//! the same number of steps and no collective waits for a rank that has run out. A step is
+//! the rows from where the previous one ended that next-fit puts on the `W` ranks in plan
+//! order (rank 0 until the next row would pass `N`, then rank 1, …); the step ends at the
+//! first row that fits on no rank. So a step is a pure function of the plan and where it
+//! starts, and the loader state (rows of the plan handed out) resumes it exactly.
+//!
+//! With a [`CostModel`], the same rows are dealt by cost instead: rows by falling cost, each
+//! to the rank of least cost that still has room for its tokens (longest processing time
+//! first under the budget). When that leaves a row with no room, the step keeps next-fit's
+//! deal, which always fits.
+
+use super::balance::CostModel;
+use crate::batch::{FlatSchedule, Plan};
+use crate::{Error, Result};
+
+/// How an epoch's rows are cut into token-budget steps and shared out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenBudget {
+    /// Most real tokens of one rank's batch.
+    pub batch_tokens: u64,
+    pub world_size: u64,
+    pub rank: u64,
+    /// Leave out a last step in which some rank would get no row (otherwise that rank gets
+    /// a batch of no tokens).
+    pub drop_last: bool,
+    /// `None`: next-fit over the ranks in plan order.
+    pub balance: Option<CostModel>,
+}
+
+/// One step of all ranks: the rows of each rank (in plan order), and the plan position
+/// after the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetStep {
+    pub ranks: Vec<Vec<usize>>,
+    pub end: u64,
+}
+
+impl TokenBudget {
+    /// `seq_len` is the longest a row of the plan can be: a budget below it could meet a
+    /// row that fits on no rank, so it is refused.
+    pub fn new(
+        batch_tokens: u64,
+        seq_len: u64,
+        world_size: u64,
+        rank: u64,
+        drop_last: bool,
+    ) -> Result<Self> {
+        if batch_tokens < seq_len.max(1) {
+            return Err(Error::invalid_option(
+                "batch_tokens",
+                format!(
+                    "= {batch_tokens} is below seq_len = {seq_len}, the longest a row can be: \
+                     a row longer than the budget would fit on no rank; use batch_tokens ≥ \
+                     seq_len (or a shorter seq_len)"
+                ),
+            ));
+        }
+        if i32::try_from(batch_tokens).is_err() {
+            return Err(Error::invalid_option(
+                "batch_tokens",
+                format!("= {batch_tokens} exceeds the 2^31 that int32 cu_seqlens can index"),
+            ));
+        }
+        if world_size == 0 {
+            return Err(Error::invalid_option(
+                "world_size",
+                "must be a positive integer, got 0",
+            ));
+        }
+        if rank >= world_size {
+            return Err(Error::invalid_option(
+                "rank",
+                format!("must be in 0..{}, got {rank}", world_size - 1),
+            ));
+        }
+        Ok(TokenBudget {
+            batch_tokens,
+            world_size,
+            rank,
+            drop_last,
+            balance: None,
+        })
+    }
+
+    /// Deals each step's rows by `cost`.
+    pub fn balanced(mut self, cost: CostModel) -> Self {
+        self.balance = Some(cost);
+        self
+    }
+
+    /// The steps of the rest of the epoch of `plan`, from plan position `consumed` on
+    /// (a position where a step starts: 0, or where a saved state stopped).
+    pub fn steps(&self, plan: &Plan, consumed: u64) -> Result<Vec<BudgetStep>> {
+        let tokens: Vec<u64> = (0..plan.num_packs()).map(|p| row_tokens(plan, p)).collect();
+        if let Some((p, &t)) = tokens
+            .iter()
+            .enumerate()
+            .find(|&(_, &t)| t > self.batch_tokens)
+        {
+            return Err(Error::invalid_option(
+                "batch_tokens",
+                format!(
+                    "= {} is below row {p} of the plan, of {t} tokens: it would fit on no rank",
+                    self.batch_tokens
+                ),
+            ));
+        }
+        let mut steps = Vec::new();
+        let mut start = usize::try_from(consumed).unwrap_or(usize::MAX);
+        while start < tokens.len() {
+            let (ranks, end) = self.next_fit(&tokens, start);
+            // Judged on next-fit's deal, so that balancing never changes which steps exist
+            // (a deal by cost gives every rank a row whenever next-fit does).
+            let complete = ranks.iter().all(|rows| !rows.is_empty());
+            if !complete && self.drop_last {
+                break;
+            }
+            let ranks = match self.balance {
+                Some(cost) => deal_by_cost(plan, &cost, &tokens, start..end, &ranks, self),
+                None => ranks,
+            };
+            steps.push(BudgetStep {
+                ranks,
+                end: end as u64,
+            });
+            start = end;
+        }
+        Ok(steps)
+    }
+
+    /// Rows of the plan that no step hands out (the last step `drop_last` leaves out).
+    pub fn rows_left_out(&self, plan: &Plan) -> Result<u64> {
+        let steps = self.steps(plan, 0)?;
+        Ok(plan.num_packs() as u64 - steps.last().map_or(0, |s| s.end))
+    }
+
+    /// This rank's batches, and worker `worker` of `workers`'s share of them (every
+    /// `workers`-th step from its `worker`-th), for the rest of the epoch from `consumed`.
+    pub fn schedule(
+        &self,
+        plan: &Plan,
+        consumed: u64,
+        worker: u64,
+        workers: u64,
+    ) -> Result<FlatSchedule> {
+        let steps = self.steps(plan, consumed)?;
+        let workers = workers.max(1) as usize;
+        let rank = self.rank as usize;
+        let mut schedule = FlatSchedule::default();
+        for (s, step) in steps.iter().enumerate().skip(worker as usize) {
+            if (s - worker as usize) % workers != 0 {
+                continue;
+            }
+            schedule.batches.push(step.ranks[rank].clone());
+            // As with fixed batches: after a worker's batch, every worker is taken to have
+            // handed out its batch of the same round of `workers` steps.
+            let round_end = (s - worker as usize + workers - 1).min(steps.len() - 1);
+            schedule.positions.push(steps[round_end].end);
+        }
+        Ok(schedule)
+    }
+
+    /// Next-fit from row `start`: each rank in turn takes rows in plan order while they fit
+    /// in its budget. Returns the rows of each rank and the row where the step ends.
+    fn next_fit(&self, tokens: &[u64], start: usize) -> (Vec<Vec<usize>>, usize) {
+        let world = self.world_size as usize;
+        let mut ranks = vec![Vec::new(); world];
+        let (mut rank, mut load) = (0, 0);
+        let mut p = start;
+        while p < tokens.len() {
+            if load + tokens[p] > self.batch_tokens {
+                rank += 1;
+                load = 0;
+                if rank == world {
+                    break;
+                }
+            }
+            ranks[rank].push(p);
+            load += tokens[p];
+            p += 1;
+        }
+        (ranks, p)
+    }
+}
+
+/// Tokens a row puts in a flattened batch: its segments with their alignment padding.
+fn row_tokens(plan: &Plan, p: usize) -> u64 {
+    plan.row(p)
+        .iter()
+        .map(|s| u64::from(s.len.next_multiple_of(plan.align)))
+        .sum()
+}
+
+/// The rows `rows` dealt by falling cost, each to the rank of least cost with room for it
+/// (ties: the lower rank; rows of equal cost in plan order); `fallback` if a row fits on
+/// no rank.
+fn deal_by_cost(
+    plan: &Plan,
+    cost: &CostModel,
+    tokens: &[u64],
+    rows: std::ops::Range<usize>,
+    fallback: &[Vec<usize>],
+    budget: &TokenBudget,
+) -> Vec<Vec<usize>> {
+    let world = budget.world_size as usize;
+    let mut order: Vec<(usize, f64)> = rows.map(|p| (p, cost.row_cost(plan, p))).collect();
+    order.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    let mut ranks = vec![Vec::new(); world];
+    let mut loads = vec![(0.0f64, 0u64); world];
+    for (p, c) in order {
+        let Some(rank) = (0..world)
+            .filter(|&r| loads[r].1 + tokens[p] <= budget.batch_tokens)
+            .min_by(|&x, &y| loads[x].0.total_cmp(&loads[y].0).then(x.cmp(&y)))
+        else {
+            return fallback.to_vec();
+        };
+        ranks[rank].push(p);
+        loads[rank].0 += c;
+        loads[rank].1 += tokens[p];
+    }
+    for rows in &mut ranks {
+        rows.sort_unstable();
+    }
+    ranks
+}
+
+#[cfg(test)]
+#[path = "budget_tests.rs"]
+mod tests;
