@@ -4,6 +4,20 @@
 //! `prompt`/`completion` pair) becomes token ids with a loss mask through one
 //! [`RecordEncoder`]; preprocessing stores both, and the loader turns the mask into labels.
 
+mod clock;
+pub mod conversation;
+mod encoder;
+mod generation;
+mod pyjson;
+pub mod source;
+pub mod spans;
+pub mod template;
+
+#[cfg(test)]
+mod tests;
+
+pub use encoder::{ChatEncoding, ChatOptions, ChatTemplate};
+
 use crate::tokenize::Tokenizer;
 
 /// Token ids with a per-token loss mask: `mask[i]` is true where token `i` is trained on.
