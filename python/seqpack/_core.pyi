@@ -20,10 +20,12 @@ __all__ = [
     "MAX_CAPACITY",
     "NNLSHP_MAX_CAPACITY",
     "TOKENIZER_IMPLEMENTATIONS",
+    "TRAIN_ON",
     "ArrowBatch",
     "AstBpeTraining",
     "BatchStream",
     "BpeTrainer",
+    "ChatTemplate",
     "ContextParallel",
     "Dataset",
     "EpochPlanner",
@@ -366,6 +368,47 @@ class Tokenizer:
     def save(self, path: str | os.PathLike[str]) -> None: ...
 
 TOKENIZER_IMPLEMENTATIONS: list[str]
+
+@final
+class ChatTemplate:
+    """A chat template, its variables and what to train on (see
+    ``seqpack.apply_chat_template``)."""
+
+    def __new__(
+        cls,
+        text: str,
+        *,
+        origin: str = "template",
+        tokenizer_path: str | os.PathLike[str] | None = None,
+        train_on: str = "assistant",
+        variables: dict[str, Any] | None = None,
+    ) -> ChatTemplate: ...
+    @staticmethod
+    def beside_tokenizer(
+        tokenizer_path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        train_on: str = "assistant",
+        variables: dict[str, Any] | None = None,
+    ) -> ChatTemplate: ...
+    def apply(
+        self,
+        tokenizer: Tokenizer,
+        messages: Any,
+        *,
+        tools: Any | None = None,
+        add_generation_prompt: bool = False,
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], str, int]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def has_generation(self) -> bool: ...
+    @property
+    def fingerprint(self) -> str: ...
+
+TRAIN_ON: list[str]
 
 @final
 class BpeTrainer:

@@ -15,6 +15,7 @@
 //! the mask.
 
 use std::ops::Range;
+use std::path::Path;
 
 use minijinja::value::Value;
 use serde_json::{Map, Value as Json};
@@ -33,6 +34,17 @@ pub struct ChatOptions {
     /// What the template sees besides the conversation: the special tokens (`bos_token`,
     /// …) and extra variables (`enable_thinking`), the latter overriding the former.
     pub variables: Map<String, Json>,
+}
+
+impl ChatOptions {
+    /// Adds the special tokens of the `tokenizer_config.json` beside `tokenizer_json` (as
+    /// HF passes them), under the variables already set.
+    pub fn add_special_tokens_beside(&mut self, tokenizer_json: &Path) -> Result<()> {
+        for (name, token) in super::source::special_tokens_beside(tokenizer_json)? {
+            self.variables.entry(name).or_insert(token);
+        }
+        Ok(())
+    }
 }
 
 /// A conversation rendered and encoded: the text, and its ids with the mask.

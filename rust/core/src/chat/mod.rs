@@ -44,6 +44,41 @@ pub enum TrainOn {
     Completion,
 }
 
+impl TrainOn {
+    pub const ALL: [TrainOn; 4] = [
+        TrainOn::Assistant,
+        TrainOn::LastAssistant,
+        TrainOn::All,
+        TrainOn::Completion,
+    ];
+
+    /// The name in options and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainOn::Assistant => "assistant",
+            TrainOn::LastAssistant => "last-assistant",
+            TrainOn::All => "all",
+            TrainOn::Completion => "completion",
+        }
+    }
+}
+
+impl std::str::FromStr for TrainOn {
+    type Err = crate::Error;
+    fn from_str(name: &str) -> crate::Result<Self> {
+        TrainOn::ALL
+            .into_iter()
+            .find(|choice| choice.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TrainOn::ALL.iter().map(|c| c.name()).collect();
+                crate::Error::invalid_option(
+                    "train_on",
+                    format!("{name:?} is not one of {names:?}"),
+                )
+            })
+    }
+}
+
 /// Why one record could not be encoded: a short reason key (counted under `--on-error
 /// skip`, e.g. `unknown_role`, `template_error`) and a message. The caller adds the file and
 /// line.
