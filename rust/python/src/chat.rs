@@ -14,6 +14,14 @@ use crate::errors::record_fault;
 use crate::gil::without_gil;
 use crate::tokenizer::Tokenizer;
 
+/// What `apply` returns: ids, mask, the rendered text, and the mask edges inside tokens.
+type Applied<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyString>,
+    u64,
+);
+
 #[pyclass(frozen, module = "seqpack._core")]
 pub(crate) struct ChatTemplate {
     inner: chat::ChatTemplate,
@@ -94,12 +102,7 @@ impl ChatTemplate {
         messages: &Bound<'py, PyAny>,
         tools: Option<&Bound<'py, PyAny>>,
         add_generation_prompt: bool,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<u32>>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyString>,
-        u64,
-    )> {
+    ) -> PyResult<Applied<'py>> {
         let mut record = Map::new();
         record.insert("messages".into(), from_python(messages, "messages")?);
         if let Some(tools) = tools {

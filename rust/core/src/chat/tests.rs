@@ -64,31 +64,36 @@ fn trained_text(tokenizer: &dyn Tokenizer, ids: &[u32], mask: &[bool]) -> String
     String::from_utf8(tokenizer.decode(&trained).unwrap()).unwrap()
 }
 
+/// Byte ranges from (start, end) pairs.
+fn spans(pairs: &[(usize, usize)]) -> Vec<std::ops::Range<usize>> {
+    pairs.iter().map(|&(start, end)| start..end).collect()
+}
+
 #[test]
 fn a_token_is_trained_iff_it_overlaps_a_span() {
     // Tokens: [0,3) [3,5) [5,9) [9,10)
     let ends = [3, 5, 9, 10];
     assert_eq!(
-        mask_tokens(&ends, &[3..5]),
+        mask_tokens(&ends, &spans(&[(3, 5)])),
         (vec![false, true, false, false], 0)
     );
     // Starts inside token 0 and ends inside token 2: both trained, two edges inside.
     assert_eq!(
-        mask_tokens(&ends, &[2..6]),
+        mask_tokens(&ends, &spans(&[(2, 6)])),
         (vec![true, true, true, false], 2)
     );
     // Two spans, one ending at the text's end.
     assert_eq!(
-        mask_tokens(&ends, &[0..3, 9..10]),
+        mask_tokens(&ends, &spans(&[(0, 3), (9, 10)])),
         (vec![true, false, false, true], 0)
     );
     // An empty span marks only a token that straddles it, and counts no edge.
     assert_eq!(
-        mask_tokens(&ends, &[4..4]),
+        mask_tokens(&ends, &spans(&[(4, 4)])),
         (vec![false, true, false, false], 0)
     );
-    assert_eq!(mask_tokens(&ends, &[5..5]), (vec![false; 4], 0));
-    assert_eq!(mask_tokens(&ends, &[]), (vec![false; 4], 0));
+    assert_eq!(mask_tokens(&ends, &spans(&[(5, 5)])), (vec![false; 4], 0));
+    assert_eq!(mask_tokens(&ends, &spans(&[])), (vec![false; 4], 0));
 }
 
 #[test]
