@@ -8,7 +8,7 @@ use minijinja::value::Value;
 use serde_json::{Map, Value as Json};
 
 use super::RecordFault;
-use super::generation::{CLOSE, OPEN};
+use super::generation::holds_marker;
 use super::template::to_value;
 
 /// Roles a message may have.
@@ -64,7 +64,9 @@ impl Conversation {
         let tools = match record.get("tools") {
             None | Some(Json::Null) => Value::from(()),
             Some(tools @ Json::Array(_)) => {
-                refuse_markers(tools, "`tools`")?;
+                if value_holds_marker(tools) {
+                    return Err(marker_fault("`tools`"));
+                }
                 to_value(tools)
             }
             Some(other) => {
@@ -110,10 +112,8 @@ impl Conversation {
             }
             check_content(message.get("content"), index)?;
             let train = training_choice(message, index, role)?;
-            refuse_markers(&Json::Object(message.clone()), &format!("message {index}"))?;
-            conversation
-                .messages
-                .push(to_value(&Json::Object(normalize(message))));
+            refuse_markers_in(message, index)?;
+            conversation.messages.push(template_message(message));
             conversation.is_assistant.push(role == "assistant");
             conversation.train.push(train);
         }
@@ -212,46 +212,50 @@ fn training_choice(
     Ok(Some(choice))
 }
 
-/// The message as HF renders it: `null` values dropped, reasoning aliased.
-fn normalize(message: &Map<String, Json>) -> Map<String, Json> {
-    let mut normalized: Map<String, Json> = message
+/// The message as HF renders it: `null` values dropped, and reasoning found under any of
+/// its names given as `thinking` and `reasoning_content` too (HF's
+/// `{"thinking": r, **message, "reasoning_content": r}`).
+fn template_message(message: &Map<String, Json>) -> Value {
+    let reasoning = REASONING
         .iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    if let Some(reasoning) = REASONING
-        .iter()
-        .find_map(|key| normalized.get(*key).cloned())
-    {
-        normalized
-            .entry("thinking")
-            .or_insert_with(|| reasoning.clone());
-        normalized.insert("reasoning_content".into(), reasoning);
+        .find_map(|key| message.get(*key).filter(|value| !value.is_null()))
+        .map(to_value);
+    let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(message.len() + 2);
+    if let Some(reasoning) = &reasoning {
+        pairs.push((Value::from("thinking"), reasoning.clone()));
     }
-    normalized
+    for (key, value) in message {
+        if !value.is_null() {
+            pairs.push((Value::from(key.as_str()), to_value(value)));
+        }
+    }
+    if let Some(reasoning) = reasoning {
+        pairs.push((Value::from("reasoning_content"), reasoning));
+    }
+    // A later pair with the same key replaces the value and keeps the first one's place.
+    Value::from_pairs(pairs)
 }
 
 /// Text holding the characters that mark generated spans would be misread; no real text
 /// holds them (they are Unicode noncharacters).
-fn refuse_markers(value: &Json, what: &str) -> Result<(), RecordFault> {
-    let holds = match value {
-        Json::String(text) => text.contains([OPEN, CLOSE]),
-        Json::Array(items) => return items.iter().try_for_each(|item| refuse_markers(item, what)),
-        Json::Object(map) => {
-            return map.iter().try_for_each(|(key, item)| {
-                if key.contains([OPEN, CLOSE]) {
-                    Err(marker_fault(what))
-                } else {
-                    refuse_markers(item, what)
-                }
-            });
-        }
-        _ => false,
-    };
+fn refuse_markers_in(message: &Map<String, Json>, index: usize) -> Result<(), RecordFault> {
+    let holds = message
+        .iter()
+        .any(|(key, value)| holds_marker(key) || value_holds_marker(value));
     if holds {
-        Err(marker_fault(what))
-    } else {
-        Ok(())
+        return Err(marker_fault(&format!("message {index}")));
+    }
+    Ok(())
+}
+
+fn value_holds_marker(value: &Json) -> bool {
+    match value {
+        Json::String(text) => holds_marker(text),
+        Json::Array(items) => items.iter().any(value_holds_marker),
+        Json::Object(map) => map
+            .iter()
+            .any(|(key, item)| holds_marker(key) || value_holds_marker(item)),
+        _ => false,
     }
 }
 

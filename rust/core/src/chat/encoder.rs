@@ -21,7 +21,7 @@ use minijinja::value::Value;
 use serde_json::{Map, Value as Json};
 
 use super::conversation::Conversation;
-use super::spans;
+use super::spans::{self, TokenBytes};
 use super::template::{RESERVED, RenderFault, Template};
 use super::{MaskedIds, RecordEncoder, RecordFault, TrainOn};
 use crate::tokenize::Tokenizer;
@@ -124,7 +124,7 @@ impl ChatTemplate {
                 reason: "tokenizer_error",
                 message: error.to_string(),
             })?;
-        let ends = spans::token_ends(tokenizer, &ids, &text)?;
+        let ends = spans::token_ends(&TokenBytes::of(tokenizer), &ids, &text)?;
         let (mask, edges_inside_tokens) = spans::mask_tokens(&ends, &trained);
         Ok(ChatEncoding {
             text,

@@ -90,40 +90,52 @@ pub(crate) fn mark(body: &str) -> String {
     marked
 }
 
+/// Where the markers are in `text`, in order, with which one each is. Both are three bytes
+/// in UTF-8 (`EF B7 90`, `EF B7 91`), found by bytes rather than by decoding characters.
+fn markers(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(0xEF, bytes).filter_map(move |at| match bytes.get(at + 1..at + 3) {
+        Some([0xB7, 0x90]) => Some((at, OPEN)),
+        Some([0xB7, 0x91]) => Some((at, CLOSE)),
+        _ => None,
+    })
+}
+
+/// Whether `text` holds either marker.
+pub(crate) fn holds_marker(text: &str) -> bool {
+    markers(text).next().is_some()
+}
+
 /// Removes the markers from `rendered`; the byte ranges of generated text in what remains,
 /// in order. Nested blocks count once (the outermost). `Err` names what is unbalanced.
 pub(crate) fn take_spans(rendered: &mut String) -> Result<Vec<Range<usize>>, String> {
-    if !rendered.contains([OPEN, CLOSE]) {
+    let found: Vec<(usize, char)> = markers(rendered).collect();
+    if found.is_empty() {
         return Ok(Vec::new());
     }
     let mut text = String::with_capacity(rendered.len());
     let mut spans = Vec::new();
     let mut depth = 0usize;
     let mut start = 0;
-    for piece in rendered.split_inclusive([OPEN, CLOSE]) {
-        let (body, marker) = match piece.chars().next_back() {
-            Some(c @ (OPEN | CLOSE)) => (&piece[..piece.len() - c.len_utf8()], Some(c)),
-            _ => (piece, None),
-        };
-        text.push_str(body);
-        match marker {
-            Some(OPEN) => {
-                if depth == 0 {
-                    start = text.len();
-                }
-                depth += 1;
+    let mut copied = 0;
+    for (at, marker) in found {
+        text.push_str(&rendered[copied..at]);
+        copied = at + marker.len_utf8();
+        if marker == OPEN {
+            if depth == 0 {
+                start = text.len();
             }
-            Some(_) => {
-                depth = depth
-                    .checked_sub(1)
-                    .ok_or("a generation block closed before it opened")?;
-                if depth == 0 {
-                    spans.push(start..text.len());
-                }
+            depth += 1;
+        } else {
+            depth = depth
+                .checked_sub(1)
+                .ok_or("a generation block closed before it opened")?;
+            if depth == 0 {
+                spans.push(start..text.len());
             }
-            None => {}
         }
     }
+    text.push_str(&rendered[copied..]);
     if depth != 0 {
         return Err("a generation block was never closed".into());
     }

@@ -3,7 +3,7 @@ use serde_json::{Map, Value as Json, json};
 use super::clock::Civil;
 use super::generation;
 use super::pyjson::python_float;
-use super::spans::{mask_tokens, token_ends};
+use super::spans::{TokenBytes, mask_tokens, token_ends};
 use super::{ChatOptions, ChatTemplate, RecordEncoder, RecordFault, TrainOn};
 use crate::tokenize::Tokenizer;
 use crate::tokenize::bpe::{BpeTokenizer, BpeTrainer, Pattern, TrainerOptions};
@@ -101,12 +101,15 @@ fn token_ends_follow_the_decoded_bytes() {
     let tokenizer = tokenizer();
     let text = "<|im_start|>user\nhéllo<|im_end|>";
     let ids = tokenizer.encode(text, false).unwrap();
-    let ends = token_ends(&tokenizer, &ids, text).unwrap();
+    let table = TokenBytes::of(&tokenizer);
+    assert!(table.is_of(&tokenizer));
+    assert!(std::sync::Arc::ptr_eq(&table, &TokenBytes::of(&tokenizer)));
+    let ends = token_ends(&table, &ids, text).unwrap();
     assert_eq!(ends.len(), ids.len());
     assert_eq!(*ends.last().unwrap(), text.len());
     assert_eq!(ends[0], "<|im_start|>".len());
     // A text the ids do not spell is refused.
-    let fault = token_ends(&tokenizer, &ids, "something else").unwrap_err();
+    let fault = token_ends(&table, &ids, "something else").unwrap_err();
     assert_eq!(fault.reason, "tokenizer_offsets");
 }
 
