@@ -41,6 +41,7 @@ __all__ = [
     "Tokenizer",
     "__version__",
     "balance_partition",
+    "chat_template_beside",
     "checksum_file",
     "curriculum_odds",
     "curriculum_schedule",
@@ -383,14 +384,6 @@ class ChatTemplate:
         train_on: str = "assistant",
         variables: dict[str, Any] | None = None,
     ) -> ChatTemplate: ...
-    @staticmethod
-    def beside_tokenizer(
-        tokenizer_path: str | os.PathLike[str],
-        *,
-        name: str | None = None,
-        train_on: str = "assistant",
-        variables: dict[str, Any] | None = None,
-    ) -> ChatTemplate: ...
     def apply(
         self,
         tokenizer: Tokenizer,
@@ -409,6 +402,10 @@ class ChatTemplate:
     def fingerprint(self) -> str: ...
 
 TRAIN_ON: list[str]
+
+def chat_template_beside(
+    tokenizer_path: str | os.PathLike[str], *, name: str | None = None
+) -> tuple[str, str]: ...
 
 @final
 class BpeTrainer:

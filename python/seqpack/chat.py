@@ -11,6 +11,8 @@ trained iff it overlaps trained text (HF's rule).
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,19 +93,52 @@ def _template(
                 "template: the tokenizer was not read from a file, so there is no chat "
                 "template beside it; give the template"
             )
-        return _core.ChatTemplate.beside_tokenizer(
-            beside, name=template, train_on=train_on, variables=variables
-        )
-    if isinstance(template, os.PathLike) or ("{" not in template and os.path.isfile(template)):
-        file = os.fspath(template)
-        with open(file, encoding="utf-8") as handle:
+        text, origin = _core.chat_template_beside(beside, name=template)
+    elif isinstance(template, os.PathLike) or ("{" not in template and os.path.isfile(template)):
+        origin = os.fspath(template)
+        with open(origin, encoding="utf-8") as handle:
             text = handle.read()
+    else:
+        text, origin = template, "template"
+    try:
+        key = json.dumps(variables, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON data: the core says what is wrong with it
         return _core.ChatTemplate(
-            text, origin=file, tokenizer_path=beside, train_on=train_on, variables=variables
+            text, origin=origin, tokenizer_path=beside, train_on=train_on, variables=variables
         )
+    return _compiled(text, origin, beside, _config_version(beside), train_on, key)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(
+    text: str,
+    origin: str,
+    beside: str | None,
+    config_version: tuple[int, int] | None,
+    train_on: str,
+    variables: str,
+) -> _core.ChatTemplate:
+    """A template compiled once for the calls that share it (``config_version`` is there so
+    that a changed ``tokenizer_config.json`` is read again)."""
     return _core.ChatTemplate(
-        template, tokenizer_path=beside, train_on=train_on, variables=variables
+        text,
+        origin=origin,
+        tokenizer_path=beside,
+        train_on=train_on,
+        variables=json.loads(variables),
     )
+
+
+def _config_version(tokenizer_path: str | None) -> tuple[int, int] | None:
+    """When and how large the ``tokenizer_config.json`` beside the tokenizer was last
+    written, which the special tokens come from."""
+    if tokenizer_path is None:
+        return None
+    try:
+        stat = os.stat(os.path.join(os.path.dirname(tokenizer_path), "tokenizer_config.json"))
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 def _is_name(template: str) -> bool:

@@ -74,25 +74,6 @@ impl ChatTemplate {
         })
     }
 
-    /// The template beside a `tokenizer.json` (`chat_template.jinja`, or `tokenizer_config.json`),
-    /// the one called `name` if given.
-    #[staticmethod]
-    #[pyo3(signature = (tokenizer_path, *, name=None, train_on="assistant", variables=None))]
-    fn beside_tokenizer(
-        py: Python<'_>,
-        tokenizer_path: PathBuf,
-        name: Option<&str>,
-        train_on: &str,
-        variables: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
-        let options = options(py, train_on, variables, Some(&tokenizer_path))?;
-        let (inner, origin) = without_gil(py, || {
-            let found = source::beside_tokenizer(&tokenizer_path, name)?;
-            Ok((chat::ChatTemplate::new(&found.text, options)?, found.origin))
-        })?;
-        Ok(ChatTemplate { inner, origin })
-    }
-
     /// Renders and encodes one conversation: (ids, mask, text, edges inside tokens).
     #[pyo3(signature = (tokenizer, messages, *, tools=None, add_generation_prompt=false))]
     fn apply<'py>(
@@ -150,8 +131,22 @@ impl ChatTemplate {
     }
 }
 
+/// The text of the template beside a `tokenizer.json` (`chat_template.jinja`, or
+/// `tokenizer_config.json`), the one called `name` if given, and where it was found.
+#[pyfunction]
+#[pyo3(signature = (tokenizer_path, *, name=None))]
+fn chat_template_beside(
+    py: Python<'_>,
+    tokenizer_path: PathBuf,
+    name: Option<&str>,
+) -> PyResult<(String, String)> {
+    let found = without_gil(py, || source::beside_tokenizer(&tokenizer_path, name))?;
+    Ok((found.text, found.origin))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChatTemplate>()?;
+    m.add_function(wrap_pyfunction!(chat_template_beside, m)?)?;
     let names: Vec<&str> = chat::TrainOn::ALL.iter().map(|c| c.name()).collect();
     m.add("TRAIN_ON", names)
 }
