@@ -159,7 +159,8 @@ impl ChatTemplate {
             })
             .collect();
         let trained = if self.template.has_generation() {
-            if chosen.iter().all(|&c| c) && conversation.train.iter().all(Option::is_none) {
+            if chosen.iter().all(|&c| c) {
+                // Every block is trained, however many the template wrote per message.
                 full.generated.clone()
             } else if full.generated.len() == assistants.len() {
                 full.generated
