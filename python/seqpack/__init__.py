@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from seqpack._core import __version__
 from seqpack.ast_bpe import train_ast_bpe, train_ast_bpe_files
+from seqpack.chat import ChatEncoding, apply_chat_template
 from seqpack.dataset import Dataset
 from seqpack.decompose import Decomposition, decompose
 from seqpack.errors import (
@@ -21,6 +22,7 @@ from seqpack.tokenizer import Tokenizer, train_bpe, train_bpe_files
 
 __all__ = [
     "ALGORITHMS",
+    "ChatEncoding",
     "CorruptDatasetError",
     "Dataset",
     "Decomposition",
@@ -34,6 +36,7 @@ __all__ = [
     "TokenizerError",
     "UnsupportedTokenizerError",
     "__version__",
+    "apply_chat_template",
     "decompose",
     "lower_bound",
     "pack",

@@ -20,10 +20,12 @@ __all__ = [
     "MAX_CAPACITY",
     "NNLSHP_MAX_CAPACITY",
     "TOKENIZER_IMPLEMENTATIONS",
+    "TRAIN_ON",
     "ArrowBatch",
     "AstBpeTraining",
     "BatchStream",
     "BpeTrainer",
+    "ChatTemplate",
     "ContextParallel",
     "Dataset",
     "EpochPlanner",
@@ -41,6 +43,7 @@ __all__ = [
     "Tokenizer",
     "__version__",
     "balance_partition",
+    "chat_template_beside",
     "checksum_file",
     "curriculum_odds",
     "curriculum_schedule",
@@ -411,6 +414,43 @@ class Tokenizer:
     def save(self, path: str | os.PathLike[str]) -> None: ...
 
 TOKENIZER_IMPLEMENTATIONS: list[str]
+
+@final
+class ChatTemplate:
+    """A chat template, its variables and what to train on (see
+    ``seqpack.apply_chat_template``)."""
+
+    def __new__(
+        cls,
+        text: str,
+        *,
+        origin: str = "template",
+        tokenizer_path: str | os.PathLike[str] | None = None,
+        train_on: str = "assistant",
+        variables: dict[str, Any] | None = None,
+    ) -> ChatTemplate: ...
+    def apply(
+        self,
+        tokenizer: Tokenizer,
+        messages: Any,
+        *,
+        tools: Any | None = None,
+        add_generation_prompt: bool = False,
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], str, int]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def has_generation(self) -> bool: ...
+    @property
+    def fingerprint(self) -> str: ...
+
+TRAIN_ON: list[str]
+
+def chat_template_beside(
+    tokenizer_path: str | os.PathLike[str], *, name: str | None = None
+) -> tuple[str, str]: ...
 
 @final
 class BpeTrainer:

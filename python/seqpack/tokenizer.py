@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +45,11 @@ class Tokenizer:
     can go to DataLoader workers.
     """
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "_path")
 
-    def __init__(self, core: _core.Tokenizer) -> None:
+    def __init__(self, core: _core.Tokenizer, path: StrPath | None = None) -> None:
         self._core = core
+        self._path = None if path is None else Path(path)
 
     @classmethod
     def from_file(cls, path: StrPath) -> Tokenizer:
@@ -56,12 +58,19 @@ class Tokenizer:
         runs through the HuggingFace ``tokenizers`` library, with the same ids as HF. An
         AST-BPE file (model type ``AstBPE``) is read as such. Raises
         :class:`seqpack.TokenizerError` for a malformed file."""
-        return cls(_core.Tokenizer.from_file(os.fspath(path)))
+        return cls(_core.Tokenizer.from_file(os.fspath(path)), path)
 
     @classmethod
     def from_str(cls, json: str) -> Tokenizer:
         """Builds a tokenizer from the text of a ``tokenizer.json``."""
         return cls(_core.Tokenizer.from_str(json))
+
+    @property
+    def path(self) -> Path | None:
+        """The file this tokenizer was read from or saved to at training; the model's chat
+        template and ``tokenizer_config.json`` are looked for beside it. ``None`` for one
+        built from text."""
+        return self._path
 
     @property
     def implementation(self) -> str:
@@ -251,7 +260,7 @@ def _shifted(
 
 
 def _finish(trainer: _core.BpeTrainer, out: StrPath | None) -> Tokenizer:
-    tokenizer = Tokenizer(trainer.train())
+    tokenizer = Tokenizer(trainer.train(), out)
     if out is not None:
         tokenizer.save(out)
     return tokenizer

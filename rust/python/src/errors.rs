@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use seqpack_core::Error;
+use seqpack_core::chat::RecordFault;
 
 fn class<'py>(
     py: Python<'py>,
@@ -47,4 +48,17 @@ pub(crate) fn to_py(py: Python<'_>, error: Error) -> PyErr {
         Ok(kind) => PyErr::from_type(kind, message),
         Err(lookup) => lookup,
     }
+}
+
+/// A record that could not be encoded, given in `parameter`: an `InvalidInputError` whose
+/// message leads with the fault's reason key.
+pub(crate) fn record_fault(py: Python<'_>, parameter: &'static str, fault: RecordFault) -> PyErr {
+    let message = format!("[{}] {}", fault.reason, fault.message);
+    to_py(
+        py,
+        Error::InvalidOption {
+            name: parameter,
+            message,
+        },
+    )
 }

@@ -4,6 +4,7 @@
 mod ast;
 mod batch;
 mod bpe;
+mod chat;
 mod constants;
 mod convert;
 mod dataset;
@@ -29,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bpe::register(m)?;
     ast::register(m)?;
     tokenizer::register(m)?;
+    chat::register(m)?;
     preprocess::register(m)?;
     sampler::register(m)?;
     mixture::register(m)?;

@@ -4,6 +4,20 @@
 //! `prompt`/`completion` pair) becomes token ids with a loss mask through one
 //! [`RecordEncoder`]; preprocessing stores both, and the loader turns the mask into labels.
 
+mod clock;
+pub mod conversation;
+mod encoder;
+mod generation;
+mod pyjson;
+pub mod source;
+pub mod spans;
+pub mod template;
+
+#[cfg(test)]
+mod tests;
+
+pub use encoder::{ChatEncoding, ChatOptions, ChatTemplate};
+
 use crate::tokenize::Tokenizer;
 
 /// Token ids with a per-token loss mask: `mask[i]` is true where token `i` is trained on.
@@ -28,6 +42,41 @@ pub enum TrainOn {
     All,
     /// The completion of a `prompt`/`completion` record.
     Completion,
+}
+
+impl TrainOn {
+    pub const ALL: [TrainOn; 4] = [
+        TrainOn::Assistant,
+        TrainOn::LastAssistant,
+        TrainOn::All,
+        TrainOn::Completion,
+    ];
+
+    /// The name in options and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainOn::Assistant => "assistant",
+            TrainOn::LastAssistant => "last-assistant",
+            TrainOn::All => "all",
+            TrainOn::Completion => "completion",
+        }
+    }
+}
+
+impl std::str::FromStr for TrainOn {
+    type Err = crate::Error;
+    fn from_str(name: &str) -> crate::Result<Self> {
+        TrainOn::ALL
+            .into_iter()
+            .find(|choice| choice.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TrainOn::ALL.iter().map(|c| c.name()).collect();
+                crate::Error::invalid_option(
+                    "train_on",
+                    format!("{name:?} is not one of {names:?}"),
+                )
+            })
+    }
 }
 
 /// Why one record could not be encoded: a short reason key (counted under `--on-error

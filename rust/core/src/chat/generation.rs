@@ -1,0 +1,144 @@
+//! `{% generation %}` … `{% endgeneration %}`: HF's way for a template to mark the text a
+//! model generates. minijinja has no tag extensions, so the source is rewritten: each block
+//! becomes a filter block (`{% filter … %}` … `{% endfilter %}`), which keeps the tags'
+//! whitespace control (`{%-`, `-%}`) and `trim_blocks`/`lstrip_blocks` exactly as written,
+//! and the filter wraps the block's output in two reserved characters. After rendering,
+//! [`take_spans`] removes them and returns where the generated text lies.
+
+use std::ops::Range;
+
+/// Opens a generated span in rendered text (a Unicode noncharacter, never in real text;
+/// inputs that hold it are refused).
+pub(crate) const OPEN: char = '\u{FDD0}';
+/// Closes a generated span.
+pub(crate) const CLOSE: char = '\u{FDD1}';
+
+/// The name of the filter the rewritten blocks call.
+pub(crate) const FILTER: &str = "__seqpack_generation";
+
+/// `source` with every generation block turned into a filter block, and whether it had any.
+pub(crate) fn rewrite(source: &str) -> (String, bool) {
+    let mut out = String::with_capacity(source.len() + 64);
+    let mut rest = source;
+    let mut found = false;
+    while let Some(at) = rest.find("{%") {
+        out.push_str(&rest[..at]);
+        let tag = &rest[at..];
+        match parse_tag(tag) {
+            Some((open_trim, word, close_trim, len)) => {
+                found = true;
+                let body = if word == "generation" {
+                    format!("filter {FILTER}")
+                } else {
+                    "endfilter".to_owned()
+                };
+                out.push_str("{%");
+                out.push_str(open_trim);
+                out.push(' ');
+                out.push_str(&body);
+                out.push(' ');
+                out.push_str(close_trim);
+                out.push_str("%}");
+                rest = &tag[len..];
+            }
+            None => {
+                out.push_str("{%");
+                rest = &tag[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, found)
+}
+
+/// `{%[-+]? (end)?generation [-+]?%}` at the start of `tag`: its whitespace controls, the
+/// word, and the tag's length.
+fn parse_tag(tag: &str) -> Option<(&str, &str, &str, usize)> {
+    let mut at = 2;
+    let open_trim = control(&tag[at..]);
+    at += open_trim.len();
+    at += whitespace(&tag[at..]);
+    let word = ["endgeneration", "generation"]
+        .into_iter()
+        .find(|word| tag[at..].starts_with(word))?;
+    at += word.len();
+    at += whitespace(&tag[at..]);
+    let close_trim = control(&tag[at..]);
+    at += close_trim.len();
+    tag[at..]
+        .starts_with("%}")
+        .then_some((open_trim, word, close_trim, at + 2))
+}
+
+fn control(text: &str) -> &str {
+    match text.as_bytes().first() {
+        Some(b'-' | b'+') => &text[..1],
+        _ => "",
+    }
+}
+
+fn whitespace(text: &str) -> usize {
+    text.len() - text.trim_start().len()
+}
+
+/// What the filter puts around a generation block's output.
+pub(crate) fn mark(body: &str) -> String {
+    let mut marked = String::with_capacity(body.len() + 2 * OPEN.len_utf8());
+    marked.push(OPEN);
+    marked.push_str(body);
+    marked.push(CLOSE);
+    marked
+}
+
+/// Where the markers are in `text`, in order, with which one each is. Both are three bytes
+/// in UTF-8 (`EF B7 90`, `EF B7 91`), found by bytes rather than by decoding characters.
+fn markers(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(0xEF, bytes).filter_map(move |at| match bytes.get(at + 1..at + 3) {
+        Some([0xB7, 0x90]) => Some((at, OPEN)),
+        Some([0xB7, 0x91]) => Some((at, CLOSE)),
+        _ => None,
+    })
+}
+
+/// Whether `text` holds either marker.
+pub(crate) fn holds_marker(text: &str) -> bool {
+    markers(text).next().is_some()
+}
+
+/// Removes the markers from `rendered`; the byte ranges of generated text in what remains,
+/// in order. Nested blocks count once (the outermost). `Err` names what is unbalanced.
+pub(crate) fn take_spans(rendered: &mut String) -> Result<Vec<Range<usize>>, String> {
+    let found: Vec<(usize, char)> = markers(rendered).collect();
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut text = String::with_capacity(rendered.len());
+    let mut spans = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut copied = 0;
+    for (at, marker) in found {
+        text.push_str(&rendered[copied..at]);
+        copied = at + marker.len_utf8();
+        if marker == OPEN {
+            if depth == 0 {
+                start = text.len();
+            }
+            depth += 1;
+        } else {
+            depth = depth
+                .checked_sub(1)
+                .ok_or("a generation block closed before it opened")?;
+            if depth == 0 {
+                spans.push(start..text.len());
+            }
+        }
+    }
+    text.push_str(&rendered[copied..]);
+    if depth != 0 {
+        return Err("a generation block was never closed".into());
+    }
+    *rendered = text;
+    Ok(spans)
+}

@@ -1,0 +1,197 @@
+//! A chat template compiled once, rendered as HF's `apply_chat_template` renders it: the
+//! Jinja environment of `_compile_jinja_template` (`trim_blocks`, `lstrip_blocks`, loop
+//! controls, `raise_exception`, `strftime_now`, `namespace`, `dict`, `|tojson` as
+//! `json.dumps`), Python's string and dict methods (`.strip()`, `.split()`, `.items()`, …),
+//! and the variables HF passes: `messages`, `tools`, `documents`, `add_generation_prompt`,
+//! the special tokens and any extra variable.
+
+use std::ops::Range;
+
+use minijinja::value::Value;
+use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
+
+use super::clock::Civil;
+use super::generation;
+use super::pyjson;
+use crate::{Error, Result};
+
+/// The template's name in the environment (and in its error messages).
+const NAME: &str = "chat_template";
+
+/// What the template sees besides the conversation; set by HF itself, so not a variable.
+pub(crate) const RESERVED: [&str; 4] = ["messages", "tools", "documents", "add_generation_prompt"];
+
+/// A compiled chat template.
+pub struct Template {
+    env: Environment<'static>,
+    source: String,
+    has_generation: bool,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("source", &self.source)
+            .field("has_generation", &self.has_generation)
+            .finish()
+    }
+}
+
+/// One rendering: the text, and the byte ranges of its `{% generation %}` blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    pub generated: Vec<Range<usize>>,
+}
+
+/// Why a rendering failed: a `raise_exception` call, or any other template error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderFault {
+    Raised(String),
+    Failed(String),
+}
+
+/// What `raise_exception` attaches to its error, to tell it from the engine's errors.
+#[derive(Debug)]
+struct Raised(String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Raised {}
+
+impl Template {
+    /// Compiles `source`; a syntax error names its line.
+    pub fn new(source: &str) -> Result<Template> {
+        let (rewritten, has_generation) = generation::rewrite(source);
+        let mut env = Environment::new();
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(false)
+            .build()
+            .expect("the default delimiters are valid");
+        env.set_syntax(syntax);
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_filter("tojson", pyjson::tojson);
+        env.add_filter(generation::FILTER, |body: String| generation::mark(&body));
+        env.add_function(
+            "raise_exception",
+            |message: String| -> std::result::Result<Value, JinjaError> {
+                Err(
+                    JinjaError::new(ErrorKind::InvalidOperation, message.clone())
+                        .with_source(Raised(message)),
+                )
+            },
+        );
+        env.add_function("strftime_now", |format: String| {
+            Civil::now()
+                .strftime(&format)
+                .map_err(|message| JinjaError::new(ErrorKind::InvalidOperation, message))
+        });
+        env.add_template_owned(NAME, rewritten)
+            .map_err(|error| Error::InvalidOption {
+                name: "chat_template",
+                message: describe(&error, source),
+            })?;
+        Ok(Template {
+            env,
+            source: source.to_owned(),
+            has_generation,
+        })
+    }
+
+    /// The text the template was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the template marks generated text with `{% generation %}` blocks.
+    pub fn has_generation(&self) -> bool {
+        self.has_generation
+    }
+
+    /// Renders `messages` (and `tools`, `None` if absent) with `variables` (the special
+    /// tokens and extra variables, already checked not to be [`RESERVED`]).
+    pub fn render(
+        &self,
+        messages: &[Value],
+        tools: &Value,
+        add_generation_prompt: bool,
+        variables: &[(String, Value)],
+    ) -> std::result::Result<Rendered, RenderFault> {
+        let context = Value::from_pairs(
+            variables
+                .iter()
+                .map(|(name, value)| (Value::from(name.as_str()), value.clone()))
+                .chain([
+                    (Value::from("messages"), Value::from(messages.to_vec())),
+                    (Value::from("tools"), tools.clone()),
+                    (Value::from("documents"), Value::from(())),
+                    (
+                        Value::from("add_generation_prompt"),
+                        Value::from(add_generation_prompt),
+                    ),
+                ]),
+        );
+        let template = self
+            .env
+            .get_template(NAME)
+            .map_err(|error| RenderFault::Failed(describe(&error, &self.source)))?;
+        let mut text =
+            template.render(context).map_err(|error| {
+                match std::error::Error::source(&error).and_then(|s| s.downcast_ref::<Raised>()) {
+                    Some(Raised(message)) => RenderFault::Raised(message.clone()),
+                    None => RenderFault::Failed(describe(&error, &self.source)),
+                }
+            })?;
+        let generated = generation::take_spans(&mut text).map_err(RenderFault::Failed)?;
+        Ok(Rendered { text, generated })
+    }
+}
+
+/// A template error with the line of the template it happened on, as written.
+fn describe(error: &JinjaError, source: &str) -> String {
+    let detail = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    match error.line() {
+        Some(line) => {
+            let text = source
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or("")
+                .trim();
+            format!("template line {line} ({text}): {detail}")
+        }
+        None => detail,
+    }
+}
+
+/// A JSON value as a template value; objects keep their keys' order.
+pub(crate) fn to_value(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(flag) => Value::from(*flag),
+        serde_json::Value::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                Value::from(integer)
+            } else if let Some(integer) = number.as_u64() {
+                Value::from(integer)
+            } else {
+                Value::from(number.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(text) => Value::from(text.as_str()),
+        serde_json::Value::Array(items) => items.iter().map(to_value).collect(),
+        serde_json::Value::Object(map) => Value::from_pairs(
+            map.iter()
+                .map(|(key, item)| (Value::from(key.as_str()), to_value(item))),
+        ),
+    }
+}

@@ -1,0 +1,421 @@
+use serde_json::{Map, Value as Json, json};
+
+use super::clock::Civil;
+use super::generation;
+use super::pyjson::python_float;
+use super::spans::{TokenBytes, mask_tokens, token_ends};
+use super::{ChatOptions, ChatTemplate, RecordEncoder, RecordFault, TrainOn};
+use crate::tokenize::Tokenizer;
+use crate::tokenize::bpe::{BpeTokenizer, BpeTrainer, Pattern, TrainerOptions};
+
+fn tokenizer() -> BpeTokenizer {
+    let mut trainer = BpeTrainer::new(TrainerOptions {
+        vocab_size: 300,
+        special_tokens: vec!["<|im_start|>".into(), "<|im_end|>".into()],
+        pattern: Pattern::Gpt2,
+        min_frequency: 1,
+    })
+    .unwrap();
+    trainer
+        .feed(&["user assistant hello there, what is SQL? SELECT name FROM users; héllo"])
+        .unwrap();
+    trainer.train().unwrap()
+}
+
+const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n\
+{% if message.role == 'assistant' %}{% generation %}{{ message.content }}<|im_end|>{% endgeneration %}\n\
+{% else %}{{ message.content }}<|im_end|>\n{% endif %}{% endfor %}\
+{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+/// ChatML without generation blocks: masks by prefix rendering.
+const CHATML_PLAIN: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n\
+{{ message.content }}<|im_end|>\n{% endfor %}\
+{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+fn template(source: &str, train_on: TrainOn) -> ChatTemplate {
+    ChatTemplate::new(
+        source,
+        ChatOptions {
+            train_on,
+            variables: Map::new(),
+        },
+    )
+    .unwrap()
+}
+
+fn conversation() -> Json {
+    json!({"messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "SELECT 1"},
+        {"role": "user", "content": [{"type": "text", "text": "what is SQL?"}]},
+        {"role": "assistant", "content": "SELECT name FROM users"},
+    ]})
+}
+
+/// The text of the tokens the mask trains, joined.
+fn trained_text(tokenizer: &dyn Tokenizer, ids: &[u32], mask: &[bool]) -> String {
+    let trained: Vec<u32> = ids
+        .iter()
+        .zip(mask)
+        .filter(|(_, m)| **m)
+        .map(|(id, _)| *id)
+        .collect();
+    String::from_utf8(tokenizer.decode(&trained).unwrap()).unwrap()
+}
+
+/// Byte ranges from (start, end) pairs.
+fn spans(pairs: &[(usize, usize)]) -> Vec<std::ops::Range<usize>> {
+    pairs.iter().map(|&(start, end)| start..end).collect()
+}
+
+#[test]
+fn a_token_is_trained_iff_it_overlaps_a_span() {
+    // Tokens: [0,3) [3,5) [5,9) [9,10)
+    let ends = [3, 5, 9, 10];
+    assert_eq!(
+        mask_tokens(&ends, &spans(&[(3, 5)])),
+        (vec![false, true, false, false], 0)
+    );
+    // Starts inside token 0 and ends inside token 2: both trained, two edges inside.
+    assert_eq!(
+        mask_tokens(&ends, &spans(&[(2, 6)])),
+        (vec![true, true, true, false], 2)
+    );
+    // Two spans, one ending at the text's end.
+    assert_eq!(
+        mask_tokens(&ends, &spans(&[(0, 3), (9, 10)])),
+        (vec![true, false, false, true], 0)
+    );
+    // An empty span marks only a token that straddles it, and counts no edge.
+    assert_eq!(
+        mask_tokens(&ends, &spans(&[(4, 4)])),
+        (vec![false, true, false, false], 0)
+    );
+    assert_eq!(mask_tokens(&ends, &spans(&[(5, 5)])), (vec![false; 4], 0));
+    assert_eq!(mask_tokens(&ends, &spans(&[])), (vec![false; 4], 0));
+}
+
+#[test]
+fn token_ends_follow_the_decoded_bytes() {
+    let tokenizer = tokenizer();
+    let text = "<|im_start|>user\nhéllo<|im_end|>";
+    let ids = tokenizer.encode(text, false).unwrap();
+    let table = TokenBytes::of(&tokenizer);
+    assert!(table.is_of(&tokenizer));
+    assert!(std::sync::Arc::ptr_eq(&table, &TokenBytes::of(&tokenizer)));
+    let ends = token_ends(&table, &ids, text).unwrap();
+    assert_eq!(ends.len(), ids.len());
+    assert_eq!(*ends.last().unwrap(), text.len());
+    assert_eq!(ends[0], "<|im_start|>".len());
+    // A text the ids do not spell is refused.
+    let fault = token_ends(&table, &ids, "something else").unwrap_err();
+    assert_eq!(fault.reason, "tokenizer_offsets");
+}
+
+#[test]
+fn generation_blocks_keep_whitespace_control_and_give_spans() {
+    let (rewritten, found) = generation::rewrite("a{%- generation -%} b {%+ endgeneration %}c");
+    assert!(found);
+    assert_eq!(
+        rewritten,
+        format!(
+            "a{{%- filter {} -%}} b {{%+ endfilter %}}c",
+            generation::FILTER
+        )
+    );
+    assert!(!generation::rewrite("{% if x %}generation{% endif %}").1);
+    let mut text = format!(
+        "ab{}cd{}e{}f{}",
+        generation::OPEN,
+        generation::CLOSE,
+        generation::OPEN,
+        generation::CLOSE
+    );
+    assert_eq!(generation::take_spans(&mut text).unwrap(), vec![2..4, 5..6]);
+    assert_eq!(text, "abcdef");
+    let mut open = format!("a{}b", generation::OPEN);
+    assert!(generation::take_spans(&mut open).is_err());
+}
+
+#[test]
+fn generation_blocks_train_the_assistant_text_and_end_token() {
+    let tokenizer = tokenizer();
+    let chat = template(CHATML, TrainOn::Assistant);
+    assert!(chat.has_generation());
+    let encoded = chat
+        .encode_record(&conversation(), &tokenizer, false)
+        .unwrap();
+    assert!(
+        encoded
+            .text
+            .starts_with("<|im_start|>system\nbe brief<|im_end|>\n")
+    );
+    assert_eq!(
+        encoded.masked.ids,
+        tokenizer.encode(&encoded.text, false).unwrap()
+    );
+    assert_eq!(
+        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        "SELECT 1<|im_end|>SELECT name FROM users<|im_end|>"
+    );
+    let last = template(CHATML, TrainOn::LastAssistant);
+    let encoded = last
+        .encode_record(&conversation(), &tokenizer, false)
+        .unwrap();
+    assert_eq!(
+        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        "SELECT name FROM users<|im_end|>"
+    );
+    let all = template(CHATML, TrainOn::All);
+    let encoded = all.encode(&conversation(), &tokenizer).unwrap();
+    assert!(encoded.mask.iter().all(|&m| m));
+}
+
+#[test]
+fn prefix_rendering_marks_what_each_assistant_turn_adds() {
+    let tokenizer = tokenizer();
+    let chat = template(CHATML_PLAIN, TrainOn::Assistant);
+    assert!(!chat.has_generation());
+    let encoded = chat
+        .encode_record(&conversation(), &tokenizer, false)
+        .unwrap();
+    assert_eq!(
+        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        "SELECT 1<|im_end|>\nSELECT name FROM users<|im_end|>\n"
+    );
+}
+
+#[test]
+fn the_data_chooses_messages_to_train_on() {
+    let tokenizer = tokenizer();
+    let mut record = conversation();
+    record["messages"][2]["train"] = json!(false);
+    record["messages"][4]["weight"] = json!(0.5);
+    for source in [CHATML, CHATML_PLAIN] {
+        let encoded = template(source, TrainOn::Assistant)
+            .encode_record(&record, &tokenizer, false)
+            .unwrap();
+        let trained = trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask);
+        assert!(
+            trained.starts_with("SELECT name FROM users<|im_end|>"),
+            "{trained:?}"
+        );
+    }
+    // `train: true` brings back an earlier turn under last-assistant.
+    let mut record = conversation();
+    record["messages"][2]["train"] = json!(true);
+    let encoded = template(CHATML, TrainOn::LastAssistant)
+        .encode_record(&record, &tokenizer, false)
+        .unwrap();
+    assert_eq!(
+        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        "SELECT 1<|im_end|>SELECT name FROM users<|im_end|>"
+    );
+}
+
+fn fault(source: &str, record: Json) -> RecordFault {
+    template(source, TrainOn::Assistant)
+        .encode(&record, &tokenizer())
+        .unwrap_err()
+}
+
+#[test]
+fn bad_records_are_faults_with_a_reason() {
+    assert_eq!(
+        fault(CHATML, json!({"text": "x"})).reason,
+        "missing_messages"
+    );
+    assert_eq!(
+        fault(CHATML, json!({"messages": "x"})).reason,
+        "missing_messages"
+    );
+    let unknown = fault(
+        CHATML,
+        json!({"messages": [{"role": "robot", "content": "x"}]}),
+    );
+    assert_eq!(unknown.reason, "unknown_role");
+    assert!(unknown.message.contains("message 0") && unknown.message.contains("robot"));
+    let content = fault(
+        CHATML,
+        json!({"messages": [{"role": "user", "content": 3}]}),
+    );
+    assert_eq!(content.reason, "bad_content");
+    let part = fault(
+        CHATML,
+        json!({"messages": [{"role": "user", "content": [{"type": "image"}]}]}),
+    );
+    assert_eq!(part.reason, "bad_content");
+    assert!(part.message.contains("part 0"));
+    let marker = fault(
+        CHATML,
+        json!({"messages": [{"role": "user", "content": "a\u{FDD0}b"}]}),
+    );
+    assert_eq!(marker.reason, "bad_content");
+    let override_on_user = fault(
+        CHATML,
+        json!({"messages": [{"role": "user", "content": "x", "train": true}]}),
+    );
+    assert_eq!(override_on_user.reason, "bad_override");
+    let bad_weight = fault(
+        CHATML,
+        json!({"messages": [{"role": "assistant", "content": "x", "weight": -1}]}),
+    );
+    assert_eq!(bad_weight.reason, "bad_override");
+}
+
+#[test]
+fn template_errors_name_their_line_and_raise_exception_its_message() {
+    let raising = "{% for m in messages %}\n{% if m.role == 'tool' %}\n\
+{{ raise_exception('tools are not supported') }}\n{% endif %}{{ m.content }}{% endfor %}";
+    let raised = fault(
+        raising,
+        json!({"messages": [{"role": "tool", "content": "x"}]}),
+    );
+    assert_eq!(raised.reason, "raise_exception");
+    assert!(
+        raised.message.contains("tools are not supported"),
+        "{}",
+        raised.message
+    );
+    let failing =
+        "{% for m in messages %}\n{{ m.content }}\n{{ m.content.nothing.deeper }}{% endfor %}";
+    let failed = fault(
+        failing,
+        json!({"messages": [{"role": "user", "content": "x"}]}),
+    );
+    assert_eq!(failed.reason, "template_error");
+    assert!(failed.message.contains("line 3"), "{}", failed.message);
+    assert!(
+        failed.message.contains("m.content.nothing.deeper"),
+        "{}",
+        failed.message
+    );
+    let syntax = ChatTemplate::new("a\n{% if %}", ChatOptions::default()).unwrap_err();
+    assert!(syntax.to_string().contains("line 2"), "{syntax}");
+}
+
+#[test]
+fn a_template_that_rewrites_earlier_turns_is_refused_by_prefix_rendering() {
+    // Only the last assistant turn keeps its reasoning: earlier renderings are not prefixes.
+    let rewriting = "{% for m in messages %}{{ m.role }}: {{ m.content }}\
+{% if m.role == 'assistant' and loop.last %} (final){% endif %}\n{% endfor %}\
+{% if add_generation_prompt %}assistant: {% endif %}";
+    let record = json!({"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]});
+    let refused = fault(rewriting, record);
+    assert_eq!(refused.reason, "not_a_prefix");
+    assert!(
+        refused.message.contains("assistant message 1"),
+        "{}",
+        refused.message
+    );
+}
+
+#[test]
+fn templates_get_python_methods_tojson_and_loop_controls() {
+    let source = "{%- set ns = namespace(n=0) -%}\
+{%- for m in messages -%}{%- if m.role == 'system' -%}{%- continue -%}{%- endif -%}\
+{%- set ns.n = ns.n + 1 -%}\
+[{{ m.content.strip().split(' ')[0] }}|{{ m.content.startswith(' x') }}]\
+{%- endfor -%}{{ ns.n }}{{ tools|tojson }}{{ tools[0].items()|list|length }}\
+{{ bos_token }}{{ strftime_now('%Y')|length }}";
+    let chat = ChatTemplate::new(
+        source,
+        ChatOptions {
+            train_on: TrainOn::All,
+            variables: [("bos_token".to_owned(), json!("<s>"))]
+                .into_iter()
+                .collect(),
+        },
+    )
+    .unwrap();
+    let record = json!({
+        "messages": [
+            {"role": "system", "content": "skip"},
+            {"role": "user", "content": " x y "},
+        ],
+        "tools": [{"name": "f", "parameters": {"a": [1, 2.5, 1e-7, "é\n"]}}],
+    });
+    let text = chat
+        .encode_record(&record, &tokenizer(), false)
+        .unwrap()
+        .text;
+    assert_eq!(
+        text,
+        "[x|True]1[{\"name\": \"f\", \"parameters\": {\"a\": [1, 2.5, 1e-07, \"é\\n\"]}}]2<s>4"
+    );
+}
+
+#[test]
+fn floats_print_as_python_prints_them() {
+    for (number, python) in [
+        (1.0, "1.0"),
+        (0.1, "0.1"),
+        (1e-5, "1e-05"),
+        (1.5e16, "1.5e+16"),
+        (1e15, "1000000000000000.0"),
+        (-2.5, "-2.5"),
+        (0.0001, "0.0001"),
+    ] {
+        assert_eq!(python_float(number), python);
+    }
+}
+
+#[test]
+fn dates_format_as_strftime() {
+    // 2024-02-29 13:05:09 UTC, a Thursday.
+    let moment = Civil::from_unix(1_709_211_909);
+    assert_eq!(
+        moment.strftime("%d %b %Y, %A %H:%M:%S %j %%").unwrap(),
+        "29 Feb 2024, Thursday 13:05:09 060 %"
+    );
+    assert!(moment.strftime("%Q").is_err());
+}
+
+#[test]
+fn the_fingerprint_follows_template_variables_and_choice() {
+    let base = template(CHATML, TrainOn::Assistant).fingerprint();
+    assert_eq!(base.len(), 16);
+    assert_eq!(base, template(CHATML, TrainOn::Assistant).fingerprint());
+    assert_ne!(base, template(CHATML, TrainOn::LastAssistant).fingerprint());
+    assert_ne!(
+        base,
+        template(CHATML_PLAIN, TrainOn::Assistant).fingerprint()
+    );
+    let with_variable = ChatTemplate::new(
+        CHATML,
+        ChatOptions {
+            train_on: TrainOn::Assistant,
+            variables: [("enable_thinking".to_owned(), json!(false))]
+                .into_iter()
+                .collect(),
+        },
+    )
+    .unwrap();
+    assert_ne!(base, with_variable.fingerprint());
+}
+
+#[test]
+fn options_that_cannot_apply_are_refused() {
+    let completion = ChatTemplate::new(
+        CHATML,
+        ChatOptions {
+            train_on: TrainOn::Completion,
+            variables: Map::new(),
+        },
+    );
+    assert!(completion.unwrap_err().to_string().contains("train_on"));
+    let reserved = ChatTemplate::new(
+        CHATML,
+        ChatOptions {
+            train_on: TrainOn::Assistant,
+            variables: [("messages".to_owned(), json!([]))].into_iter().collect(),
+        },
+    );
+    assert!(reserved.unwrap_err().to_string().contains("messages"));
+}

@@ -1,0 +1,432 @@
+"""Chat templates rendered in Rust against the real peer: ``transformers``'
+``apply_chat_template(..., tokenize=True, return_dict=True,
+return_assistant_tokens_mask=True)`` for templates with generation blocks, and a
+prefix-rendering reference built here on transformers' own rendering for templates
+without. Every conversation of ``text2sql-chat.jsonl`` for two templates, samples for the
+others; ids and masks must be equal."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import seqpack
+from seqpack import InvalidInputError
+
+from tests.chat_templates import (
+    CHATML_GENERATION,
+    CHATML_PLAIN,
+    LLAMA3,
+    SPECIAL_TOKENS,
+    THINKING,
+    TOOLS,
+)
+
+transformers = pytest.importorskip("transformers")
+
+Message = dict[str, Any]
+
+# The tool the tool-call conversations use. Its keys are in sorted order: records reach
+# the template through the core's JSON values, whose objects keep their keys sorted, while
+# Python dicts keep insertion order (see the README's mask rules).
+RUN_SQL = {
+    "function": {
+        "description": "Runs a SQL query on the database and returns the rows.",
+        "name": "run_sql",
+        "parameters": {
+            "properties": {"query": {"description": "The SQL query.", "type": "string"}},
+            "required": ["query"],
+            "type": "object",
+        },
+    },
+    "type": "function",
+}
+
+
+@pytest.fixture(scope="module")
+def conversations(corpora: Path) -> list[list[Message]]:
+    with (corpora / "text2sql-chat.jsonl").open(encoding="utf-8") as f:
+        return [json.loads(line)["messages"] for line in f]
+
+
+@pytest.fixture(scope="module")
+def model_dir(conversations: list[list[Message]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder as HF saves one: a small byte-level BPE ``tokenizer.json`` with the
+    templates' special tokens, and ``tokenizer_config.json`` with the special tokens and
+    two named chat templates."""
+    root = tmp_path_factory.mktemp("chat-model")
+    texts = [m["content"] for conversation in conversations[:2000] for m in conversation]
+    seqpack.train_bpe(texts, 1024, special_tokens=SPECIAL_TOKENS, out=root / "tokenizer.json")
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<|begin_of_text|>",
+        "eos_token": {"__type": "AddedToken", "content": "<|im_end|>", "special": True},
+        "chat_template": [
+            {"name": "default", "template": CHATML_GENERATION},
+            {"name": "tool_use", "template": TOOLS},
+        ],
+    }
+    (root / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ours(model_dir: Path) -> seqpack.Tokenizer:
+    return seqpack.Tokenizer.from_file(model_dir / "tokenizer.json")
+
+
+@pytest.fixture(scope="module")
+def hf(model_dir: Path) -> Any:
+    return transformers.AutoTokenizer.from_pretrained(str(model_dir))
+
+
+def assert_equal(
+    encoded: seqpack.ChatEncoding, ids: Sequence[int], mask: Sequence[int], what: str
+) -> None:
+    assert encoded.ids.tolist() == list(ids), f"{what}: ids differ"
+    assert encoded.mask.dtype == np.bool_
+    assert encoded.mask.tolist() == [bool(m) for m in mask], f"{what}: masks differ"
+
+
+def peer_with_generation(
+    hf: Any, messages: list[Message], template: str, **kwargs: Any
+) -> tuple[list[int], list[int]]:
+    """transformers' ids and assistant mask from the template's generation blocks."""
+    out = hf.apply_chat_template(
+        messages,
+        chat_template=template,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+        **kwargs,
+    )
+    return list(out["input_ids"]), list(out["assistant_masks"])
+
+
+def peer_by_prefixes(
+    hf: Any, messages: list[Message], template: str, **kwargs: Any
+) -> tuple[list[int], list[int]]:
+    """The prefix-rendering reference on transformers' rendering: assistant message ``i``
+    adds the text between ``messages[:i]`` rendered with the generation prompt and
+    ``messages[:i + 1]`` rendered without; a token is trained iff its characters overlap
+    such text."""
+
+    def render(upto: list[Message], prompt: bool) -> str:
+        return str(
+            hf.apply_chat_template(
+                upto, chat_template=template, tokenize=False, add_generation_prompt=prompt, **kwargs
+            )
+        )
+
+    full = render(messages, False)
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before, through = render(messages[:i], True), render(messages[: i + 1], False)
+        assert through.startswith(before) and full.startswith(through)
+        spans.append((len(before), len(through)))
+    out = hf(full, add_special_tokens=False, return_offsets_mapping=True)
+    mask = [
+        int(any(start < end_span and end > start_span for start_span, end_span in spans))
+        for start, end in out["offset_mapping"]
+    ]
+    return list(out["input_ids"]), mask
+
+
+def with_text_parts(messages: list[Message]) -> list[Message]:
+    """The user's content as a list of text parts."""
+    return [
+        {**m, "content": [{"type": "text", "text": m["content"]}]} if m["role"] == "user" else m
+        for m in messages
+    ]
+
+
+def as_tool_calls(messages: list[Message], n: int) -> list[Message]:
+    """Each answer becomes a call of ``run_sql``, its result, and a closing reply; every
+    third conversation's call also carries text."""
+    out: list[Message] = []
+    for m in messages:
+        if m["role"] != "assistant":
+            out.append(m)
+            continue
+        call: Message = {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "type": "function",
+                    "function": {"name": "run_sql", "arguments": {"query": m["content"]}},
+                }
+            ],
+        }
+        if n % 3 == 0:
+            call["content"] = "Let me run the query."
+        out += [
+            call,
+            {"role": "tool", "content": f"{len(m['content']) % 7} rows"},
+            {"role": "assistant", "content": "The query ran; the rows are above."},
+        ]
+    return out
+
+
+def with_reasoning(messages: list[Message], n: int) -> list[Message]:
+    """Reasoning for each answer: as ``reasoning_content`` in even conversations, inline in
+    ``<think>`` tags in odd ones."""
+    out: list[Message] = []
+    question = ""
+    for m in messages:
+        if m["role"] == "user":
+            question = m["content"]
+        if m["role"] != "assistant":
+            out.append(m)
+            continue
+        thought = f"The question is: {question.strip()} I need the right tables."
+        if n % 2 == 0:
+            out.append({**m, "reasoning_content": thought})
+        else:
+            out.append({**m, "content": f"<think>\n{thought}\n</think>\n\n{m['content']}"})
+    return out
+
+
+def sample(conversations: list[list[Message]], count: int) -> Iterator[tuple[int, list[Message]]]:
+    step = max(1, len(conversations) // count)
+    return ((n, c) for n, c in enumerate(conversations) if n % step == 0)
+
+
+def test_every_conversation_with_generation_blocks_equals_transformers(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    assert len(conversations) > 1000
+    trained = 0
+    for n, messages in enumerate(conversations):
+        if n % 5 == 0:
+            messages = with_text_parts(messages)
+        ids, mask = peer_with_generation(hf, messages, CHATML_GENERATION)
+        encoded = seqpack.apply_chat_template(ours, messages, CHATML_GENERATION)
+        assert_equal(encoded, ids, mask, f"conversation {n}")
+        trained += int(encoded.mask.sum())
+    assert trained > 0
+
+
+def test_every_conversation_without_generation_blocks_equals_prefix_rendering(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    for n, messages in enumerate(conversations):
+        ids, mask = peer_by_prefixes(hf, messages, LLAMA3, date_string="26 Jul 2024")
+        encoded = seqpack.apply_chat_template(ours, messages, LLAMA3, date_string="26 Jul 2024")
+        assert_equal(encoded, ids, mask, f"conversation {n}")
+        assert encoded.ids[0] == ours.token_to_id("<|begin_of_text|>")
+
+
+def test_chatml_without_a_system_prompt_of_its_own(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    for n, messages in sample(conversations, 300):
+        without_system = messages[1:] if n % 2 else messages
+        ids, mask = peer_by_prefixes(hf, without_system, CHATML_PLAIN)
+        encoded = seqpack.apply_chat_template(ours, without_system, CHATML_PLAIN)
+        assert_equal(encoded, ids, mask, f"conversation {n}")
+    # The template with a default system prompt adds it where the data has none.
+    messages = conversations[0][1:]
+    ids, mask = peer_with_generation(hf, messages, CHATML_GENERATION)
+    encoded = seqpack.apply_chat_template(ours, messages, CHATML_GENERATION)
+    assert encoded.text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
+    assert_equal(encoded, ids, mask, "no system message")
+
+
+def test_tool_calls_equal_transformers(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    for n, messages in sample(conversations, 200):
+        calls = as_tool_calls(messages, n)
+        ids, mask = peer_with_generation(hf, calls, TOOLS, tools=[RUN_SQL])
+        encoded = seqpack.apply_chat_template(ours, calls, TOOLS, tools=[RUN_SQL])
+        assert_equal(encoded, ids, mask, f"conversation {n}")
+        assert '"arguments": {"query": ' in encoded.text
+    # Tools as indented JSON (`tojson(indent=4)`) in the Llama-3 style.
+    messages = conversations[1]
+    ids, mask = peer_by_prefixes(hf, messages, LLAMA3, tools=[RUN_SQL], date_string="1 Jan 2025")
+    encoded = seqpack.apply_chat_template(
+        ours, messages, LLAMA3, tools=[RUN_SQL], date_string="1 Jan 2025"
+    )
+    assert json.dumps(RUN_SQL, indent=4) in encoded.text
+    assert_equal(encoded, ids, mask, "tools with indent")
+
+
+def test_thinking_switch_equals_transformers(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    for n, messages in sample(conversations, 200):
+        thinking = with_reasoning(messages, n)
+        ids, mask = peer_with_generation(hf, thinking, THINKING)
+        encoded = seqpack.apply_chat_template(ours, thinking, THINKING)
+        assert_equal(encoded, ids, mask, f"conversation {n}")
+        assert "<think>\nThe question is:" in encoded.text
+        # Asking for an answer without thinking closes an empty think block.
+        prompt = messages[:2]
+        for enable_thinking in (True, False):
+            ids, mask = peer_with_generation(
+                hf, prompt, THINKING, add_generation_prompt=True, enable_thinking=enable_thinking
+            )
+            encoded = seqpack.apply_chat_template(
+                ours, prompt, THINKING, add_generation_prompt=True, enable_thinking=enable_thinking
+            )
+            assert_equal(encoded, ids, mask, f"conversation {n}, enable_thinking={enable_thinking}")
+            assert encoded.text.endswith("<think>\n\n</think>\n\n") is not enable_thinking
+            assert not encoded.mask.any()
+
+
+def test_the_template_beside_the_tokenizer_is_found_as_transformers_finds_it(
+    conversations: list[list[Message]],
+    ours: seqpack.Tokenizer,
+    hf: Any,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    messages = conversations[2]
+    ids, mask = peer_with_generation(hf, messages, hf.get_chat_template())
+    assert_equal(seqpack.apply_chat_template(ours, messages), ids, mask, "default template")
+    calls = as_tool_calls(messages, 0)
+    ids, mask = peer_with_generation(hf, calls, hf.get_chat_template("tool_use"), tools=[RUN_SQL])
+    by_name = seqpack.apply_chat_template(ours, calls, "tool_use", tools=[RUN_SQL])
+    assert_equal(by_name, ids, mask, "named template")
+    # A template file.
+    (tmp_path / "chatml.jinja").write_text(CHATML_PLAIN, encoding="utf-8")
+    ids, mask = peer_by_prefixes(hf, messages, CHATML_PLAIN)
+    assert_equal(
+        seqpack.apply_chat_template(ours, messages, tmp_path / "chatml.jinja"), ids, mask, "file"
+    )
+    # chat_template.jinja beside the tokenizer comes before tokenizer_config.json.
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (saved / name).write_bytes((model_dir / name).read_bytes())
+    (saved / "chat_template.jinja").write_text(LLAMA3, encoding="utf-8")
+    beside = seqpack.Tokenizer.from_file(saved / "tokenizer.json")
+    assert beside.path == saved / "tokenizer.json"
+    hf_saved = transformers.AutoTokenizer.from_pretrained(str(saved))
+    ids, mask = peer_by_prefixes(
+        hf_saved, messages, hf_saved.get_chat_template(), date_string="2 Feb 2025"
+    )
+    encoded = seqpack.apply_chat_template(beside, messages, date_string="2 Feb 2025")
+    assert_equal(encoded, ids, mask, "chat_template.jinja")
+    # Without a file there is nothing beside it.
+    with pytest.raises(InvalidInputError, match="give the template"):
+        seqpack.apply_chat_template(seqpack.Tokenizer.from_str(ours.to_str()), messages)
+    with pytest.raises(InvalidInputError, match="not among the templates"):
+        seqpack.apply_chat_template(ours, messages, "no_such_template")
+
+
+def test_todays_date_is_what_python_prints(
+    ours: seqpack.Tokenizer, conversations: list[list[Message]]
+) -> None:
+    before = datetime.datetime.now(datetime.timezone.utc).strftime("%d %b %Y")
+    text = seqpack.apply_chat_template(ours, conversations[0], LLAMA3).text
+    after = datetime.datetime.now(datetime.timezone.utc).strftime("%d %b %Y")
+    assert f"Today Date: {before}\n" in text or f"Today Date: {after}\n" in text
+
+
+def runs(mask: Sequence[int]) -> list[tuple[int, int]]:
+    """The runs of trained tokens, as (start, end)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def test_last_assistant_and_the_data_choose_turns(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    multi = [c for c in conversations if sum(m["role"] == "assistant" for m in c) >= 3][:50]
+    assert multi
+    for template, peer in (
+        (CHATML_GENERATION, peer_with_generation),
+        (CHATML_PLAIN, peer_by_prefixes),
+    ):
+        for messages in multi:
+            ids, mask = peer(hf, messages, template)
+            turns = runs(mask)
+            assert len(turns) == sum(m["role"] == "assistant" for m in messages)
+            last = np.zeros(len(ids), dtype=bool)
+            last[turns[-1][0] : turns[-1][1]] = True
+            encoded = seqpack.apply_chat_template(
+                ours, messages, template, train_on="last-assistant"
+            )
+            assert_equal(encoded, ids, last.tolist(), "last-assistant")
+            # The first answer not trained, the second by weight: the rest as before.
+            first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+            second = next(
+                i for i, m in enumerate(messages) if m["role"] == "assistant" and i > first
+            )
+            chosen = [dict(m) for m in messages]
+            chosen[first]["train"] = False
+            chosen[second]["weight"] = 0.0
+            expected = np.asarray(mask, dtype=bool)
+            for start, end in turns[:2]:
+                expected[start:end] = False
+            encoded = seqpack.apply_chat_template(ours, chosen, template)
+            assert_equal(encoded, ids, expected.tolist(), "train/weight")
+            everything = seqpack.apply_chat_template(ours, messages, template, train_on="all")
+            assert everything.mask.all() and everything.ids.tolist() == ids
+
+
+def test_bad_conversations_say_what_is_wrong(ours: seqpack.Tokenizer) -> None:
+    user = {"role": "user", "content": "hi"}
+    cases: list[tuple[list[Any], str]] = [
+        ([{"role": "wizard", "content": "hi"}], r'\[unknown_role\] message 0 has role "wizard"'),
+        ([{"content": "hi"}], r"\[unknown_role\] message 0 has no `role`"),
+        ([{"role": "user", "content": 5}], r"\[bad_content\] message 0: `content` is a number"),
+        (
+            [user, {"role": "user", "content": [{"type": "image_url"}]}],
+            r"\[bad_content\] message 1, content part 0",
+        ),
+        (
+            [{"role": "user", "content": "hi", "train": True}],
+            r"\[bad_override\] message 0 \(user\)",
+        ),
+        ([user, {"role": "tool", "content": "x"}], r"\[raise_exception\] .*not tool"),
+    ]
+    for messages, pattern in cases:
+        with pytest.raises(InvalidInputError, match=pattern):
+            seqpack.apply_chat_template(ours, messages, CHATML_GENERATION)
+    broken = "{% for m in messages %}\n{{ m.content }}\n{{ m.content.no.such.thing }}\n{% endfor %}"
+    with pytest.raises(
+        InvalidInputError,
+        match=r"\[template_error\] template line 3 \(\{\{ m.content.no.such.thing \}\}\)",
+    ):
+        seqpack.apply_chat_template(ours, [user], broken)
+    with pytest.raises(InvalidInputError, match="line 2"):
+        seqpack.apply_chat_template(ours, [user], "ok\n{% if %}")
+    # A template that rewrites earlier turns once later ones follow cannot be prefix-rendered.
+    rewriting = "{% for m in messages %}{{ m.content }}{% if loop.last %}!{% endif %}|{% endfor %}"
+    answer = {"role": "assistant", "content": "SELECT 1"}
+    with pytest.raises(InvalidInputError, match=r"\[not_a_prefix\].*assistant message 1"):
+        seqpack.apply_chat_template(ours, [user, answer, user, answer], rewriting)
+    with pytest.raises(InvalidInputError, match="train_on"):
+        seqpack.apply_chat_template(ours, [user], CHATML_GENERATION, train_on="completion")
+    with pytest.raises(InvalidInputError, match="train_on"):
+        seqpack.apply_chat_template(ours, [user], CHATML_GENERATION, train_on="everything")
+
+
+def test_edges_inside_tokens_are_counted(ours: seqpack.Tokenizer, hf: Any) -> None:
+    # The generated text starts in the middle of a word, so one token holds both sides.
+    template = (
+        "{% for m in messages %}{% if m.role == 'assistant' %}"
+        "{% generation %}{{ m.content }}{% endgeneration %}"
+        "{% else %}{{ m.content }}{% endif %}{% endfor %}"
+    )
+    messages = [
+        {"role": "user", "content": "SEL"},
+        {"role": "assistant", "content": "ECT name FROM users"},
+    ]
+    ids, mask = peer_with_generation(hf, messages, template)
+    encoded = seqpack.apply_chat_template(ours, messages, template)
+    assert_equal(encoded, ids, mask, "edge inside a token")
+    assert encoded.text == "SELECT name FROM users"
+    first = ours.decode(encoded.ids[:1])
+    assert first.startswith("SEL") and len(first) > 3, "the vocabulary should hold SELECT"
+    assert encoded.edges_inside_tokens == 1
+    assert encoded.mask[0] and encoded.mask.all()
