@@ -17,9 +17,12 @@ __all__ = [
     "DECOMPOSITION_FORMAT_VERSION",
     "INPUT_SUFFIXES",
     "LOADER_STATE_VERSION",
+    "LOSS_MASK_FORMAT_VERSION",
     "MAX_CAPACITY",
     "NNLSHP_MAX_CAPACITY",
+    "RECORD_FORMATS",
     "TOKENIZER_IMPLEMENTATIONS",
+    "TRAIN_ON",
     "ArrowBatch",
     "AstBpeTraining",
     "BatchStream",
@@ -64,9 +67,12 @@ MAX_CAPACITY: int
 NNLSHP_MAX_CAPACITY: int
 DATASET_FORMAT: str
 DATASET_FORMAT_VERSION: int
+LOSS_MASK_FORMAT_VERSION: int
 DECOMPOSITION_FORMAT: str
 DECOMPOSITION_FORMAT_VERSION: int
 INPUT_SUFFIXES: tuple[str, ...]
+RECORD_FORMATS: tuple[str, ...]
+TRAIN_ON: tuple[str, ...]
 
 @final
 class Packing:
@@ -398,6 +404,10 @@ def preprocess(
     resume: bool = False,
     workers: int = 0,
     progress: Callable[[PreprocessProgress], object] | None = None,
+    format: str | None = None,
+    train_on: str | None = None,
+    chat_template: str | os.PathLike[str] | None = None,
+    template_vars: dict[str, Any] | None = None,
 ) -> dict[str, Any]: ...
 
 @final

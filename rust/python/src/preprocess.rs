@@ -4,11 +4,14 @@ use std::path::PathBuf;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use seqpack_core::Error;
+use seqpack_core::chat::record_encoders;
 use seqpack_core::preprocess::{PreprocessOptions, Progress, preprocess as run};
 use seqpack_core::shard;
 
-use crate::convert::{choice, to_python};
+use crate::convert::{chat_options, choice, to_python};
+use crate::errors::to_py;
 use crate::gil::without_gil;
 use crate::tokenizer::Tokenizer;
 
@@ -45,7 +48,7 @@ impl From<&Progress> for PyProgress {
 /// `tokenizer` is used as it is (building another from its JSON would cost as much as reading
 /// the file again). Returns the manifest as a dict.
 #[pyfunction]
-#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None))]
+#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None, format = None, train_on = None, chat_template = None, template_vars = None))]
 #[allow(clippy::too_many_arguments)]
 fn preprocess(
     py: Python<'_>,
@@ -61,7 +64,22 @@ fn preprocess(
     resume: bool,
     workers: usize,
     progress: Option<Py<PyAny>>,
+    format: Option<&str>,
+    train_on: Option<&str>,
+    chat_template: Option<PathBuf>,
+    template_vars: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
+    let tokenizer = match tokenizer.cast::<Tokenizer>() {
+        Ok(tokenizer) => tokenizer.get().inner(),
+        Err(_) => {
+            let found = tokenizer.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "tokenizer must be a Tokenizer, not {found}"
+            )));
+        }
+    };
+    let chat = chat_options(py, train_on, chat_template, template_vars)?;
+    let encoders = record_encoders(&chat, tokenizer).map_err(|e| to_py(py, e))?;
     let options = PreprocessOptions {
         text_field: text_field.to_owned(),
         lines,
@@ -71,16 +89,9 @@ fn preprocess(
         on_error: choice(py, "on_error", on_error)?,
         resume,
         workers,
+        format: format.map(|name| choice(py, "format", name)).transpose()?,
+        encoders,
         ..PreprocessOptions::default()
-    };
-    let tokenizer = match tokenizer.cast::<Tokenizer>() {
-        Ok(tokenizer) => tokenizer.get().inner(),
-        Err(_) => {
-            let found = tokenizer.get_type().name()?;
-            return Err(PyTypeError::new_err(format!(
-                "tokenizer must be a Tokenizer, not {found}"
-            )));
-        }
     };
     let mut raised: Option<PyErr> = None;
     let outcome = without_gil(py, || {

@@ -4,6 +4,12 @@
 //! `prompt`/`completion` pair) becomes token ids with a loss mask through one
 //! [`RecordEncoder`]; preprocessing stores both, and the loader turns the mask into labels.
 
+mod encoders;
+mod prompt_completion;
+
+pub use encoders::{ChatOptions, RecordEncoders, TRAIN_ON, record_encoders};
+pub use prompt_completion::PromptCompletion;
+
 use crate::tokenize::Tokenizer;
 
 /// Token ids with a per-token loss mask: `mask[i]` is true where token `i` is trained on.

@@ -26,9 +26,9 @@ pub use summary::{
     CorpusSummary, DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION, DecompositionManifest,
 };
 
-use crate::Result;
 use crate::pack::{self, PackOptions};
 use crate::shard::{self, Dataset, PackedRow, Verify};
+use crate::{Error, Result};
 
 use bucket::Bucket;
 
@@ -74,6 +74,16 @@ pub fn decompose(
         },
     )?;
     let (source, store) = (dataset.manifest(), dataset.store());
+    if source.loss_mask.is_some() {
+        // Buckets have no loss mask column yet: their rows would train on every token.
+        return Err(Error::invalid_option(
+            "input",
+            format!(
+                "{} has loss masks, which decomposed buckets do not keep yet",
+                input.display()
+            ),
+        ));
+    }
     shard::create_empty_output(out)?;
     let mut buckets = (options.min_log2..=options.max_log2)
         .map(|k| Bucket::create(out, k, options.row_tokens(k), options.shard_tokens))

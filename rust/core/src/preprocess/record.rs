@@ -1,19 +1,37 @@
-//! What a worker makes of a batch: each record's tokens, or why it has none.
+//! What a worker makes of a batch: each record's tokens (and, in a dataset with loss
+//! masks, their mask), or why it has none.
+//!
+//! Plain text takes the path it always took: its text field is found without parsing the
+//! rest of the line, and tokenized. A structured record (a conversation, a prompt/completion
+//! pair) is parsed whole and handed to its format's [`crate::chat::RecordEncoder`].
 
 use std::cell::RefCell;
 
 use super::PreprocessOptions;
 use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
+use super::record_format::RecordFormat;
 use crate::Error;
+use crate::chat::{MaskedIds, RecordEncoder};
 use crate::tokenize::Tokenizer;
+
+/// What a worker encodes with.
+pub(super) struct Encoding<'a> {
+    pub tokenizer: &'a dyn Tokenizer,
+    pub options: &'a PreprocessOptions,
+    /// The dataset has loss masks: every record's tokens come with theirs.
+    pub masked: bool,
+}
 
 /// The outcome of one record, computed on a worker.
 pub(super) enum Outcome {
-    /// A document: the next `tokens` of the batch's tokens, from `text_bytes` of text.
+    /// A document: the next `tokens` of the batch's tokens (and of its mask), from
+    /// `text_bytes` of text, `trained` of them trained on.
     Tokens {
         tokens: usize,
         text_bytes: usize,
+        trained: usize,
+        edges_inside_tokens: u64,
     },
     Bad {
         reason: &'static str,
@@ -29,25 +47,28 @@ pub(super) struct Tokenized {
     pub outcome: Outcome,
 }
 
-/// A tokenized batch: its records' outcomes in order, their tokens end to end, and the
-/// memory of the input, to be reused.
+/// A tokenized batch: its records' outcomes in order, their tokens end to end (and their
+/// loss masks, 1 where trained, in a dataset with masks), and the memory of the input, to
+/// be reused.
 pub(super) struct TokenizedBatch {
     pub records: Vec<Tokenized>,
     pub tokens: Vec<u32>,
+    pub mask: Vec<u8>,
     pub input: Option<Vec<u8>>,
 }
 
 /// Tokenizes `batch` in order into `records` and `tokens` (both empty, reused memory).
 pub(super) fn tokenize(
     batch: Batch,
-    tokenizer: &dyn Tokenizer,
-    options: &PreprocessOptions,
+    encoding: &Encoding<'_>,
     records: Vec<Tokenized>,
     tokens: Vec<u32>,
 ) -> TokenizedBatch {
+    let (tokenizer, options) = (encoding.tokenizer, encoding.options);
     let mut out = TokenizedBatch {
         records,
         tokens,
+        mask: Vec::new(),
         input: None,
     };
     // Room for the tokens at once (text takes over 2 bytes a token in every corpus here),
@@ -61,7 +82,11 @@ pub(super) fn tokenize(
                     Payload::Bad { reason, message } => bad(reason, message),
                     Payload::Str(text) => encode(&text, tokenizer, options, &mut out.tokens),
                     Payload::Text(bytes) => text(&bytes, tokenizer, options, &mut out.tokens),
+                    Payload::Json { format, value } => {
+                        structured(format, &value, encoding, &mut out.tokens, &mut out.mask)
+                    }
                 };
+                mask_plain_text(encoding, &outcome, &mut out);
                 out.records.push(Tokenized {
                     source: record.source,
                     line: record.line,
@@ -76,12 +101,24 @@ pub(super) fn tokenize(
                 } else if bytes.iter().all(u8::is_ascii_whitespace) {
                     // A blank line is not a record.
                     continue;
+                } else if chunk.format != RecordFormat::Text {
+                    match serde_json::from_slice(bytes) {
+                        Ok(value) => structured(
+                            chunk.format,
+                            &value,
+                            encoding,
+                            &mut out.tokens,
+                            &mut out.mask,
+                        ),
+                        Err(e) => bad("malformed_json", format!("malformed JSON: {e}")),
+                    }
                 } else {
                     match json_text(bytes, &options.text_field, scratch) {
                         Ok(text) => encode(text, tokenizer, options, &mut out.tokens),
                         Err(outcome) => outcome,
                     }
                 };
+                mask_plain_text(encoding, &outcome, &mut out);
                 out.records.push(Tokenized {
                     source: chunk.source,
                     line,
@@ -146,6 +183,81 @@ fn encode(
     Outcome::Tokens {
         tokens: tokens.len() - start,
         text_bytes: text.len(),
+        trained: tokens.len() - start,
+        edges_inside_tokens: 0,
+    }
+}
+
+/// In a dataset with masks, a plain-text record's tokens are all trained on: its mask is
+/// filled up to its tokens.
+fn mask_plain_text(encoding: &Encoding<'_>, outcome: &Outcome, out: &mut TokenizedBatch) {
+    if encoding.masked && matches!(outcome, Outcome::Tokens { .. }) {
+        out.mask.resize(out.tokens.len(), 1);
+    }
+}
+
+/// A structured record through its format's encoder: `prepend` (not trained: nothing
+/// predicts it), the encoder's ids and mask, then `append` (trained: the end of a
+/// completion or conversation is learnt).
+fn structured(
+    format: RecordFormat,
+    record: &serde_json::Value,
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+) -> Outcome {
+    let encoders = &encoding.options.encoders;
+    let encoder: &dyn RecordEncoder = match format {
+        RecordFormat::PromptCompletion => encoders.prompt_completion.as_ref(),
+        RecordFormat::Messages => match &encoders.messages {
+            Some(encoder) => encoder.as_ref(),
+            // Refused before the run started.
+            None => unreachable!("conversations without a chat template"),
+        },
+        RecordFormat::Text => unreachable!("plain text is not a structured record"),
+    };
+    let MaskedIds {
+        ids,
+        mask: trained,
+        edges_inside_tokens,
+    } = match encoder.encode(record, encoding.tokenizer) {
+        Ok(encoded) => encoded,
+        Err(fault) => {
+            return Outcome::Bad {
+                reason: fault.reason,
+                message: fault.message,
+            };
+        }
+    };
+    if ids.is_empty() {
+        return Outcome::Bad {
+            reason: "empty",
+            message: "empty document".into(),
+        };
+    }
+    let options = encoding.options;
+    let start = tokens.len();
+    tokens.extend(options.prepend);
+    tokens.extend_from_slice(&ids);
+    tokens.extend(options.append);
+    mask.extend(options.prepend.map(|_| 0));
+    mask.extend(trained.iter().map(|&t| u8::from(t)));
+    mask.extend(options.append.map(|_| 1));
+    Outcome::Tokens {
+        tokens: tokens.len() - start,
+        text_bytes: text_bytes(record),
+        trained: mask[start..].iter().filter(|&&m| m != 0).count(),
+        edges_inside_tokens,
+    }
+}
+
+/// The bytes of every string in a record: its text, as `total_text_bytes` counts it.
+fn text_bytes(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(text) => text.len(),
+        serde_json::Value::Array(items) => items.iter().map(text_bytes).sum(),
+        serde_json::Value::Object(fields) => fields.values().map(text_bytes).sum(),
+        _ => 0,
     }
 }
 
