@@ -54,15 +54,16 @@ pub struct RecordEncoders {
     /// Conversations (`messages`), rendered with a chat template; `None` when no template
     /// was given, and a run that meets a conversation stops before it starts.
     pub messages: Option<Arc<dyn RecordEncoder>>,
-    /// `prompt`/`completion` records.
-    pub prompt_completion: Arc<dyn RecordEncoder>,
+    /// `prompt`/`completion` records (seqpack's own encoder, whose fields preprocess reads
+    /// without parsing the whole record).
+    pub prompt_completion: PromptCompletion,
 }
 
 impl Default for RecordEncoders {
     fn default() -> Self {
         RecordEncoders {
             messages: None,
-            prompt_completion: Arc::new(PromptCompletion::new(TrainOn::Completion)),
+            prompt_completion: PromptCompletion::new(TrainOn::Completion),
         }
     }
 }
@@ -94,9 +95,7 @@ pub fn record_encoders(
         }
         None => None,
     };
-    let prompt_completion = Arc::new(PromptCompletion::new(
-        options.train_on.unwrap_or(TrainOn::Completion),
-    ));
+    let prompt_completion = PromptCompletion::new(options.train_on.unwrap_or(TrainOn::Completion));
     Ok(RecordEncoders {
         messages,
         prompt_completion,

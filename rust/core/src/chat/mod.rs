@@ -8,7 +8,7 @@ mod encoders;
 mod prompt_completion;
 
 pub use encoders::{ChatOptions, RecordEncoders, TRAIN_ON, record_encoders};
-pub use prompt_completion::PromptCompletion;
+pub use prompt_completion::{PromptCompletion, string_field};
 
 use crate::tokenize::Tokenizer;
 

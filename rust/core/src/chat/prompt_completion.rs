@@ -30,11 +30,8 @@ impl PromptCompletion {
     }
 }
 
-/// The string field `name` of `record`, or why it has none.
-pub(crate) fn string_field<'r>(
-    record: &'r serde_json::Value,
-    name: &str,
-) -> Result<&'r str, RecordFault> {
+/// The string field `name` of `record`, or why it has none (a null field is missing).
+pub fn string_field<'r>(record: &'r serde_json::Value, name: &str) -> Result<&'r str, RecordFault> {
     let Some(object) = record.as_object() else {
         return Err(RecordFault {
             reason: "not_an_object",
@@ -66,6 +63,66 @@ pub(crate) fn kind_of(value: &serde_json::Value) -> &'static str {
     }
 }
 
+impl PromptCompletion {
+    /// Appends the ids of `prompt + completion` to `ids` and their mask (1 where trained)
+    /// to `mask`, which must be as long as `ids`; returns the mask edges that fell inside a
+    /// token (0 or 1). On an error both are left as they were.
+    pub fn encode_into(
+        &self,
+        prompt: &str,
+        completion: &str,
+        tokenizer: &dyn Tokenizer,
+        ids: &mut Vec<u32>,
+        mask: &mut Vec<u8>,
+    ) -> Result<u64, RecordFault> {
+        debug_assert_eq!(ids.len(), mask.len(), "a mask runs beside its ids");
+        let tokenize_error = |error: crate::Error| RecordFault {
+            reason: "tokenizer_error",
+            message: error.to_string(),
+        };
+        let start = ids.len();
+        SCRATCH.with_borrow_mut(|(whole, prompt_ids)| {
+            whole.clear();
+            whole.push_str(prompt);
+            whole.push_str(completion);
+            prompt_ids.clear();
+            tokenizer
+                .encode_into(prompt, prompt_ids)
+                .map_err(tokenize_error)?;
+            if let Err(error) = tokenizer.encode_into(whole, ids) {
+                ids.truncate(start);
+                return Err(tokenize_error(error));
+            }
+            let prompt_len = prompt_ids
+                .iter()
+                .zip(&ids[start..])
+                .take_while(|(a, b)| a == b)
+                .count();
+            mask.extend(std::iter::repeat_n(
+                u8::from(self.trains_prompt()),
+                prompt_len,
+            ));
+            mask.resize(ids.len(), 1);
+            if whole.capacity() > MAX_KEPT_SCRATCH {
+                // Grown for one very long record: not kept for the rest of the run.
+                *whole = String::new();
+                *prompt_ids = Vec::new();
+            }
+            Ok(u64::from(prompt_len < prompt_ids.len()))
+        })
+    }
+}
+
+/// A worker's scratch text and prompt ids are kept from record to record up to this size.
+const MAX_KEPT_SCRATCH: usize = 1 << 20;
+
+thread_local! {
+    /// The text `prompt + completion` and the prompt's own ids, kept by each thread from
+    /// record to record rather than allocated for each.
+    static SCRATCH: std::cell::RefCell<(String, Vec<u32>)> =
+        const { std::cell::RefCell::new((String::new(), Vec::new())) };
+}
+
 impl RecordEncoder for PromptCompletion {
     fn encode(
         &self,
@@ -74,32 +131,12 @@ impl RecordEncoder for PromptCompletion {
     ) -> Result<MaskedIds, RecordFault> {
         let prompt = string_field(record, "prompt")?;
         let completion = string_field(record, "completion")?;
-        let tokenize_error = |error: crate::Error| RecordFault {
-            reason: "tokenizer_error",
-            message: error.to_string(),
-        };
-        let mut whole = String::with_capacity(prompt.len() + completion.len());
-        whole.push_str(prompt);
-        whole.push_str(completion);
-        let mut ids = Vec::new();
-        tokenizer
-            .encode_into(&whole, &mut ids)
-            .map_err(tokenize_error)?;
-        let mut prompt_ids = Vec::new();
-        tokenizer
-            .encode_into(prompt, &mut prompt_ids)
-            .map_err(tokenize_error)?;
-        let prompt_len = prompt_ids
-            .iter()
-            .zip(&ids)
-            .take_while(|(a, b)| a == b)
-            .count();
-        let edges_inside_tokens = u64::from(prompt_len < prompt_ids.len());
-        let mut mask = vec![self.trains_prompt(); prompt_len];
-        mask.resize(ids.len(), true);
+        let (mut ids, mut mask) = (Vec::new(), Vec::new());
+        let edges_inside_tokens =
+            self.encode_into(prompt, completion, tokenizer, &mut ids, &mut mask)?;
         Ok(MaskedIds {
             ids,
-            mask,
+            mask: mask.into_iter().map(|m| m != 0).collect(),
             edges_inside_tokens,
         })
     }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::chat::RecordEncoders;
+use crate::chat::{RecordEncoder, RecordEncoders};
 use crate::shard::{self, LossMaskInfo, Manifest, TokenizerInfo};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};

@@ -12,7 +12,7 @@ use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
 use super::record_format::RecordFormat;
 use crate::Error;
-use crate::chat::{MaskedIds, RecordEncoder};
+use crate::chat::{MaskedIds, RecordEncoder, RecordFault, string_field};
 use crate::tokenize::Tokenizer;
 
 /// What a worker encodes with.
@@ -101,6 +101,8 @@ pub(super) fn tokenize(
                 } else if bytes.iter().all(u8::is_ascii_whitespace) {
                     // A blank line is not a record.
                     continue;
+                } else if chunk.format == RecordFormat::PromptCompletion {
+                    json_pair(bytes, encoding, &mut out.tokens, &mut out.mask)
                 } else if chunk.format != RecordFormat::Text {
                     match serde_json::from_slice(bytes) {
                         Ok(value) => structured(
@@ -143,6 +145,9 @@ thread_local! {
     /// batch: grown afresh in every batch, it made the allocator sweep the tokenizer's
     /// small freed blocks at each step (2 % of a run).
     static DECODED: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The same for the prompt and the completion of a prompt/completion line.
+    static PAIR_DECODED: RefCell<(String, String)> =
+        const { RefCell::new((String::new(), String::new())) };
 }
 
 /// Raw text bytes, which must be UTF-8.
@@ -208,7 +213,17 @@ fn structured(
 ) -> Outcome {
     let encoders = &encoding.options.encoders;
     let encoder: &dyn RecordEncoder = match format {
-        RecordFormat::PromptCompletion => encoders.prompt_completion.as_ref(),
+        RecordFormat::PromptCompletion => {
+            let fields = string_field(record, "prompt")
+                .and_then(|prompt| Ok((prompt, string_field(record, "completion")?)));
+            return match fields {
+                Ok((prompt, completion)) => pair(prompt, completion, encoding, tokens, mask),
+                Err(fault) => Outcome::Bad {
+                    reason: fault.reason,
+                    message: fault.message,
+                },
+            };
+        }
         RecordFormat::Messages => match &encoders.messages {
             Some(encoder) => encoder.as_ref(),
             // Refused before the run started.
@@ -216,39 +231,124 @@ fn structured(
         },
         RecordFormat::Text => unreachable!("plain text is not a structured record"),
     };
-    let MaskedIds {
-        ids,
-        mask: trained,
-        edges_inside_tokens,
-    } = match encoder.encode(record, encoding.tokenizer) {
-        Ok(encoded) => encoded,
+    let encoded = encoder.encode(record, encoding.tokenizer);
+    let text_bytes = text_bytes(record);
+    framed(encoding, tokens, mask, text_bytes, |tokens, mask| {
+        let MaskedIds {
+            ids,
+            mask: trained,
+            edges_inside_tokens,
+        } = encoded?;
+        tokens.extend_from_slice(&ids);
+        mask.extend(trained.iter().map(|&t| u8::from(t)));
+        Ok(edges_inside_tokens)
+    })
+}
+
+/// A prompt/completion pair through seqpack's own encoder, which writes into the batch.
+fn pair(
+    prompt: &str,
+    completion: &str,
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+) -> Outcome {
+    let encoder = &encoding.options.encoders.prompt_completion;
+    let text_bytes = prompt.len() + completion.len();
+    framed(encoding, tokens, mask, text_bytes, |tokens, mask| {
+        encoder.encode_into(prompt, completion, encoding.tokenizer, tokens, mask)
+    })
+}
+
+/// `encode` (which appends a record's ids and mask, and returns its edges inside tokens)
+/// between `prepend` and `append`, as the outcome of a record of `text_bytes` bytes of
+/// text; on a fault, or without ids, nothing is left appended.
+fn framed(
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+    text_bytes: usize,
+    encode: impl FnOnce(&mut Vec<u32>, &mut Vec<u8>) -> Result<u64, RecordFault>,
+) -> Outcome {
+    let options = encoding.options;
+    let start = tokens.len();
+    tokens.extend(options.prepend);
+    mask.extend(options.prepend.map(|_| 0));
+    let encoded = encode(tokens, mask);
+    let empty = tokens.len() == start + usize::from(options.prepend.is_some());
+    let edges_inside_tokens = match encoded {
+        Ok(_) if empty => {
+            tokens.truncate(start);
+            mask.truncate(start);
+            return Outcome::Bad {
+                reason: "empty",
+                message: "empty document".into(),
+            };
+        }
+        Ok(edges) => edges,
         Err(fault) => {
+            tokens.truncate(start);
+            mask.truncate(start);
             return Outcome::Bad {
                 reason: fault.reason,
                 message: fault.message,
             };
         }
     };
-    if ids.is_empty() {
-        return Outcome::Bad {
-            reason: "empty",
-            message: "empty document".into(),
-        };
-    }
-    let options = encoding.options;
-    let start = tokens.len();
-    tokens.extend(options.prepend);
-    tokens.extend_from_slice(&ids);
     tokens.extend(options.append);
-    mask.extend(options.prepend.map(|_| 0));
-    mask.extend(trained.iter().map(|&t| u8::from(t)));
     mask.extend(options.append.map(|_| 1));
     Outcome::Tokens {
         tokens: tokens.len() - start,
-        text_bytes: text_bytes(record),
+        text_bytes,
         trained: mask[start..].iter().filter(|&&m| m != 0).count(),
         edges_inside_tokens,
     }
+}
+
+/// The `prompt` and `completion` of a JSONL line, found as plain text's field is (without
+/// parsing the rest of the line), and encoded.
+fn json_pair(
+    bytes: &[u8],
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+) -> Outcome {
+    let bad = |reason, message| Outcome::Bad { reason, message };
+    let line = match std::str::from_utf8(bytes) {
+        Ok(line) => line,
+        Err(e) => return bad("invalid_utf8", invalid_utf8(&e)),
+    };
+    PAIR_DECODED.with_borrow_mut(|(prompt_scratch, completion_scratch)| {
+        let field = |name: &str, scratch| {
+            text_field(line, name, scratch).map_err(|error| match error {
+                FieldError::Malformed(message) => {
+                    bad("malformed_json", format!("malformed JSON: {message}"))
+                }
+                FieldError::Missing | FieldError::NotAString("null") => {
+                    bad("missing_field", format!("no field {name:?}"))
+                }
+                FieldError::NotAString(kind) => bad(
+                    "not_a_string",
+                    format!("field {name:?} is not a string but {kind}"),
+                ),
+            })
+        };
+        let prompt = match field("prompt", prompt_scratch) {
+            Ok(prompt) => prompt,
+            Err(outcome) => return outcome,
+        };
+        let completion = match field("completion", completion_scratch) {
+            Ok(completion) => completion,
+            Err(outcome) => return outcome,
+        };
+        let outcome = pair(prompt, completion, encoding, tokens, mask);
+        for scratch in [prompt_scratch, completion_scratch] {
+            if scratch.capacity() > MAX_KEPT_DECODED {
+                *scratch = String::new();
+            }
+        }
+        outcome
+    })
 }
 
 /// The bytes of every string in a record: its text, as `total_text_bytes` counts it.
