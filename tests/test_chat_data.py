@@ -266,3 +266,13 @@ def test_cli_refuses_what_this_build_cannot_render(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl" in err and ":2" in err and "not a string" in err
+
+
+def test_packing_out_and_decomposing_refuse_masked_datasets(
+    pairs: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    with pytest.raises(seqpack.SeqpackError, match="loss masks"):
+        seqpack.decompose(pairs["data"], tmp_path / "buckets", min_log2=6, max_log2=8)
+    argv = ["pack", str(pairs["data"]), "--capacity", "1024", "--out", str(tmp_path / "p")]
+    assert main(argv) == 2
+    assert "loss masks" in capsys.readouterr().err

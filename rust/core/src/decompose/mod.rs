@@ -75,11 +75,12 @@ pub fn decompose(
     )?;
     let (source, store) = (dataset.manifest(), dataset.store());
     if source.loss_mask.is_some() {
-        // Buckets have no loss mask column yet: their rows would train on every token.
+        // Buckets keep no loss mask, and decomposing cuts documents into pieces: a piece
+        // cut from a conversation would train on an answer without its prompt.
         return Err(Error::invalid_option(
             "input",
             format!(
-                "{} has loss masks, which decomposed buckets do not keep yet",
+                "{} has loss masks (conversations or prompt/completion records), which decomposition would cut from their prompts; train on it with PackedLoader",
                 input.display()
             ),
         ));
