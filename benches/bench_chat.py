@@ -98,13 +98,14 @@ def seqpack_prepare(corpus: Path, tokenizer: Path, out: Path, workers: int, **kw
 def agreement(prepared: Any, data: Path) -> dict[str, Any]:
     """Records whose ids and trained tokens are the same in TRL's and seqpack's output."""
     dataset = seqpack.Dataset(data)
-    same_ids = same_masks = 0
+    same_ids = same_masks = records = 0
     for i, example in enumerate(prepared):
+        records += 1
         ids = dataset[i].tolist()
         labels = [t if m else -100 for t, m in zip(ids, dataset.loss_mask(i), strict=True)]
         same_ids += example["input_ids"] == ids
         same_masks += example["labels"] == labels
-    return {"records": len(dataset), "same_ids": same_ids, "same_masks": same_masks}
+    return {"records": records, "same_ids": same_ids, "same_masks": same_masks}
 
 
 def main() -> None:
@@ -112,7 +113,7 @@ def main() -> None:
     add_dataset_options(parser, Path(tempfile.gettempdir()) / "seqpack-bench-chat")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=4, help="copies of the file for seqpack")
+    parser.add_argument("--repeat", type=int, default=8, help="copies of the file for seqpack")
     parser.add_argument("--chat-template", type=Path, help="also run conversations with it")
     args = parser.parse_args()
     clock = RunClock()
