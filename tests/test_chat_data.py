@@ -276,3 +276,32 @@ def test_packing_out_and_decomposing_refuse_masked_datasets(
     argv = ["pack", str(pairs["data"]), "--capacity", "1024", "--out", str(tmp_path / "p")]
     assert main(argv) == 2
     assert "loss masks" in capsys.readouterr().err
+
+
+def test_a_mixture_truncates_its_masked_source_and_masks_its_labels(
+    pairs: dict[str, Any], tmp_path: Path
+) -> None:
+    dataset = seqpack.Dataset(pairs["data"])
+    plain = tmp_path / "plain.jsonl"
+    texts = [r["prompt"] + r["completion"] for r in pairs["records"]]
+    plain.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    seqpack.preprocess(plain, pairs["tokenizer"], tmp_path / "plain", progress=False)
+    seq_len = 64
+    loader = PackedLoader({pairs["data"]: 1.0, tmp_path / "plain": 1.0}, seq_len, 4, seed=2)
+    seen = 0
+    for batch in itertools.islice(loader, 8):
+        for row, a, b in segments(batch, seq_len):
+            if int(batch["source_ids"][row]) != 0:
+                continue
+            ids = batch["input_ids"][row, a:b]
+            # Truncated, not split: every segment is the start of a record.
+            starts = [
+                i for i in range(len(dataset)) if dataset[i][: b - a].tolist() == ids.tolist()
+            ]
+            assert starts, "a segment that is not the start of any record"
+            mask = torch.from_numpy(dataset.loss_mask(starts[0])[: b - a].copy())
+            expected = torch.where(mask, ids, -100)
+            expected[0] = -100
+            assert torch.equal(batch["labels"][row, a:b], expected)
+            seen += 1
+    assert seen > 0

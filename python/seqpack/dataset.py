@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from seqpack import _core
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset", "default_long_docs"]
 
 FORMAT_NAME: str = _core.DATASET_FORMAT
 FORMAT_VERSION: int = _core.DATASET_FORMAT_VERSION
@@ -157,6 +157,14 @@ class Dataset:
         if not self._batches:
             return _empty_table()
         return pa.Table.from_batches(self._batches)
+
+
+def default_long_docs(dataset: Dataset) -> Literal["split", "truncate"]:
+    """How the loaders treat documents longer than a row by default: ``"truncate"`` for a
+    dataset with loss masks (a fragment split off a conversation would train on an answer
+    without its prompt; the start is kept instead), else ``"split"`` (every token trained,
+    in fragments)."""
+    return "truncate" if dataset.has_loss_mask else "split"
 
 
 def _zero_copy(array: pa.Array) -> npt.NDArray[Any]:

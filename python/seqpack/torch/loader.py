@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch
 
 from seqpack import _core
-from seqpack.dataset import Dataset
+from seqpack.dataset import Dataset, default_long_docs
 from seqpack.errors import InvalidInputError
 from seqpack.mixture import Mixture
 from seqpack.packing import Algorithm, LongDocs, _is_int
@@ -286,12 +286,6 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         """A state saved at the last batch of an epoch means the next epoch."""
         if self.consumed > 0 and self.split.steps(self._rows(self.epoch), self.consumed) == 0:
             self.epoch, self.consumed = self.epoch + 1, 0
-
-
-def default_long_docs(dataset: Dataset) -> LongDocs:
-    """``"truncate"`` for a dataset with loss masks (never an answer trained without its
-    prompt), else ``"split"`` (every token trained, in fragments)."""
-    return "truncate" if dataset.has_loss_mask else "split"
 
 
 def _context_parallel(
