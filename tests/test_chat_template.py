@@ -430,3 +430,68 @@ def test_edges_inside_tokens_are_counted(ours: seqpack.Tokenizer, hf: Any) -> No
     assert first.startswith("SEL") and len(first) > 3, "the vocabulary should hold SELECT"
     assert encoded.edges_inside_tokens == 1
     assert encoded.mask[0] and encoded.mask.all()
+
+
+def test_preprocess_stores_what_apply_chat_template_gives(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any, tmp_path: Path
+) -> None:
+    """Conversations through preprocess: the template beside the tokenizer by default, a
+    template file with another `train_on` when given; every record's ids and mask are what
+    `apply_chat_template` gives it (itself checked against transformers above), and the
+    manifest counts the trained tokens."""
+    chosen = conversations[:300]
+    corpus = tmp_path / "chat.jsonl"
+    corpus.write_text("".join(json.dumps({"messages": m}) + "\n" for m in chosen))
+    manifest = seqpack.preprocess(corpus, ours, tmp_path / "beside", progress=False)
+    dataset = seqpack.Dataset(tmp_path / "beside")
+    assert len(dataset) == len(chosen)
+    trained = 0
+    for i, messages in enumerate(chosen):
+        expected = seqpack.apply_chat_template(ours, messages)
+        assert dataset[i].tolist() == expected.ids.tolist(), f"record {i}: ids"
+        assert dataset.loss_mask(i).tolist() == expected.mask.tolist(), f"record {i}: mask"
+        trained += int(expected.mask.sum())
+    ids, mask = peer_with_generation(hf, chosen[0], hf.get_chat_template())
+    assert dataset[0].tolist() == list(ids) and dataset.loss_mask(0).tolist() == [
+        bool(m) for m in mask
+    ]
+    assert manifest["loss_mask"]["trained_tokens"] == trained
+
+    (tmp_path / "llama3.jinja").write_text(LLAMA3, encoding="utf-8")
+    seqpack.preprocess(
+        corpus,
+        ours,
+        tmp_path / "file",
+        chat_template=tmp_path / "llama3.jinja",
+        train_on="last-assistant",
+        template_vars={"date_string": "2 Feb 2025"},
+        progress=False,
+    )
+    dataset = seqpack.Dataset(tmp_path / "file")
+    for i in range(0, len(chosen), 7):
+        expected = seqpack.apply_chat_template(
+            ours, chosen[i], LLAMA3, train_on="last-assistant", date_string="2 Feb 2025"
+        )
+        assert dataset[i].tolist() == expected.ids.tolist(), f"record {i}: ids"
+        assert dataset.loss_mask(i).tolist() == expected.mask.tolist(), f"record {i}: mask"
+
+
+def test_preprocess_names_the_template_and_the_record_that_fail(
+    ours: seqpack.Tokenizer, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "chat.jsonl"
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}]}
+    bad = {"messages": [{"role": "wizard", "content": "hi"}]}
+    corpus.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    broken = tmp_path / "broken.jinja"
+    broken.write_text("{% for m in messages %}{{ m.content }", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"broken\.jinja"):
+        seqpack.preprocess(corpus, ours, tmp_path / "a", chat_template=broken, progress=False)
+    with pytest.raises(InvalidInputError, match=r"chat\.jsonl:2: message 0 has role \"wizard\""):
+        seqpack.preprocess(corpus, ours, tmp_path / "b", progress=False)
+    manifest = seqpack.preprocess(corpus, ours, tmp_path / "c", on_error="skip", progress=False)
+    assert manifest["total_rows"] == 1 and manifest["skipped"] == {"unknown_role": 1}
+    # Without a template beside the tokenizer, a conversation file stops the run, named.
+    bare = seqpack.Tokenizer.from_str(ours.to_str())
+    with pytest.raises(seqpack.SeqpackError, match=r"chat\.jsonl"):
+        seqpack.preprocess(corpus, bare, tmp_path / "d", progress=False)

@@ -17,8 +17,10 @@ __all__ = [
     "DECOMPOSITION_FORMAT_VERSION",
     "INPUT_SUFFIXES",
     "LOADER_STATE_VERSION",
+    "LOSS_MASK_FORMAT_VERSION",
     "MAX_CAPACITY",
     "NNLSHP_MAX_CAPACITY",
+    "RECORD_FORMATS",
     "TOKENIZER_IMPLEMENTATIONS",
     "TRAIN_ON",
     "ArrowBatch",
@@ -70,9 +72,12 @@ MAX_CAPACITY: int
 NNLSHP_MAX_CAPACITY: int
 DATASET_FORMAT: str
 DATASET_FORMAT_VERSION: int
+LOSS_MASK_FORMAT_VERSION: int
 DECOMPOSITION_FORMAT: str
 DECOMPOSITION_FORMAT_VERSION: int
 INPUT_SUFFIXES: tuple[str, ...]
+RECORD_FORMATS: tuple[str, ...]
+TRAIN_ON: tuple[str, ...]
 
 @final
 class Packing:
@@ -446,8 +451,6 @@ class ChatTemplate:
     @property
     def fingerprint(self) -> str: ...
 
-TRAIN_ON: list[str]
-
 def chat_template_beside(
     tokenizer_path: str | os.PathLike[str], *, name: str | None = None
 ) -> tuple[str, str]: ...
@@ -483,6 +486,11 @@ def preprocess(
     resume: bool = False,
     workers: int = 0,
     progress: Callable[[PreprocessProgress], object] | None = None,
+    format: str | None = None,
+    train_on: str | None = None,
+    chat_template: str | os.PathLike[str] | None = None,
+    template_vars: dict[str, Any] | None = None,
+    tokenizer_path: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]: ...
 
 @final

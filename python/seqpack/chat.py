@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,9 +25,10 @@ from seqpack import _core
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import Tokenizer
 
-__all__ = ["TRAIN_ON", "ChatEncoding", "apply_chat_template"]
+__all__ = ["TRAIN_ON", "ChatEncoding", "TrainOn", "apply_chat_template"]
 
-TRAIN_ON = tuple(_core.TRAIN_ON)
+TRAIN_ON: tuple[str, ...] = _core.TRAIN_ON
+TrainOn = Literal["assistant", "last-assistant", "all", "completion"]
 """What can be trained on: ``"assistant"`` (every assistant turn), ``"last-assistant"``,
 ``"all"`` (every token), and ``"completion"`` (for prompt/completion records)."""
 
@@ -52,7 +53,7 @@ def apply_chat_template(
     template: str | os.PathLike[str] | None = None,
     *,
     add_generation_prompt: bool = False,
-    train_on: str = "assistant",
+    train_on: TrainOn = "assistant",
     tools: Sequence[Mapping[str, Any]] | None = None,
     **variables: Any,
 ) -> ChatEncoding:

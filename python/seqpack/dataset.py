@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from seqpack import _core
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset", "default_long_docs"]
 
 FORMAT_NAME: str = _core.DATASET_FORMAT
 FORMAT_VERSION: int = _core.DATASET_FORMAT_VERSION
@@ -53,6 +53,15 @@ class Dataset:
             (_zero_copy(ids.offsets), _zero_copy(ids.values))
             for ids in (batch.column("input_ids") for batch in self._batches)
         ]
+        # Loss masks, in datasets that have them: uint8 views of the mapping, read as bool.
+        self._mask_views: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]] | None = (
+            [
+                (_zero_copy(masks.offsets), _zero_copy(masks.values))
+                for masks in (batch.column("loss_mask") for batch in self._batches)
+            ]
+            if self.manifest.get("loss_mask") is not None
+            else None
+        )
         rows = [batch.num_rows for batch in self._batches]
         self._row_starts = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])
         self._lengths: npt.NDArray[np.uint32] | None = None
@@ -104,6 +113,30 @@ class Dataset:
 
     def __getitem__(self, index: int) -> npt.NDArray[np.uint32]:
         """The tokens of document ``index`` as a read-only view into the mapped shard."""
+        batch, row = self._locate(index)
+        offsets, values = self._token_views[batch]
+        return values[offsets[row] : offsets[row + 1]]
+
+    @property
+    def has_loss_mask(self) -> bool:
+        """Whether the dataset stores which tokens are trained on (conversations,
+        prompt/completion records); without masks every token is."""
+        return self._mask_views is not None
+
+    def loss_mask(self, index: int) -> npt.NDArray[np.bool_]:
+        """Which tokens of document ``index`` are trained on (True), as a read-only view
+        into the mapped shard; all True in a dataset without loss masks."""
+        batch, row = self._locate(index)
+        if self._mask_views is None:
+            offsets, _ = self._token_views[batch]
+            return np.ones(int(offsets[row + 1] - offsets[row]), dtype=np.bool_)
+        offsets, values = self._mask_views[batch]
+        # The core stores 0 or 1 per token: a bool view of the same bytes.
+        mask: npt.NDArray[np.bool_] = values[offsets[row] : offsets[row + 1]].view(np.bool_)
+        return mask
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        """The record batch holding document ``index``, and its row there."""
         n = len(self)
         if not isinstance(index, (int, np.integer)):
             raise TypeError(f"dataset indices must be integers, got {type(index).__name__}")
@@ -112,9 +145,7 @@ class Dataset:
         if not 0 <= index < n:
             raise IndexError(f"document {index} out of range for a dataset of {n}")
         batch = int(np.searchsorted(self._row_starts, index, side="right")) - 1
-        row = index - int(self._row_starts[batch])
-        offsets, values = self._token_views[batch]
-        return values[offsets[row] : offsets[row + 1]]
+        return batch, int(index - int(self._row_starts[batch]))
 
     def __iter__(self) -> Iterator[npt.NDArray[np.uint32]]:
         for i in range(len(self)):
@@ -126,6 +157,14 @@ class Dataset:
         if not self._batches:
             return _empty_table()
         return pa.Table.from_batches(self._batches)
+
+
+def default_long_docs(dataset: Dataset) -> Literal["split", "truncate"]:
+    """How the loaders treat documents longer than a row by default: ``"truncate"`` for a
+    dataset with loss masks (a fragment split off a conversation would train on an answer
+    without its prompt; the start is kept instead), else ``"split"`` (every token trained,
+    in fragments)."""
+    return "truncate" if dataset.has_loss_mask else "split"
 
 
 def _zero_copy(array: pa.Array) -> npt.NDArray[Any]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from seqpack import _core
-from seqpack.dataset import Dataset
+from seqpack.dataset import Dataset, default_long_docs
 from seqpack.errors import InvalidInputError, SeqpackError
 from seqpack.packing import Algorithm, LongDocs
 from seqpack.plan import epoch_planner
@@ -215,7 +215,7 @@ def mixture_planner(
     seq_len: int,
     *,
     algorithm: Algorithm = "obfd",
-    long_docs: LongDocs = "split",
+    long_docs: LongDocs | None = None,
     max_docs_per_pack: int | None = None,
     shuffle: bool = True,
     seed: int = 0,
@@ -224,7 +224,7 @@ def mixture_planner(
 ) -> _core.Mixture:
     """Opens every source (a missing or corrupt one raises naming it) and plans the
     mixture with the loader's packing options (a source may set its own ``algorithm`` and
-    ``long_docs``)."""
+    ``long_docs``; without either, a source's default is :func:`default_long_docs`)."""
     planners = []
     tokenizers = []
     for source in mixture.sources:
@@ -238,7 +238,7 @@ def mixture_planner(
                 dataset,
                 seq_len,
                 algorithm=source.algorithm or algorithm,
-                long_docs=source.long_docs or long_docs,
+                long_docs=source.long_docs or long_docs or default_long_docs(dataset),
                 max_docs_per_pack=max_docs_per_pack,
                 shuffle=shuffle,
                 seed=seed,

@@ -8,18 +8,32 @@ import stat
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from seqpack import _core
+from seqpack.chat import TRAIN_ON, TrainOn
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import Tokenizer
 
-__all__ = ["INPUT_SUFFIXES", "expand_inputs", "preprocess", "read_documents"]
+__all__ = [
+    "INPUT_SUFFIXES",
+    "RECORD_FORMATS",
+    "TRAIN_ON",
+    "RecordFormat",
+    "TrainOn",
+    "expand_inputs",
+    "preprocess",
+    "read_documents",
+]
 
 # The file names the core reads, by suffix: a directory scan picks exactly what preprocess reads.
 INPUT_SUFFIXES: tuple[str, ...] = _core.INPUT_SUFFIXES
+# What records are (``format=``) and which of their tokens are trained on (``train_on=``),
+# as the core names them.
+RECORD_FORMATS: tuple[str, ...] = _core.RECORD_FORMATS
+RecordFormat = Literal["text", "messages", "prompt-completion"]
 
 PathLike = str | os.PathLike[str]
 
@@ -41,6 +55,10 @@ def preprocess(
     on_error: Literal["fail", "skip"] = "fail",
     resume: bool = False,
     progress: bool | None = None,
+    format: RecordFormat | None = None,
+    train_on: TrainOn | None = None,
+    chat_template: PathLike | None = None,
+    template_vars: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Tokenize ``inputs`` with ``tokenizer`` (a :class:`seqpack.Tokenizer` or the path of a
     ``tokenizer.json``) into the dataset directory ``out`` and return its manifest.
@@ -59,6 +77,13 @@ def preprocess(
     core is lowered to that, with a warning. A UTF-8 byte order mark at the start of a file is
     not text and is skipped; entries of a directory that are not regular files (FIFOs,
     sockets, devices, broken links) are named in a warning.
+
+    Records may also be conversations (``messages``: a list of ``{role, content}``, rendered
+    with ``chat_template`` and ``template_vars``) or ``prompt``/``completion`` pairs; each
+    file's ``format`` is detected from its first record (or its columns), or forced. Such a
+    dataset stores a loss mask per token (``train_on``: ``"assistant"`` for conversations
+    and ``"completion"`` for pairs by default, or ``"all"``); ``append_eos`` is trained on,
+    ``prepend_bos`` is not. Plain-text files beside them are trained on whole.
     """
     paths = expand_inputs(inputs)
     if not isinstance(tokenizer, Tokenizer):
@@ -86,6 +111,11 @@ def preprocess(
         resume=resume,
         workers=workers or 0,
         progress=bar,
+        format=format,
+        train_on=train_on,
+        chat_template=None if chat_template is None else Path(chat_template),
+        template_vars=None if template_vars is None else dict(template_vars),
+        tokenizer_path=tokenizer.path,
     )
     if bar is not None:
         bar.close()

@@ -6,6 +6,7 @@
 - :mod:`seqpack.cli.tokenizer`: ``train-bpe``
 - :mod:`seqpack.cli.decompose`: ``decompose`` (a dataset into power-of-two buckets)
 - :mod:`seqpack.cli.mix`: ``mix`` (the plan of a mixture of datasets)
+- :mod:`seqpack.cli.show`: ``show`` (a document with its trained tokens highlighted)
 
 Each module has ``add_commands(commands)``; a command's ``run(args)`` returns the exit status
 and raises :class:`seqpack.SeqpackError` for bad input, which :func:`main` reports once.
@@ -20,13 +21,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from seqpack import __version__
-from seqpack.cli import data, decompose, demo, mix, pack, tokenizer
+from seqpack.cli import data, decompose, demo, mix, pack, show, tokenizer
 from seqpack.errors import SeqpackError
 
 __all__ = ["main"]
 
 # In the order of `seqpack --help`.
-COMMAND_GROUPS = (pack, demo, data, tokenizer, decompose, mix)
+COMMAND_GROUPS = (pack, demo, data, show, tokenizer, decompose, mix)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

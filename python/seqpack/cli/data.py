@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy.typing as npt
 from seqpack.cli.common import add_command, options
 from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
-from seqpack.preprocess import INPUT_SUFFIXES, preprocess
+from seqpack.preprocess import INPUT_SUFFIXES, RECORD_FORMATS, TRAIN_ON, preprocess
 
 
 def add_commands(commands: Any) -> None:
@@ -33,6 +34,24 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--shard-size", type=int, default=1 << 25, metavar="TOKENS")
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    p.add_argument(
+        "--format",
+        choices=RECORD_FORMATS,
+        help="what the records are (default: detected per file from its first record)",
+    )
+    p.add_argument(
+        "--train-on",
+        choices=TRAIN_ON,
+        help="tokens with a loss (default: assistant for messages, completion for pairs)",
+    )
+    p.add_argument("--chat-template", metavar="FILE", help="a Jinja chat template")
+    p.add_argument(
+        "--template-var",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a template variable (V read as JSON when it is, e.g. enable_thinking=false)",
+    )
 
     s = add_command(commands, "stats", _run_stats)
     s.add_argument("dataset", metavar="DIR")
@@ -52,8 +71,9 @@ def _run_preprocess(args: argparse.Namespace) -> int:
         **options(
             args,
             *("text_field", "lines", "append_eos", "prepend_bos", "workers", "shard_size"),
-            *("on_error", "resume"),
+            *("on_error", "resume", "format", "train_on", "chat_template"),
         ),
+        template_vars=template_vars(args.template_var),
     )
     skipped = manifest["skipped"]
     print(
@@ -64,7 +84,37 @@ def _run_preprocess(args: argparse.Namespace) -> int:
         "skipped: "
         + (", ".join(f"{n:,} {reason}" for reason, n in skipped.items()) if skipped else "none")
     )
+    if manifest.get("loss_mask") is not None:
+        print(describe_masks(manifest))
     return 0
+
+
+def template_vars(pairs: list[str]) -> dict[str, Any] | None:
+    """``K=V`` pairs as template variables: V as JSON where it parses (``false``, ``3``,
+    ``["a"]``), else as a string."""
+    if not pairs:
+        return None
+    variables: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInputError(f"--template-var {pair!r}: expected NAME=VALUE")
+        try:
+            variables[name] = json.loads(value)
+        except json.JSONDecodeError:
+            variables[name] = value
+    return variables
+
+
+def describe_masks(manifest: dict[str, Any]) -> str:
+    """The loss-mask counts of a manifest, in one line."""
+    masks = manifest["loss_mask"]
+    share = masks["trained_tokens"] / max(manifest["total_tokens"], 1)
+    return (
+        f"loss mask: {masks['trained_tokens']:,} tokens trained ({100 * share:.1f} %), "
+        f"{masks['records_with_nothing_to_train']:,} records with nothing to train, "
+        f"{masks['edges_inside_tokens']:,} mask edges inside tokens"
+    )
 
 
 def _run_stats(args: argparse.Namespace) -> int:
@@ -87,6 +137,8 @@ def describe(dataset: Dataset, lengths: npt.NDArray[np.int64]) -> str:
     ]
     if m["skipped"]:
         lines.append("skipped: " + ", ".join(f"{n:,} {r}" for r, n in m["skipped"].items()))
+    if m.get("loss_mask") is not None:
+        lines.append(describe_masks(m))
     if lengths.size == 0:
         return "\n".join([*lines, "no documents"])
     qs = [0, 1, 10, 25, 50, 75, 90, 99, 100]

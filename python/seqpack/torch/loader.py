@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch
 
 from seqpack import _core
-from seqpack.dataset import Dataset
+from seqpack.dataset import Dataset, default_long_docs
 from seqpack.errors import InvalidInputError
 from seqpack.mixture import Mixture
 from seqpack.packing import Algorithm, LongDocs, _is_int
@@ -41,18 +41,23 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     :class:`seqpack.torch.mixture.MixtureLoader`).
 
     Each batch is a dict of tensors: ``input_ids``, ``labels`` (-100 on each document's
-    first token and on padding), ``position_ids`` (restarting per document),
+    first token, on padding, and, in a dataset with loss masks, on every token not trained
+    on), ``position_ids`` (restarting per document),
     ``document_ids`` (int32, per row, -1 on padding) and, as ``masks`` asks,
     ``cu_seqlens``/``max_seqlen`` (``"cu_seqlens"``), a dense boolean ``attention_mask``
     ``[B, 1, L, L]`` (``"sdpa"``) and a FlexAttention ``block_mask`` (``"flex"``).
 
     Every epoch packs the whole dataset again (``algorithm``, ``long_docs``,
     ``max_docs_per_pack`` as for :func:`seqpack.pack`): other rows, in another order, for
-    each (seed, epoch), the same ones for the same. Rows go to ranks in turn, so every rank
-    gets the same number of batches and each row goes to one rank. With ``drop_last`` the
-    rows that do not fill a last step on every rank are left out of the epoch (other rows
-    each epoch when shuffling; the same ones with ``shuffle=False``); without it the last
-    step is filled with rows of padding only.
+    each (seed, epoch), the same ones for the same. ``long_docs`` defaults to ``"split"``,
+    and to ``"truncate"`` for a dataset with loss masks (conversations, prompt/completion
+    records): a fragment split off a conversation would train on an answer without its
+    prompt, while truncation keeps the start, so what is trained always follows its
+    context; ``stats()`` counts the documents and tokens truncated. Rows go to ranks in
+    turn, so every rank gets the same number of batches and each row goes to one rank. With
+    ``drop_last`` the rows that do not fill a last step on every rank are left out of the
+    epoch (other rows each epoch when shuffling; the same ones with ``shuffle=False``);
+    without it the last step is filled with rows of padding only.
 
     Batches are assembled by a Rust thread up to ``prefetch`` ahead, from memory-mapped
     shards: no worker processes are needed (inside a ``torch.utils.data.DataLoader`` with
@@ -125,7 +130,7 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         *,
         batch_tokens: int | None = None,
         algorithm: Algorithm = "obfd",
-        long_docs: LongDocs = "split",
+        long_docs: LongDocs | None = None,
         max_docs_per_pack: int | None = None,
         shuffle: bool = True,
         seed: int = 0,
@@ -187,9 +192,10 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             _check_token_budget(batch_size, micro_batches, cp_size, patch_size)
             self._split_options |= {"batch_tokens": batch_tokens, "seq_len": seq_len}
         aligned = patch_size is not None and patch_align == "document"
+        self.dataset = Dataset(data_dir, verify=verify)
         self._plan_options: dict[str, Any] = {
             "algorithm": algorithm,
-            "long_docs": long_docs,
+            "long_docs": default_long_docs(self.dataset) if long_docs is None else long_docs,
             "max_docs_per_pack": max_docs_per_pack,
             "shuffle": shuffle,
             "seed": seed,
@@ -200,7 +206,6 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             ),
         }
         self.split = _split(self._split_options)
-        self.dataset = Dataset(data_dir, verify=verify)
         self.planner = epoch_planner(self.dataset, seq_len, **self._plan_options)
         self._data_dir = data_dir
         self.seq_len = int(seq_len)
@@ -271,8 +276,13 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
     def stats(self) -> dict[str, Any]:
         """The current epoch's plan: rows, tokens, efficiency, rows left out by drop_last."""
         plan = self.planner.plan(self.epoch)
+        truncating = self._plan_options["long_docs"] == "truncate"
         return {
             "epoch": self.epoch,
+            "long_docs": self._plan_options["long_docs"],
+            "truncated_documents": (
+                int((self.dataset.lengths > self.seq_len).sum()) if truncating else 0
+            ),
             "rows": plan.num_packs,
             "steps": self._steps(self.epoch, 0),
             "rows_left_out": (

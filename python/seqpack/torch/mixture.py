@@ -44,7 +44,7 @@ class MixtureLoader(PackedLoader):
         batch_size: int,
         *,
         algorithm: Algorithm = "obfd",
-        long_docs: LongDocs = "split",
+        long_docs: LongDocs | None = None,
         max_docs_per_pack: int | None = None,
         shuffle: bool = True,
         seed: int = 0,

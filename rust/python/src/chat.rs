@@ -146,7 +146,5 @@ fn chat_template_beside(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChatTemplate>()?;
-    m.add_function(wrap_pyfunction!(chat_template_beside, m)?)?;
-    let names: Vec<&str> = chat::TrainOn::ALL.iter().map(|c| c.name()).collect();
-    m.add("TRAIN_ON", names)
+    m.add_function(wrap_pyfunction!(chat_template_beside, m)?)
 }

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
 use seqpack_core::Error;
+use seqpack_core::chat::EncoderOptions;
 use seqpack_core::pack::PackOptions;
 use serde_json::{Map, Value};
 
@@ -43,6 +44,31 @@ pub(crate) fn python_names(error: Error, renames: &[(&str, &'static str)]) -> Er
         }
         other => other,
     }
+}
+
+/// The record encoders' options of `seqpack.preprocess` (`train_on`, `chat_template`,
+/// `template_vars`, and the tokenizer's file), each error naming its parameter.
+pub(crate) fn encoder_options(
+    py: Python<'_>,
+    train_on: Option<&str>,
+    chat_template: Option<std::path::PathBuf>,
+    template_vars: Option<&Bound<'_, PyDict>>,
+    tokenizer_path: Option<std::path::PathBuf>,
+) -> PyResult<EncoderOptions> {
+    let train_on = train_on
+        .map(|name| choice(py, "train_on", name))
+        .transpose()?;
+    let mut vars = std::collections::BTreeMap::new();
+    for (name, value) in template_vars.iter().flat_map(|d| d.iter()) {
+        let name: String = name.extract()?;
+        vars.insert(name, from_python(&value, "template_vars")?);
+    }
+    Ok(EncoderOptions {
+        train_on,
+        chat_template,
+        tokenizer_path,
+        template_vars: vars,
+    })
 }
 
 /// Packing options from the keyword arguments of `seqpack.pack` and the loaders.

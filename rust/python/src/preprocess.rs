@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use seqpack_core::Error;
+use seqpack_core::chat::record_encoders;
 use seqpack_core::preprocess::{PreprocessOptions, Progress, preprocess as run};
 use seqpack_core::shard;
 
-use crate::convert::{choice, to_python};
+use crate::convert::{choice, encoder_options, to_python};
 use crate::gil::without_gil;
 use crate::tokenizer::Tokenizer;
 
@@ -45,7 +47,7 @@ impl From<&Progress> for PyProgress {
 /// `tokenizer` is used as it is (building another from its JSON would cost as much as reading
 /// the file again). Returns the manifest as a dict.
 #[pyfunction]
-#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None))]
+#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None, format = None, train_on = None, chat_template = None, template_vars = None, tokenizer_path = None))]
 #[allow(clippy::too_many_arguments)]
 fn preprocess(
     py: Python<'_>,
@@ -61,7 +63,24 @@ fn preprocess(
     resume: bool,
     workers: usize,
     progress: Option<Py<PyAny>>,
+    format: Option<&str>,
+    train_on: Option<&str>,
+    chat_template: Option<PathBuf>,
+    template_vars: Option<&Bound<'_, PyDict>>,
+    tokenizer_path: Option<PathBuf>,
 ) -> PyResult<Py<PyAny>> {
+    let tokenizer = match tokenizer.cast::<Tokenizer>() {
+        Ok(tokenizer) => tokenizer.get().inner(),
+        Err(_) => {
+            let found = tokenizer.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "tokenizer must be a Tokenizer, not {found}"
+            )));
+        }
+    };
+    let encoder_options =
+        encoder_options(py, train_on, chat_template, template_vars, tokenizer_path)?;
+    let encoders = without_gil(py, || record_encoders(&encoder_options, tokenizer))?;
     let options = PreprocessOptions {
         text_field: text_field.to_owned(),
         lines,
@@ -71,16 +90,9 @@ fn preprocess(
         on_error: choice(py, "on_error", on_error)?,
         resume,
         workers,
+        format: format.map(|name| choice(py, "format", name)).transpose()?,
+        encoders,
         ..PreprocessOptions::default()
-    };
-    let tokenizer = match tokenizer.cast::<Tokenizer>() {
-        Ok(tokenizer) => tokenizer.get().inner(),
-        Err(_) => {
-            let found = tokenizer.get_type().name()?;
-            return Err(PyTypeError::new_err(format!(
-                "tokenizer must be a Tokenizer, not {found}"
-            )));
-        }
     };
     let mut raised: Option<PyErr> = None;
     let outcome = without_gil(py, || {

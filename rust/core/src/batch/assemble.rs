@@ -11,14 +11,16 @@ pub const IGNORE_INDEX: i64 = -100;
 /// fills each row after its documents and is a segment of its own in `cu_seqlens`, with
 /// positions restarting at 0, document index -1 and label [`IGNORE_INDEX`]. A plan aligned
 /// to `K` also pads each segment up to a multiple of `K`: that padding belongs to the
-/// segment (its positions and document index continue) but carries no label.
+/// segment (its positions and document index continue) but carries no label. In a dataset
+/// with loss masks, a token whose mask is false carries no label either.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     pub batch_size: usize,
     pub seq_len: usize,
     pub input_ids: Vec<i64>,
     /// `input_ids` with [`IGNORE_INDEX`] on each segment's first token and on padding: the
-    /// loss shifts labels by one, so no token is ever predicted from another document.
+    /// loss shifts labels by one, so no token is ever predicted from another document. In
+    /// a dataset with loss masks, also on every token not trained on.
     pub labels: Vec<i64>,
     pub position_ids: Vec<i64>,
     /// Index of the segment within its row (0, 1, …), -1 on padding.
@@ -86,6 +88,7 @@ pub fn assemble_rows(
             }
             for (index, segment) in plan.row(p).iter().enumerate() {
                 let slice = segment.tokens(store)?;
+                let mask = segment_mask(store, segment, slice.len())?;
                 let aligned = slice.len().next_multiple_of(plan.align as usize);
                 if batch.input_ids.len() + aligned > row_start + seq_len {
                     return Err(Error::invalid_option(
@@ -96,6 +99,7 @@ pub fn assemble_rows(
                 push_segment(
                     &mut batch,
                     slice,
+                    mask,
                     aligned - slice.len(),
                     pad_id,
                     index as i32,
@@ -157,16 +161,31 @@ pub fn assemble_flat(
     };
     for (index, segment) in segments.iter().enumerate() {
         let slice = segment.tokens(store)?;
+        let mask = segment_mask(store, segment, slice.len())?;
         let padding = slice.len().next_multiple_of(align) - slice.len();
-        push_segment(&mut batch, slice, padding, pad_id, index as i32);
+        push_segment(&mut batch, slice, mask, padding, pad_id, index as i32);
     }
     Ok(batch)
 }
 
-/// A document segment, then `align_padding` tokens of padding that are part of it.
+/// The loss mask of `segment`'s `len` tokens, in a dataset with masks.
+fn segment_mask<'a>(
+    store: &'a TokenStore,
+    segment: &Segment,
+    len: usize,
+) -> Result<Option<&'a [u8]>> {
+    let start = segment.start as usize;
+    Ok(store
+        .loss_mask(segment.doc)?
+        .map(|mask| &mask[start..start + len]))
+}
+
+/// A document segment (with its loss mask, in a dataset with masks), then `align_padding`
+/// tokens of padding that are part of it.
 fn push_segment(
     batch: &mut Batch,
     tokens: &[u32],
+    mask: Option<&[u8]>,
     align_padding: usize,
     pad_id: i64,
     document: i32,
@@ -178,9 +197,18 @@ fn push_segment(
     let len = tokens.len() + align_padding;
     batch.input_ids.extend(tokens.iter().map(|&t| i64::from(t)));
     batch.labels.push(IGNORE_INDEX);
-    batch
-        .labels
-        .extend_from_slice(&batch.input_ids[first + 1..]);
+    match mask {
+        None => batch
+            .labels
+            .extend_from_slice(&batch.input_ids[first + 1..]),
+        Some(mask) => {
+            let ids = batch.input_ids[first + 1..].iter();
+            let labels = ids.zip(&mask[1..]);
+            batch
+                .labels
+                .extend(labels.map(|(&id, &trained)| if trained != 0 { id } else { IGNORE_INDEX }));
+        }
+    }
     batch
         .input_ids
         .extend(std::iter::repeat_n(pad_id, align_padding));

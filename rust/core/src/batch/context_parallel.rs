@@ -179,11 +179,18 @@ impl ContextParallel {
             let (first, end) = (row * seq_len, (row + 1) * seq_len);
             let mut lengths = Vec::new();
             let mut at = first;
+            let row_segments = boundary;
             while at < end {
                 let next = batch.cu_seqlens[boundary] as usize;
                 lengths.push(next - at);
                 at = next;
                 boundary += 1;
+            }
+            // Which positions of the row hold real tokens (not padding of either kind).
+            let mut real = Vec::with_capacity(seq_len);
+            for (k, &len) in lengths.iter().enumerate() {
+                let real_len = batch.real_lengths[row_segments - 1 + k] as usize;
+                real.extend((0..len).map(|j| j < real_len));
             }
             for local in self.gather_indices(&lengths)? {
                 let i = first + local;
@@ -199,9 +206,7 @@ impl ContextParallel {
                 shard.position_ids.push(batch.position_ids[i]);
                 shard.document_ids.push(batch.document_ids[i]);
                 shard.gather_indices.push(local as i64);
-                // A real token has a label (all but a segment's first) or starts a document.
-                let starts = batch.position_ids[i] == 0 && batch.document_ids[i] >= 0;
-                shard.real_tokens += u64::from(batch.labels[i] != IGNORE_INDEX || starts);
+                shard.real_tokens += u64::from(real[local]);
             }
         }
         Ok(shard)

@@ -26,6 +26,13 @@ pub fn write_packed(
     pad_id: u32,
     packing: serde_json::Value,
 ) -> Result<Manifest> {
+    if source.loss_mask.is_some() {
+        // A packed dataset has no loss mask column yet: packing would train on every token.
+        return Err(Error::invalid_option(
+            "dataset",
+            "has loss masks, which packed datasets do not keep yet; train on it with the loader instead",
+        ));
+    }
     create_empty_output(out)?;
     let row_len = plan.capacity as usize;
     let mut shards = Vec::new();
@@ -63,7 +70,7 @@ pub fn write_packed(
     options.insert("packing".to_string(), packing);
     let manifest = Manifest {
         format: source.format.clone(),
-        format_version: source.format_version,
+        format_version: crate::shard::FORMAT_VERSION,
         tokenizer: source.tokenizer.clone(),
         total_rows: plan.num_packs() as u64,
         total_tokens: shards.iter().map(|s| s.tokens).sum(),
@@ -74,6 +81,7 @@ pub fn write_packed(
         skipped: BTreeMap::new(),
         sources: source.sources.clone(),
         options,
+        loss_mask: None,
     };
     manifest.write(&out.join(MANIFEST))?;
     Ok(manifest)

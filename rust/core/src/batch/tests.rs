@@ -16,6 +16,11 @@ struct Fixture {
 
 impl Fixture {
     fn new(lengths: &[usize], per_shard: usize) -> Self {
+        Self::with_masks(lengths, per_shard, false)
+    }
+
+    /// With `masked`, token `t` of document `d` is trained on unless `trained(d, t)` is false.
+    fn with_masks(lengths: &[usize], per_shard: usize, masked: bool) -> Self {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -31,6 +36,7 @@ impl Fixture {
                 tokens: (0..n as u32).map(|t| token(d as u64, t as u64)).collect(),
                 source: 0,
                 line: d as u64 + 1,
+                loss_mask: masked.then(|| (0..n as u64).map(|t| trained(d as u64, t)).collect()),
             })
             .collect();
         let sources = vec!["x".to_string()];
@@ -52,6 +58,48 @@ impl Drop for Fixture {
 
 fn token(doc: u64, t: u64) -> u32 {
     (doc * 1_000_000 + t) as u32
+}
+
+/// The loss mask of a masked fixture: runs of trained and untrained tokens.
+fn trained(doc: u64, t: u64) -> bool {
+    (t + doc) % 5 >= 2
+}
+
+#[test]
+fn labels_follow_the_loss_mask_and_the_document_boundaries() {
+    let lengths = [7, 12, 3, 9, 1, 15];
+    let fixture = Fixture::with_masks(&lengths, 2, true);
+    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+    let seq_len = 8;
+    let plan = Plan::pack_epoch(&lengths, &options(8, Algorithm::Obfd, 3), 1, None).unwrap();
+    let rows: Vec<Option<usize>> = (0..plan.num_packs()).map(Some).collect();
+    let batch = assemble(&fixture.store, &plan, &rows, seq_len, -7).unwrap();
+    let mut checked = 0;
+    for (r, &p) in rows.iter().enumerate() {
+        let mut at = r * seq_len;
+        for segment in plan.row(p.unwrap()) {
+            for i in 0..segment.len as u64 {
+                let t = segment.start + i;
+                let expected = if i > 0 && trained(segment.doc, t) {
+                    i64::from(token(segment.doc, t))
+                } else {
+                    IGNORE_INDEX
+                };
+                assert_eq!(batch.labels[at], expected, "doc {} token {t}", segment.doc);
+                at += 1;
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked as u64, batch.real_tokens);
+    // Masked tokens are still real tokens: context-parallel shards count them all.
+    let cp_real: u64 = (0..2)
+        .map(|rank| {
+            let cp = ContextParallel::new(2, rank, CpLayout::Row).unwrap();
+            cp.shard(&batch).unwrap().real_tokens
+        })
+        .sum();
+    assert_eq!(cp_real, batch.real_tokens);
 }
 
 fn options(capacity: u32, algorithm: Algorithm, seed: u64) -> PackOptions {

@@ -7,7 +7,9 @@
 mod clock;
 pub mod conversation;
 mod encoder;
+mod encoders;
 mod generation;
+mod prompt_completion;
 mod pyjson;
 pub mod source;
 pub mod spans;
@@ -17,6 +19,8 @@ pub mod template;
 mod tests;
 
 pub use encoder::{ChatEncoding, ChatOptions, ChatTemplate};
+pub use encoders::{EncoderOptions, RecordEncoders, record_encoders};
+pub use prompt_completion::{PromptCompletion, string_field};
 
 use crate::tokenize::Tokenizer;
 

@@ -40,29 +40,7 @@ pub fn read_template(path: &Path) -> Result<TemplateText> {
 
 /// The template beside `tokenizer_json`: the one called `name`, or the default.
 pub fn beside_tokenizer(tokenizer_json: &Path, name: Option<&str>) -> Result<TemplateText> {
-    let dir = directory(tokenizer_json);
-    let mut named: Vec<(String, TemplateText)> = Vec::new();
-    let default_file = dir.join("chat_template.jinja");
-    if default_file.is_file() {
-        named.push(("default".into(), read_template(&default_file)?));
-    }
-    let extra_dir = dir.join("additional_chat_templates");
-    if extra_dir.is_dir() {
-        let entries = std::fs::read_dir(&extra_dir).map_err(|e| Error::io(&extra_dir, e))?;
-        for entry in entries {
-            let path = entry.map_err(|e| Error::io(&extra_dir, e))?.path();
-            if let Some(stem) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".jinja"))
-            {
-                named.push((stem.to_owned(), read_template(&path)?));
-            }
-        }
-    }
-    if named.is_empty() {
-        named = from_config(&dir)?;
-    }
+    let named = templates_beside(tokenizer_json)?;
     if named.is_empty() {
         return Err(Error::InvalidOption {
             name: "chat_template",
@@ -86,6 +64,44 @@ pub fn beside_tokenizer(tokenizer_json: &Path, name: Option<&str>) -> Result<Tem
                 tokenizer_json.display()
             ),
         })
+}
+
+/// The default template beside `tokenizer_json`, if there is one.
+pub fn default_beside(tokenizer_json: &Path) -> Result<Option<TemplateText>> {
+    Ok(templates_beside(tokenizer_json)?
+        .into_iter()
+        .find(|(name, _)| name == "default")
+        .map(|(_, template)| template))
+}
+
+/// The templates beside `tokenizer_json` by name, found as HF finds them:
+/// `chat_template.jinja` (the default) and `additional_chat_templates/*.jinja`, else
+/// `chat_template` in `tokenizer_config.json`.
+fn templates_beside(tokenizer_json: &Path) -> Result<Vec<(String, TemplateText)>> {
+    let dir = directory(tokenizer_json);
+    let mut named: Vec<(String, TemplateText)> = Vec::new();
+    let default_file = dir.join("chat_template.jinja");
+    if default_file.is_file() {
+        named.push(("default".into(), read_template(&default_file)?));
+    }
+    let extra_dir = dir.join("additional_chat_templates");
+    if extra_dir.is_dir() {
+        let entries = std::fs::read_dir(&extra_dir).map_err(|e| Error::io(&extra_dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(&extra_dir, e))?.path();
+            if let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".jinja"))
+            {
+                named.push((stem.to_owned(), read_template(&path)?));
+            }
+        }
+    }
+    if named.is_empty() {
+        named = from_config(&dir)?;
+    }
+    Ok(named)
 }
 
 /// The special tokens in the `tokenizer_config.json` beside `tokenizer_json`, if any.

@@ -155,6 +155,7 @@ impl Bucket {
             skipped: BTreeMap::new(),
             sources: sources.to_vec(),
             options,
+            loss_mask: None,
         };
         manifest.write(&self.dir.join(shard::MANIFEST))
     }

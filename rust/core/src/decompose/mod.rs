@@ -26,9 +26,9 @@ pub use summary::{
     CorpusSummary, DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION, DecompositionManifest,
 };
 
-use crate::Result;
 use crate::pack::{self, PackOptions};
 use crate::shard::{self, Dataset, PackedRow, Verify};
+use crate::{Error, Result};
 
 use bucket::Bucket;
 
@@ -74,6 +74,17 @@ pub fn decompose(
         },
     )?;
     let (source, store) = (dataset.manifest(), dataset.store());
+    if source.loss_mask.is_some() {
+        // Buckets keep no loss mask, and decomposing cuts documents into pieces: a piece
+        // cut from a conversation would train on an answer without its prompt.
+        return Err(Error::invalid_option(
+            "input",
+            format!(
+                "{} has loss masks (conversations or prompt/completion records), which decomposition would cut from their prompts; train on it with PackedLoader",
+                input.display()
+            ),
+        ));
+    }
     shard::create_empty_output(out)?;
     let mut buckets = (options.min_log2..=options.max_log2)
         .map(|k| Bucket::create(out, k, options.row_tokens(k), options.shard_tokens))

@@ -190,6 +190,7 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
             tokens: (0..len).map(|i| d as u32 * 1_000_000 + i).collect(),
             source: 0,
             line: d as u64 + 1,
+            loss_mask: None,
         })
         .collect();
     let sources = vec!["docs.jsonl".to_string()];
@@ -212,6 +213,7 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
         skipped: BTreeMap::new(),
         sources,
         options: BTreeMap::new(),
+        loss_mask: None,
     }
     .write(&dir.join(shard::MANIFEST))
     .unwrap();

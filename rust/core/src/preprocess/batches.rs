@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::input::{self, Batch, Opened, Payload, Record};
+use super::record_format::RecordFormat;
 use super::recycle::Recycler;
 use super::{OnError, PreprocessOptions};
 use crate::{Error, Result};
@@ -16,12 +17,18 @@ use crate::{Error, Result};
 /// large enough that handing one over costs nothing by comparison.
 pub(super) const BATCH_BYTES: usize = 512 << 10;
 
-/// Reads `inputs` from `cursor` (the last record already done, as (source, line)) and hands
+/// The input files and the format of each one's records.
+pub(super) struct Files<'a> {
+    pub inputs: &'a [PathBuf],
+    pub formats: &'a [RecordFormat],
+}
+
+/// Reads the `files` from `cursor` (the last record already done, as (source, line)) and hands
 /// each batch to `submit` until it returns false. Chunks of lines that are streamed are read
 /// into buffers from `buffers`. A file that cannot be opened becomes a record of its own (line 0, reason
 /// `unreadable_file`), so it is reported or counted in order with the others.
 pub(super) fn read_batches(
-    inputs: &[PathBuf],
+    files: &Files<'_>,
     cursor: Option<(u32, u64)>,
     options: &PreprocessOptions,
     read: &Arc<AtomicU64>,
@@ -34,7 +41,7 @@ pub(super) fn read_batches(
     };
     let mut records = Vec::new();
     let mut records_bytes = 0;
-    for (index, path) in inputs.iter().enumerate().skip(start_source) {
+    for (index, path) in files.inputs.iter().enumerate().skip(start_source) {
         let source = index as u32;
         let skip_through = if index == start_source { start_line } else { 0 };
         let opened = input::open(
@@ -42,6 +49,7 @@ pub(super) fn read_batches(
             path,
             options.lines,
             &options.text_field,
+            files.formats[index],
             read.clone(),
             skip_through,
         );

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::arrow_input::{Columns, RowBatches};
+use super::record_format::RecordFormat;
 use super::recycle::Recycler;
 use crate::{Error, Result};
 
@@ -98,6 +100,8 @@ pub(crate) struct Lines {
     pub first_line: u64,
     /// JSONL (else each line is a document's text).
     pub json: bool,
+    /// What each JSONL record is.
+    pub format: RecordFormat,
     pub bytes: ChunkBytes,
     pub start: usize,
 }
@@ -190,6 +194,11 @@ pub(crate) enum Payload {
     Text(Vec<u8>),
     /// Already a string (from Arrow).
     Str(String),
+    /// A structured record (from Arrow), as the JSON object it would be in JSONL.
+    Json {
+        format: RecordFormat,
+        value: serde_json::Value,
+    },
     /// The record could not be read at all.
     Bad {
         reason: &'static str,
@@ -208,6 +217,8 @@ impl Record {
         match &self.payload {
             Payload::Text(b) => b.len(),
             Payload::Str(s) => s.len(),
+            // A first guess of a record's size, to end batches: it is never measured.
+            Payload::Json { .. } => 1024,
             Payload::Bad { .. } => 0,
         }
     }
@@ -239,13 +250,15 @@ pub(crate) enum Opened {
     Records(FileRecords),
 }
 
-/// Opens `path` for reading; records up to and including line `skip_through` are skipped
-/// (a resumed run continues after its last complete shard).
+/// Opens `path`, whose records are `record_format`, for reading; records up to and
+/// including line `skip_through` are skipped (a resumed run continues after its last
+/// complete shard).
 pub(crate) fn open(
     source: u32,
     path: &Path,
     lines: bool,
     text_field: &str,
+    record_format: RecordFormat,
     read: Arc<AtomicU64>,
     skip_through: u64,
 ) -> Result<Opened> {
@@ -253,8 +266,20 @@ pub(crate) fn open(
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let raw = Counting { inner: file, read };
     let name = path.to_string_lossy();
-    let line_wise =
-        |from, json| Opened::Lines(LineChunks::new(source, path, from, json, skip_through));
+    let line_wise = |from, json| {
+        Opened::Lines(LineChunks::new(
+            source,
+            path,
+            from,
+            json,
+            record_format,
+            skip_through,
+        ))
+    };
+    let columns = match record_format {
+        RecordFormat::Text => Columns::Text(text_field.to_owned()),
+        structured => Columns::Record(structured),
+    };
     let streamed = |reader| LineSource::Stream(Stream::new(reader));
     let kind = match format {
         Format::Jsonl => {
@@ -281,7 +306,7 @@ pub(crate) fn open(
             Kind::Whole(Some(bytes))
         }
         Format::Arrow => Kind::Rows {
-            batches: super::arrow_input::arrow_batches(path, raw, text_field)?,
+            batches: super::arrow_input::arrow_batches(path, raw, &columns)?,
             current: Vec::new().into_iter(),
         },
         Format::Parquet => {
@@ -290,7 +315,7 @@ pub(crate) fn open(
             let size = raw.inner.metadata().map_or(0, |m| m.len());
             raw.read.fetch_add(size, Ordering::Relaxed);
             Kind::Rows {
-                batches: super::arrow_input::parquet_batches(path, raw.inner, text_field)?,
+                batches: super::arrow_input::parquet_batches(path, raw.inner, &columns)?,
                 current: Vec::new().into_iter(),
             }
         }
@@ -342,6 +367,7 @@ pub(crate) struct LineChunks {
     path: PathBuf,
     from: LineSource,
     json: bool,
+    format: RecordFormat,
     next_line: u64,
     skip_through: u64,
 }
@@ -368,12 +394,20 @@ struct Mapped {
 }
 
 impl LineChunks {
-    fn new(source: u32, path: &Path, from: LineSource, json: bool, skip_through: u64) -> Self {
+    fn new(
+        source: u32,
+        path: &Path,
+        from: LineSource,
+        json: bool,
+        format: RecordFormat,
+        skip_through: u64,
+    ) -> Self {
         LineChunks {
             source,
             path: path.to_path_buf(),
             from,
             json,
+            format,
             next_line: 1,
             skip_through,
         }
@@ -409,6 +443,7 @@ impl LineChunks {
                 source: self.source,
                 first_line,
                 json: self.json,
+                format: self.format,
                 bytes,
                 start: 0,
             };
@@ -547,8 +582,8 @@ pub(crate) struct FileRecords {
 enum Kind {
     Whole(Option<Vec<u8>>),
     Rows {
-        batches: super::arrow_input::TextBatches,
-        current: std::vec::IntoIter<Option<String>>,
+        batches: RowBatches,
+        current: std::vec::IntoIter<Payload>,
     },
     Done,
 }
@@ -568,11 +603,7 @@ impl FileRecords {
                 None => return Ok(None),
             },
             Kind::Rows { batches, current } => match next_row(batches, current)? {
-                Some(Some(text)) => Payload::Str(text),
-                Some(None) => Payload::Bad {
-                    reason: "missing_field",
-                    message: "the text column is null".into(),
-                },
+                Some(payload) => payload,
                 None => {
                     self.kind = Kind::Done;
                     return Ok(None);
@@ -590,9 +621,9 @@ impl FileRecords {
 }
 
 fn next_row(
-    batches: &mut super::arrow_input::TextBatches,
-    current: &mut std::vec::IntoIter<Option<String>>,
-) -> Result<Option<Option<String>>> {
+    batches: &mut RowBatches,
+    current: &mut std::vec::IntoIter<Payload>,
+) -> Result<Option<Payload>> {
     loop {
         if let Some(value) = current.next() {
             return Ok(Some(value));
@@ -650,7 +681,7 @@ mod tests {
             matches!(from, LineSource::Mapped(_)),
             mapped && std::fs::metadata(path).unwrap().len() > 0
         );
-        let mut lines = LineChunks::new(0, path, from, true, skip_through);
+        let mut lines = LineChunks::new(0, path, from, true, RecordFormat::Text, skip_through);
         let buffers = Recycler::new(usize::MAX);
         let mut out = Vec::new();
         while let Some(chunk) = lines.next_chunk(&buffers, max_bytes, max_lines).unwrap() {
@@ -734,7 +765,7 @@ mod tests {
         };
         let from = mapped_or_streamed(raw);
         assert!(matches!(from, LineSource::Stream(_)));
-        let mut lines = LineChunks::new(0, &path, from, true, 1);
+        let mut lines = LineChunks::new(0, &path, from, true, RecordFormat::Text, 1);
         let chunk = lines
             .next_chunk(&Recycler::new(usize::MAX), 1 << 20, 100)
             .unwrap()

@@ -24,6 +24,13 @@ pub(crate) struct Journal {
     pub skipped: BTreeMap<String, u64>,
     pub histogram: LengthHistogram,
     pub text_bytes: u64,
+    /// Loss-mask counts (see `shard::LossMaskInfo`), in datasets with masks.
+    #[serde(default)]
+    pub trained_tokens: u64,
+    #[serde(default)]
+    pub records_with_nothing_to_train: u64,
+    #[serde(default)]
+    pub edges_inside_tokens: u64,
 }
 
 impl Journal {

@@ -17,6 +17,7 @@ mod json_text;
 mod output;
 mod pipeline;
 mod record;
+mod record_format;
 mod recycle;
 mod sink;
 
@@ -26,7 +27,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::shard::{self, Manifest, TokenizerInfo};
+use crate::chat::{RecordEncoder, RecordEncoders};
+use crate::shard::{self, LossMaskInfo, Manifest, TokenizerInfo};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 use journal::{JOURNAL, Journal};
@@ -34,7 +36,10 @@ use recycle::Recycler;
 use sink::Sink;
 
 pub use input::{Format, INPUT_SUFFIXES};
+pub use record_format::{RECORD_FORMATS, RecordFormat};
 
+#[cfg(test)]
+mod masked_tests;
 #[cfg(test)]
 mod tests;
 
@@ -76,6 +81,11 @@ pub struct PreprocessOptions {
     pub workers: usize,
     /// Records per batch handed to the threads (a batch also ends at 1 MiB of input).
     pub batch_records: usize,
+    /// What the records are; `None` detects it per file (see [`RecordFormat`]).
+    pub format: Option<RecordFormat>,
+    /// The encoders of conversations and prompt/completion records (built with
+    /// [`crate::chat::record_encoders`]).
+    pub encoders: RecordEncoders,
 }
 
 impl Default for PreprocessOptions {
@@ -90,6 +100,8 @@ impl Default for PreprocessOptions {
             resume: false,
             workers: 0,
             batch_records: 8192,
+            format: None,
+            encoders: RecordEncoders::default(),
         }
     }
 }
@@ -131,7 +143,10 @@ pub fn preprocess(
         // An unreadable file is reported (or counted) when it is opened, in input order.
         sizes.push(std::fs::metadata(path).map_or(0, |m| m.len()));
     }
-    let run = run_id(&sources, &sizes, tokenizer, options);
+    let formats = record_format::formats_of(inputs, options.format);
+    check_encoders(inputs, &formats, &options.encoders)?;
+    let masks = mask_info(&formats, &options.encoders);
+    let run = run_id(&sources, &sizes, tokenizer, options, masks.as_ref());
     let manifest_path = out.join(shard::MANIFEST);
     let journal_path = out.join(JOURNAL);
     let options_record = options_record(options);
@@ -172,6 +187,7 @@ pub fn preprocess(
         // costs a reallocation.
         pending: shard::ShardBuilder::with_capacity(
             sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
+            masks.is_some(),
         ),
     };
     // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
@@ -185,13 +201,29 @@ pub fn preprocess(
     let piped = pipeline::ordered_map(
         &pool,
         BATCHES_PER_THREAD * pool.current_num_threads() + 2,
-        |submit| batches::read_batches(inputs, cursor, options, &read, &input_buffers, submit),
+        |submit| {
+            let files = batches::Files {
+                inputs,
+                formats: &formats,
+            };
+            batches::read_batches(&files, cursor, options, &read, &input_buffers, submit)
+        },
         |batch| {
             let (records, tokens) = (record_buffers.take(), token_buffers.take());
-            record::tokenize(batch, tokenizer, options, records, tokens)
+            let encoding = record::Encoding {
+                tokenizer,
+                options,
+                masked: masks.is_some(),
+            };
+            record::tokenize(batch, &encoding, records, tokens)
         },
         |mut batch| {
-            sink.append(&mut batch.records, &batch.tokens, &mut progress)?;
+            sink.append(
+                &mut batch.records,
+                &batch.tokens,
+                &batch.mask,
+                &mut progress,
+            )?;
             record_buffers.give(batch.records);
             token_buffers.give(batch.tokens);
             if let Some(input) = batch.input {
@@ -207,9 +239,19 @@ pub fn preprocess(
     report(&mut progress, &read, &started, on_progress)?;
     let state = sink.state;
 
+    let loss_mask = masks.map(|masks| LossMaskInfo {
+        trained_tokens: state.trained_tokens,
+        records_with_nothing_to_train: state.records_with_nothing_to_train,
+        edges_inside_tokens: state.edges_inside_tokens,
+        ..masks
+    });
     let manifest = Manifest {
         format: shard::FORMAT_NAME.into(),
-        format_version: shard::FORMAT_VERSION,
+        format_version: if loss_mask.is_some() {
+            shard::LOSS_MASK_FORMAT_VERSION
+        } else {
+            shard::FORMAT_VERSION
+        },
         tokenizer: TokenizerInfo {
             fingerprint: tokenizer.fingerprint().to_owned(),
             vocab_size: u64::from(tokenizer.vocab_size()),
@@ -223,6 +265,7 @@ pub fn preprocess(
         skipped: state.skipped.clone(),
         sources,
         options: options_record,
+        loss_mask,
     };
     manifest.write(&manifest_path)?;
     let _ = std::fs::remove_file(&journal_path);
@@ -248,6 +291,53 @@ fn validate(inputs: &[PathBuf], options: &PreprocessOptions) -> Result<()> {
     Ok(())
 }
 
+/// Refuses, before anything is written, inputs whose records no encoder was given for.
+fn check_encoders(
+    inputs: &[PathBuf],
+    formats: &[RecordFormat],
+    encoders: &RecordEncoders,
+) -> Result<()> {
+    let conversations = formats.iter().position(|&f| f == RecordFormat::Messages);
+    match conversations {
+        Some(index) if encoders.messages.is_none() => Err(Error::invalid_option(
+            "chat_template",
+            format!(
+                "{}: its records are conversations (messages), which need a chat template",
+                inputs[index].display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What the manifest says of a dataset's loss masks, before its counts are known; `None`
+/// for a dataset of plain text only, which has no masks.
+fn mask_info(formats: &[RecordFormat], encoders: &RecordEncoders) -> Option<LossMaskInfo> {
+    if formats.iter().all(|&f| f == RecordFormat::Text) {
+        return None;
+    }
+    let mut used: Vec<RecordFormat> = formats
+        .iter()
+        .copied()
+        .filter(|&f| f != RecordFormat::Text)
+        .collect();
+    used.sort();
+    used.dedup();
+    let encoder_of = |format| match format {
+        RecordFormat::Messages => encoders.messages.as_ref().map(|e| e.fingerprint()),
+        RecordFormat::PromptCompletion => Some(encoders.prompt_completion.fingerprint()),
+        RecordFormat::Text => None,
+    };
+    Some(LossMaskInfo {
+        formats: formats.iter().map(|f| f.name().to_owned()).collect(),
+        encoders: used
+            .into_iter()
+            .filter_map(|f| Some((f.name().to_owned(), encoder_of(f)?)))
+            .collect(),
+        ..LossMaskInfo::default()
+    })
+}
+
 fn report(
     progress: &mut Progress,
     read: &AtomicU64,
@@ -271,6 +361,9 @@ fn options_record(options: &PreprocessOptions) -> BTreeMap<String, serde_json::V
         "on_error".into(),
         format!("{:?}", options.on_error).to_lowercase().into(),
     );
+    if let Some(format) = options.format {
+        record.insert("format".into(), format.name().into());
+    }
     record
 }
 
@@ -280,9 +373,14 @@ fn run_id(
     sizes: &[u64],
     tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
+    masks: Option<&LossMaskInfo>,
 ) -> String {
+    // Plain-text runs are named as before masks existed, so their journals still resume.
+    let masks = masks.map_or(String::new(), |m| {
+        format!("|{:?}|{:?}", m.formats, m.encoders)
+    });
     let description = format!(
-        "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}",
+        "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}{masks}",
         tokenizer.fingerprint(),
         options.text_field,
         options.lines,

@@ -1,19 +1,37 @@
-//! What a worker makes of a batch: each record's tokens, or why it has none.
+//! What a worker makes of a batch: each record's tokens (and, in a dataset with loss
+//! masks, their mask), or why it has none.
+//!
+//! Plain text takes the path it always took: its text field is found without parsing the
+//! rest of the line, and tokenized. A structured record (a conversation, a prompt/completion
+//! pair) is parsed whole and handed to its format's [`crate::chat::RecordEncoder`].
 
 use std::cell::RefCell;
 
 use super::PreprocessOptions;
 use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
+use super::record_format::RecordFormat;
 use crate::Error;
+use crate::chat::{MaskedIds, RecordEncoder, RecordFault, string_field};
 use crate::tokenize::Tokenizer;
+
+/// What a worker encodes with.
+pub(super) struct Encoding<'a> {
+    pub tokenizer: &'a dyn Tokenizer,
+    pub options: &'a PreprocessOptions,
+    /// The dataset has loss masks: every record's tokens come with theirs.
+    pub masked: bool,
+}
 
 /// The outcome of one record, computed on a worker.
 pub(super) enum Outcome {
-    /// A document: the next `tokens` of the batch's tokens, from `text_bytes` of text.
+    /// A document: the next `tokens` of the batch's tokens (and of its mask), from
+    /// `text_bytes` of text, `trained` of them trained on.
     Tokens {
         tokens: usize,
         text_bytes: usize,
+        trained: usize,
+        edges_inside_tokens: u64,
     },
     Bad {
         reason: &'static str,
@@ -29,25 +47,28 @@ pub(super) struct Tokenized {
     pub outcome: Outcome,
 }
 
-/// A tokenized batch: its records' outcomes in order, their tokens end to end, and the
-/// memory of the input, to be reused.
+/// A tokenized batch: its records' outcomes in order, their tokens end to end (and their
+/// loss masks, 1 where trained, in a dataset with masks), and the memory of the input, to
+/// be reused.
 pub(super) struct TokenizedBatch {
     pub records: Vec<Tokenized>,
     pub tokens: Vec<u32>,
+    pub mask: Vec<u8>,
     pub input: Option<Vec<u8>>,
 }
 
 /// Tokenizes `batch` in order into `records` and `tokens` (both empty, reused memory).
 pub(super) fn tokenize(
     batch: Batch,
-    tokenizer: &dyn Tokenizer,
-    options: &PreprocessOptions,
+    encoding: &Encoding<'_>,
     records: Vec<Tokenized>,
     tokens: Vec<u32>,
 ) -> TokenizedBatch {
+    let (tokenizer, options) = (encoding.tokenizer, encoding.options);
     let mut out = TokenizedBatch {
         records,
         tokens,
+        mask: Vec::new(),
         input: None,
     };
     // Room for the tokens at once (text takes over 2 bytes a token in every corpus here),
@@ -61,7 +82,11 @@ pub(super) fn tokenize(
                     Payload::Bad { reason, message } => bad(reason, message),
                     Payload::Str(text) => encode(&text, tokenizer, options, &mut out.tokens),
                     Payload::Text(bytes) => text(&bytes, tokenizer, options, &mut out.tokens),
+                    Payload::Json { format, value } => {
+                        structured(format, &value, encoding, &mut out.tokens, &mut out.mask)
+                    }
                 };
+                mask_plain_text(encoding, &outcome, &mut out);
                 out.records.push(Tokenized {
                     source: record.source,
                     line: record.line,
@@ -76,12 +101,26 @@ pub(super) fn tokenize(
                 } else if bytes.iter().all(u8::is_ascii_whitespace) {
                     // A blank line is not a record.
                     continue;
+                } else if chunk.format == RecordFormat::PromptCompletion {
+                    json_pair(bytes, encoding, &mut out.tokens, &mut out.mask)
+                } else if chunk.format != RecordFormat::Text {
+                    match serde_json::from_slice(bytes) {
+                        Ok(value) => structured(
+                            chunk.format,
+                            &value,
+                            encoding,
+                            &mut out.tokens,
+                            &mut out.mask,
+                        ),
+                        Err(e) => bad("malformed_json", format!("malformed JSON: {e}")),
+                    }
                 } else {
                     match json_text(bytes, &options.text_field, scratch) {
                         Ok(text) => encode(text, tokenizer, options, &mut out.tokens),
                         Err(outcome) => outcome,
                     }
                 };
+                mask_plain_text(encoding, &outcome, &mut out);
                 out.records.push(Tokenized {
                     source: chunk.source,
                     line,
@@ -106,6 +145,9 @@ thread_local! {
     /// batch: grown afresh in every batch, it made the allocator sweep the tokenizer's
     /// small freed blocks at each step (2 % of a run).
     static DECODED: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The same for the prompt and the completion of a prompt/completion line.
+    static PAIR_DECODED: RefCell<(String, String)> =
+        const { RefCell::new((String::new(), String::new())) };
 }
 
 /// Raw text bytes, which must be UTF-8.
@@ -146,6 +188,176 @@ fn encode(
     Outcome::Tokens {
         tokens: tokens.len() - start,
         text_bytes: text.len(),
+        trained: tokens.len() - start,
+        edges_inside_tokens: 0,
+    }
+}
+
+/// In a dataset with masks, a plain-text record's tokens are all trained on: its mask is
+/// filled up to its tokens.
+fn mask_plain_text(encoding: &Encoding<'_>, outcome: &Outcome, out: &mut TokenizedBatch) {
+    if encoding.masked && matches!(outcome, Outcome::Tokens { .. }) {
+        out.mask.resize(out.tokens.len(), 1);
+    }
+}
+
+/// A structured record through its format's encoder: `prepend` (not trained: nothing
+/// predicts it), the encoder's ids and mask, then `append` (trained: the end of a
+/// completion or conversation is learnt).
+fn structured(
+    format: RecordFormat,
+    record: &serde_json::Value,
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+) -> Outcome {
+    let encoders = &encoding.options.encoders;
+    let encoder: &dyn RecordEncoder = match format {
+        RecordFormat::PromptCompletion => {
+            let fields = string_field(record, "prompt")
+                .and_then(|prompt| Ok((prompt, string_field(record, "completion")?)));
+            return match fields {
+                Ok((prompt, completion)) => pair(prompt, completion, encoding, tokens, mask),
+                Err(fault) => Outcome::Bad {
+                    reason: fault.reason,
+                    message: fault.message,
+                },
+            };
+        }
+        RecordFormat::Messages => match &encoders.messages {
+            Some(encoder) => encoder.as_ref(),
+            // Refused before the run started.
+            None => unreachable!("conversations without a chat template"),
+        },
+        RecordFormat::Text => unreachable!("plain text is not a structured record"),
+    };
+    let encoded = encoder.encode(record, encoding.tokenizer);
+    let text_bytes = text_bytes(record);
+    framed(encoding, tokens, mask, text_bytes, |tokens, mask| {
+        let MaskedIds {
+            ids,
+            mask: trained,
+            edges_inside_tokens,
+        } = encoded?;
+        tokens.extend_from_slice(&ids);
+        mask.extend(trained.iter().map(|&t| u8::from(t)));
+        Ok(edges_inside_tokens)
+    })
+}
+
+/// A prompt/completion pair through seqpack's own encoder, which writes into the batch.
+fn pair(
+    prompt: &str,
+    completion: &str,
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+) -> Outcome {
+    let encoder = &encoding.options.encoders.prompt_completion;
+    let text_bytes = prompt.len() + completion.len();
+    framed(encoding, tokens, mask, text_bytes, |tokens, mask| {
+        encoder.encode_into(prompt, completion, encoding.tokenizer, tokens, mask)
+    })
+}
+
+/// `encode` (which appends a record's ids and mask, and returns its edges inside tokens)
+/// between `prepend` and `append`, as the outcome of a record of `text_bytes` bytes of
+/// text; on a fault, or without ids, nothing is left appended.
+fn framed(
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+    text_bytes: usize,
+    encode: impl FnOnce(&mut Vec<u32>, &mut Vec<u8>) -> Result<u64, RecordFault>,
+) -> Outcome {
+    let options = encoding.options;
+    let start = tokens.len();
+    tokens.extend(options.prepend);
+    mask.extend(options.prepend.map(|_| 0));
+    let encoded = encode(tokens, mask);
+    let empty = tokens.len() == start + usize::from(options.prepend.is_some());
+    let edges_inside_tokens = match encoded {
+        Ok(_) if empty => {
+            tokens.truncate(start);
+            mask.truncate(start);
+            return Outcome::Bad {
+                reason: "empty",
+                message: "empty document".into(),
+            };
+        }
+        Ok(edges) => edges,
+        Err(fault) => {
+            tokens.truncate(start);
+            mask.truncate(start);
+            return Outcome::Bad {
+                reason: fault.reason,
+                message: fault.message,
+            };
+        }
+    };
+    tokens.extend(options.append);
+    mask.extend(options.append.map(|_| 1));
+    Outcome::Tokens {
+        tokens: tokens.len() - start,
+        text_bytes,
+        trained: mask[start..].iter().filter(|&&m| m != 0).count(),
+        edges_inside_tokens,
+    }
+}
+
+/// The `prompt` and `completion` of a JSONL line, found as plain text's field is (without
+/// parsing the rest of the line), and encoded.
+fn json_pair(
+    bytes: &[u8],
+    encoding: &Encoding<'_>,
+    tokens: &mut Vec<u32>,
+    mask: &mut Vec<u8>,
+) -> Outcome {
+    let bad = |reason, message| Outcome::Bad { reason, message };
+    let line = match std::str::from_utf8(bytes) {
+        Ok(line) => line,
+        Err(e) => return bad("invalid_utf8", invalid_utf8(&e)),
+    };
+    PAIR_DECODED.with_borrow_mut(|(prompt_scratch, completion_scratch)| {
+        let field = |name: &str, scratch| {
+            text_field(line, name, scratch).map_err(|error| match error {
+                FieldError::Malformed(message) => {
+                    bad("malformed_json", format!("malformed JSON: {message}"))
+                }
+                FieldError::Missing | FieldError::NotAString("null") => {
+                    bad("missing_field", format!("no field {name:?}"))
+                }
+                FieldError::NotAString(kind) => bad(
+                    "not_a_string",
+                    format!("field {name:?} is not a string but {kind}"),
+                ),
+            })
+        };
+        let prompt = match field("prompt", prompt_scratch) {
+            Ok(prompt) => prompt,
+            Err(outcome) => return outcome,
+        };
+        let completion = match field("completion", completion_scratch) {
+            Ok(completion) => completion,
+            Err(outcome) => return outcome,
+        };
+        let outcome = pair(prompt, completion, encoding, tokens, mask);
+        for scratch in [prompt_scratch, completion_scratch] {
+            if scratch.capacity() > MAX_KEPT_DECODED {
+                *scratch = String::new();
+            }
+        }
+        outcome
+    })
+}
+
+/// The bytes of every string in a record: its text, as `total_text_bytes` counts it.
+fn text_bytes(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::String(text) => text.len(),
+        serde_json::Value::Array(items) => items.iter().map(text_bytes).sum(),
+        serde_json::Value::Object(fields) => fields.values().map(text_bytes).sum(),
+        _ => 0,
     }
 }
 

@@ -36,13 +36,16 @@ pub(super) const RECORD_BATCH_TOKENS: u64 = 1 << 20;
 
 impl Sink<'_> {
     /// Appends a batch of tokenized records (leaving `records` empty), whose documents'
-    /// tokens are `tokens` end to end, closing shards as they fill.
+    /// tokens are `tokens` end to end (their loss masks `mask`, in a dataset with masks),
+    /// closing shards as they fill.
     pub fn append(
         &mut self,
         records: &mut Vec<Tokenized>,
         tokens: &[u32],
+        mask: &[u8],
         progress: &mut Progress,
     ) -> Result<()> {
+        let masked = self.pending.has_loss_mask();
         let mut next_tokens = 0;
         for Tokenized {
             source,
@@ -58,15 +61,24 @@ impl Sink<'_> {
                 Outcome::Tokens {
                     tokens: count,
                     text_bytes,
+                    trained,
+                    edges_inside_tokens,
                 } => {
-                    let ids = &tokens[next_tokens..next_tokens + count];
+                    let range = next_tokens..next_tokens + count;
+                    let ids = &tokens[range.clone()];
+                    let mask = masked.then(|| &mask[range]);
                     next_tokens += count;
+                    if masked {
+                        self.state.trained_tokens += trained as u64;
+                        self.state.records_with_nothing_to_train += u64::from(trained == 0);
+                        self.state.edges_inside_tokens += edges_inside_tokens;
+                    }
                     progress.documents += 1;
                     progress.tokens += count as u64;
                     progress.text_bytes += text_bytes as u64;
                     self.state.text_bytes += text_bytes as u64;
                     self.state.histogram.add(count as u64);
-                    self.pending.push(ids, source, line);
+                    self.pending.push(ids, mask, source, line);
                     let written = self.shard.as_ref().map_or(0, ShardWriter::tokens);
                     if written + self.pending.tokens() >= self.options.shard_tokens {
                         self.flush(Some((source, line)))?;
@@ -113,6 +125,7 @@ impl Sink<'_> {
                 self.out,
                 self.state.shards.len(),
                 self.state.next_doc_id,
+                self.pending.has_loss_mask(),
             )?),
         };
         shard.append(&mut self.pending, self.sources)

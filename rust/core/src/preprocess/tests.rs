@@ -9,7 +9,7 @@ use arrow_array::types::{UInt32Type, UInt64Type};
 use super::*;
 
 /// One token per byte: enough to check plumbing, order and counts.
-struct Bytes;
+pub(super) struct Bytes;
 
 impl Tokenizer for Bytes {
     fn implementation(&self) -> crate::tokenize::Implementation {
@@ -47,7 +47,7 @@ pub(super) fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn write(path: &Path, bytes: &[u8]) -> PathBuf {
+pub(super) fn write(path: &Path, bytes: &[u8]) -> PathBuf {
     std::fs::write(path, bytes).unwrap();
     path.to_path_buf()
 }

@@ -73,6 +73,15 @@ impl Dataset {
                 manifest.total_rows, manifest.total_tokens
             )));
         }
+        let store = TokenStore::from_shards(shards);
+        let masked_rows = store.has_loss_mask();
+        if masked_rows != (manifest.loss_mask.is_some() && rows > 0) {
+            return Err(bad_manifest(if masked_rows {
+                "the shards have a loss_mask column, but the manifest records no loss_mask".into()
+            } else {
+                "the manifest records a loss_mask, but the shards have no loss_mask column".into()
+            }));
+        }
         let tokenizer = raw_manifest
             .get("tokenizer")
             .unwrap_or(&serde_json::Value::Null);
@@ -82,7 +91,7 @@ impl Dataset {
             manifest,
             raw_manifest,
             fingerprint,
-            store: Arc::new(TokenStore::from_shards(shards)),
+            store: Arc::new(store),
         })
     }
 

@@ -8,8 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 pub const FORMAT_NAME: &str = "seqpack-dataset";
-/// Bumped on any change that an older reader would misread.
+/// Bumped on any change that an older reader would misread. Datasets without loss masks
+/// keep version 1, so they stay byte-identical to those of earlier versions.
 pub const FORMAT_VERSION: u32 = 1;
+/// The version of datasets with a `loss_mask` column: a reader of version 1 would ignore
+/// the column and train on every token.
+pub const LOSS_MASK_FORMAT_VERSION: u32 = 2;
+/// The newest version this seqpack reads.
+pub const NEWEST_FORMAT_VERSION: u32 = LOSS_MASK_FORMAT_VERSION;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -29,6 +35,27 @@ pub struct Manifest {
     pub sources: Vec<String>,
     /// The options the dataset was made with, for provenance.
     pub options: BTreeMap<String, serde_json::Value>,
+    /// How the loss masks were made and what they hold; only in datasets with masks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_mask: Option<LossMaskInfo>,
+}
+
+/// The loss masks of a dataset (`format_version` 2): which encoder made them from which
+/// record formats, and what they hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LossMaskInfo {
+    /// Each source's record format (`text`, `messages`, `prompt-completion`), in the order
+    /// of `sources`. Plain-text records are trained on whole.
+    pub formats: Vec<String>,
+    /// The fingerprint of the encoder of each structured format used (see
+    /// `chat::RecordEncoder::fingerprint`).
+    pub encoders: BTreeMap<String, String>,
+    /// Tokens whose mask is true.
+    pub trained_tokens: u64,
+    /// Records kept whose mask is false everywhere.
+    pub records_with_nothing_to_train: u64,
+    /// Mask edges that fell inside a token, resolved by the encoder's rule.
+    pub edges_inside_tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,10 +132,10 @@ impl Manifest {
             )));
         }
         match version {
-            Some(version) if version <= u64::from(FORMAT_VERSION) => {}
+            Some(version) if version <= u64::from(NEWEST_FORMAT_VERSION) => {}
             Some(version) => {
                 return Err(bad(format!(
-                    "format version {version} is newer than this seqpack reads ({FORMAT_VERSION}); upgrade seqpack"
+                    "format version {version} is newer than this seqpack reads ({NEWEST_FORMAT_VERSION}); upgrade seqpack"
                 )));
             }
             None => return Err(bad("format_version is not a non-negative integer".into())),

@@ -6,7 +6,11 @@
 //! 2^31 tokens per array), `length: uint32` (so lengths are a zero-copy column), `doc_id:
 //! uint64` (the document's index in the dataset), `source: string` (the input file) and
 //! `line: uint64` (1-based record number in that file: the line for JSONL and line-wise text,
-//! the row for Arrow, 1 for a whole-file document).
+//! the row for Arrow, 1 for a whole-file document). A dataset made from conversations or
+//! prompt/completion records (format version 2) also has `loss_mask: large_list<uint8>`,
+//! one byte per token (1: trained on) with the same offsets as `input_ids`: a row's mask is
+//! a zero-copy `uint8` slice for pyarrow and numpy (viewed as `bool`), as its tokens are.
+//! The manifest's `loss_mask` says how the masks were made and counts what they hold.
 //!
 //! A packed dataset (`seqpack pack DIR --out`) has one row per pack instead: `input_ids` of
 //! exactly the row length (real tokens, then padding), `seq_lengths: list<uint32>` (the
@@ -28,7 +32,8 @@ pub(crate) use dataset::is_plain_file_name;
 pub use dataset::{Dataset, Verify};
 pub use fingerprint::dataset_fingerprint;
 pub use manifest::{
-    FORMAT_NAME, FORMAT_VERSION, LengthHistogram, Manifest, ShardEntry, TokenizerInfo,
+    FORMAT_NAME, FORMAT_VERSION, LOSS_MASK_FORMAT_VERSION, LengthHistogram, LossMaskInfo, Manifest,
+    NEWEST_FORMAT_VERSION, ShardEntry, TokenizerInfo,
 };
 pub use reader::TokenStore;
 pub use writer::{PackedRow, Row, ShardBuilder, ShardWriter, write_packed_shard, write_shard};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::UInt32Type;
+use arrow_array::types::{UInt8Type, UInt32Type};
 use arrow_array::{Array, LargeListArray, ListArray, RecordBatch};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
@@ -44,6 +44,9 @@ struct Chunk {
     input_ids: LargeListArray,
     /// Per-row document lengths of a packed dataset, when the shard has that column.
     seq_lengths: Option<ListArray>,
+    /// Per-token loss masks (1: trained on), when the shard has that column; validated to
+    /// have the offsets of `input_ids`.
+    loss_mask: Option<LargeListArray>,
 }
 
 impl TokenStore {
@@ -90,6 +93,22 @@ impl TokenStore {
     pub fn seq_lengths(&self, row: u64) -> Result<Option<&[u32]>> {
         let (chunk, local) = self.locate(row)?;
         Ok(chunk.seq_lengths.as_ref().map(|list| list_row(list, local)))
+    }
+
+    /// The loss mask of row `row` (one byte per token, nonzero where trained on), or `None`
+    /// when the shards have no `loss_mask` column (every token is trained on).
+    pub fn loss_mask(&self, row: u64) -> Result<Option<&[u8]>> {
+        let (chunk, local) = self.locate(row)?;
+        Ok(chunk.loss_mask.as_ref().map(|list| {
+            let offsets = list.value_offsets();
+            let values = list.values().as_primitive::<UInt8Type>().values();
+            &values[offsets[local] as usize..offsets[local + 1] as usize]
+        }))
+    }
+
+    /// Whether the rows have loss masks.
+    pub fn has_loss_mask(&self) -> bool {
+        self.chunks.iter().any(|chunk| chunk.loss_mask.is_some())
     }
 
     /// Tokens per row, in order.
@@ -252,10 +271,38 @@ impl Chunk {
                 Some(list)
             }
         };
+        let loss_mask = match batch.column_by_name("loss_mask") {
+            None => None,
+            Some(column) => {
+                let list = column
+                    .as_list_opt::<i64>()
+                    .filter(|list| list.values().as_primitive_opt::<UInt8Type>().is_some())
+                    .filter(|list| list.null_count() == 0 && list.values().null_count() == 0)
+                    .ok_or_else(|| {
+                        bad("loss_mask is not a large_list<uint8> column without nulls".into())
+                    })?
+                    .clone();
+                let (mask_offsets, token_offsets) =
+                    (list.value_offsets(), input_ids.value_offsets());
+                let rows_differ = mask_offsets
+                    .windows(2)
+                    .zip(token_offsets.windows(2))
+                    .position(|(m, t)| m[1] - m[0] != t[1] - t[0]);
+                if let Some(row) = rows_differ {
+                    return Err(bad(format!(
+                        "row {row}: loss_mask is not as long as input_ids"
+                    )));
+                }
+                check_offsets(mask_offsets, list.values().len())
+                    .map_err(|m| bad(format!("loss_mask {m}")))?;
+                Some(list)
+            }
+        };
         Ok(Chunk {
             batch,
             input_ids,
             seq_lengths,
+            loss_mask,
         })
     }
 }
@@ -391,6 +438,7 @@ mod tests {
                     .collect(),
                 source: 0,
                 line: 1,
+                loss_mask: None,
             })
             .collect()
     }

@@ -93,6 +93,7 @@ fn write_original(dir: &Path, packed: bool) -> (Vec<Vec<u8>>, Value) {
             tokens: (0..n as u32).map(|i| d as u32 * 10 + i).collect(),
             source: 0,
             line: d as u64 + 1,
+            loss_mask: None,
         })
         .collect();
     let packed_rows = [PackedRow {
@@ -128,6 +129,7 @@ fn write_original(dir: &Path, packed: bool) -> (Vec<Vec<u8>>, Value) {
         skipped: Default::default(),
         sources,
         options: Default::default(),
+        loss_mask: None,
     };
     manifest.write(&dir.join(MANIFEST)).unwrap();
     let shards = manifest

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{LargeListBuilder, ListBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt32Type};
 use arrow_array::{
-    Array, ArrayRef, LargeListArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+    ArrayRef, LargeListArray, RecordBatch, StringArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::OffsetBuffer;
 use arrow_ipc::writer::FileWriter;
@@ -24,25 +26,40 @@ pub struct Row {
     pub source: u32,
     /// 1-based record number in the source (see the module documentation).
     pub line: u64,
+    /// Which tokens are trained on, in a dataset with loss masks.
+    pub loss_mask: Option<Vec<bool>>,
 }
 
-fn schema() -> Arc<Schema> {
-    let item = Arc::new(Field::new("item", DataType::UInt32, false));
+/// The schema of a dataset's shards; with `loss_mask`, also that column, and the format
+/// version of datasets with loss masks.
+fn schema(loss_mask: bool) -> Arc<Schema> {
+    let item = |t: DataType| Arc::new(Field::new("item", t, false));
     let mut metadata = std::collections::HashMap::new();
-    metadata.insert(
-        "seqpack.format_version".to_string(),
-        super::FORMAT_VERSION.to_string(),
-    );
-    Arc::new(
-        Schema::new(vec![
-            Field::new("input_ids", DataType::LargeList(item), false),
-            Field::new("length", DataType::UInt32, false),
-            Field::new("doc_id", DataType::UInt64, false),
-            Field::new("source", DataType::Utf8, false),
-            Field::new("line", DataType::UInt64, false),
-        ])
-        .with_metadata(metadata),
-    )
+    let version = if loss_mask {
+        super::LOSS_MASK_FORMAT_VERSION
+    } else {
+        super::FORMAT_VERSION
+    };
+    metadata.insert("seqpack.format_version".to_string(), version.to_string());
+    let mut fields = vec![
+        Field::new(
+            "input_ids",
+            DataType::LargeList(item(DataType::UInt32)),
+            false,
+        ),
+        Field::new("length", DataType::UInt32, false),
+        Field::new("doc_id", DataType::UInt64, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("line", DataType::UInt64, false),
+    ];
+    if loss_mask {
+        fields.push(Field::new(
+            "loss_mask",
+            DataType::LargeList(item(DataType::UInt8)),
+            false,
+        ));
+    }
+    Arc::new(Schema::new(fields).with_metadata(metadata))
 }
 
 /// Writes shard `index` of `dir` atomically (temporary file, sync, rename). Its rows get
@@ -55,9 +72,14 @@ pub fn write_shard(
     sources: &[String],
 ) -> Result<ShardEntry> {
     let tokens = rows.iter().map(|r| r.tokens.len()).sum();
-    let mut shard = ShardBuilder::with_capacity(tokens);
+    let masked = rows.iter().any(|r| r.loss_mask.is_some());
+    let mut shard = ShardBuilder::with_capacity(tokens, masked);
     for row in rows {
-        shard.push(&row.tokens, row.source, row.line);
+        let mask: Option<Vec<u8>> = masked.then(|| match &row.loss_mask {
+            Some(mask) => mask.iter().map(|&m| u8::from(m)).collect(),
+            None => vec![1; row.tokens.len()],
+        });
+        shard.push(&row.tokens, mask.as_deref(), row.source, row.line);
     }
     shard.write(dir, index, first_doc_id, sources)
 }
@@ -75,6 +97,9 @@ pub struct ShardBuilder {
     /// Index of each row's source in the names given when the rows are written.
     sources: Vec<u32>,
     lines: Vec<u64>,
+    /// The rows' loss masks end to end (1: trained), parallel to `tokens`, in a dataset
+    /// with loss masks.
+    loss_mask: Option<Vec<u8>>,
 }
 
 impl ShardBuilder {
@@ -82,17 +107,37 @@ impl ShardBuilder {
     /// pages: on a host that takes freed memory back, as this one does, faulting a huge page
     /// back in cost 2–3× as much as its 4 KiB pages (134 MiB filled again: 243–311 ms against
     /// 71–130 ms).
-    pub fn with_capacity(tokens: usize) -> Self {
+    /// With `loss_mask`, every row has a loss mask.
+    pub fn with_capacity(tokens: usize, loss_mask: bool) -> Self {
         ShardBuilder {
             tokens: Vec::with_capacity(tokens),
             offsets: vec![0],
             sources: Vec::new(),
             lines: Vec::new(),
+            loss_mask: loss_mask.then(|| Vec::with_capacity(tokens)),
         }
     }
 
-    /// Appends one document's row: its tokens, its source file and its line there.
-    pub fn push(&mut self, tokens: &[u32], source: u32, line: u64) {
+    /// Whether the rows have loss masks.
+    pub fn has_loss_mask(&self) -> bool {
+        self.loss_mask.is_some()
+    }
+
+    /// Appends one document's row: its tokens, its loss mask (one byte per token, 1 where
+    /// trained; given exactly when the builder has masks), its source file and its line
+    /// there.
+    ///
+    /// # Panics
+    /// If `mask` is given to a builder without masks or the other way round, or its length
+    /// differs from the tokens'.
+    pub fn push(&mut self, tokens: &[u32], mask: Option<&[u8]>, source: u32, line: u64) {
+        match (&mut self.loss_mask, mask) {
+            (Some(masks), Some(mask)) if mask.len() == tokens.len() => {
+                masks.extend_from_slice(mask);
+            }
+            (None, None) => {}
+            _ => panic!("a row's loss mask must match its tokens and the shard's columns"),
+        }
         self.tokens.extend_from_slice(tokens);
         self.offsets.push(self.tokens.len() as i64);
         self.sources.push(source);
@@ -116,7 +161,7 @@ impl ShardBuilder {
         first_doc_id: u64,
         sources: &[String],
     ) -> Result<ShardEntry> {
-        let mut shard = ShardWriter::create(dir, index, first_doc_id)?;
+        let mut shard = ShardWriter::create(dir, index, first_doc_id, self.has_loss_mask())?;
         shard.append(self, sources)?;
         shard.finish()
     }
@@ -137,32 +182,53 @@ impl ShardBuilder {
         let item = Arc::new(Field::new("item", DataType::UInt32, false));
         let input_ids = LargeListArray::new(item, offsets, Arc::new(values), None);
         let line = UInt64Array::new(std::mem::take(&mut self.lines).into(), None);
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(input_ids),
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(input_ids.clone()),
             Arc::new(length),
             Arc::new(doc_id),
             Arc::new(source),
             Arc::new(line),
         ];
+        if let Some(masks) = &mut self.loss_mask {
+            // The same offsets as the tokens': a row's mask is as long as its tokens.
+            let values = UInt8Array::new(std::mem::take(masks).into(), None);
+            let item = Arc::new(Field::new("item", DataType::UInt8, false));
+            let mask =
+                LargeListArray::new(item, input_ids.offsets().clone(), Arc::new(values), None);
+            columns.push(Arc::new(mask));
+        }
         self.sources.clear();
-        RecordBatch::try_new(schema(), columns).expect("columns match the schema")
+        RecordBatch::try_new(schema(self.loss_mask.is_some()), columns)
+            .expect("columns match the schema")
     }
 
     /// Takes back the token memory of a written batch from [`ShardBuilder::take_batch`]
     /// (a fresh vector should anything else still hold it).
     fn reclaim(&mut self, batch: RecordBatch) {
-        let input_ids = batch.column(0).to_data();
+        let input_ids = batch.column(0).clone();
+        let loss_mask = batch.column_by_name("loss_mask").cloned();
         drop(batch);
-        let (.., mut children) = input_ids.into_parts();
-        let (.., buffers, _) = children.pop().expect("a list has its values").into_parts();
-        let mut tokens = buffers
-            .into_iter()
-            .next()
-            .and_then(|values| values.into_vec::<u32>().ok())
-            .unwrap_or_default();
-        tokens.clear();
-        self.tokens = tokens;
+        self.tokens = list_values::<UInt32Type>(input_ids);
+        if let (Some(masks), Some(loss_mask)) = (&mut self.loss_mask, loss_mask) {
+            *masks = list_values::<UInt8Type>(loss_mask);
+        }
     }
+}
+
+/// The values of a large list column as an empty vector with their memory (a fresh one
+/// should anything else still hold it).
+fn list_values<T: ArrowPrimitiveType>(column: ArrayRef) -> Vec<T::Native> {
+    let values = column.as_list::<i64>().values().clone();
+    drop(column);
+    let primitive = values.as_primitive::<T>().clone();
+    drop(values);
+    let (_, buffer, _) = primitive.into_parts();
+    let mut values = buffer
+        .into_inner()
+        .into_vec::<T::Native>()
+        .unwrap_or_default();
+    values.clear();
+    values
 }
 
 /// A shard being written, a record batch at a time, so that its rows need not all be held
@@ -176,13 +242,15 @@ pub struct ShardWriter {
     first_doc_id: u64,
     rows: u64,
     tokens: u64,
+    /// Whether the shard has the `loss_mask` column.
+    loss_mask: bool,
 }
 
 impl ShardWriter {
     /// Starts shard `index` of `dir` (as a temporary file), its first row being document
-    /// `first_doc_id`.
-    pub fn create(dir: &Path, index: usize, first_doc_id: u64) -> Result<Self> {
-        Self::open(dir, index, &schema(), first_doc_id)
+    /// `first_doc_id`; with `loss_mask`, the shard has that column.
+    pub fn create(dir: &Path, index: usize, first_doc_id: u64, loss_mask: bool) -> Result<Self> {
+        Self::open(dir, index, &schema(loss_mask), first_doc_id)
     }
 
     fn open(dir: &Path, index: usize, schema: &Schema, first_doc_id: u64) -> Result<Self> {
@@ -200,6 +268,7 @@ impl ShardWriter {
             first_doc_id,
             rows: 0,
             tokens: 0,
+            loss_mask: schema.column_with_name("loss_mask").is_some(),
         })
     }
 
@@ -210,6 +279,11 @@ impl ShardWriter {
             return Ok(());
         }
         let tokens = rows.tokens();
+        assert_eq!(
+            rows.has_loss_mask(),
+            self.loss_mask,
+            "rows with loss masks go to a shard that has the column, and only those"
+        );
         let batch = rows.take_batch(self.first_doc_id + self.rows, sources);
         let written = self.write(&batch, tokens);
         rows.reclaim(batch);
@@ -298,7 +372,7 @@ fn packed_schema() -> Arc<Schema> {
             Field::new("documents", DataType::List(item(DataType::UInt64)), false),
             Field::new("starts", DataType::List(item(DataType::UInt64)), false),
         ])
-        .with_metadata(schema().metadata().clone()),
+        .with_metadata(schema(false).metadata().clone()),
     )
 }
 

@@ -48,7 +48,10 @@ impl BpeTokenizer {
             .collect();
         let model = Model::new(&byte_vocab, &spec.merges, spec.ignore_merges, spec.unknown);
         let added = spec.added;
-        let vocab = Vocab::new(&spec.vocab, added.iter().map(|t| (t.content.as_str(), t.id)));
+        let vocab = Vocab::new(
+            &spec.vocab,
+            added.iter().map(|t| (t.content.as_str(), t.id)),
+        );
         Ok(BpeTokenizer {
             model,
             vocab,
