@@ -48,10 +48,19 @@ pub(crate) fn arrow_batches<R: Read + Seek + Send + 'static>(
     Ok(texts(path, batches, field))
 }
 
-/// Rows of the string column `field` of a Parquet file, decoding only that column.
-pub(crate) fn parquet_batches(path: &Path, file: File, field: &str) -> Result<TextBatches> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+/// Rows of the string column `field` of a Parquet file (of `row_groups` only, if given),
+/// decoding only that column.
+pub(crate) fn parquet_batches(
+    path: &Path,
+    file: File,
+    field: &str,
+    row_groups: Option<std::ops::Range<usize>>,
+) -> Result<TextBatches> {
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format_error(path, format!("not a readable Parquet file: {e}")))?;
+    if let Some(groups) = row_groups {
+        builder = builder.with_row_groups(groups.collect());
+    }
     let schema = builder.parquet_schema();
     let column = (0..schema.num_columns())
         .find(|&i| schema.column(i).path().parts() == [field])
