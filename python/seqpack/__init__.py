@@ -17,6 +17,7 @@ from seqpack.errors import (
 from seqpack.mixture import Mixture, Source
 from seqpack.packing import ALGORITHMS, Packing, lower_bound, pack
 from seqpack.preprocess import preprocess
+from seqpack.storage import fetch
 from seqpack.tokenizer import Tokenizer, train_bpe, train_bpe_files
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "UnsupportedTokenizerError",
     "__version__",
     "decompose",
+    "fetch",
     "lower_bound",
     "pack",
     "preprocess",

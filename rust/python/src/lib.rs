@@ -14,6 +14,7 @@ mod mixture;
 mod pack;
 mod preprocess;
 mod sampler;
+mod split;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -30,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ast::register(m)?;
     tokenizer::register(m)?;
     preprocess::register(m)?;
+    split::register(m)?;
     sampler::register(m)?;
     mixture::register(m)?;
     decompose::register(m)
