@@ -61,24 +61,28 @@ def files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
-def local_reference(corpus: list[Path], tokenizer: Path, out: Path, **options: Any) -> Path:
-    seqpack.preprocess(
-        corpus,
-        tokenizer,
-        out,
-        append_eos="<|endoftext|>",
-        shard_size=40_000,
-        split_size=SPLIT,
-        **options,
-    )
+@pytest.fixture(scope="session")
+def reference(
+    corpus: list[Path], tokenizer: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The corpus preprocessed locally: what every run on the cluster must write."""
+    out = tmp_path_factory.mktemp("ray-reference") / "local"
+    seqpack.preprocess(corpus, tokenizer, out, **OPTIONS)
     return out
+
+
+OPTIONS: dict[str, Any] = {
+    "append_eos": "<|endoftext|>",
+    "shard_size": 40_000,
+    "split_size": SPLIT,
+}
 
 
 @pytest.mark.usefixtures("ray_cluster")
 def test_ray_writes_the_local_dataset_byte_for_byte(
-    corpus: list[Path], tokenizer: Path, tmp_path: Path
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
 ) -> None:
-    local = local_reference(corpus, tokenizer, tmp_path / "local")
+    local = reference
     manifest = seqpack_ray.preprocess(
         corpus,
         tokenizer,
@@ -97,9 +101,9 @@ def test_ray_writes_the_local_dataset_byte_for_byte(
 
 @pytest.mark.usefixtures("ray_cluster")
 def test_a_task_killed_part_way_is_retried_to_the_same_dataset(
-    corpus: list[Path], tokenizer: Path, tmp_path: Path
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
 ) -> None:
-    local = local_reference(corpus, tokenizer, tmp_path / "local")
+    local = reference
     marker = tmp_path / "killed"
     seqpack_ray.preprocess(
         corpus,
@@ -144,8 +148,10 @@ print("finished")
 
 
 @pytest.mark.usefixtures("ray_cluster")
-def test_a_killed_driver_is_resumed(corpus: list[Path], tokenizer: Path, tmp_path: Path) -> None:
-    local = local_reference(corpus, tokenizer, tmp_path / "local")
+def test_a_killed_driver_is_resumed(
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+) -> None:
+    local = reference
     out = tmp_path / "ray"
     address = ray.get_runtime_context().gcs_address
     script = DRIVER.format(split=SPLIT)
@@ -192,6 +198,21 @@ def test_object_storage_in_and_out(
     fetched = seqpack.fetch(f"{s3}/datasets/ray", tmp_path / "fetched")
     assert files(fetched) == files(local)
     assert seqpack.Dataset(fetched).manifest["sources"] == uris
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_the_command_line_runs_on_the_cluster_it_is_given(
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+) -> None:
+    local = reference
+    address = ray.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "seqpack", "preprocess", *map(str, corpus)]
+    command += ["--tokenizer", str(tokenizer), "--out", str(tmp_path / "ray")]
+    command += ["--append-eos", "<|endoftext|>", "--shard-size", "40000"]
+    command += ["--split-size", str(SPLIT), "--ray", address]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert files(tmp_path / "ray") == files(local)
 
 
 def test_import_seqpack_does_not_import_ray() -> None:

@@ -138,7 +138,8 @@ def _split_bytes(plan: dict[str, Any], split: int) -> int:
 
 class _Target:
     """Where a run writes: a local (or shared) directory, written in place, or a URI,
-    written through local staging directories (one per task, one for the commit)."""
+    written through local staging directories (one per split, one for the commit): a split
+    is uploaded once whole, its result last."""
 
     def __init__(self, out: str | Path, run: str) -> None:
         self.out = out
@@ -166,10 +167,6 @@ class _Target:
                 return manifest
         return None
 
-    def staging(self) -> Path:
-        """The local directory a task of this run writes into."""
-        return Path(tempfile.gettempdir()) / f"seqpack-run-{self.run}"
-
     def run_split(
         self,
         plan: dict[str, Any],
@@ -192,14 +189,14 @@ class _Target:
             done: dict[str, Any] = json.loads(uploaded)
             if done["run"] == plan["run"]:
                 return done
-        local = self.staging()
-        result = _core.preprocess_split(
-            plan, split, start, local, tokenizer._core, options, progress=hook
-        )
-        storage.upload(local, self.out, [shard["file"] for shard in result["shards"]])
-        storage.upload(local, self.out, [name])
-        for shard in result["shards"]:
-            (local / shard["file"]).unlink(missing_ok=True)
+        # A split whose result is not uploaded yet is written afresh.
+        with tempfile.TemporaryDirectory(prefix=f"seqpack-split-{split:05}-") as staging:
+            local = Path(staging)
+            result = _core.preprocess_split(
+                plan, split, start, local, tokenizer._core, options, progress=hook
+            )
+            storage.upload(local, self.out, [shard["file"] for shard in result["shards"]])
+            storage.upload(local, self.out, [name])
         return result
 
     def commit(

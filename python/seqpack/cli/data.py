@@ -12,7 +12,7 @@ import numpy.typing as npt
 from seqpack.cli.common import add_command, options
 from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
-from seqpack.preprocess import INPUT_SUFFIXES, preprocess
+from seqpack.preprocess import DEFAULT_SPLIT_SIZE, INPUT_SUFFIXES, preprocess
 
 
 def add_commands(commands: Any) -> None:
@@ -33,6 +33,22 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--shard-size", type=int, default=1 << 25, metavar="TOKENS")
     p.add_argument("--on-error", choices=["fail", "skip"], default="fail")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    p.add_argument(
+        "--split-size",
+        type=int,
+        default=DEFAULT_SPLIT_SIZE,
+        metavar="BYTES",
+        help="input bytes per split (the same dataset locally and with --ray)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run one Ray task per split on the cluster at ADDRESS (default: the one "
+        "RAY_ADDRESS names, or a new local one); needs seqpack[ray]",
+    )
 
     s = add_command(commands, "stats", _run_stats)
     s.add_argument("dataset", metavar="DIR")
@@ -45,16 +61,15 @@ def _run_preprocess(args: argparse.Namespace) -> int:
     Tokenize the inputs (files, directories, globs) into a dataset directory, in parallel,
     with bounded memory, resumably.
     """
-    manifest = preprocess(
-        args.inputs,
-        args.tokenizer,
-        args.out,
-        **options(
-            args,
-            *("text_field", "lines", "append_eos", "prepend_bos", "workers", "shard_size"),
-            *("on_error", "resume"),
-        ),
+    common = options(
+        args,
+        *("text_field", "lines", "append_eos", "prepend_bos", "shard_size", "split_size"),
+        *("on_error", "resume"),
     )
+    if args.ray is None:
+        manifest = preprocess(args.inputs, args.tokenizer, args.out, workers=args.workers, **common)
+    else:
+        manifest = _preprocess_on_ray(args, common)
     skipped = manifest["skipped"]
     print(
         f"{args.out}: {manifest['total_rows']:,} documents, {manifest['total_tokens']:,} tokens "
@@ -65,6 +80,20 @@ def _run_preprocess(args: argparse.Namespace) -> int:
         + (", ".join(f"{n:,} {reason}" for reason, n in skipped.items()) if skipped else "none")
     )
     return 0
+
+
+def _preprocess_on_ray(args: argparse.Namespace, common: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import ray
+
+        import seqpack.ray
+    except ImportError as error:
+        raise InvalidInputError(f"--ray needs Ray: pip install 'seqpack[ray]' ({error})") from error
+    ray.init(address=args.ray or None)
+    remote_args = {"num_cpus": args.workers} if args.workers else None
+    return seqpack.ray.preprocess(
+        args.inputs, args.tokenizer, args.out, ray_remote_args=remote_args, **common
+    )
 
 
 def _run_stats(args: argparse.Namespace) -> int:
