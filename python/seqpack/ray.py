@@ -58,6 +58,7 @@ def preprocess(
     ray_remote_args: dict[str, Any] | None = None,
     max_retries: int = 3,
     progress: bool | None = None,
+    on_split: Callable[[int, float], object] | None = None,
 ) -> dict[str, Any]:
     """:func:`seqpack.preprocess` on the Ray cluster this process is connected to (one is
     started locally if none is), one task per split; returns the manifest.
@@ -68,7 +69,9 @@ def preprocess(
     journal; a driver that dies is resumed with ``resume=True``. ``out`` on a shared or
     local filesystem is written in place; a URI (``s3://`` …) is written by each task
     through a local staging directory, the manifest last. ``progress`` prints the splits
-    done and MB/s on stderr (default: when stderr is a terminal).
+    done and MB/s on stderr (default: when stderr is a terminal); ``on_split(split,
+    seconds)`` is called on the driver as each split's task returns, with the seconds the
+    task took.
     """
     started = time.perf_counter()
     tokenizer = load_tokenizer(tokenizer)
@@ -113,7 +116,9 @@ def preprocess(
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         k = pending.pop(ready[0])
-        results[k] = ray.get(ready[0])
+        results[k], seconds = ray.get(ready[0])
+        if on_split is not None:
+            on_split(k, seconds)
         done_bytes += _split_bytes(plan, k)
         if show:
             seconds = time.perf_counter() - started
@@ -236,11 +241,14 @@ def _count(shared: tuple[Any, ...], split: int) -> dict[str, Any]:
     return count
 
 
-def _tokenize(shared: tuple[Any, ...], split: int, start: dict[str, Any]) -> dict[str, Any]:
+def _tokenize(
+    shared: tuple[Any, ...], split: int, start: dict[str, Any]
+) -> tuple[dict[str, Any], float]:
+    began = time.perf_counter()
     plan, options, tokenizer, target = shared
     _local_inputs(plan, split)
     result: dict[str, Any] = target.run_split(plan, split, start, tokenizer, options)
-    return result
+    return result, time.perf_counter() - began
 
 
 def _fault_for_tests(split: int) -> Callable[[_core.PreprocessProgress], None] | None:

@@ -76,6 +76,7 @@ fn split_starts(
 /// `seqpack_core::preprocess::preprocess_split`); `progress` as for `preprocess`.
 #[pyfunction]
 #[pyo3(signature = (plan, split, start, out, tokenizer, options, *, progress = None))]
+#[allow(clippy::too_many_arguments)]
 fn preprocess_split(
     py: Python<'_>,
     plan: &Bound<'_, PyAny>,

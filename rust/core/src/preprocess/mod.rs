@@ -240,7 +240,7 @@ fn prepare_output(
             && manifest.options == options_record
     })?;
     Ok(match prepared {
-        output::Prepared::Finished(manifest) => Some(manifest),
+        output::Prepared::Finished(manifest) => Some(*manifest),
         output::Prepared::Write => None,
     })
 }

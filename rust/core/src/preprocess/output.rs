@@ -87,7 +87,7 @@ pub(crate) enum Prepared {
     /// Start (or go on) writing: each split goes on from its own journal or result.
     Write,
     /// A resumed run whose earlier attempt had finished: its manifest.
-    Finished(Manifest),
+    Finished(Box<Manifest>),
 }
 
 /// Checks the (locked) output directory. `finished_by_this_run` tells whether a finished
@@ -119,7 +119,7 @@ pub(crate) fn prepare(
         if !finished_by_this_run(&manifest) {
             return Err(other_run(out, "holds a dataset made"));
         }
-        return Ok(Prepared::Finished(manifest));
+        return Ok(Prepared::Finished(Box::new(manifest)));
     }
     let mut started = false;
     for name in &names {
