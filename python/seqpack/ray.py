@@ -104,8 +104,18 @@ def preprocess(
     splits = range(len(plan["splits"]))
     count = ray.remote(_count).options(**remote_args)
     counted = [count.remote(shared, k) for k in splits]
-    # In plan order: the first bad record of the inputs is the one reported.
-    counts = [ray.get(ref) for ref in counted]
+    # In plan order: the first bad record of the inputs is the one reported, before the
+    # failure of any count after it.
+    counts: list[dict[str, Any]] = []
+    for ref in counted:
+        counts.append(ray.get(ref))
+        if counts[-1]["first_bad"] is not None:
+            for rest in counted[len(counts) :]:
+                ray.cancel(rest)
+            # Never read: split_starts raises at the bad record first.
+            unread = len(counted) - len(counts)
+            counts += [{"lines": 0, "documents": 0, "first_bad": None}] * unread
+            break
     starts = _core.split_starts(plan, counts)
     tokenize = ray.remote(_tokenize).options(**remote_args)
     pending = {tokenize.remote(shared, k, starts[k]): k for k in splits}
