@@ -26,9 +26,9 @@ SPLIT = 256 << 10
 
 @pytest.fixture(scope="session")
 def ray_cluster(s3: str) -> Iterator[None]:
-    """One local Ray cluster for the whole session (2 CPUs, no dashboard), started after the
-    S3 server so that its workers see it too."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    """One new local Ray cluster for the whole session (2 CPUs, no dashboard; never one that
+    happens to run already), started after the S3 server so that its workers see it too."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
