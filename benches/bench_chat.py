@@ -157,11 +157,14 @@ def main() -> None:
             )
             / 1e6
         )
+        chats = work / "chat.jsonl"
+        chats.write_text(chat.read_text(encoding="utf-8") * args.repeat, encoding="utf-8")
         runs["seqpack conversations"] = lambda: seqpack_prepare(
-            chat, tokenizer, work / "chat-data", args.workers, chat_template=args.chat_template
+            chats, tokenizer, work / "chat-data", args.workers, chat_template=args.chat_template
         )
         runs["TRL SFT conversations"] = lambda: trl_prepare(chat, tokenizer, args.workers, template)
-        sizes["seqpack conversations"] = sizes["TRL SFT conversations"] = chat_mb
+        sizes["seqpack conversations"] = chat_mb * args.repeat
+        sizes["TRL SFT conversations"] = chat_mb
     times: dict[str, list[float]] = {name: [] for name in runs}
     results: dict[str, Any] = {}
     for _ in range(args.rounds):
@@ -210,6 +213,17 @@ def main() -> None:
         f"- prompt/completion / plain text MB/s: **{100 * vs_plain:.0f} %** (target ≥ 50 %)",
         f"- records with the same ids in both: {check['same_ids']:,} of {check['records']:,}; "
         f"with the same labels (trained tokens): {check['same_masks']:,}",
+        *(
+            [
+                "- conversations (text2sql-chat.jsonl, message text bytes, rendered with "
+                f"`{args.chat_template.name}`): seqpack / TRL throughput "
+                f"**{rate['seqpack conversations'] / rate['TRL SFT conversations']:.1f}×**, "
+                f"seqpack conversations / plain text MB/s "
+                f"**{100 * rate['seqpack conversations'] / rate['seqpack plain text']:.0f} %**",
+            ]
+            if args.chat_template is not None
+            else []
+        ),
         "",
         *machine_section(machine),
         "",

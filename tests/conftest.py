@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,32 @@ def loader_dataset(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         progress=False,
     )
     return root / "data"
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[str]:
+    """A real S3-compatible server (moto's) on 127.0.0.1 with one bucket; returns the bucket's
+    URI. pyarrow (and the Ray workers started after this) find it through the environment."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    saved = {k: os.environ.get(k) for k in S3_ENVIRONMENT}
+    os.environ.update(S3_ENVIRONMENT, AWS_ENDPOINT_URL=f"http://{host}:{port}")
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="seqpack")
+    yield "s3://seqpack"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+S3_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL": "",
+}

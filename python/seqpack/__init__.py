@@ -18,6 +18,7 @@ from seqpack.errors import (
 from seqpack.mixture import Mixture, Source
 from seqpack.packing import ALGORITHMS, Packing, lower_bound, pack
 from seqpack.preprocess import preprocess
+from seqpack.storage import fetch
 from seqpack.tokenizer import Tokenizer, train_bpe, train_bpe_files
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "__version__",
     "apply_chat_template",
     "decompose",
+    "fetch",
     "lower_bound",
     "pack",
     "preprocess",

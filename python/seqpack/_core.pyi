@@ -15,6 +15,7 @@ __all__ = [
     "DATASET_FORMAT_VERSION",
     "DECOMPOSITION_FORMAT",
     "DECOMPOSITION_FORMAT_VERSION",
+    "DEFAULT_SPLIT_SIZE",
     "INPUT_SUFFIXES",
     "LOADER_STATE_VERSION",
     "LOSS_MASK_FORMAT_VERSION",
@@ -45,8 +46,11 @@ __all__ = [
     "Tokenizer",
     "__version__",
     "balance_partition",
+    "begin_preprocess",
     "chat_template_beside",
     "checksum_file",
+    "commit_splits",
+    "count_split",
     "curriculum_odds",
     "curriculum_schedule",
     "decompose",
@@ -54,10 +58,14 @@ __all__ = [
     "loader_state",
     "lower_bound",
     "pack",
+    "plan_preprocess",
     "preprocess",
+    "preprocess_split",
     "read_decomposition_manifest",
     "read_documents",
     "resume_loader_state",
+    "split_result_name",
+    "split_starts",
     "spread_order",
     "sql_parse",
     "sql_tokens",
@@ -73,6 +81,7 @@ NNLSHP_MAX_CAPACITY: int
 DATASET_FORMAT: str
 DATASET_FORMAT_VERSION: int
 LOSS_MASK_FORMAT_VERSION: int
+DEFAULT_SPLIT_SIZE: int
 DECOMPOSITION_FORMAT: str
 DECOMPOSITION_FORMAT_VERSION: int
 INPUT_SUFFIXES: tuple[str, ...]
@@ -485,6 +494,8 @@ def preprocess(
     on_error: str = "fail",
     resume: bool = False,
     workers: int = 0,
+    split_size: int = 268435456,
+    source_names: Sequence[str] | None = None,
     progress: Callable[[PreprocessProgress], object] | None = None,
     format: str | None = None,
     train_on: str | None = None,
@@ -492,6 +503,42 @@ def preprocess(
     template_vars: dict[str, Any] | None = None,
     tokenizer_path: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]: ...
+
+# A run taken apart (seqpack.ray): plans, counts, starts and results are JSON-shaped data;
+# options are the keyword dict of `seqpack.preprocess`'s core options.
+def plan_preprocess(
+    inputs: Sequence[str | os.PathLike[str]], tokenizer: Tokenizer, options: dict[str, Any]
+) -> dict[str, Any]: ...
+def begin_preprocess(
+    plan: dict[str, Any],
+    out: str | os.PathLike[str],
+    tokenizer: Tokenizer,
+    options: dict[str, Any],
+) -> dict[str, Any] | None: ...
+def count_split(
+    plan: dict[str, Any], split: int, tokenizer: Tokenizer, options: dict[str, Any]
+) -> dict[str, Any]: ...
+def split_starts(
+    plan: dict[str, Any], counts: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]: ...
+def preprocess_split(
+    plan: dict[str, Any],
+    split: int,
+    start: dict[str, Any],
+    out: str | os.PathLike[str],
+    tokenizer: Tokenizer,
+    options: dict[str, Any],
+    *,
+    progress: Callable[[PreprocessProgress], object] | None = None,
+) -> dict[str, Any]: ...
+def commit_splits(
+    plan: dict[str, Any],
+    results: Sequence[dict[str, Any] | None],
+    out: str | os.PathLike[str],
+    tokenizer: Tokenizer,
+    options: dict[str, Any],
+) -> dict[str, Any]: ...
+def split_result_name(split: int) -> str: ...
 
 @final
 class PreprocessProgress:

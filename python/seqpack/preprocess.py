@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from seqpack import _core
+from seqpack import _core, storage
 from seqpack.chat import TRAIN_ON, TrainOn
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import Tokenizer
 
 __all__ = [
+    "DEFAULT_SPLIT_SIZE",
     "INPUT_SUFFIXES",
     "RECORD_FORMATS",
     "TRAIN_ON",
@@ -37,6 +38,9 @@ RecordFormat = Literal["text", "messages", "prompt-completion"]
 
 PathLike = str | os.PathLike[str]
 
+# Input bytes per split (see `seqpack.ray`): the same plan locally and on a cluster.
+DEFAULT_SPLIT_SIZE: int = _core.DEFAULT_SPLIT_SIZE
+
 # Threads per core beyond which more workers only cost memory and switching.
 WORKERS_PER_CORE = 4
 
@@ -52,6 +56,7 @@ def preprocess(
     prepend_bos: str | None = None,
     workers: int | None = None,
     shard_size: int = 1 << 25,
+    split_size: int = DEFAULT_SPLIT_SIZE,
     on_error: Literal["fail", "skip"] = "fail",
     resume: bool = False,
     progress: bool | None = None,
@@ -84,42 +89,95 @@ def preprocess(
     dataset stores a loss mask per token (``train_on``: ``"assistant"`` for conversations
     and ``"completion"`` for pairs by default, or ``"all"``); ``append_eos`` is trained on,
     ``prepend_bos`` is not. Plain-text files beside them are trained on whole.
+
+    Inputs are cut into splits of ``split_size`` bytes (line-wise files at line starts,
+    Parquet at row groups; compressed and other files whole), and no shard holds rows of two
+    splits: :func:`seqpack.ray.preprocess` with the same ``split_size`` writes the same
+    dataset byte for byte. ``inputs`` and ``out`` may be URIs (``s3://``, ``gs://``,
+    ``file://``, see :mod:`seqpack.storage`): inputs are copied locally first and keep their
+    URIs as names; the dataset is uploaded shard by shard, the manifest last.
     """
-    paths = expand_inputs(inputs)
-    if not isinstance(tokenizer, Tokenizer):
-        if not Path(tokenizer).is_file():
-            raise InvalidInputError(f"{tokenizer}: no such tokenizer file")
-        tokenizer = Tokenizer.from_file(tokenizer)
+    tokenizer = load_tokenizer(tokenizer)
     ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
     if workers is not None and workers < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
     workers = _clamped_workers(workers)
-    if shard_size < 1:
-        raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size}")
+    check_sizes(shard_size, split_size)
+    paths, names = resolve_inputs(inputs)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _ProgressBar() if show else None
-    manifest = _core.preprocess(
-        paths,
-        out,
-        tokenizer._core,
-        text_field=text_field,
-        lines=lines,
-        prepend=ids["prepend_bos"],
-        append=ids["append_eos"],
-        shard_size=shard_size,
-        on_error=on_error,
-        resume=resume,
-        workers=workers or 0,
-        progress=bar,
-        format=format,
-        train_on=train_on,
-        chat_template=None if chat_template is None else Path(chat_template),
-        template_vars=None if template_vars is None else dict(template_vars),
-        tokenizer_path=tokenizer.path,
-    )
+
+    def run(local_out: Path) -> dict[str, Any]:
+        manifest: dict[str, Any] = _core.preprocess(
+            paths,
+            local_out,
+            tokenizer._core,
+            text_field=text_field,
+            lines=lines,
+            prepend=ids["prepend_bos"],
+            append=ids["append_eos"],
+            shard_size=shard_size,
+            on_error=on_error,
+            resume=resume,
+            workers=workers or 0,
+            split_size=split_size,
+            source_names=names,
+            progress=bar,
+            format=format,
+            train_on=train_on,
+            chat_template=None if chat_template is None else Path(chat_template),
+            template_vars=None if template_vars is None else dict(template_vars),
+            tokenizer_path=tokenizer.path,
+        )
+        return manifest
+
+    if storage.is_uri(out):
+        uri = str(out)
+        storage.check_empty_output(uri, resume=resume)
+        with storage.staged_output(uri) as local_out:
+            manifest = run(local_out)
+            storage.upload_dataset(local_out, uri)
+    else:
+        manifest = run(Path(out))
     if bar is not None:
         bar.close()
     return manifest
+
+
+def load_tokenizer(tokenizer: Tokenizer | PathLike) -> Tokenizer:
+    """``tokenizer`` itself, or the tokenizer of the ``tokenizer.json`` it names."""
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer
+    if not Path(tokenizer).is_file():
+        raise InvalidInputError(f"{tokenizer}: no such tokenizer file")
+    return Tokenizer.from_file(tokenizer)
+
+
+def check_sizes(shard_size: int, split_size: int) -> None:
+    if shard_size < 1:
+        raise InvalidInputError(f"shard_size must be at least 1 token, got {shard_size}")
+    if split_size < 1:
+        raise InvalidInputError(f"split_size must be at least 1 byte, got {split_size}")
+
+
+def resolve_inputs(inputs: PathLike | Sequence[PathLike]) -> tuple[list[Path], list[str] | None]:
+    """The local files to read, and their names in the dataset when some were URIs (copied
+    into a local cache first; see :mod:`seqpack.storage`)."""
+    specs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not any(storage.is_uri(spec) for spec in specs):
+        return expand_inputs(specs), None
+    paths: list[Path] = []
+    names: list[str] = []
+    for spec in specs:
+        if storage.is_uri(spec):
+            for uri, path in storage.stage_inputs([str(spec)], storage.input_cache()):
+                names.append(uri)
+                paths.append(path)
+        else:
+            local = expand_inputs(spec)
+            paths.extend(local)
+            names.extend(str(path) for path in local)
+    return paths, names
 
 
 def read_documents(path: PathLike) -> list[str]:

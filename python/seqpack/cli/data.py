@@ -13,7 +13,13 @@ import numpy.typing as npt
 from seqpack.cli.common import add_command, options
 from seqpack.dataset import Dataset
 from seqpack.errors import InvalidInputError
-from seqpack.preprocess import INPUT_SUFFIXES, RECORD_FORMATS, TRAIN_ON, preprocess
+from seqpack.preprocess import (
+    DEFAULT_SPLIT_SIZE,
+    INPUT_SUFFIXES,
+    RECORD_FORMATS,
+    TRAIN_ON,
+    preprocess,
+)
 
 
 def add_commands(commands: Any) -> None:
@@ -52,6 +58,22 @@ def add_commands(commands: Any) -> None:
         metavar="K=V",
         help="a template variable (V read as JSON when it is, e.g. enable_thinking=false)",
     )
+    p.add_argument(
+        "--split-size",
+        type=int,
+        default=DEFAULT_SPLIT_SIZE,
+        metavar="BYTES",
+        help="input bytes per split (the same dataset locally and with --ray)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run one Ray task per split on the cluster at ADDRESS (default: the one "
+        "RAY_ADDRESS names, or a new local one); needs seqpack[ray]",
+    )
 
     s = add_command(commands, "stats", _run_stats)
     s.add_argument("dataset", metavar="DIR")
@@ -64,17 +86,16 @@ def _run_preprocess(args: argparse.Namespace) -> int:
     Tokenize the inputs (files, directories, globs) into a dataset directory, in parallel,
     with bounded memory, resumably.
     """
-    manifest = preprocess(
-        args.inputs,
-        args.tokenizer,
-        args.out,
-        **options(
-            args,
-            *("text_field", "lines", "append_eos", "prepend_bos", "workers", "shard_size"),
-            *("on_error", "resume", "format", "train_on", "chat_template"),
-        ),
-        template_vars=template_vars(args.template_var),
+    common = options(
+        args,
+        *("text_field", "lines", "append_eos", "prepend_bos", "shard_size", "split_size"),
+        *("on_error", "resume", "format", "train_on", "chat_template"),
     )
+    common["template_vars"] = template_vars(args.template_var)
+    if args.ray is None:
+        manifest = preprocess(args.inputs, args.tokenizer, args.out, workers=args.workers, **common)
+    else:
+        manifest = _preprocess_on_ray(args, common)
     skipped = manifest["skipped"]
     print(
         f"{args.out}: {manifest['total_rows']:,} documents, {manifest['total_tokens']:,} tokens "
@@ -114,6 +135,20 @@ def describe_masks(manifest: dict[str, Any]) -> str:
         f"loss mask: {masks['trained_tokens']:,} tokens trained ({100 * share:.1f} %), "
         f"{masks['records_with_nothing_to_train']:,} records with nothing to train, "
         f"{masks['edges_inside_tokens']:,} mask edges inside tokens"
+    )
+
+
+def _preprocess_on_ray(args: argparse.Namespace, common: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import ray
+
+        import seqpack.ray
+    except ImportError as error:
+        raise InvalidInputError(f"--ray needs Ray: pip install 'seqpack[ray]' ({error})") from error
+    ray.init(address=args.ray or None)
+    remote_args = {"num_cpus": args.workers} if args.workers else None
+    return seqpack.ray.preprocess(
+        args.inputs, args.tokenizer, args.out, ray_remote_args=remote_args, **common
     )
 
 

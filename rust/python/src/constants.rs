@@ -15,6 +15,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_CAPACITY", MAX_CAPACITY)?;
     m.add("NNLSHP_MAX_CAPACITY", NNLSHP_MAX_CAPACITY)?;
     m.add("DATASET_FORMAT", FORMAT_NAME)?;
+    m.add(
+        "DEFAULT_SPLIT_SIZE",
+        seqpack_core::preprocess::DEFAULT_SPLIT_BYTES,
+    )?;
     m.add("DATASET_FORMAT_VERSION", FORMAT_VERSION)?;
     m.add("LOSS_MASK_FORMAT_VERSION", LOSS_MASK_FORMAT_VERSION)?;
     m.add("DECOMPOSITION_FORMAT", DECOMPOSITION_FORMAT)?;

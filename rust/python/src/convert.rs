@@ -160,3 +160,77 @@ pub(crate) fn from_python(value: &Bound<'_, PyAny>, name: &'static str) -> PyRes
         return Err(to_py(value.py(), Error::InvalidOption { name, message }));
     })
 }
+
+/// Preprocess options from the keyword dict that `seqpack.ray` hands to every step of a run
+/// (the names of `seqpack.preprocess`'s parameters); an unknown key is refused by name.
+pub(crate) fn preprocess_options(
+    py: Python<'_>,
+    options: &Bound<'_, PyDict>,
+    tokenizer: &dyn seqpack_core::tokenize::Tokenizer,
+) -> PyResult<seqpack_core::preprocess::PreprocessOptions> {
+    use seqpack_core::preprocess::PreprocessOptions;
+    let mut parsed = PreprocessOptions::default();
+    let (mut train_on, mut chat_template, mut template_vars, mut tokenizer_path) =
+        (None, None, None, None);
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        match key.as_str() {
+            "text_field" => parsed.text_field = value.extract()?,
+            "lines" => parsed.lines = value.extract()?,
+            "prepend" => parsed.prepend = value.extract()?,
+            "append" => parsed.append = value.extract()?,
+            "shard_size" => parsed.shard_tokens = value.extract()?,
+            "on_error" => parsed.on_error = choice(py, "on_error", value.extract()?)?,
+            "resume" => parsed.resume = value.extract()?,
+            "workers" => parsed.workers = value.extract()?,
+            "split_size" => parsed.split_bytes = value.extract()?,
+            "source_names" => parsed.source_names = value.extract()?,
+            "format" => {
+                let format: Option<String> = value.extract()?;
+                parsed.format = format.map(|name| choice(py, "format", &name)).transpose()?;
+            }
+            "train_on" => train_on = value.extract::<Option<String>>()?,
+            "chat_template" => chat_template = value.extract::<Option<std::path::PathBuf>>()?,
+            "template_vars" => template_vars = value.cast::<PyDict>().ok().cloned(),
+            "tokenizer_path" => tokenizer_path = value.extract::<Option<std::path::PathBuf>>()?,
+            _ => {
+                let message = format!("{key:?} is not a preprocess option");
+                return Err(to_py(
+                    py,
+                    Error::InvalidOption {
+                        name: "options",
+                        message,
+                    },
+                ));
+            }
+        }
+    }
+    let encoders = encoder_options(
+        py,
+        train_on.as_deref(),
+        chat_template,
+        template_vars.as_ref(),
+        tokenizer_path,
+    )?;
+    parsed.encoders = crate::gil::without_gil(py, || {
+        seqpack_core::chat::record_encoders(&encoders, tokenizer)
+    })?;
+    Ok(parsed)
+}
+
+/// A JSON-shaped Python value (a plan, a split's count, start or result) as the core type.
+pub(crate) fn from_python_as<T: serde::de::DeserializeOwned>(
+    value: &Bound<'_, PyAny>,
+    name: &'static str,
+) -> PyResult<T> {
+    serde_json::from_value(from_python(value, name)?).map_err(|e| {
+        let message = format!("is not a valid {name}: {e}");
+        to_py(value.py(), Error::InvalidOption { name, message })
+    })
+}
+
+/// A core result as Python data (see [`to_python`]).
+pub(crate) fn to_python_as<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    let value = serde_json::to_value(value).expect("core results always serialise");
+    Ok(to_python(py, &value)?.unbind())
+}

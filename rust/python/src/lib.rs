@@ -15,6 +15,7 @@ mod mixture;
 mod pack;
 mod preprocess;
 mod sampler;
+mod split;
 mod tokenizer;
 
 use pyo3::prelude::*;
@@ -32,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokenizer::register(m)?;
     chat::register(m)?;
     preprocess::register(m)?;
+    split::register(m)?;
     sampler::register(m)?;
     mixture::register(m)?;
     decompose::register(m)

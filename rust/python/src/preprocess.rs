@@ -47,7 +47,7 @@ impl From<&Progress> for PyProgress {
 /// `tokenizer` is used as it is (building another from its JSON would cost as much as reading
 /// the file again). Returns the manifest as a dict.
 #[pyfunction]
-#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, progress = None, format = None, train_on = None, chat_template = None, template_vars = None, tokenizer_path = None))]
+#[pyo3(signature = (inputs, out, tokenizer, *, text_field = "text", lines = false, prepend = None, append = None, shard_size = 33554432, on_error = "fail", resume = false, workers = 0, split_size = 268435456, source_names = None, progress = None, format = None, train_on = None, chat_template = None, template_vars = None, tokenizer_path = None))]
 #[allow(clippy::too_many_arguments)]
 fn preprocess(
     py: Python<'_>,
@@ -62,6 +62,8 @@ fn preprocess(
     on_error: &str,
     resume: bool,
     workers: usize,
+    split_size: u64,
+    source_names: Option<Vec<String>>,
     progress: Option<Py<PyAny>>,
     format: Option<&str>,
     train_on: Option<&str>,
@@ -69,15 +71,7 @@ fn preprocess(
     template_vars: Option<&Bound<'_, PyDict>>,
     tokenizer_path: Option<PathBuf>,
 ) -> PyResult<Py<PyAny>> {
-    let tokenizer = match tokenizer.cast::<Tokenizer>() {
-        Ok(tokenizer) => tokenizer.get().inner(),
-        Err(_) => {
-            let found = tokenizer.get_type().name()?;
-            return Err(PyTypeError::new_err(format!(
-                "tokenizer must be a Tokenizer, not {found}"
-            )));
-        }
-    };
+    let tokenizer = core_tokenizer(tokenizer)?;
     let encoder_options =
         encoder_options(py, train_on, chat_template, template_vars, tokenizer_path)?;
     let encoders = without_gil(py, || record_encoders(&encoder_options, tokenizer))?;
@@ -90,10 +84,28 @@ fn preprocess(
         on_error: choice(py, "on_error", on_error)?,
         resume,
         workers,
+        split_bytes: split_size,
+        source_names: source_names.unwrap_or_default(),
         format: format.map(|name| choice(py, "format", name)).transpose()?,
         encoders,
         ..PreprocessOptions::default()
     };
+    let manifest = with_progress(py, progress, |on_progress| {
+        run(&inputs, &out, tokenizer, &options, on_progress)
+    })?;
+    let manifest = serde_json::to_value(manifest).expect("a manifest always serialises");
+    Ok(to_python(py, &manifest)?.unbind())
+}
+
+/// Runs `work` with the GIL released, handing it a progress callback that takes the GIL back
+/// briefly to honour Ctrl-C and to call `progress(PreprocessProgress)`; an exception there
+/// stops the work and is re-raised.
+pub(crate) fn with_progress<T: Send>(
+    py: Python<'_>,
+    progress: Option<Py<PyAny>>,
+    work: impl FnOnce(&mut dyn FnMut(&Progress) -> seqpack_core::Result<()>) -> seqpack_core::Result<T>
+    + Send,
+) -> PyResult<T> {
     let mut raised: Option<PyErr> = None;
     let outcome = without_gil(py, || {
         let mut on_progress = |p: &Progress| {
@@ -109,13 +121,25 @@ fn preprocess(
                 Error::Interrupted
             })
         };
-        run(&inputs, &out, tokenizer, &options, &mut on_progress)
+        work(&mut on_progress)
     });
     match raised {
         Some(error) => Err(error),
-        None => {
-            let manifest = serde_json::to_value(outcome?).expect("a manifest always serialises");
-            Ok(to_python(py, &manifest)?.unbind())
+        None => outcome,
+    }
+}
+
+/// The core tokenizer of a `Tokenizer`, or a type error naming what was passed.
+pub(crate) fn core_tokenizer<'a>(
+    tokenizer: &'a Bound<'_, PyAny>,
+) -> PyResult<&'a dyn seqpack_core::tokenize::Tokenizer> {
+    match tokenizer.cast::<Tokenizer>() {
+        Ok(tokenizer) => Ok(tokenizer.get().inner()),
+        Err(_) => {
+            let found = tokenizer.get_type().name()?;
+            Err(PyTypeError::new_err(format!(
+                "tokenizer must be a Tokenizer, not {found}"
+            )))
         }
     }
 }

@@ -104,10 +104,19 @@ pub(crate) fn arrow_batches<R: Read + Seek + Send + 'static>(
     Ok(rows(path, batches, columns))
 }
 
-/// Rows of the `columns` of a Parquet file, decoding only those.
-pub(crate) fn parquet_batches(path: &Path, file: File, columns: &Columns) -> Result<RowBatches> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+/// Rows of the `columns` of a Parquet file (of `row_groups` only, if given), decoding only
+/// those.
+pub(crate) fn parquet_batches(
+    path: &Path,
+    file: File,
+    columns: &Columns,
+    row_groups: Option<std::ops::Range<usize>>,
+) -> Result<RowBatches> {
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format_error(path, format!("not a readable Parquet file: {e}")))?;
+    if let Some(groups) = row_groups {
+        builder = builder.with_row_groups(groups.collect());
+    }
     let schema = builder.parquet_schema();
     let mask = match columns {
         Columns::Text(field) => {

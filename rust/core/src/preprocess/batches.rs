@@ -1,12 +1,12 @@
-//! The inputs as batches, in input order, from where a resumed run continues.
+//! One split of the inputs as batches, in input order, from where a resumed run continues.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::input::{self, Batch, Opened, Payload, Record};
 use super::record_format::RecordFormat;
 use super::recycle::Recycler;
+use super::split::{Plan, Split};
 use super::{OnError, PreprocessOptions};
 use crate::{Error, Result};
 
@@ -17,98 +17,88 @@ use crate::{Error, Result};
 /// large enough that handing one over costs nothing by comparison.
 pub(super) const BATCH_BYTES: usize = 512 << 10;
 
-/// The input files and the format of each one's records.
-pub(super) struct Files<'a> {
-    pub inputs: &'a [PathBuf],
-    pub formats: &'a [RecordFormat],
-}
-
-/// Reads the `files` from `cursor` (the last record already done, as (source, line)) and hands
-/// each batch to `submit` until it returns false. Chunks of lines that are streamed are read
-/// into buffers from `buffers`. A file that cannot be opened becomes a record of its own (line 0, reason
+/// Reads split `split` of `plan`, whose first line (row) is number `first_line` and whose
+/// records are `record_format`, from
+/// `cursor` (the last record already done, as (source, line)) and hands each batch to
+/// `submit` until it returns false. Chunks of lines that are streamed are read into buffers
+/// from `buffers`. A file that cannot be opened becomes a record of its own (line 0, reason
 /// `unreadable_file`), so it is reported or counted in order with the others.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_batches(
-    files: &Files<'_>,
+    plan: &Plan,
+    split: usize,
+    first_line: u64,
+    record_format: RecordFormat,
     cursor: Option<(u32, u64)>,
     options: &PreprocessOptions,
     read: &Arc<AtomicU64>,
     buffers: &Recycler<u8>,
     submit: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<()> {
-    let (start_source, start_line) = match cursor {
-        Some((source, line)) => (source as usize, line),
-        None => (0, 0),
-    };
+    let Split { source, range } = &plan.splits[split];
+    let skip_through = cursor.map_or(0, |(_, line)| line);
     let mut records = Vec::new();
     let mut records_bytes = 0;
-    for (index, path) in files.inputs.iter().enumerate().skip(start_source) {
-        let source = index as u32;
-        let skip_through = if index == start_source { start_line } else { 0 };
-        let opened = input::open(
-            source,
-            path,
-            options.lines,
-            &options.text_field,
-            files.formats[index],
-            read.clone(),
-            skip_through,
-        );
-        // A file that fails part way (a corrupt compressed stream, a Parquet column that is
-        // not text) stops the run, or under `OnError::Skip` is counted as unreadable at the
-        // line it reached, and the next file is read.
-        let failed = match opened {
-            Ok(Opened::Lines(mut chunks)) => {
-                // The records before go first, so that batches stay in order.
-                if !submit_records(&mut records, submit) {
-                    return Ok(());
-                }
-                records_bytes = 0;
-                loop {
-                    match chunks.next_chunk(buffers, BATCH_BYTES, options.batch_records) {
-                        Ok(Some(chunk)) => {
-                            if !submit(Batch::Lines(chunk)) {
-                                return Ok(());
-                            }
-                        }
-                        Ok(None) => break None,
-                        Err(error) => break Some((error, chunks.next_line())),
+    let (source, path) = (*source, &plan.inputs[*source as usize]);
+    let opened = input::open(
+        source,
+        path,
+        range,
+        first_line,
+        options.lines,
+        &options.text_field,
+        record_format,
+        read.clone(),
+        skip_through,
+    );
+    // A file that fails part way (a corrupt compressed stream, a Parquet column that is
+    // not text) stops the run, or under `OnError::Skip` is counted as unreadable at the
+    // line it reached.
+    let failed = match opened {
+        Ok(Opened::Lines(mut chunks)) => loop {
+            match chunks.next_chunk(buffers, BATCH_BYTES, options.batch_records) {
+                Ok(Some(chunk)) => {
+                    if !submit(Batch::Lines(chunk)) {
+                        return Ok(());
                     }
                 }
+                Ok(None) => break None,
+                Err(error) => break Some((error, chunks.next_line())),
             }
-            Ok(Opened::Records(mut file)) => loop {
-                match file.next_record() {
-                    Ok(Some(record)) => {
-                        records_bytes += record.size();
-                        records.push(record);
-                        if records_bytes >= BATCH_BYTES || records.len() >= options.batch_records {
-                            if !submit_records(&mut records, submit) {
-                                return Ok(());
-                            }
-                            records_bytes = 0;
+        },
+        Ok(Opened::Records(mut file)) => loop {
+            match file.next_record() {
+                Ok(Some(record)) => {
+                    records_bytes += record.size();
+                    records.push(record);
+                    if records_bytes >= BATCH_BYTES || records.len() >= options.batch_records {
+                        if !submit_records(&mut records, submit) {
+                            return Ok(());
                         }
+                        records_bytes = 0;
                     }
-                    Ok(None) => break None,
-                    Err(error) => break Some((error, file.next_line())),
                 }
-            },
-            Err(error) => Some((error, 0)),
-        };
-        match failed {
-            None => {}
-            Some((error @ (Error::Io { .. } | Error::Format { .. }), line))
-                if line == 0 || options.on_error == OnError::Skip =>
-            {
-                records.push(Record {
-                    source,
-                    line,
-                    payload: Payload::Bad {
-                        reason: "unreadable_file",
-                        message: error.to_string(),
-                    },
-                });
+                Ok(None) => break None,
+                Err(error) => break Some((error, file.next_line())),
             }
-            Some((error, _)) => return Err(error),
+        },
+        Err(error) => Some((error, 0)),
+    };
+    match failed {
+        None => {}
+        Some((error @ (Error::Io { .. } | Error::Format { .. }), line))
+            if line == 0 || options.on_error == OnError::Skip =>
+        {
+            records.push(Record {
+                source,
+                line,
+                payload: Payload::Bad {
+                    reason: "unreadable_file",
+                    message: error.to_string(),
+                },
+            });
         }
+        Some((error, _)) => return Err(error),
     }
     submit_records(&mut records, submit);
     Ok(())

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::arrow_input::{Columns, RowBatches};
 use super::record_format::RecordFormat;
 use super::recycle::Recycler;
+use super::split::SplitRange;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,12 +251,15 @@ pub(crate) enum Opened {
     Records(FileRecords),
 }
 
-/// Opens `path`, whose records are `record_format`, for reading; records up to and
-/// including line `skip_through` are skipped (a resumed run continues after its last
-/// complete shard).
+/// Opens the part `range` of `path`, whose records are `record_format`, for reading, its
+/// first record being number `first_line`; records up to and including line `skip_through`
+/// are skipped (a resumed run continues after its last complete shard).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn open(
     source: u32,
     path: &Path,
+    range: &SplitRange,
+    first_line: u64,
     lines: bool,
     text_field: &str,
     record_format: RecordFormat,
@@ -267,14 +271,9 @@ pub(crate) fn open(
     let raw = Counting { inner: file, read };
     let name = path.to_string_lossy();
     let line_wise = |from, json| {
-        Opened::Lines(LineChunks::new(
-            source,
-            path,
-            from,
-            json,
-            record_format,
-            skip_through,
-        ))
+        let mut chunks = LineChunks::new(source, path, from, json, record_format, skip_through);
+        chunks.next_line = first_line;
+        Opened::Lines(chunks)
     };
     let columns = match record_format {
         RecordFormat::Text => Columns::Text(text_field.to_owned()),
@@ -290,11 +289,11 @@ pub(crate) fn open(
                     zstd::stream::read::Decoder::new(raw).map_err(|e| Error::io(path, e))?,
                 ))
             } else {
-                mapped_or_streamed(raw)
+                mapped_range(raw, range, path)?
             };
             return Ok(line_wise(from, true));
         }
-        Format::Text if lines => return Ok(line_wise(mapped_or_streamed(raw), false)),
+        Format::Text if lines => return Ok(line_wise(mapped_range(raw, range, path)?, false)),
         Format::Text => {
             let mut bytes = Vec::new();
             BufReader::new(raw)
@@ -315,7 +314,15 @@ pub(crate) fn open(
             let size = raw.inner.metadata().map_or(0, |m| m.len());
             raw.read.fetch_add(size, Ordering::Relaxed);
             Kind::Rows {
-                batches: super::arrow_input::parquet_batches(path, raw.inner, &columns)?,
+                batches: super::arrow_input::parquet_batches(
+                    path,
+                    raw.inner,
+                    &columns,
+                    match range {
+                        SplitRange::RowGroups { start, end, .. } => Some(*start..*end),
+                        _ => None,
+                    },
+                )?,
                 current: Vec::new().into_iter(),
             }
         }
@@ -323,7 +330,7 @@ pub(crate) fn open(
     let mut records = FileRecords {
         source,
         kind,
-        next_line: 1,
+        next_line: first_line,
     };
     while records.next_line <= skip_through {
         if records.next_record()?.is_none() {
@@ -331,6 +338,24 @@ pub(crate) fn open(
         }
     }
     Ok(Opened::Records(records))
+}
+
+/// The lines of `range` of the file: mapped; a whole file that cannot be mapped (a pipe, an
+/// empty file) is read as a stream.
+fn mapped_range(raw: Counting<File>, range: &SplitRange, path: &Path) -> Result<LineSource> {
+    let from = mapped_or_streamed(raw);
+    match (range, from) {
+        (SplitRange::Bytes { start, end }, LineSource::Mapped(mut mapped)) => {
+            let owned = super::split::owned_lines(&mapped.map, *start, *end);
+            (mapped.at, mapped.end) = (owned.start, owned.end);
+            Ok(LineSource::Mapped(mapped))
+        }
+        (SplitRange::Bytes { .. }, LineSource::Stream(_)) => Err(Error::Format {
+            path: path.display().to_string(),
+            message: "changed since the run was planned (it can no longer be mapped)".into(),
+        }),
+        (_, from) => Ok(from),
+    }
 }
 
 /// The file mapped, or read as a stream where it cannot be (a pipe, an empty file).
@@ -352,6 +377,7 @@ fn mapped_or_streamed(raw: Counting<File>) -> LineSource {
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
             LineSource::Mapped(Mapped {
+                end: map.len(),
                 map: Arc::new(map),
                 at: 0,
                 read: raw.read,
@@ -390,6 +416,8 @@ struct Mapped {
     map: Arc<memmap2::Mmap>,
     /// Where the next chunk starts.
     at: usize,
+    /// Where the lines read end (the end of a split's lines).
+    end: usize,
     read: Arc<AtomicU64>,
 }
 
@@ -534,7 +562,7 @@ impl Stream {
 impl Mapped {
     /// The next chunk's range, cut where a stream would be, and its number of lines.
     fn next(&mut self, max_bytes: usize, max_lines: usize) -> Option<(ChunkBytes, usize)> {
-        let rest = &self.map[self.at..];
+        let rest = &self.map[self.at..self.end];
         if rest.is_empty() {
             return None;
         }

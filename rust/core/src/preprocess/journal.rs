@@ -1,6 +1,6 @@
-//! The resume journal: after each shard, what is done and where the input stands, written
-//! atomically. A run killed at any moment restarts from its last journal and produces the
-//! same dataset as an uninterrupted run.
+//! The resume journal of a split: after each shard, what is done and where the input stands,
+//! written atomically. A split killed at any moment restarts from its last journal and
+//! produces the same shards as an uninterrupted one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::shard::{LengthHistogram, ShardEntry};
 use crate::{Error, Result};
 
-pub(crate) const JOURNAL: &str = ".seqpack-progress.json";
+/// The journal file of split `split`.
+pub(crate) fn journal_name(split: usize) -> String {
+    format!("{JOURNAL_PREFIX}{split:05}.json")
+}
+
+pub(crate) const JOURNAL_PREFIX: &str = ".seqpack-progress-";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Journal {

@@ -10,6 +10,8 @@
 
 mod arrow_input;
 mod batches;
+mod commit;
+mod count;
 mod input;
 mod journal;
 mod json_scan;
@@ -20,6 +22,7 @@ mod record;
 mod record_format;
 mod recycle;
 mod sink;
+mod split;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,15 +31,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::chat::{RecordEncoder, RecordEncoders};
-use crate::shard::{self, LossMaskInfo, Manifest, TokenizerInfo};
+use crate::shard::{self, LossMaskInfo, Manifest};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
-use journal::{JOURNAL, Journal};
+use journal::Journal;
 use recycle::Recycler;
 use sink::Sink;
 
+pub use commit::{SplitResult, SplitStart, commit, result_name};
+pub use count::{BadRecord, SplitCount, count_split, starts};
 pub use input::{Format, INPUT_SUFFIXES};
 pub use record_format::{RECORD_FORMATS, RecordFormat};
+pub use split::{DEFAULT_SPLIT_BYTES, Plan, Split, SplitRange, split_shard_file_name};
 
 #[cfg(test)]
 mod masked_tests;
@@ -86,6 +92,11 @@ pub struct PreprocessOptions {
     /// The encoders of conversations and prompt/completion records (built with
     /// [`crate::chat::record_encoders`]).
     pub encoders: RecordEncoders,
+    /// Input bytes per split (see [`split`]).
+    pub split_bytes: u64,
+    /// The inputs' names in the dataset, one per input (empty: their paths), e.g. the URIs
+    /// local copies were fetched from.
+    pub source_names: Vec<String>,
 }
 
 impl Default for PreprocessOptions {
@@ -102,6 +113,8 @@ impl Default for PreprocessOptions {
             batch_records: 8192,
             format: None,
             encoders: RecordEncoders::default(),
+            split_bytes: DEFAULT_SPLIT_BYTES,
+            source_names: Vec::new(),
         }
     }
 }
@@ -125,9 +138,11 @@ pub struct Progress {
 /// batch is about [`batches::BATCH_BYTES`] of input and its tokens).
 const BATCHES_PER_THREAD: usize = 6;
 
-/// Tokenizes `inputs` into the dataset directory `out` and returns its manifest.
-/// `on_progress` runs after each batch; an error from it (e.g. [`Error::Interrupted`])
-/// stops the run, leaving what is complete for `resume`.
+/// Tokenizes `inputs` into the dataset directory `out` and returns its manifest: the splits
+/// of the run's [`Plan`] one after the other, then their [`commit`]. A cluster that runs the
+/// splits at once ([`count_split`], [`starts`], [`preprocess_split`], [`commit`]) writes the
+/// same dataset. `on_progress` runs after each batch; an error from it (e.g.
+/// [`Error::Interrupted`]) stops the run, leaving what is complete for `resume`.
 pub fn preprocess(
     inputs: &[PathBuf],
     out: &Path,
@@ -135,9 +150,74 @@ pub fn preprocess(
     options: &PreprocessOptions,
     on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
 ) -> Result<Manifest> {
-    let started = Instant::now();
+    let plan = plan_run(inputs, tokenizer, options)?;
+    let _lock = output::OutputLock::acquire(out)?;
+    if let Some(manifest) = prepare_output(out, &plan, tokenizer, options)? {
+        return Ok(manifest);
+    }
+    let pool = thread_pool(options)?;
+    let mut report = Reporter {
+        progress: Progress {
+            input_bytes_total: (0..plan.splits.len()).map(|k| split_bytes(&plan, k)).sum(),
+            ..Progress::default()
+        },
+        read: Arc::new(AtomicU64::new(0)),
+        started: Instant::now(),
+        on_progress,
+    };
+    let mut results: Vec<SplitResult> = Vec::with_capacity(plan.splits.len());
+    let mut start = SplitStart {
+        first_line: 1,
+        first_doc_id: 0,
+    };
+    for split in 0..plan.splits.len() {
+        if split > 0 {
+            // Each split starts where the one before ended, as the counting pass finds.
+            let before = &results[split - 1];
+            start.first_doc_id = before.first_doc_id + before.documents;
+            start.first_line = if plan.splits[split - 1].source == plan.splits[split].source {
+                start.first_line + split::split_lines(&plan, split - 1)?
+            } else {
+                1
+            };
+        }
+        let result = run_split(
+            &pool,
+            &plan,
+            split,
+            start,
+            out,
+            tokenizer,
+            options,
+            &mut report,
+        )?;
+        results.push(result);
+    }
+    report.report()?;
+    commit(out, &plan, &results, tokenizer, options)
+}
+
+/// The plan of a run: its inputs' splits (see [`split`]) and the identity of the run.
+pub fn plan_run(
+    inputs: &[PathBuf],
+    tokenizer: &dyn Tokenizer,
+    options: &PreprocessOptions,
+) -> Result<Plan> {
     validate(inputs, options)?;
-    let sources: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let sources: Vec<String> = if options.source_names.is_empty() {
+        inputs.iter().map(|p| p.display().to_string()).collect()
+    } else if options.source_names.len() == inputs.len() {
+        options.source_names.clone()
+    } else {
+        return Err(Error::invalid_option(
+            "source_names",
+            format!(
+                "{} names for {} inputs",
+                options.source_names.len(),
+                inputs.len()
+            ),
+        ));
+    };
     let mut sizes = Vec::with_capacity(inputs.len());
     for path in inputs {
         // An unreadable file is reported (or counted) when it is opened, in input order.
@@ -147,39 +227,153 @@ pub fn preprocess(
     check_encoders(inputs, &formats, &options.encoders)?;
     let masks = mask_info(&formats, &options.encoders);
     let run = run_id(&sources, &sizes, tokenizer, options, masks.as_ref());
-    let manifest_path = out.join(shard::MANIFEST);
-    let journal_path = out.join(JOURNAL);
-    let options_record = options_record(options);
+    let mut plan = split::plan(inputs, sources, run, options)?;
+    plan.formats = formats;
+    plan.loss_mask = masks;
+    Ok(plan)
+}
+
+/// Checks the output directory of a run (under its lock, as [`output::prepare`] does) and
+/// returns the finished dataset's manifest if a resumed run had already finished.
+pub fn begin(
+    out: &Path,
+    plan: &Plan,
+    tokenizer: &dyn Tokenizer,
+    options: &PreprocessOptions,
+) -> Result<Option<Manifest>> {
     let _lock = output::OutputLock::acquire(out)?;
-    let journal = match output::prepare(out, &run, options.resume, |manifest| {
-        manifest.sources == sources
+    prepare_output(out, plan, tokenizer, options)
+}
+
+fn prepare_output(
+    out: &Path,
+    plan: &Plan,
+    tokenizer: &dyn Tokenizer,
+    options: &PreprocessOptions,
+) -> Result<Option<Manifest>> {
+    let options_record = options_record(options);
+    let prepared = output::prepare(out, &plan.run, options.resume, |manifest| {
+        manifest.sources == plan.sources
             && manifest.tokenizer.fingerprint == tokenizer.fingerprint()
             && manifest.options == options_record
-    })? {
-        output::Prepared::Finished(manifest) => return Ok(manifest),
-        output::Prepared::Write(journal) => journal,
-    };
-    let state = journal.unwrap_or_else(|| Journal {
-        run: run.clone(),
-        ..Journal::default()
-    });
+    })?;
+    Ok(match prepared {
+        output::Prepared::Finished(manifest) => Some(*manifest),
+        output::Prepared::Write => None,
+    })
+}
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.workers)
-        .build()
-        .map_err(|e| Error::invalid_option("workers", e.to_string()))?;
-    let read = Arc::new(AtomicU64::new(0));
-    let mut progress = Progress {
-        input_bytes_total: sizes.iter().sum(),
-        shards: state.shards.len() as u64,
-        ..Progress::default()
+/// Tokenizes split `split` of `plan`, which starts at `start` (from [`starts`]), into
+/// shards of `out` named by the split, and returns (and writes beside them) its
+/// [`SplitResult`]. A split whose result is there already is not run again; one with a
+/// journal (from an attempt that was killed) goes on from it.
+#[allow(clippy::too_many_arguments)]
+pub fn preprocess_split(
+    plan: &Plan,
+    split: usize,
+    start: SplitStart,
+    out: &Path,
+    tokenizer: &dyn Tokenizer,
+    options: &PreprocessOptions,
+    on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<SplitResult> {
+    if split >= plan.splits.len() {
+        return Err(Error::invalid_option(
+            "split",
+            format!(
+                "{split} is not below the plan's {} splits",
+                plan.splits.len()
+            ),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let pool = thread_pool(options)?;
+    let mut report = Reporter {
+        progress: Progress {
+            input_bytes_total: split_bytes(plan, split),
+            ..Progress::default()
+        },
+        read: Arc::new(AtomicU64::new(0)),
+        started: Instant::now(),
+        on_progress,
     };
+    let result = run_split(
+        &pool,
+        plan,
+        split,
+        start,
+        out,
+        tokenizer,
+        options,
+        &mut report,
+    )?;
+    report.report()?;
+    Ok(result)
+}
+
+/// Progress over one or more splits, and whom to tell.
+struct Reporter<'a> {
+    progress: Progress,
+    read: Arc<AtomicU64>,
+    started: Instant,
+    on_progress: &'a mut dyn FnMut(&Progress) -> Result<()>,
+}
+
+impl Reporter<'_> {
+    fn report(&mut self) -> Result<()> {
+        self.progress.input_bytes_read = self.read.load(Ordering::Relaxed);
+        self.progress.seconds = self.started.elapsed().as_secs_f64();
+        (self.on_progress)(&self.progress)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_split(
+    pool: &rayon::ThreadPool,
+    plan: &Plan,
+    split: usize,
+    start: SplitStart,
+    out: &Path,
+    tokenizer: &dyn Tokenizer,
+    options: &PreprocessOptions,
+    report: &mut Reporter<'_>,
+) -> Result<SplitResult> {
+    let other_run = |path: &Path| {
+        Error::invalid_option(
+            "resume",
+            format!(
+                "{} was written by a run with other inputs, options or tokenizer; use a new \
+                 directory",
+                path.display()
+            ),
+        )
+    };
+    let result_path = out.join(result_name(split));
+    if let Some(done) = SplitResult::read(&result_path)? {
+        if done.run != plan.run {
+            return Err(other_run(&result_path));
+        }
+        report.progress.shards += done.shards.len() as u64;
+        return Ok(done);
+    }
+    let journal_path = out.join(journal::journal_name(split));
+    let state = match Journal::read(&journal_path)? {
+        Some(journal) if journal.run == plan.run => journal,
+        Some(_) => return Err(other_run(&journal_path)),
+        None => Journal {
+            run: plan.run.clone(),
+            next_doc_id: start.first_doc_id,
+            ..Journal::default()
+        },
+    };
+    output::clear_split(out, split, state.shards.len())?;
+    report.progress.shards += state.shards.len() as u64;
     let cursor = state.cursor;
     let mut sink = Sink {
         out,
+        split,
         journal_path: &journal_path,
-        inputs,
-        sources: &sources,
+        sources: &plan.sources,
         options,
         state,
         shard: None,
@@ -187,7 +381,7 @@ pub fn preprocess(
         // costs a reallocation.
         pending: shard::ShardBuilder::with_capacity(
             sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
-            masks.is_some(),
+            plan.loss_mask.is_some(),
         ),
     };
     // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
@@ -198,22 +392,29 @@ pub fn preprocess(
         Recycler::new(2 * options.batch_records),
         Recycler::new(2 * batches::BATCH_BYTES),
     );
+    let read = report.read.clone();
     let piped = pipeline::ordered_map(
-        &pool,
+        pool,
         BATCHES_PER_THREAD * pool.current_num_threads() + 2,
         |submit| {
-            let files = batches::Files {
-                inputs,
-                formats: &formats,
-            };
-            batches::read_batches(&files, cursor, options, &read, &input_buffers, submit)
+            batches::read_batches(
+                plan,
+                split,
+                start.first_line,
+                plan.formats[plan.splits[split].source as usize],
+                cursor,
+                options,
+                &read,
+                &input_buffers,
+                submit,
+            )
         },
         |batch| {
             let (records, tokens) = (record_buffers.take(), token_buffers.take());
             let encoding = record::Encoding {
                 tokenizer,
                 options,
-                masked: masks.is_some(),
+                masked: plan.loss_mask.is_some(),
             };
             record::tokenize(batch, &encoding, records, tokens)
         },
@@ -222,54 +423,53 @@ pub fn preprocess(
                 &mut batch.records,
                 &batch.tokens,
                 &batch.mask,
-                &mut progress,
+                &mut report.progress,
             )?;
             record_buffers.give(batch.records);
             token_buffers.give(batch.tokens);
             if let Some(input) = batch.input {
                 input_buffers.give(input);
             }
-            report(&mut progress, &read, &started, on_progress)
+            report.report()
         },
     );
     if let Err(error) = piped.and_then(|()| sink.flush(None)) {
         sink.abandon();
         return Err(error);
     }
-    report(&mut progress, &read, &started, on_progress)?;
     let state = sink.state;
-
-    let loss_mask = masks.map(|masks| LossMaskInfo {
+    let result = SplitResult {
+        run: plan.run.clone(),
+        split,
+        first_doc_id: start.first_doc_id,
+        documents: state.next_doc_id - start.first_doc_id,
+        text_bytes: state.text_bytes,
+        shards: state.shards,
+        histogram: state.histogram,
+        skipped: state.skipped,
         trained_tokens: state.trained_tokens,
         records_with_nothing_to_train: state.records_with_nothing_to_train,
         edges_inside_tokens: state.edges_inside_tokens,
-        ..masks
-    });
-    let manifest = Manifest {
-        format: shard::FORMAT_NAME.into(),
-        format_version: if loss_mask.is_some() {
-            shard::LOSS_MASK_FORMAT_VERSION
-        } else {
-            shard::FORMAT_VERSION
-        },
-        tokenizer: TokenizerInfo {
-            fingerprint: tokenizer.fingerprint().to_owned(),
-            vocab_size: u64::from(tokenizer.vocab_size()),
-            implementation: Some(tokenizer.implementation().name().to_owned()),
-        },
-        total_rows: state.next_doc_id,
-        total_tokens: state.shards.iter().map(|s| s.tokens).sum(),
-        total_text_bytes: state.text_bytes,
-        shards: state.shards.clone(),
-        length_histogram: state.histogram.clone(),
-        skipped: state.skipped.clone(),
-        sources,
-        options: options_record,
-        loss_mask,
     };
-    manifest.write(&manifest_path)?;
+    result.write(&result_path)?;
     let _ = std::fs::remove_file(&journal_path);
-    Ok(manifest)
+    Ok(result)
+}
+
+/// The input bytes of split `split`, for progress: its range, or its whole file.
+fn split_bytes(plan: &Plan, split: usize) -> u64 {
+    let Split { source, range } = &plan.splits[split];
+    match range {
+        SplitRange::Bytes { start, end } => end - start,
+        _ => std::fs::metadata(&plan.inputs[*source as usize]).map_or(0, |m| m.len()),
+    }
+}
+
+fn thread_pool(options: &PreprocessOptions) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(options.workers)
+        .build()
+        .map_err(|e| Error::invalid_option("workers", e.to_string()))
 }
 
 fn validate(inputs: &[PathBuf], options: &PreprocessOptions) -> Result<()> {
@@ -338,17 +538,6 @@ fn mask_info(formats: &[RecordFormat], encoders: &RecordEncoders) -> Option<Loss
     })
 }
 
-fn report(
-    progress: &mut Progress,
-    read: &AtomicU64,
-    started: &Instant,
-    on_progress: &mut dyn FnMut(&Progress) -> Result<()>,
-) -> Result<()> {
-    progress.input_bytes_read = read.load(Ordering::Relaxed);
-    progress.seconds = started.elapsed().as_secs_f64();
-    on_progress(progress)
-}
-
 /// The options as the manifest records them.
 fn options_record(options: &PreprocessOptions) -> BTreeMap<String, serde_json::Value> {
     let mut record = BTreeMap::new();
@@ -357,6 +546,7 @@ fn options_record(options: &PreprocessOptions) -> BTreeMap<String, serde_json::V
     record.insert("prepend_token".into(), options.prepend.into());
     record.insert("append_token".into(), options.append.into());
     record.insert("shard_tokens".into(), options.shard_tokens.into());
+    record.insert("split_bytes".into(), options.split_bytes.into());
     record.insert(
         "on_error".into(),
         format!("{:?}", options.on_error).to_lowercase().into(),
@@ -380,17 +570,21 @@ fn run_id(
         format!("|{:?}|{:?}", m.formats, m.encoders)
     });
     let description = format!(
-        "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}{masks}",
+        "{sources:?}|{sizes:?}|{}|{}|{}|{:?}|{:?}|{}|{:?}|{}{masks}",
         tokenizer.fingerprint(),
         options.text_field,
         options.lines,
         options.prepend,
         options.append,
         options.shard_tokens,
-        options.on_error
+        options.on_error,
+        options.split_bytes
     );
     format!(
         "{:016x}",
         xxhash_rust::xxh3::xxh3_64(description.as_bytes())
     )
 }
+
+#[cfg(test)]
+mod split_tests;

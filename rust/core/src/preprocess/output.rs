@@ -12,7 +12,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::journal::{JOURNAL, Journal};
+use super::commit::{RESULT_PREFIX, SplitResult};
+use super::journal::{JOURNAL_PREFIX, Journal};
 use crate::shard::{MANIFEST, Manifest};
 use crate::{Error, Result};
 
@@ -83,14 +84,15 @@ impl Drop for OutputLock {
 
 /// What the locked directory holds for this run.
 pub(crate) enum Prepared {
-    /// Start (or go on) writing, from this journal if any.
-    Write(Option<Journal>),
+    /// Start (or go on) writing: each split goes on from its own journal or result.
+    Write,
     /// A resumed run whose earlier attempt had finished: its manifest.
-    Finished(Manifest),
+    Finished(Box<Manifest>),
 }
 
-/// Checks the (locked) output directory and clears what a resumed run rewrites.
-/// `finished_by_this_run` tells whether a finished dataset's manifest is this run's.
+/// Checks the (locked) output directory. `finished_by_this_run` tells whether a finished
+/// dataset's manifest is this run's. What a resumed run rewrites is cleared per split, by
+/// [`clear_split`].
 pub(crate) fn prepare(
     out: &Path,
     run: &str,
@@ -99,7 +101,7 @@ pub(crate) fn prepare(
 ) -> Result<Prepared> {
     let names = entries(out)?;
     if names.is_empty() {
-        return Ok(Prepared::Write(None));
+        return Ok(Prepared::Write);
     }
     if !resume {
         return Err(Error::invalid_option(
@@ -117,35 +119,50 @@ pub(crate) fn prepare(
         if !finished_by_this_run(&manifest) {
             return Err(other_run(out, "holds a dataset made"));
         }
-        return Ok(Prepared::Finished(manifest));
+        return Ok(Prepared::Finished(Box::new(manifest)));
     }
-    let journal = Journal::read(&out.join(JOURNAL))?;
-    match &journal {
-        Some(journal) if journal.run != run => return Err(other_run(out, "was started")),
-        Some(_) => {}
-        // A run killed before its first shard was complete leaves only temporary files.
-        None if names.iter().all(|name| is_temporary(name)) => {}
-        None => {
-            return Err(Error::invalid_option(
-                "resume",
-                format!(
-                    "{} holds no interrupted seqpack run to resume (no {JOURNAL} or \
-                     {MANIFEST}); nothing was deleted. Choose an empty directory",
-                    out.display()
-                ),
-            ));
+    let mut started = false;
+    for name in &names {
+        let path = out.join(name);
+        let written_by = if split_of(name, JOURNAL_PREFIX, ".json").is_some() {
+            Journal::read(&path)?.map(|journal| journal.run)
+        } else if split_of(name, RESULT_PREFIX, ".json").is_some() {
+            SplitResult::read(&path)?.map(|result| result.run)
+        } else {
+            None
+        };
+        match written_by {
+            Some(other) if other != run => return Err(other_run(out, "was started")),
+            Some(_) => started = true,
+            None => {}
         }
     }
-    // Shards renamed into place after the journal's last one (a kill between the rename and
-    // the journal's update) and this run's own temporary files are rewritten.
-    let kept = journal.as_ref().map_or(0, |j| j.shards.len());
-    for name in names {
-        if written_after_journal(&name, kept) {
+    // A run killed before its first shard was complete leaves only temporary files.
+    if !started && !names.iter().all(|name| is_temporary(name)) {
+        return Err(Error::invalid_option(
+            "resume",
+            format!(
+                "{} holds no interrupted seqpack run to resume (no {JOURNAL_PREFIX}*.json, \
+                 {RESULT_PREFIX}*.json or {MANIFEST}); nothing was deleted. Choose an empty \
+                 directory",
+                out.display()
+            ),
+        ));
+    }
+    Ok(Prepared::Write)
+}
+
+/// Deletes what split `split` wrote that its journal does not account for: shards numbered
+/// `kept` or later (renamed into place before a kill let the journal record them) and its
+/// temporary files.
+pub(crate) fn clear_split(out: &Path, split: usize, kept: usize) -> Result<()> {
+    for name in entries(out)? {
+        if written_after_journal(&name, split, kept) {
             let path = out.join(&name);
             std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
-    Ok(Prepared::Write(journal))
+    Ok(())
 }
 
 fn other_run(out: &Path, what: &str) -> Error {
@@ -171,25 +188,45 @@ fn entries(out: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The index of a shard file name this run writes (`shard-00042.arrow`).
-fn shard_index(name: &str) -> Option<usize> {
-    name.strip_prefix("shard-")
-        .and_then(|rest| rest.strip_suffix(".arrow"))
+/// The number in a name `{prefix}{5 or more digits}{suffix}`.
+fn split_of(name: &str, prefix: &str, suffix: &str) -> Option<usize> {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
         .filter(|digits| digits.len() >= 5 && digits.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|digits| digits.parse().ok())
 }
 
-/// Whether `name` is a temporary file this run writes: a shard's, the journal's or the
-/// manifest's.
-fn is_temporary(name: &str) -> bool {
-    name.strip_suffix(".tmp")
-        .is_some_and(|stem| shard_index(stem).is_some() || stem == JOURNAL || stem == MANIFEST)
+/// The split and index of a shard file name a run writes (`shard-00003-00042.arrow`).
+fn shard_of(name: &str) -> Option<(usize, usize)> {
+    let (split, index) = name.strip_prefix("shard-")?.split_once('-')?;
+    let split = split_of(split, "", "")?;
+    Some((split, split_of(index, "", ".arrow")?))
 }
 
-/// Whether `name` is a file this run writes that the journal does not account for: a shard
-/// numbered `kept` or later, or a temporary file.
-fn written_after_journal(name: &str, kept: usize) -> bool {
-    shard_index(name).map_or_else(|| is_temporary(name), |index| index >= kept)
+/// The split of a temporary file a run writes: a shard's, a journal's or a split result's;
+/// `usize::MAX` for the manifest's.
+fn temporary_of(name: &str) -> Option<usize> {
+    let stem = name.strip_suffix(".tmp")?;
+    if stem == MANIFEST {
+        return Some(usize::MAX);
+    }
+    shard_of(stem)
+        .map(|(split, _)| split)
+        .or_else(|| split_of(stem, JOURNAL_PREFIX, ".json"))
+        .or_else(|| split_of(stem, RESULT_PREFIX, ".json"))
+}
+
+fn is_temporary(name: &str) -> bool {
+    temporary_of(name).is_some()
+}
+
+/// Whether `name` is a file split `split` writes that its journal does not account for: a
+/// shard numbered `kept` or later, or a temporary file of the split.
+fn written_after_journal(name: &str, split: usize, kept: usize) -> bool {
+    match shard_of(name) {
+        Some((of, index)) => of == split && index >= kept,
+        None => temporary_of(name) == Some(split),
+    }
 }
 
 #[cfg(test)]
@@ -197,20 +234,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_runs_own_names_count_as_written_after_the_journal() {
-        assert!(written_after_journal("shard-00002.arrow", 2));
-        assert!(!written_after_journal("shard-00001.arrow", 2));
-        assert!(written_after_journal("shard-00000.arrow.tmp", 2));
-        assert!(written_after_journal(".seqpack-progress.json.tmp", 0));
-        assert!(written_after_journal("manifest.json.tmp", 0));
+    fn only_the_splits_own_names_count_as_written_after_its_journal() {
+        assert!(written_after_journal("shard-00003-00002.arrow", 3, 2));
+        assert!(!written_after_journal("shard-00003-00001.arrow", 3, 2));
+        assert!(!written_after_journal("shard-00004-00002.arrow", 3, 2));
+        assert!(written_after_journal("shard-00003-00000.arrow.tmp", 3, 2));
+        assert!(!written_after_journal("shard-00004-00000.arrow.tmp", 3, 2));
+        assert!(written_after_journal(
+            ".seqpack-progress-00003.json.tmp",
+            3,
+            0
+        ));
+        assert!(written_after_journal(".seqpack-split-00003.json.tmp", 3, 0));
+        assert!(is_temporary("manifest.json.tmp"));
         for users in [
             "notes.tmp",
             "shard-x.arrow",
-            "shard-1.arrow",
+            "shard-00003.arrow",
+            "shard-3-1.arrow",
             "data.arrow",
             "README",
         ] {
-            assert!(!written_after_journal(users, 0), "{users}");
+            assert!(!written_after_journal(users, 3, 0), "{users}");
+            assert!(!is_temporary(users), "{users}");
         }
     }
 

@@ -10,7 +10,10 @@ use super::arrow_input;
 use super::input::{Format, format_of};
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum RecordFormat {
     /// A text field (or line, or file) tokenized as it is, every token trained on.
     Text,

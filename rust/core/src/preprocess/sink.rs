@@ -8,18 +8,20 @@
 //! for the default shard, faulted in at 0.5–1 ms per MiB here) and left the last shard's
 //! whole write for after the last batch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::journal::Journal;
 use super::record::{Outcome, Tokenized};
+use super::split::split_shard_file_name;
 use super::{OnError, PreprocessOptions, Progress};
 use crate::shard::{ShardBuilder, ShardWriter};
 use crate::{Error, Result};
 
 pub(super) struct Sink<'a> {
     pub out: &'a Path,
+    /// The split whose shards are written (they are named by it).
+    pub split: usize,
     pub journal_path: &'a Path,
-    pub inputs: &'a [PathBuf],
     pub sources: &'a [String],
     pub options: &'a PreprocessOptions,
     pub state: Journal,
@@ -56,7 +58,7 @@ impl Sink<'_> {
             match outcome {
                 Outcome::Failed(error) => return Err(error),
                 Outcome::Bad { reason, message } => {
-                    self.reject(&self.inputs[source as usize], line, reason, &message)?;
+                    self.reject(source, line, reason, &message)?;
                 }
                 Outcome::Tokens {
                     tokens: count,
@@ -96,14 +98,14 @@ impl Sink<'_> {
     /// counted), else counted by reason.
     fn reject(
         &mut self,
-        path: &Path,
+        source: u32,
         line: u64,
         reason: &'static str,
         message: &str,
     ) -> Result<()> {
         if self.options.on_error == OnError::Fail && reason != "empty" {
             return Err(Error::Record {
-                path: path.display().to_string(),
+                path: self.sources[source as usize].clone(),
                 line,
                 reason,
                 message: message.to_owned(),
@@ -121,9 +123,9 @@ impl Sink<'_> {
         }
         let shard = match &mut self.shard {
             Some(shard) => shard,
-            None => self.shard.insert(ShardWriter::create(
+            None => self.shard.insert(ShardWriter::create_named(
                 self.out,
-                self.state.shards.len(),
+                split_shard_file_name(self.split, self.state.shards.len()),
                 self.state.next_doc_id,
                 self.pending.has_loss_mask(),
             )?),

@@ -53,7 +53,7 @@ pub(super) fn write(path: &Path, bytes: &[u8]) -> PathBuf {
 }
 
 /// (doc_id, source, line, tokens) of every row of every shard, in order.
-fn rows(dir: &Path, manifest: &Manifest) -> Vec<(u64, String, u64, Vec<u32>)> {
+pub(super) fn rows(dir: &Path, manifest: &Manifest) -> Vec<(u64, String, u64, Vec<u32>)> {
     let mut out = Vec::new();
     for entry in &manifest.shards {
         let path = dir.join(&entry.file);
@@ -258,7 +258,7 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
             assert!(run(&inputs, &out, &options).is_err());
         }
         // A temporary file left by a kill during a write is cleaned up.
-        std::fs::write(out.join("shard-00099.arrow.tmp"), b"half").unwrap();
+        std::fs::write(out.join("shard-00000-00099.arrow.tmp"), b"half").unwrap();
         let resumed = run(
             &inputs,
             &out,
@@ -275,7 +275,7 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
         assert_eq!(rows(&out, &resumed), rows(&reference_dir, &reference));
         assert_eq!(resumed.skipped, reference.skipped);
         assert_eq!(resumed.length_histogram, reference.length_histogram);
-        assert!(!out.join("shard-00099.arrow.tmp").exists());
+        assert!(!out.join("shard-00000-00099.arrow.tmp").exists());
     }
     // Resuming with other options is refused.
     let out = dir.join("other");
@@ -412,9 +412,9 @@ fn resume_deletes_nothing_it_did_not_write() {
             Ok(())
         }
     });
-    assert!(own.join(journal::JOURNAL).exists());
+    assert!(own.join(journal::journal_name(0)).exists());
     std::fs::write(own.join("notes.tmp"), b"mine").unwrap();
-    std::fs::write(own.join("shard-00077.arrow.tmp"), b"half").unwrap();
+    std::fs::write(own.join("shard-00000-00077.arrow.tmp"), b"half").unwrap();
     let resumed = run(
         &inputs,
         &own,
@@ -426,7 +426,7 @@ fn resume_deletes_nothing_it_did_not_write() {
     .unwrap();
     assert_eq!(resumed.total_rows, 300);
     assert_eq!(std::fs::read(own.join("notes.tmp")).unwrap(), b"mine");
-    assert!(!own.join("shard-00077.arrow.tmp").exists());
+    assert!(!own.join("shard-00000-00077.arrow.tmp").exists());
 }
 
 #[test]

@@ -103,6 +103,25 @@ impl LengthHistogram {
         };
         self.max = self.max.max(length);
     }
+
+    /// Adds the documents counted in `other`.
+    pub fn merge(&mut self, other: &LengthHistogram) {
+        if other.max == 0 {
+            return;
+        }
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.min = if self.max == 0 {
+            other.min
+        } else {
+            self.min.min(other.min)
+        };
+        self.max = self.max.max(other.max);
+    }
 }
 
 impl Manifest {

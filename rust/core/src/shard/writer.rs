@@ -250,11 +250,25 @@ impl ShardWriter {
     /// Starts shard `index` of `dir` (as a temporary file), its first row being document
     /// `first_doc_id`; with `loss_mask`, the shard has that column.
     pub fn create(dir: &Path, index: usize, first_doc_id: u64, loss_mask: bool) -> Result<Self> {
-        Self::open(dir, index, &schema(loss_mask), first_doc_id)
+        Self::open(
+            dir,
+            shard_file_name(index),
+            &schema(loss_mask),
+            first_doc_id,
+        )
     }
 
-    fn open(dir: &Path, index: usize, schema: &Schema, first_doc_id: u64) -> Result<Self> {
-        let name = shard_file_name(index);
+    /// Starts the shard file `name` of `dir`, as [`ShardWriter::create`] does.
+    pub fn create_named(
+        dir: &Path,
+        name: String,
+        first_doc_id: u64,
+        loss_mask: bool,
+    ) -> Result<Self> {
+        Self::open(dir, name, &schema(loss_mask), first_doc_id)
+    }
+
+    fn open(dir: &Path, name: String, schema: &Schema, first_doc_id: u64) -> Result<Self> {
         let path = dir.join(&name);
         let tmp = temporary_path(&path);
         let file = ShardFile::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -420,7 +434,7 @@ pub fn write_packed_shard(
 
 /// Writes one record batch as shard `index` of a packed dataset.
 fn write_batch(dir: &Path, index: usize, batch: &RecordBatch, tokens: u64) -> Result<ShardEntry> {
-    let mut shard = ShardWriter::open(dir, index, &batch.schema(), 0)?;
+    let mut shard = ShardWriter::open(dir, shard_file_name(index), &batch.schema(), 0)?;
     shard.write(batch, tokens)?;
     shard.finish()
 }

@@ -1,0 +1,159 @@
+//! Bindings of a preprocess run taken apart into its steps (`seqpack_core::preprocess`'s
+//! plan, counting pass, split runs and commit), for `seqpack.ray` to run the splits on a
+//! cluster. Plans, counts, starts and results cross as JSON-shaped Python data, so they
+//! travel between processes as they are; options are the keyword dict of
+//! `convert::preprocess_options`.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use seqpack_core::preprocess::{self, Plan, SplitCount, SplitResult, SplitStart};
+
+use crate::convert::{from_python_as, preprocess_options, to_python_as};
+use crate::gil::without_gil;
+use crate::preprocess::{core_tokenizer, with_progress};
+
+/// The plan of a run (its inputs' splits and identity) as a dict.
+#[pyfunction]
+fn plan_preprocess(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    tokenizer: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
+    let tokenizer = core_tokenizer(tokenizer)?;
+    let options = preprocess_options(py, options, tokenizer)?;
+    let plan = without_gil(py, || preprocess::plan_run(&inputs, tokenizer, &options))?;
+    to_python_as(py, &plan)
+}
+
+/// Checks the output directory of a run: `None` to go on, or the manifest of the dataset a
+/// resumed run had finished already.
+#[pyfunction]
+fn begin_preprocess(
+    py: Python<'_>,
+    plan: &Bound<'_, PyAny>,
+    out: PathBuf,
+    tokenizer: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
+    let plan: Plan = from_python_as(plan, "plan")?;
+    let tokenizer = core_tokenizer(tokenizer)?;
+    let options = preprocess_options(py, options, tokenizer)?;
+    let manifest = without_gil(py, || preprocess::begin(&out, &plan, tokenizer, &options))?;
+    to_python_as(py, &manifest)
+}
+
+/// The counting pass of split `split`: its lines, documents and first bad record.
+#[pyfunction]
+fn count_split(
+    py: Python<'_>,
+    plan: &Bound<'_, PyAny>,
+    split: usize,
+    tokenizer: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
+    let plan: Plan = from_python_as(plan, "plan")?;
+    let tokenizer = core_tokenizer(tokenizer)?;
+    let options = preprocess_options(py, options, tokenizer)?;
+    check_split(py, &plan, split)?;
+    let count = without_gil(py, || {
+        preprocess::count_split(&plan, split, tokenizer, &options)
+    })?;
+    to_python_as(py, &count)
+}
+
+/// Where every split starts, from the counts of all splits; raises the first bad record's
+/// error (its file and line) under `on_error="fail"`.
+#[pyfunction]
+fn split_starts(
+    py: Python<'_>,
+    plan: &Bound<'_, PyAny>,
+    counts: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let plan: Plan = from_python_as(plan, "plan")?;
+    let counts: Vec<SplitCount> = from_python_as(counts, "counts")?;
+    let starts = without_gil(py, || preprocess::starts(&plan, &counts))?;
+    to_python_as(py, &starts)
+}
+
+/// Tokenizes split `split` into shards of `out` and returns its result (see
+/// `seqpack_core::preprocess::preprocess_split`); `progress` as for `preprocess`.
+#[pyfunction]
+#[pyo3(signature = (plan, split, start, out, tokenizer, options, *, progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn preprocess_split(
+    py: Python<'_>,
+    plan: &Bound<'_, PyAny>,
+    split: usize,
+    start: &Bound<'_, PyAny>,
+    out: PathBuf,
+    tokenizer: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyDict>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let plan: Plan = from_python_as(plan, "plan")?;
+    let start: SplitStart = from_python_as(start, "start")?;
+    let tokenizer = core_tokenizer(tokenizer)?;
+    let options = preprocess_options(py, options, tokenizer)?;
+    check_split(py, &plan, split)?;
+    let result = with_progress(py, progress, |on_progress| {
+        preprocess::preprocess_split(&plan, split, start, &out, tokenizer, &options, on_progress)
+    })?;
+    to_python_as(py, &result)
+}
+
+/// Merges the results of every split into the manifest, written to `out` last.
+#[pyfunction]
+fn commit_splits(
+    py: Python<'_>,
+    plan: &Bound<'_, PyAny>,
+    results: &Bound<'_, PyAny>,
+    out: PathBuf,
+    tokenizer: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
+    let plan: Plan = from_python_as(plan, "plan")?;
+    let results: Vec<SplitResult> = from_python_as(results, "results")?;
+    let tokenizer = core_tokenizer(tokenizer)?;
+    let options = preprocess_options(py, options, tokenizer)?;
+    let manifest = without_gil(py, || {
+        preprocess::commit(&out, &plan, &results, tokenizer, &options)
+    })?;
+    to_python_as(py, &manifest)
+}
+
+/// The name of the file a finished split's result is written to.
+#[pyfunction]
+fn split_result_name(split: usize) -> String {
+    preprocess::result_name(split)
+}
+
+fn check_split(py: Python<'_>, plan: &Plan, split: usize) -> PyResult<()> {
+    if split < plan.splits.len() {
+        return Ok(());
+    }
+    let message = format!(
+        "{split} is not below the plan's {} splits",
+        plan.splits.len()
+    );
+    Err(crate::errors::to_py(
+        py,
+        seqpack_core::Error::InvalidOption {
+            name: "split",
+            message,
+        },
+    ))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(plan_preprocess, m)?)?;
+    m.add_function(wrap_pyfunction!(begin_preprocess, m)?)?;
+    m.add_function(wrap_pyfunction!(count_split, m)?)?;
+    m.add_function(wrap_pyfunction!(split_starts, m)?)?;
+    m.add_function(wrap_pyfunction!(preprocess_split, m)?)?;
+    m.add_function(wrap_pyfunction!(commit_splits, m)?)?;
+    m.add_function(wrap_pyfunction!(split_result_name, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+"""seqpack.ray on a real local Ray cluster: the dataset it writes is the local one, byte for
+byte; a task that dies is retried; a killed driver is resumed; errors name file and line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import seqpack
+
+ray = pytest.importorskip("ray")
+
+import seqpack.ray as seqpack_ray  # noqa: E402
+
+# Splits of 256 KiB: the real corpora below make a few dozen of them.
+SPLIT = 256 << 10
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(s3: str) -> Iterator[None]:
+    """One new local Ray cluster for the whole session (2 CPUs, no dashboard; never one that
+    happens to run already), started after the S3 server so that its workers see it too."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def corpus(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Real corpora: standard-library files (long documents) and SQL queries (short ones)."""
+    root = tmp_path_factory.mktemp("ray-corpus")
+    inputs = []
+    for name, count in (("pystdlib.jsonl", 400), ("text2sql.jsonl", 4000)):
+        path = root / name
+        with (corpora / name).open(encoding="utf-8") as src, path.open("w") as dst:
+            for _, line in zip(range(count), src, strict=False):
+                dst.write(line)
+        inputs.append(path)
+    return inputs
+
+
+@pytest.fixture(scope="session")
+def tokenizer(corpus: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts = [
+        json.loads(line)["text"] for line in corpus[1].read_text(encoding="utf-8").splitlines()
+    ]
+    path = tmp_path_factory.mktemp("ray-tokenizer") / "tokenizer.json"
+    seqpack.train_bpe(texts[:2000], 400, special_tokens=["<|endoftext|>"], out=path)
+    return path
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture(scope="session")
+def reference(
+    corpus: list[Path], tokenizer: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The corpus preprocessed locally: what every run on the cluster must write."""
+    out = tmp_path_factory.mktemp("ray-reference") / "local"
+    seqpack.preprocess(corpus, tokenizer, out, **OPTIONS)
+    return out
+
+
+OPTIONS: dict[str, Any] = {
+    "append_eos": "<|endoftext|>",
+    "shard_size": 40_000,
+    "split_size": SPLIT,
+}
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_ray_writes_the_local_dataset_byte_for_byte(
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+) -> None:
+    local = reference
+    manifest = seqpack_ray.preprocess(
+        corpus,
+        tokenizer,
+        tmp_path / "ray",
+        append_eos="<|endoftext|>",
+        shard_size=40_000,
+        split_size=SPLIT,
+    )
+    splits = {name.split("-")[1] for name in files(local) if name.startswith("shard-")}
+    assert len(splits) > 4, "the corpus makes several splits"
+    assert files(tmp_path / "ray") == files(local)
+    ours, theirs = seqpack.Dataset(tmp_path / "ray"), seqpack.Dataset(local)
+    assert ours.fingerprint == theirs.fingerprint
+    assert manifest["total_rows"] == theirs.manifest["total_rows"]
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_task_killed_part_way_is_retried_to_the_same_dataset(
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+) -> None:
+    local = reference
+    marker = tmp_path / "killed"
+    seqpack_ray.preprocess(
+        corpus,
+        tokenizer,
+        tmp_path / "ray",
+        append_eos="<|endoftext|>",
+        shard_size=40_000,
+        split_size=SPLIT,
+        ray_remote_args={"runtime_env": {"env_vars": {"SEQPACK_TEST_KILL_SPLIT": f"0:{marker}"}}},
+    )
+    shards_before_the_kill = int(marker.read_text().split()[2])
+    assert shards_before_the_kill > 0, "the first attempt died part way, after some shards"
+    assert files(tmp_path / "ray") == files(local)
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_bad_record_is_named_by_file_and_line_as_locally(
+    corpus: list[Path], tokenizer: Path, tmp_path: Path
+) -> None:
+    lines = corpus[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    bad_at = len(lines) * 2 // 3
+    lines.insert(bad_at, '{"text": 3}\n')
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(seqpack.InvalidInputError) as local_error:
+        seqpack.preprocess([corpus[0], broken], tokenizer, tmp_path / "local", split_size=SPLIT)
+    assert f"broken.jsonl:{bad_at + 1}:" in str(local_error.value)
+    with pytest.raises(seqpack.InvalidInputError) as ray_error:
+        seqpack_ray.preprocess([corpus[0], broken], tokenizer, tmp_path / "ray", split_size=SPLIT)
+    assert str(ray_error.value) == str(local_error.value)
+    assert not list((tmp_path / "ray").glob("*.arrow")), "found before any tokenizing"
+
+
+DRIVER = """
+import sys, ray, seqpack.ray
+ray.init(address=sys.argv[1])
+seqpack.ray.preprocess(sys.argv[2:4], sys.argv[4], sys.argv[5], append_eos="<|endoftext|>",
+                       shard_size=40_000, split_size={split}, resume=sys.argv[6] == "1",
+                       ray_remote_args={{"num_cpus": 1}})
+print("finished")
+"""
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_a_killed_driver_is_resumed(
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+) -> None:
+    local = reference
+    out = tmp_path / "ray"
+    address = ray.get_runtime_context().gcs_address
+    script = DRIVER.format(split=SPLIT)
+    args = [sys.executable, "-c", script, address, *map(str, corpus), str(tokenizer), str(out)]
+    driver = subprocess.Popen([*args, "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(out.glob("*.arrow")) and driver.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    assert not (out / "manifest.json").exists(), "killed before its commit"
+    resumed = subprocess.run([*args, "1"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert files(out) == files(local)
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_object_storage_in_and_out(
+    corpus: list[Path], tokenizer: Path, tmp_path: Path, s3: str
+) -> None:
+    """Inputs read from, and the dataset written to, a real S3-compatible server; fetched
+    back, it is the local dataset (whose sources name the same URIs)."""
+    from tests.test_object_store import upload_file
+
+    uris = [upload_file(s3, f"corpus/{path.name}", path) for path in corpus]
+    local = tmp_path / "local"
+    seqpack.preprocess(
+        uris,
+        tokenizer,
+        local,
+        append_eos="<|endoftext|>",
+        shard_size=40_000,
+        split_size=SPLIT,
+    )
+    seqpack_ray.preprocess(
+        uris,
+        tokenizer,
+        f"{s3}/datasets/ray",
+        append_eos="<|endoftext|>",
+        shard_size=40_000,
+        split_size=SPLIT,
+    )
+    fetched = seqpack.fetch(f"{s3}/datasets/ray", tmp_path / "fetched")
+    assert files(fetched) == files(local)
+    assert seqpack.Dataset(fetched).manifest["sources"] == uris
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_the_command_line_runs_on_the_cluster_it_is_given(
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+) -> None:
+    local = reference
+    address = ray.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "seqpack", "preprocess", *map(str, corpus)]
+    command += ["--tokenizer", str(tokenizer), "--out", str(tmp_path / "ray")]
+    command += ["--append-eos", "<|endoftext|>", "--shard-size", "40000"]
+    command += ["--split-size", str(SPLIT), "--ray", address]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert files(tmp_path / "ray") == files(local)
+
+
+def test_import_seqpack_does_not_import_ray() -> None:
+    code = "import sys, seqpack; assert 'ray' not in sys.modules, 'ray imported'"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_conversations_and_pairs_on_ray_are_the_local_dataset(
+    corpora: Path, tmp_path: Path
+) -> None:
+    """Datasets with loss masks too: conversations rendered with the chat template beside
+    the tokenizer and prompt/completion pairs, split on the cluster, equal the local run."""
+    from tests.chat_templates import CHATML_GENERATION, SPECIAL_TOKENS
+
+    inputs = []
+    for name, count in (("text2sql-chat.jsonl", 600), ("text2sql-pairs.jsonl", 1500)):
+        path = tmp_path / name
+        with (corpora / name).open(encoding="utf-8") as src, path.open("w") as dst:
+            for _, line in zip(range(count), src, strict=False):
+                dst.write(line)
+        inputs.append(path)
+    model = tmp_path / "model"
+    model.mkdir()
+    texts = [line for path in inputs for line in path.read_text(encoding="utf-8").splitlines()]
+    seqpack.train_bpe(texts[:800], 500, special_tokens=SPECIAL_TOKENS, out=model / "tokenizer.json")
+    (model / "chat_template.jinja").write_text(CHATML_GENERATION, encoding="utf-8")
+    options: dict[str, Any] = {"shard_size": 20_000, "split_size": 64 << 10}
+    local = seqpack.preprocess(inputs, model / "tokenizer.json", tmp_path / "local", **options)
+    assert local["loss_mask"]["trained_tokens"] > 0
+    on_ray = seqpack_ray.preprocess(inputs, model / "tokenizer.json", tmp_path / "ray", **options)
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    assert on_ray["loss_mask"] == local["loss_mask"]
+    splits = {name.split("-")[1] for name in files(tmp_path / "local") if name.startswith("shard-")}
+    assert len(splits) > 2, "the corpus makes several splits"
