@@ -53,21 +53,11 @@ pub fn result_name(split: usize) -> String {
 
 impl SplitResult {
     pub fn read(path: &Path) -> Result<Option<Self>> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Format {
-                    path: path.display().to_string(),
-                    message: format!("unreadable split result: {e}"),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(path, e)),
-        }
+        super::state_file::read(path, "split result")
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string(self).expect("a split result always serialises");
-        shard::write_atomically(path, text.as_bytes())
+        super::state_file::write(self, path)
     }
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::shard::{LengthHistogram, ShardEntry};
-use crate::{Error, Result};
 
 /// The journal file of split `split`.
 pub(crate) fn journal_name(split: usize) -> String {
@@ -40,20 +40,10 @@ pub(crate) struct Journal {
 
 impl Journal {
     pub fn read(path: &Path) -> Result<Option<Self>> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| Error::Format {
-                    path: path.display().to_string(),
-                    message: format!("unreadable resume journal: {e}"),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(path, e)),
-        }
+        super::state_file::read(path, "resume journal")
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string(self).expect("a journal always serialises");
-        crate::shard::write_atomically(path, text.as_bytes())
+        super::state_file::write(self, path)
     }
 }

@@ -23,6 +23,7 @@ mod record_format;
 mod recycle;
 mod sink;
 mod split;
+mod state_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
