@@ -2,14 +2,14 @@
 ``apply_chat_template(..., tokenize=True, return_dict=True,
 return_assistant_tokens_mask=True)`` for templates with generation blocks, and a
 prefix-rendering reference built here on transformers' own rendering for templates
-without. Every conversation of ``text2sql-chat.jsonl`` for two templates, samples for the
-others; ids and masks must be equal."""
+without. Every conversation of ``text2sql-chat.jsonl`` for every template style; ids and
+masks must be equal."""
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +193,6 @@ def with_reasoning(messages: list[Message], n: int) -> list[Message]:
     return out
 
 
-def sample(conversations: list[list[Message]], count: int) -> Iterator[tuple[int, list[Message]]]:
-    step = max(1, len(conversations) // count)
-    return ((n, c) for n, c in enumerate(conversations) if n % step == 0)
-
-
 def test_every_conversation_with_generation_blocks_equals_transformers(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
@@ -226,7 +221,7 @@ def test_every_conversation_without_generation_blocks_equals_prefix_rendering(
 def test_chatml_without_a_system_prompt_of_its_own(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
-    for n, messages in sample(conversations, 300):
+    for n, messages in enumerate(conversations):
         without_system = messages[1:] if n % 2 else messages
         ids, mask = peer_by_prefixes(hf, without_system, CHATML_PLAIN)
         encoded = seqpack.apply_chat_template(ours, without_system, CHATML_PLAIN)
@@ -242,7 +237,7 @@ def test_chatml_without_a_system_prompt_of_its_own(
 def test_tool_calls_equal_transformers(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
-    for n, messages in sample(conversations, 200):
+    for n, messages in enumerate(conversations):
         calls = as_tool_calls(messages, n)
         ids, mask = peer_with_generation(hf, calls, TOOLS, tools=[RUN_SQL])
         encoded = seqpack.apply_chat_template(ours, calls, TOOLS, tools=[RUN_SQL])
@@ -261,7 +256,7 @@ def test_tool_calls_equal_transformers(
 def test_thinking_switch_equals_transformers(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
-    for n, messages in sample(conversations, 200):
+    for n, messages in enumerate(conversations):
         thinking = with_reasoning(messages, n)
         ids, mask = peer_with_generation(hf, thinking, THINKING)
         encoded = seqpack.apply_chat_template(ours, thinking, THINKING)
