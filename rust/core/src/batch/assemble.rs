@@ -55,25 +55,7 @@ pub fn assemble_rows(
     seq_len: usize,
     pad_id: i64,
 ) -> Result<Batch> {
-    let total = rows.len() * seq_len;
-    if i32::try_from(total).is_err() {
-        return Err(Error::invalid_option(
-            "batch",
-            format!("of {total} tokens exceeds the 2^31 that int32 cu_seqlens can index"),
-        ));
-    }
-    let mut batch = Batch {
-        batch_size: rows.len(),
-        seq_len,
-        input_ids: Vec::with_capacity(total),
-        labels: Vec::with_capacity(total),
-        position_ids: Vec::with_capacity(total),
-        document_ids: Vec::with_capacity(total),
-        cu_seqlens: vec![0],
-        real_lengths: Vec::new(),
-        max_seqlen: 0,
-        real_tokens: 0,
-    };
+    let mut batch = empty_batch(rows.len(), seq_len)?;
     for &row in rows {
         let row_start = batch.input_ids.len();
         if let Some((store, plan, p)) = row {
@@ -141,15 +123,29 @@ pub fn assemble_flat(
         .iter()
         .map(|s| (s.len as usize).next_multiple_of(align))
         .sum();
+    let mut batch = empty_batch(1, total)?;
+    for (index, segment) in segments.iter().enumerate() {
+        let slice = segment.tokens(store)?;
+        let mask = segment_mask(store, segment, slice.len())?;
+        let padding = slice.len().next_multiple_of(align) - slice.len();
+        push_segment(&mut batch, slice, mask, padding, pad_id, index as i32);
+    }
+    Ok(batch)
+}
+
+/// A batch of `batch_size` rows of `seq_len` tokens with room for them and nothing in it
+/// yet; refused when int32 `cu_seqlens` could not index its tokens.
+fn empty_batch(batch_size: usize, seq_len: usize) -> Result<Batch> {
+    let total = batch_size * seq_len;
     if i32::try_from(total).is_err() {
         return Err(Error::invalid_option(
             "batch",
             format!("of {total} tokens exceeds the 2^31 that int32 cu_seqlens can index"),
         ));
     }
-    let mut batch = Batch {
-        batch_size: 1,
-        seq_len: total,
+    Ok(Batch {
+        batch_size,
+        seq_len,
         input_ids: Vec::with_capacity(total),
         labels: Vec::with_capacity(total),
         position_ids: Vec::with_capacity(total),
@@ -158,14 +154,7 @@ pub fn assemble_flat(
         real_lengths: Vec::new(),
         max_seqlen: 0,
         real_tokens: 0,
-    };
-    for (index, segment) in segments.iter().enumerate() {
-        let slice = segment.tokens(store)?;
-        let mask = segment_mask(store, segment, slice.len())?;
-        let padding = slice.len().next_multiple_of(align) - slice.len();
-        push_segment(&mut batch, slice, mask, padding, pad_id, index as i32);
-    }
-    Ok(batch)
+    })
 }
 
 /// The loss mask of `segment`'s `len` tokens, in a dataset with masks.

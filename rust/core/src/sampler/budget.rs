@@ -66,18 +66,7 @@ impl TokenBudget {
                 format!("= {batch_tokens} exceeds the 2^31 that int32 cu_seqlens can index"),
             ));
         }
-        if world_size == 0 {
-            return Err(Error::invalid_option(
-                "world_size",
-                "must be a positive integer, got 0",
-            ));
-        }
-        if rank >= world_size {
-            return Err(Error::invalid_option(
-                "rank",
-                format!("must be in 0..{}, got {rank}", world_size - 1),
-            ));
-        }
+        super::split::check_rank("world_size", world_size, "rank", rank)?;
         Ok(TokenBudget {
             batch_tokens,
             world_size,

@@ -32,18 +32,7 @@ impl StepSplit {
                 "must be a positive integer, got 0",
             ));
         }
-        if world_size == 0 {
-            return Err(Error::invalid_option(
-                "world_size",
-                "must be a positive integer, got 0",
-            ));
-        }
-        if rank >= world_size {
-            return Err(Error::invalid_option(
-                "rank",
-                format!("must be in 0..{}, got {rank}", world_size - 1),
-            ));
-        }
+        check_rank("world_size", world_size, "rank", rank)?;
         Ok(StepSplit {
             batch_size,
             world_size,
@@ -108,4 +97,27 @@ impl StepSplit {
             }),
         }
     }
+}
+
+/// `rank` of `size` processes, named `size_name` and `rank_name` in errors: `size` must be
+/// positive and `rank` below it.
+pub(crate) fn check_rank(
+    size_name: &'static str,
+    size: u64,
+    rank_name: &'static str,
+    rank: u64,
+) -> Result<()> {
+    if size == 0 {
+        return Err(Error::invalid_option(
+            size_name,
+            "must be a positive integer, got 0",
+        ));
+    }
+    if rank >= size {
+        return Err(Error::invalid_option(
+            rank_name,
+            format!("must be in 0..{}, got {rank}", size - 1),
+        ));
+    }
+    Ok(())
 }
