@@ -99,6 +99,9 @@ def _open_in_child(cases: dict[str, tuple[Path, dict[str, Any]]]) -> dict[str, s
     assert child.returncode == 0, (
         f"the child died ({child.returncode}) after {list(outcomes)}: {child.stderr[-2000:]}"
     )
+    # A decoder that panics on a crafted file is contained without a word on stderr: the
+    # user sees the error, not a backtrace.
+    assert "panicked" not in child.stderr, child.stderr[-2000:]
     return outcomes
 
 

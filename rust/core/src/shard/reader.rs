@@ -3,7 +3,6 @@
 //! dataset copies no token, and a loader's memory does not grow with the dataset.
 
 use std::fs::File;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,7 +14,7 @@ use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::{FileDecoder, read_footer_length};
 use arrow_ipc::root_as_footer;
 
-use crate::{Error, Result};
+use crate::{Error, Result, contained};
 
 /// The documents of a dataset (or of a packed dataset's rows), in dataset order, across all
 /// of its shards. Every array it hands out was validated when its shard was read: offsets
@@ -332,16 +331,15 @@ fn check_offsets<O: arrow_array::OffsetSizeTrait>(
 
 /// Decodes every record batch of an Arrow IPC file over a memory mapping of it. The Arrow
 /// decoder validates each array; a file crafted to reach one of its internal assertions
-/// makes it panic, which is reported as the corrupt file it is.
+/// makes it panic, which is contained and reported as the corrupt file it is.
 fn read_batches(path: &Path, file: &File) -> Result<Vec<RecordBatch>> {
     let buffer = map_file(path, file)?;
-    match catch_unwind(AssertUnwindSafe(|| decode_batches(path, &buffer))) {
-        Ok(batches) => batches,
-        Err(_) => Err(Error::Format {
+    contained::contain(|| decode_batches(path, &buffer)).unwrap_or_else(|| {
+        Err(Error::Format {
             path: path.display().to_string(),
             message: "not a readable Arrow file (its metadata is inconsistent)".into(),
-        }),
-    }
+        })
+    })
 }
 
 fn decode_batches(path: &Path, buffer: &Buffer) -> Result<Vec<RecordBatch>> {

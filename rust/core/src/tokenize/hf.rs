@@ -7,11 +7,9 @@
 //! `tokenizers` uses Oniguruma: the crate is handed the file with each pattern rewritten to
 //! Oniguruma's meaning ([`super::pattern`]), and a pattern that cannot be is refused.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use crate::tokenize::load::sparse_ids;
 use crate::tokenize::{Implementation, Tokenizer, pattern, unknown_id};
-use crate::{Error, Result};
+use crate::{Error, Result, contained};
 
 pub struct HfTokenizer {
     inner: tokenizers::Tokenizer,
@@ -30,7 +28,7 @@ fn invalid(message: impl std::fmt::Display) -> Error {
 /// check (a template naming a special token the file lacks panics while encoding): such a
 /// panic is reported as the inconsistent file it comes from.
 fn guarded<T>(call: impl FnOnce() -> Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|_| {
+    contained::contain(call).unwrap_or_else(|| {
         Err(invalid(
             "its contents are inconsistent (an internal check of the library failed)",
         ))
