@@ -15,7 +15,7 @@
 //! the same pieces several times faster; the tests check it against `fancy-regex` running
 //! the pattern (in HF's reading, [`crate::tokenize::pattern`]).
 
-use super::scan::{PieceEnd, Text};
+use super::scan::{PieceEnd, Text, is_line_break};
 use super::unicode::Kind;
 
 /// The pattern the scanner implements, as it appears in a `tokenizer.json`.
@@ -35,10 +35,6 @@ pub(crate) fn scanner(pattern: &str) -> Option<PieceEnd> {
         CL100K_PATTERN => Some(piece_end::<{ usize::MAX }, true>),
         _ => None,
     }
-}
-
-pub(crate) fn is_line_break(b: u8) -> bool {
-    b == b'\r' || b == b'\n'
 }
 
 /// The length of a contraction after an apostrophe (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`,
@@ -94,17 +90,7 @@ fn piece_end<const DIGITS: usize, const WHOLE_TRAILING_SPACE: bool>(
             if WHOLE_TRAILING_SPACE && end == t.len() {
                 return end;
             }
-            // `\s*[\r\n]+`: the run up to its last line break, if it has one.
-            let text = t.text.as_bytes();
-            if let Some(last_break) = (start..end).rev().find(|&i| is_line_break(text[i])) {
-                return last_break + 1;
-            }
-            // `\s+(?!\S)` then `\s+`, as in GPT-2's pattern.
-            if end == t.len() {
-                return end;
-            }
-            let last = t.last_char_start(end);
-            if last > start { last } else { end }
+            t.space_or_line_break_end(start, end)
         }
     }
 }

@@ -14,8 +14,8 @@
 //! first with the leading character and then without; the scanner follows that order (the
 //! tests check it against `fancy-regex` running the patterns).
 
-use super::llama3::{contraction, is_line_break};
-use super::scan::{PieceEnd, Text};
+use super::llama3::contraction;
+use super::scan::{PieceEnd, Text, is_line_break};
 use super::unicode::Case;
 
 /// o200k's pattern, as tiktoken and Llama 4 write it.
@@ -122,17 +122,7 @@ fn piece_end<const CONTRACTIONS: bool, const DIGITS: usize>(t: &Text<'_>, start:
         }
         _ => {
             let end = t.case_run_end(start, |case| case == Case::Space);
-            // `\s*[\r\n]+`: the run up to its last line break, if it has one.
-            let text = t.text.as_bytes();
-            if let Some(last_break) = (start..end).rev().find(|&i| is_line_break(text[i])) {
-                return last_break + 1;
-            }
-            // `\s+(?!\S)` then `\s+`.
-            if end == t.len() {
-                return end;
-            }
-            let last = t.last_char_start(end);
-            if last > start { last } else { end }
+            t.space_or_line_break_end(start, end)
         }
     }
 }
