@@ -17,6 +17,8 @@ pub mod chat;
 pub mod decompose;
 pub mod error;
 mod json;
+#[cfg(test)]
+mod mutation_runner;
 pub mod pack;
 mod parallel;
 pub mod preprocess;
