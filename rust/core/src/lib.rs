@@ -14,6 +14,7 @@
 pub mod batch;
 mod buffer;
 pub mod chat;
+mod choice;
 pub mod decompose;
 pub mod error;
 mod json;

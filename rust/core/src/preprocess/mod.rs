@@ -61,14 +61,11 @@ pub enum OnError {
 impl std::str::FromStr for OnError {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "fail" => Ok(OnError::Fail),
-            "skip" => Ok(OnError::Skip),
-            _ => Err(Error::invalid_option(
-                "on_error",
-                format!("{name:?} is unknown; expected fail or skip"),
-            )),
-        }
+        crate::choice::parse(
+            "on_error",
+            name,
+            &[("fail", OnError::Fail), ("skip", OnError::Skip)],
+        )
     }
 }
 
