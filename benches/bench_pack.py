@@ -32,7 +32,7 @@ from harness.formatting import fmt_duration, fmt_mib
 from harness.machine import REPO
 from harness.machine import machine_description as common_machine
 from harness.memory import trim_heap
-from harness.results import RunClock, write_results
+from harness.results import RunClock, run_payload, write_results
 from harness.timing import time_calls
 from harness.workers import emit, failure, measure_in_worker
 
@@ -926,13 +926,13 @@ def write_outputs(
     run: dict[str, Any],
 ) -> None:
     machine = machine_description()
-    payload = {
-        **run,
-        "machine": machine,
-        "settings": asdict(settings),
-        "datasets": [asdict(d) for d in datasets],
-        "results": [asdict(r) for r in results],
-    }
+    payload = run_payload(
+        run,
+        machine,
+        settings,
+        datasets=[asdict(d) for d in datasets],
+        results=[asdict(r) for r in results],
+    )
     markdown = render_markdown(machine, run, settings, datasets, results)
     write_results(out, "pack", payload, markdown)
 

@@ -9,6 +9,8 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,23 @@ class RunClock:
             "load_avg_1min": [self.load_start, os.getloadavg()[0]],
             **extra,
         }
+
+
+def run_payload(
+    run: dict[str, Any], machine: dict[str, Any], settings: Any, **parts: Any
+) -> dict[str, Any]:
+    """The JSON of a run: its record, the machine, its settings (a dataclass) and then
+    ``parts`` (what it measured and the measurements, as plain data), in that order."""
+    return {**run, "machine": machine, "settings": asdict(settings), **parts}
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A markdown table's lines: the header, its rule, then a line a row."""
+    return [_markdown_row(header), "|" + "---|" * len(header), *map(_markdown_row, rows)]
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def write_results(out: Path, name: str, payload: dict[str, Any], markdown: str) -> None:
