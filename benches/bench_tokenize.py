@@ -45,7 +45,14 @@ from harness.formatting import fmt_duration, fmt_mib
 from harness.machine import REPO
 from harness.machine import machine_description as common_machine
 from harness.memory import trim_heap
-from harness.results import RunClock, machine_section, markdown_table, run_payload, write_results
+from harness.results import (
+    RunClock,
+    machine_section,
+    markdown_table,
+    run_lines,
+    run_payload,
+    write_results,
+)
 from harness.timing import Timing, time_calls
 from harness.workers import emit, failure, measure_in_worker
 from seqpack.preprocess import read_documents
@@ -1347,18 +1354,14 @@ def render_markdown(
 ) -> str:
     res = Results(results)
     setup = res.find(kind="setup")
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
-    load = " → ".join(f"{x:.1f}" for x in run["load_avg_1min"])
+    load_note = (
+        "; each row's own is in its `load` column: above the core count means other work"
+        " shared the CPUs"
+    )
     lines = [
         "# Tokenizer benchmark: seqpack against its peers",
         "",
-        f"- Command: `{run['command']}` ({'quick' if settings.quick else 'full'} run,"
-        f" {fmt_duration(run['duration_s'])}, finished {run['finished']})",
-        f"- Machine: {machine['cpu']}, {machine['usable_cores']} cores, {machine['ram_gib']} GiB"
-        f" RAM, {machine['os']}; Python {machine['python']}, numpy {machine['numpy']};"
-        f" 1-min load average {load} (start → end of the run; each row's own is in its"
-        " `load` column: above the core count means other work shared the CPUs)",
-        f"- Versions: {versions}; seqpack commit {machine['seqpack_commit']}",
+        *run_lines(run, machine, settings.quick, load_note),
         "- Vocabulary: one byte-level BPE tokenizer, trained by seqpack on"
         f" `{plan.train}` to {VOCAB_SIZE:,} ids (GPT-2 pre-tokenizer regex, `{SPECIAL}` as its"
         f" special token, min frequency {MIN_FREQUENCY}"
@@ -1622,14 +1625,8 @@ def write_outputs(
     run: dict[str, Any],
 ) -> None:
     machine = machine_description()
-    payload = run_payload(
-        run,
-        machine,
-        settings,
-        corpora=[asdict(c) for c in corpora.values()],
-        plan=asdict(plan),
-        results=[asdict(r) for r in results],
-    )
+    corpora_json = [asdict(c) for c in corpora.values()]
+    payload = run_payload(run, machine, settings, results, corpora=corpora_json, plan=asdict(plan))
     markdown = render_markdown(machine, run, settings, corpora, plan, results)
     write_results(out, "tokenize", payload, markdown)
 
@@ -1682,7 +1679,13 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
                 rows.append({"family": path.stem, **asdict(m)})
                 print(f"{path.stem:8} {tool:14} x{threads} {_progress(m)}", flush=True)
     run = clock.record(__file__)
-    payload = run_payload(run, machine_description(), settings, corpus=asdict(corpus), results=rows)
+    # The rows are measurements beside their family, plain data already.
+    setup = {
+        "machine": machine_description(),
+        "settings": asdict(settings),
+        "corpus": asdict(corpus),
+    }
+    payload = {**run, **setup, "results": rows}
     write_results(out, "tokenize_families", payload, families_markdown(payload))
     shutil.rmtree(work, ignore_errors=True)
 
