@@ -20,9 +20,12 @@ mod tokenizer;
 
 use pyo3::prelude::*;
 
-/// Each binding module adds its classes, functions and constants to `_core`, in this order
-/// (pyo3 lists every class and function in `__all__`).
-const REGISTER: &[fn(&Bound<'_, PyModule>) -> PyResult<()>] = &[
+/// How a binding module adds its classes, functions and constants to `_core`.
+type Register = fn(&Bound<'_, PyModule>) -> PyResult<()>;
+
+/// Every binding module, in the order they register (pyo3 lists every class and function
+/// in `__all__`).
+const MODULES: &[Register] = &[
     constants::register,
     pack::register,
     batch::register,
@@ -41,7 +44,7 @@ const REGISTER: &[fn(&Bound<'_, PyModule>) -> PyResult<()>] = &[
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    for register in REGISTER {
+    for register in MODULES {
         register(m)?;
     }
     Ok(())
