@@ -32,7 +32,7 @@ from harness.formatting import fmt_duration, fmt_mib
 from harness.machine import REPO
 from harness.machine import machine_description as common_machine
 from harness.memory import trim_heap
-from harness.results import RunClock, write_results
+from harness.results import RunClock, run_lines, run_payload, write_results
 from harness.timing import time_calls
 from harness.workers import emit, failure, measure_in_worker
 
@@ -818,17 +818,10 @@ def render_markdown(
     datasets: Sequence[DatasetSpec],
     results: Sequence[Measurement],
 ) -> str:
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
-    load = " → ".join(f"{x:.1f}" for x in run["load_avg_1min"])
     lines = [
         "# Packing benchmark: seqpack against its peers",
         "",
-        f"- Command: `{run['command']}` ({'quick' if settings.quick else 'full'} run,"
-        f" {fmt_duration(run['duration_s'])}, finished {run['finished']})",
-        f"- Machine: {machine['cpu']}, {machine['usable_cores']} cores, {machine['ram_gib']} GiB"
-        f" RAM, {machine['os']}; Python {machine['python']}, numpy {machine['numpy']};"
-        f" 1-min load average {load} (start → end of the run)",
-        f"- Versions: {versions}; seqpack commit {machine['seqpack_commit']}",
+        *run_lines(run, machine, settings.quick),
         f"- Time: median of up to {settings.repeats} calls ({settings.slow_repeats} for"
         f" binpacking and TRL), fewer once the calls add up to {settings.repeat_budget_s:g} s;"
         " only the packing call is timed, each measurement in a fresh process. Before each"
@@ -926,13 +919,7 @@ def write_outputs(
     run: dict[str, Any],
 ) -> None:
     machine = machine_description()
-    payload = {
-        **run,
-        "machine": machine,
-        "settings": asdict(settings),
-        "datasets": [asdict(d) for d in datasets],
-        "results": [asdict(r) for r in results],
-    }
+    payload = run_payload(run, machine, settings, results, datasets=[asdict(d) for d in datasets])
     markdown = render_markdown(machine, run, settings, datasets, results)
     write_results(out, "pack", payload, markdown)
 

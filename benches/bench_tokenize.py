@@ -45,7 +45,14 @@ from harness.formatting import fmt_duration, fmt_mib
 from harness.machine import REPO
 from harness.machine import machine_description as common_machine
 from harness.memory import trim_heap
-from harness.results import RunClock, machine_section, write_results
+from harness.results import (
+    RunClock,
+    machine_section,
+    markdown_table,
+    run_lines,
+    run_payload,
+    write_results,
+)
 from harness.timing import Timing, time_calls
 from harness.workers import emit, failure, measure_in_worker
 from seqpack.preprocess import read_documents
@@ -1025,29 +1032,46 @@ def encode_table(res: Results, corpus: Corpus) -> list[str]:
         "peak mem MiB (call / process)",
         "load",
     ]
-    lines = _table_head(header)
-    for m in res.of("encode", corpus.name):
-        t = m.task
-        label = [_tool(m), f"`{t.api}`", str(t.threads)]
-        cells = _status_cells(m, len(header) - 3)
-        if cells is None:
-            d = m.data
-            base = res.find(kind="encode", corpus=t.corpus, tool="seqpack", threads=t.threads)
-            ratio = base.data["mb_per_s"] / d["mb_per_s"] if base else None
-            same = "n/a" if base is None else _same_ids(d, base.data)
-            started = "n/a (Python pool, joined)" if t.tool == "tiktoken" else d["threads_started"]
-            cells = [
-                _fmt_rate(d["mb_per_s"]),
-                _runs(d),
-                f"{d['tokens_per_s'] / 1e6:.3g}",
-                _fmt_ratio(ratio),
-                same,
-                str(started),
-                _peaks(d),
-                _load(d),
-            ]
-        lines.append(_row([*label, *cells]))
-    return lines
+    return _measurement_table(res, "encode", corpus, header, _encode_label, _encode_cells)
+
+
+def _measurement_table(
+    res: Results,
+    kind: str,
+    corpus: Corpus,
+    header: Sequence[str],
+    label: Callable[[Measurement], list[str]],
+    cells: Callable[[Results, Measurement], list[str]],
+) -> list[str]:
+    """The table of ``kind``'s measurements on ``corpus``: a row's label (its first three
+    cells), then its numbers, or its status where it has none."""
+    rows = []
+    for m in res.of(kind, corpus.name):
+        status = _status_cells(m, len(header) - 3)
+        rows.append([*label(m), *(cells(res, m) if status is None else status)])
+    return markdown_table(header, rows)
+
+
+def _encode_label(m: Measurement) -> list[str]:
+    return [_tool(m), f"`{m.task.api}`", str(m.task.threads)]
+
+
+def _encode_cells(res: Results, m: Measurement) -> list[str]:
+    t, d = m.task, m.data
+    base = res.find(kind="encode", corpus=t.corpus, tool="seqpack", threads=t.threads)
+    ratio = base.data["mb_per_s"] / d["mb_per_s"] if base else None
+    same = "n/a" if base is None else _same_ids(d, base.data)
+    started = "n/a (Python pool, joined)" if t.tool == "tiktoken" else d["threads_started"]
+    return [
+        _fmt_rate(d["mb_per_s"]),
+        _runs(d),
+        f"{d['tokens_per_s'] / 1e6:.3g}",
+        _fmt_ratio(ratio),
+        same,
+        str(started),
+        _peaks(d),
+        _load(d),
+    ]
 
 
 def _tool(m: Measurement) -> str:
@@ -1079,27 +1103,28 @@ def train_table(res: Results, corpus: Corpus) -> list[str]:
         "peak mem MiB (call / process)",
         "load",
     ]
-    lines = _table_head(header)
-    for m in res.of("train", corpus.name):
-        t = m.task
-        label = [_tool(m), TRAIN_CALLS[f"{t.tool} {t.api}".strip()], str(t.threads)]
-        cells = _status_cells(m, len(header) - 3)
-        if cells is None:
-            d = m.data
-            base = res.find(kind="train", tool="seqpack", threads=t.threads)
-            ratio = d["median_s"] / base.data["median_s"] if base else None
-            cells = [
-                _runs(d),
-                f"{d['merges']:,}",
-                f"{d['merges_per_s']:,.0f}",
-                f"{d['vocab_size']:,}",
-                f"{100 * d['overlap_with_seqpack']:.1f} %",
-                _fmt_ratio(ratio),
-                _peaks(d),
-                _load(d),
-            ]
-        lines.append(_row([*label, *cells]))
-    return lines
+    return _measurement_table(res, "train", corpus, header, _train_label, _train_cells)
+
+
+def _train_label(m: Measurement) -> list[str]:
+    t = m.task
+    return [_tool(m), TRAIN_CALLS[f"{t.tool} {t.api}".strip()], str(t.threads)]
+
+
+def _train_cells(res: Results, m: Measurement) -> list[str]:
+    d = m.data
+    base = res.find(kind="train", tool="seqpack", threads=m.task.threads)
+    ratio = d["median_s"] / base.data["median_s"] if base else None
+    return [
+        _runs(d),
+        f"{d['merges']:,}",
+        f"{d['merges_per_s']:,.0f}",
+        f"{d['vocab_size']:,}",
+        f"{100 * d['overlap_with_seqpack']:.1f} %",
+        _fmt_ratio(ratio),
+        _peaks(d),
+        _load(d),
+    ]
 
 
 TRAIN_CALLS = {
@@ -1127,15 +1152,13 @@ def preprocess_table(res: Results, corpus: Corpus) -> list[str]:
         "peak mem MiB (call / process / child)",
         "load",
     ]
-    lines = _table_head(header)
-    for m in res.of("preprocess", corpus.name):
-        t = m.task
-        config = _preprocess_config(t)
-        cells = _status_cells(m, len(header) - 3)
-        if cells is None:
-            cells = _preprocess_cells(res, m)
-        lines.append(_row([_tool(m), config, str(t.cores), *cells]))
-    return lines
+    return _measurement_table(
+        res, "preprocess", corpus, header, _preprocess_label, _preprocess_cells
+    )
+
+
+def _preprocess_label(m: Measurement) -> list[str]:
+    return [_tool(m), _preprocess_config(m.task), str(m.task.cores)]
 
 
 def _preprocess_config(t: Task) -> str:
@@ -1168,14 +1191,6 @@ def _preprocess_cells(res: Results, m: Measurement) -> list[str]:
         f"{peak} / {child}",
         _load(d),
     ]
-
-
-def _table_head(header: Sequence[str]) -> list[str]:
-    return [_row(header), "|" + "---|" * len(header)]
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
 
 
 # --- Targets ---------------------------------------------------------------------------------
@@ -1288,8 +1303,8 @@ def _preprocess_checks(res: Results, plan: CorpusPlan) -> list[Check]:
 
 
 def targets_section(checks: Sequence[Check]) -> list[str]:
-    lines = _table_head(["target", "where", "measured (seqpack / peer)", "verdict"])
-    lines += [_row(c.cells()) for c in checks]
+    header = ["target", "where", "measured (seqpack / peer)", "verdict"]
+    lines = markdown_table(header, [c.cells() for c in checks])
     lines.append("")
     for target in dict.fromkeys(c.target for c in checks):
         rows = [c for c in checks if c.target == target]
@@ -1339,18 +1354,14 @@ def render_markdown(
 ) -> str:
     res = Results(results)
     setup = res.find(kind="setup")
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
-    load = " → ".join(f"{x:.1f}" for x in run["load_avg_1min"])
+    load_note = (
+        "; each row's own is in its `load` column: above the core count means other work"
+        " shared the CPUs"
+    )
     lines = [
         "# Tokenizer benchmark: seqpack against its peers",
         "",
-        f"- Command: `{run['command']}` ({'quick' if settings.quick else 'full'} run,"
-        f" {fmt_duration(run['duration_s'])}, finished {run['finished']})",
-        f"- Machine: {machine['cpu']}, {machine['usable_cores']} cores, {machine['ram_gib']} GiB"
-        f" RAM, {machine['os']}; Python {machine['python']}, numpy {machine['numpy']};"
-        f" 1-min load average {load} (start → end of the run; each row's own is in its"
-        " `load` column: above the core count means other work shared the CPUs)",
-        f"- Versions: {versions}; seqpack commit {machine['seqpack_commit']}",
+        *run_lines(run, machine, settings.quick, load_note),
         "- Vocabulary: one byte-level BPE tokenizer, trained by seqpack on"
         f" `{plan.train}` to {VOCAB_SIZE:,} ids (GPT-2 pre-tokenizer regex, `{SPECIAL}` as its"
         f" special token, min frequency {MIN_FREQUENCY}"
@@ -1384,11 +1395,11 @@ def render_markdown(
         "",
         "## Corpora",
         "",
-        *_table_head(["corpus", "what", "documents (empty)", "text MB", "file MB"]),
+        *markdown_table(
+            ["corpus", "what", "documents (empty)", "text MB", "file MB"],
+            [_corpus_row(c) for c in corpora.values()],
+        ),
     ]
-    for c in corpora.values():
-        cells = [c.name, c.description, f"{c.docs:,} ({c.empty_docs:,})"]
-        lines.append(_row([*cells, f"{c.text_bytes / MB:.1f}", f"{c.file_bytes / MB:.1f}"]))
     lines += ["", "## Correctness", "", *correctness_section(res)]
     lines += _correctness_notes(res)
     lines += ["", "## Encode", ""]
@@ -1400,6 +1411,11 @@ def render_markdown(
     for name in plan.preprocess:
         lines += [f"### {name}", "", *preprocess_table(res, corpora[name]), ""]
     return "\n".join(lines)
+
+
+def _corpus_row(c: Corpus) -> list[str]:
+    docs = f"{c.docs:,} ({c.empty_docs:,})"
+    return [c.name, c.description, docs, f"{c.text_bytes / MB:.1f}", f"{c.file_bytes / MB:.1f}"]
 
 
 def _merged_note(run: dict[str, Any], results: Sequence[Measurement]) -> list[str]:
@@ -1609,14 +1625,8 @@ def write_outputs(
     run: dict[str, Any],
 ) -> None:
     machine = machine_description()
-    payload = {
-        **run,
-        "machine": machine,
-        "settings": asdict(settings),
-        "corpora": [asdict(c) for c in corpora.values()],
-        "plan": asdict(plan),
-        "results": [asdict(r) for r in results],
-    }
+    corpora_json = [asdict(c) for c in corpora.values()]
+    payload = run_payload(run, machine, settings, results, corpora=corpora_json, plan=asdict(plan))
     markdown = render_markdown(machine, run, settings, corpora, plan, results)
     write_results(out, "tokenize", payload, markdown)
 
@@ -1669,14 +1679,13 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
                 rows.append({"family": path.stem, **asdict(m)})
                 print(f"{path.stem:8} {tool:14} x{threads} {_progress(m)}", flush=True)
     run = clock.record(__file__)
-    machine = machine_description()
-    payload = {
-        **run,
-        "machine": machine,
+    # The rows are measurements beside their family, plain data already.
+    setup = {
+        "machine": machine_description(),
         "settings": asdict(settings),
         "corpus": asdict(corpus),
-        "results": rows,
     }
+    payload = {**run, **setup, "results": rows}
     write_results(out, "tokenize_families", payload, families_markdown(payload))
     shutil.rmtree(work, ignore_errors=True)
 

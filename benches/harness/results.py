@@ -9,10 +9,13 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.formatting import fmt_duration
 from harness.machine import REPO
 
 RESULTS = REPO / "benches" / "results"
@@ -24,6 +27,23 @@ def add_dataset_options(parser: argparse.ArgumentParser, work: Path) -> None:
     parser.add_argument("--corpora", type=Path, default=Path("/tmp/seqpack-corpora"))
     parser.add_argument("--work", type=Path, default=work)
     parser.add_argument("--out", type=Path, default=RESULTS)
+
+
+def run_lines(
+    run: dict[str, Any], machine: dict[str, Any], quick: bool, load_note: str = ""
+) -> list[str]:
+    """The markdown bullets that open a result file: the command and how long it ran, the
+    machine and its load (``load_note`` added to what the figures mean), the versions."""
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
+    load = " → ".join(f"{x:.1f}" for x in run["load_avg_1min"])
+    return [
+        f"- Command: `{run['command']}` ({'quick' if quick else 'full'} run,"
+        f" {fmt_duration(run['duration_s'])}, finished {run['finished']})",
+        f"- Machine: {machine['cpu']}, {machine['usable_cores']} cores, {machine['ram_gib']} GiB"
+        f" RAM, {machine['os']}; Python {machine['python']}, numpy {machine['numpy']};"
+        f" 1-min load average {load} (start → end of the run{load_note})",
+        f"- Versions: {versions}; seqpack commit {machine['seqpack_commit']}",
+    ]
 
 
 def machine_section(machine: dict[str, Any]) -> list[str]:
@@ -47,6 +67,34 @@ class RunClock:
             "load_avg_1min": [self.load_start, os.getloadavg()[0]],
             **extra,
         }
+
+
+def run_payload(
+    run: dict[str, Any],
+    machine: dict[str, Any],
+    settings: Any,
+    results: Iterable[Any],
+    **inputs: Any,
+) -> dict[str, Any]:
+    """The JSON of a run: its record, the machine, its settings, what it measured
+    (``inputs``, as plain data) and its results (dataclasses, like the settings), in that
+    order."""
+    return {
+        **run,
+        "machine": machine,
+        "settings": asdict(settings),
+        **inputs,
+        "results": [asdict(r) for r in results],
+    }
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A markdown table's lines: the header, its rule, then a line a row."""
+    return [_markdown_row(header), "|" + "---|" * len(header), *map(_markdown_row, rows)]
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def write_results(out: Path, name: str, payload: dict[str, Any], markdown: str) -> None:

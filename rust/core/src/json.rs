@@ -7,6 +7,75 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+/// Implements a serde visitor's string methods: each gives `$found(text)`, the text a
+/// `Cow` borrowed from the input unless it has escapes.
+macro_rules! visit_strings {
+    ($value:ty, $found:path) => {
+        fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<$value, E> {
+            Ok($found(Cow::Borrowed(text)))
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<$value, E> {
+            Ok($found(Cow::Owned(text.to_owned())))
+        }
+
+        fn visit_string<E: de::Error>(self, text: String) -> Result<$value, E> {
+            Ok($found(Cow::Owned(text)))
+        }
+    };
+}
+pub(crate) use visit_strings;
+
+/// Implements a serde visitor's methods for the kinds of JSON value it does not read: each
+/// gives `$other(kind)`, the kind named as in error messages (`seq` takes the name of a
+/// list; a list or an object is skipped, not built).
+macro_rules! visit_other_kinds {
+    ($value:ty, $other:path; $($kind:ident $(= $name:literal)?),*) => {
+        $(visit_other_kinds!(@$kind $value, $other $(, $name)?);)*
+    };
+    (@bool $value:ty, $other:path) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
+            Ok($other("a boolean"))
+        }
+    };
+    (@number $value:ty, $other:path) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$value, E> {
+            Ok($other("a number"))
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<$value, E> {
+            Ok($other("a number"))
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$value, E> {
+            Ok($other("a number"))
+        }
+    };
+    (@str $value:ty, $other:path) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<$value, E> {
+            Ok($other("a string"))
+        }
+    };
+    (@unit $value:ty, $other:path) => {
+        fn visit_unit<E: de::Error>(self) -> Result<$value, E> {
+            Ok($other("null"))
+        }
+    };
+    (@seq $value:ty, $other:path, $name:literal) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$value, A::Error> {
+            IgnoredAny.visit_seq(seq)?;
+            Ok($other($name))
+        }
+    };
+    (@map $value:ty, $other:path) => {
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$value, A::Error> {
+            IgnoredAny.visit_map(map)?;
+            Ok($other("an object"))
+        }
+    };
+}
+pub(crate) use visit_other_kinds;
+
 /// A string, borrowed from the input unless it has escapes.
 pub(crate) struct Borrowed<'a>(pub(crate) Cow<'a, str>);
 
@@ -25,17 +94,7 @@ impl<'de> Visitor<'de> for BorrowedVisitor {
         f.write_str("a string")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Borrowed(Cow::Borrowed(text)))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Borrowed(Cow::Owned(text.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Ok(Borrowed(Cow::Owned(text)))
-    }
+    visit_strings!(Borrowed<'de>, Borrowed);
 }
 
 /// Any value: its string (borrowed unless it has escapes), or the kind of value it is
@@ -60,49 +119,6 @@ impl<'de> Visitor<'de> for StrOrKindVisitor {
         f.write_str("a JSON value")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        BorrowedVisitor
-            .visit_borrowed_str(text)
-            .map(|b| StrOrKind::Str(b.0))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        BorrowedVisitor.visit_str(text).map(|b| StrOrKind::Str(b.0))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        BorrowedVisitor
-            .visit_string(text)
-            .map(|b| StrOrKind::Str(b.0))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(StrOrKind::Other("a boolean"))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(StrOrKind::Other("a number"))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(StrOrKind::Other("a number"))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(StrOrKind::Other("a number"))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(StrOrKind::Other("null"))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_seq(seq)?;
-        Ok(StrOrKind::Other("an array"))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_map(map)?;
-        Ok(StrOrKind::Other("an object"))
-    }
+    visit_strings!(StrOrKind<'de>, StrOrKind::Str);
+    visit_other_kinds!(StrOrKind<'de>, StrOrKind::Other; bool, number, unit, seq = "an array", map);
 }

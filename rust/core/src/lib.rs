@@ -14,10 +14,13 @@
 pub mod batch;
 mod buffer;
 pub mod chat;
+mod choice;
 mod contained;
 pub mod decompose;
 pub mod error;
 mod json;
+#[cfg(test)]
+mod mutation_runner;
 pub mod pack;
 mod parallel;
 pub mod preprocess;

@@ -10,7 +10,7 @@ use seqpack_core::sampler::{CURRICULA, STATE_VERSION};
 use seqpack_core::shard::{FORMAT_NAME, FORMAT_VERSION, LOSS_MASK_FORMAT_VERSION};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let algorithms: Vec<&str> = Algorithm::NAMES.split(", ").collect();
+    let algorithms: Vec<&str> = Algorithm::CHOICES.iter().map(|(name, _)| *name).collect();
     m.add("ALGORITHMS", pyo3::types::PyTuple::new(m.py(), algorithms)?)?;
     m.add("MAX_CAPACITY", MAX_CAPACITY)?;
     m.add("NNLSHP_MAX_CAPACITY", NNLSHP_MAX_CAPACITY)?;

@@ -20,21 +20,32 @@ mod tokenizer;
 
 use pyo3::prelude::*;
 
+/// How a binding module adds its classes, functions and constants to `_core`.
+type Register = fn(&Bound<'_, PyModule>) -> PyResult<()>;
+
+/// Every binding module, in the order they register (pyo3 lists every class and function
+/// in `__all__`).
+const MODULES: &[Register] = &[
+    constants::register,
+    pack::register,
+    batch::register,
+    dataset::register,
+    bpe::register,
+    ast::register,
+    tokenizer::register,
+    chat::register,
+    preprocess::register,
+    split::register,
+    sampler::register,
+    mixture::register,
+    decompose::register,
+];
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    constants::register(m)?;
-    // pyo3 lists every class and function added below in `__all__`.
-    pack::register(m)?;
-    batch::register(m)?;
-    dataset::register(m)?;
-    bpe::register(m)?;
-    ast::register(m)?;
-    tokenizer::register(m)?;
-    chat::register(m)?;
-    preprocess::register(m)?;
-    split::register(m)?;
-    sampler::register(m)?;
-    mixture::register(m)?;
-    decompose::register(m)
+    for register in MODULES {
+        register(m)?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Result};
+use crate::{Error, Result, choice};
 
 /// The largest capacity accepted. Several algorithms keep one slot per possible free space,
 /// so memory grows with the capacity; 2^24 tokens is far beyond any training context.
@@ -38,45 +38,30 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    pub const NAMES: &'static str = "obfd, bfd, ffd, nf, spfhp, lpfhp, wrapped, exact, nnlshp";
+    /// Every algorithm by the name options and manifests give it.
+    pub const CHOICES: &'static [(&'static str, Algorithm)] = &[
+        ("obfd", Algorithm::Obfd),
+        ("bfd", Algorithm::Bfd),
+        ("ffd", Algorithm::Ffd),
+        ("nf", Algorithm::Nf),
+        ("spfhp", Algorithm::Spfhp),
+        ("lpfhp", Algorithm::Lpfhp),
+        ("wrapped", Algorithm::Wrapped),
+        ("exact", Algorithm::Exact),
+        ("nnlshp", Algorithm::Nnlshp),
+    ];
 }
 
 impl FromStr for Algorithm {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        Ok(match name {
-            "obfd" => Algorithm::Obfd,
-            "bfd" => Algorithm::Bfd,
-            "ffd" => Algorithm::Ffd,
-            "nf" => Algorithm::Nf,
-            "spfhp" => Algorithm::Spfhp,
-            "lpfhp" => Algorithm::Lpfhp,
-            "wrapped" => Algorithm::Wrapped,
-            "exact" => Algorithm::Exact,
-            "nnlshp" => Algorithm::Nnlshp,
-            _ => {
-                return Err(Error::invalid_option(
-                    "algorithm",
-                    format!("{name:?} is unknown; expected one of {}", Algorithm::NAMES),
-                ));
-            }
-        })
+        choice::parse("algorithm", name, Algorithm::CHOICES)
     }
 }
 
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Algorithm::Obfd => "obfd",
-            Algorithm::Bfd => "bfd",
-            Algorithm::Ffd => "ffd",
-            Algorithm::Nf => "nf",
-            Algorithm::Spfhp => "spfhp",
-            Algorithm::Lpfhp => "lpfhp",
-            Algorithm::Wrapped => "wrapped",
-            Algorithm::Exact => "exact",
-            Algorithm::Nnlshp => "nnlshp",
-        })
+        f.write_str(choice::name_of(*self, Algorithm::CHOICES))
     }
 }
 
@@ -95,17 +80,15 @@ pub enum LongDocs {
 impl FromStr for LongDocs {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        Ok(match name {
-            "split" => LongDocs::Split,
-            "truncate" => LongDocs::Truncate,
-            "error" => LongDocs::Error,
-            _ => {
-                return Err(Error::invalid_option(
-                    "long_docs",
-                    format!("{name:?} is unknown; expected one of split, truncate, error"),
-                ));
-            }
-        })
+        choice::parse(
+            "long_docs",
+            name,
+            &[
+                ("split", LongDocs::Split),
+                ("truncate", LongDocs::Truncate),
+                ("error", LongDocs::Error),
+            ],
+        )
     }
 }
 

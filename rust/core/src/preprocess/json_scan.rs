@@ -206,44 +206,40 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'"' => self.skip_string(),
             b'{' | b'[' if depth >= MAX_DEPTH => None,
-            b'{' => {
-                self.at += 1;
-                self.skip_space();
-                if self.eat(b'}') {
-                    return Some(());
-                }
-                loop {
-                    self.skip_string()?;
-                    self.skip_space();
-                    self.expect(b':')?;
-                    self.skip_space();
-                    self.skip_value(depth + 1)?;
-                    self.skip_space();
-                    if !self.eat(b',') {
-                        return self.expect(b'}');
-                    }
-                    self.skip_space();
-                }
-            }
-            b'[' => {
-                self.at += 1;
-                self.skip_space();
-                if self.eat(b']') {
-                    return Some(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    self.skip_space();
-                    if !self.eat(b',') {
-                        return self.expect(b']');
-                    }
-                    self.skip_space();
-                }
-            }
+            b'{' => self.skip_entries(b'}', |scan| {
+                scan.skip_string()?;
+                scan.skip_space();
+                scan.expect(b':')?;
+                scan.skip_space();
+                scan.skip_value(depth + 1)
+            }),
+            b'[' => self.skip_entries(b']', |scan| scan.skip_value(depth + 1)),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.skip_number(),
+        }
+    }
+
+    /// An object or a list, from its opening bracket to `close`: the entries `skip_entry`
+    /// skips (a key and its value, or a value), separated by commas.
+    fn skip_entries(
+        &mut self,
+        close: u8,
+        mut skip_entry: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.at += 1;
+        self.skip_space();
+        if self.eat(close) {
+            return Some(());
+        }
+        loop {
+            skip_entry(self)?;
+            self.skip_space();
+            if !self.eat(b',') {
+                return self.expect(close);
+            }
+            self.skip_space();
         }
     }
 

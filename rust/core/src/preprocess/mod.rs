@@ -61,14 +61,11 @@ pub enum OnError {
 impl std::str::FromStr for OnError {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "fail" => Ok(OnError::Fail),
-            "skip" => Ok(OnError::Skip),
-            _ => Err(Error::invalid_option(
-                "on_error",
-                format!("{name:?} is unknown; expected fail or skip"),
-            )),
-        }
+        crate::choice::parse(
+            "on_error",
+            name,
+            &[("fail", OnError::Fail), ("skip", OnError::Skip)],
+        )
     }
 }
 
@@ -156,16 +153,8 @@ pub fn preprocess(
     if let Some(manifest) = prepare_output(out, &plan, tokenizer, options)? {
         return Ok(manifest);
     }
-    let pool = thread_pool(options)?;
-    let mut report = Reporter {
-        progress: Progress {
-            input_bytes_total: (0..plan.splits.len()).map(|k| split_bytes(&plan, k)).sum(),
-            ..Progress::default()
-        },
-        read: Arc::new(AtomicU64::new(0)),
-        started: Instant::now(),
-        on_progress,
-    };
+    let input_bytes = (0..plan.splits.len()).map(|k| split_bytes(&plan, k)).sum();
+    let mut runner = SplitRunner::new(&plan, out, tokenizer, options, input_bytes, on_progress)?;
     let mut results: Vec<SplitResult> = Vec::with_capacity(plan.splits.len());
     let mut start = SplitStart {
         first_line: 1,
@@ -182,19 +171,9 @@ pub fn preprocess(
                 1
             };
         }
-        let result = run_split(
-            &pool,
-            &plan,
-            split,
-            start,
-            out,
-            tokenizer,
-            options,
-            &mut report,
-        )?;
-        results.push(result);
+        results.push(runner.run(split, start)?);
     }
-    report.report()?;
+    runner.finish()?;
     commit(out, &plan, &results, tokenizer, options)
 }
 
@@ -288,27 +267,10 @@ pub fn preprocess_split(
         ));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let pool = thread_pool(options)?;
-    let mut report = Reporter {
-        progress: Progress {
-            input_bytes_total: split_bytes(plan, split),
-            ..Progress::default()
-        },
-        read: Arc::new(AtomicU64::new(0)),
-        started: Instant::now(),
-        on_progress,
-    };
-    let result = run_split(
-        &pool,
-        plan,
-        split,
-        start,
-        out,
-        tokenizer,
-        options,
-        &mut report,
-    )?;
-    report.report()?;
+    let input_bytes = split_bytes(plan, split);
+    let mut runner = SplitRunner::new(plan, out, tokenizer, options, input_bytes, on_progress)?;
+    let result = runner.run(split, start)?;
+    runner.finish()?;
     Ok(result)
 }
 
@@ -328,133 +290,172 @@ impl Reporter<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_split(
-    pool: &rayon::ThreadPool,
-    plan: &Plan,
-    split: usize,
-    start: SplitStart,
-    out: &Path,
-    tokenizer: &dyn Tokenizer,
-    options: &PreprocessOptions,
-    report: &mut Reporter<'_>,
-) -> Result<SplitResult> {
-    let other_run = |path: &Path| {
-        Error::invalid_option(
-            "resume",
-            format!(
-                "{} was written by a run with other inputs, options or tokenizer; use a new \
-                 directory",
-                path.display()
-            ),
-        )
-    };
-    let result_path = out.join(result_name(split));
-    if let Some(done) = SplitResult::read(&result_path)? {
-        if done.run != plan.run {
-            return Err(other_run(&result_path));
-        }
-        report.progress.shards += done.shards.len() as u64;
-        return Ok(done);
+/// The splits of one run, one after the other: what they share (the plan, the output, the
+/// tokenizer and options, the thread pool) and the progress reported over all of them.
+struct SplitRunner<'a> {
+    plan: &'a Plan,
+    out: &'a Path,
+    tokenizer: &'a dyn Tokenizer,
+    options: &'a PreprocessOptions,
+    pool: rayon::ThreadPool,
+    report: Reporter<'a>,
+}
+
+impl<'a> SplitRunner<'a> {
+    /// A runner of splits of `plan` that hold `input_bytes` in all, for progress.
+    fn new(
+        plan: &'a Plan,
+        out: &'a Path,
+        tokenizer: &'a dyn Tokenizer,
+        options: &'a PreprocessOptions,
+        input_bytes: u64,
+        on_progress: &'a mut dyn FnMut(&Progress) -> Result<()>,
+    ) -> Result<Self> {
+        let report = Reporter {
+            progress: Progress {
+                input_bytes_total: input_bytes,
+                ..Progress::default()
+            },
+            read: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
+            on_progress,
+        };
+        Ok(SplitRunner {
+            plan,
+            out,
+            tokenizer,
+            options,
+            pool: thread_pool(options)?,
+            report,
+        })
     }
-    let journal_path = out.join(journal::journal_name(split));
-    let state = match Journal::read(&journal_path)? {
-        Some(journal) if journal.run == plan.run => journal,
-        Some(_) => return Err(other_run(&journal_path)),
-        None => Journal {
-            run: plan.run.clone(),
-            next_doc_id: start.first_doc_id,
-            ..Journal::default()
-        },
-    };
-    output::clear_split(out, split, state.shards.len())?;
-    report.progress.shards += state.shards.len() as u64;
-    let cursor = state.cursor;
-    let mut sink = Sink {
-        out,
-        split,
-        journal_path: &journal_path,
-        sources: &plan.sources,
-        options,
-        state,
-        shard: None,
-        // A record batch closes at the first document that reaches its size; a longer one
-        // costs a reallocation.
-        pending: shard::ShardBuilder::with_capacity(
-            sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
-            plan.loss_mask.is_some(),
-        ),
-    };
-    // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
-    // line that reaches the batch size, a worker reserves a token per two bytes of text, and
-    // vectors grow by doubling).
-    let (input_buffers, record_buffers, token_buffers) = (
-        Recycler::new(4 * batches::BATCH_BYTES),
-        Recycler::new(2 * options.batch_records),
-        Recycler::new(2 * batches::BATCH_BYTES),
-    );
-    let read = report.read.clone();
-    let piped = pipeline::ordered_map(
-        pool,
-        BATCHES_PER_THREAD * pool.current_num_threads() + 2,
-        |submit| {
-            batches::read_batches(
-                plan,
-                split,
-                start.first_line,
-                plan.formats[plan.splits[split].source as usize],
-                cursor,
-                options,
-                &read,
-                &input_buffers,
-                submit,
+
+    /// Reports the progress once all splits have run.
+    fn finish(mut self) -> Result<()> {
+        self.report.report()
+    }
+
+    /// Tokenizes split `split`, which starts at `start` (see [`preprocess_split`]).
+    fn run(&mut self, split: usize, start: SplitStart) -> Result<SplitResult> {
+        let (plan, out, tokenizer, options) = (self.plan, self.out, self.tokenizer, self.options);
+        let (pool, report) = (&self.pool, &mut self.report);
+        let other_run = |path: &Path| {
+            Error::invalid_option(
+                "resume",
+                format!(
+                    "{} was written by a run with other inputs, options or tokenizer; use a new \
+                     directory",
+                    path.display()
+                ),
             )
-        },
-        |batch| {
-            let (records, tokens) = (record_buffers.take(), token_buffers.take());
-            let encoding = record::Encoding {
-                tokenizer,
-                options,
-                masked: plan.loss_mask.is_some(),
-            };
-            record::tokenize(batch, &encoding, records, tokens)
-        },
-        |mut batch| {
-            sink.append(
-                &mut batch.records,
-                &batch.tokens,
-                &batch.mask,
-                &mut report.progress,
-            )?;
-            record_buffers.give(batch.records);
-            token_buffers.give(batch.tokens);
-            if let Some(input) = batch.input {
-                input_buffers.give(input);
+        };
+        let result_path = out.join(result_name(split));
+        if let Some(done) = SplitResult::read(&result_path)? {
+            if done.run != plan.run {
+                return Err(other_run(&result_path));
             }
-            report.report()
-        },
-    );
-    if let Err(error) = piped.and_then(|()| sink.flush(None)) {
-        sink.abandon();
-        return Err(error);
+            report.progress.shards += done.shards.len() as u64;
+            return Ok(done);
+        }
+        let journal_path = out.join(journal::journal_name(split));
+        let state = match Journal::read(&journal_path)? {
+            Some(journal) if journal.run == plan.run => journal,
+            Some(_) => return Err(other_run(&journal_path)),
+            None => Journal {
+                run: plan.run.clone(),
+                next_doc_id: start.first_doc_id,
+                ..Journal::default()
+            },
+        };
+        output::clear_split(out, split, state.shards.len())?;
+        report.progress.shards += state.shards.len() as u64;
+        let cursor = state.cursor;
+        let mut sink = Sink {
+            out,
+            split,
+            journal_path: &journal_path,
+            sources: &plan.sources,
+            options,
+            state,
+            shard: None,
+            // A record batch closes at the first document that reaches its size; a longer one
+            // costs a reallocation.
+            pending: shard::ShardBuilder::with_capacity(
+                sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
+                plan.loss_mask.is_some(),
+            ),
+        };
+        // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
+        // line that reaches the batch size, a worker reserves a token per two bytes of text, and
+        // vectors grow by doubling).
+        let (input_buffers, record_buffers, token_buffers) = (
+            Recycler::new(4 * batches::BATCH_BYTES),
+            Recycler::new(2 * options.batch_records),
+            Recycler::new(2 * batches::BATCH_BYTES),
+        );
+        let read = report.read.clone();
+        let piped = pipeline::ordered_map(
+            pool,
+            BATCHES_PER_THREAD * pool.current_num_threads() + 2,
+            |submit| {
+                batches::read_batches(
+                    plan,
+                    split,
+                    start.first_line,
+                    plan.formats[plan.splits[split].source as usize],
+                    cursor,
+                    options,
+                    &read,
+                    &input_buffers,
+                    submit,
+                )
+            },
+            |batch| {
+                let (records, tokens) = (record_buffers.take(), token_buffers.take());
+                let encoding = record::Encoding {
+                    tokenizer,
+                    options,
+                    masked: plan.loss_mask.is_some(),
+                };
+                record::tokenize(batch, &encoding, records, tokens)
+            },
+            |mut batch| {
+                sink.append(
+                    &mut batch.records,
+                    &batch.tokens,
+                    &batch.mask,
+                    &mut report.progress,
+                )?;
+                record_buffers.give(batch.records);
+                token_buffers.give(batch.tokens);
+                if let Some(input) = batch.input {
+                    input_buffers.give(input);
+                }
+                report.report()
+            },
+        );
+        if let Err(error) = piped.and_then(|()| sink.flush(None)) {
+            sink.abandon();
+            return Err(error);
+        }
+        let state = sink.state;
+        let result = SplitResult {
+            run: plan.run.clone(),
+            split,
+            first_doc_id: start.first_doc_id,
+            documents: state.next_doc_id - start.first_doc_id,
+            text_bytes: state.text_bytes,
+            shards: state.shards,
+            histogram: state.histogram,
+            skipped: state.skipped,
+            trained_tokens: state.trained_tokens,
+            records_with_nothing_to_train: state.records_with_nothing_to_train,
+            edges_inside_tokens: state.edges_inside_tokens,
+        };
+        result.write(&result_path)?;
+        let _ = std::fs::remove_file(&journal_path);
+        Ok(result)
     }
-    let state = sink.state;
-    let result = SplitResult {
-        run: plan.run.clone(),
-        split,
-        first_doc_id: start.first_doc_id,
-        documents: state.next_doc_id - start.first_doc_id,
-        text_bytes: state.text_bytes,
-        shards: state.shards,
-        histogram: state.histogram,
-        skipped: state.skipped,
-        trained_tokens: state.trained_tokens,
-        records_with_nothing_to_train: state.records_with_nothing_to_train,
-        edges_inside_tokens: state.edges_inside_tokens,
-    };
-    result.write(&result_path)?;
-    let _ = std::fs::remove_file(&journal_path);
-    Ok(result)
 }
 
 /// The input bytes of split `split`, for progress: its range, or its whole file.

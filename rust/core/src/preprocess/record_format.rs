@@ -32,11 +32,7 @@ pub const RECORD_FORMATS: &[(&str, RecordFormat)] = &[
 
 impl RecordFormat {
     pub fn name(self) -> &'static str {
-        RECORD_FORMATS
-            .iter()
-            .find(|(_, format)| *format == self)
-            .map(|(name, _)| *name)
-            .expect("every format is named")
+        crate::choice::name_of(self, RECORD_FORMATS)
     }
 
     /// The fields (columns) that hold a record of this format.
@@ -64,17 +60,7 @@ impl RecordFormat {
 impl std::str::FromStr for RecordFormat {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        RECORD_FORMATS
-            .iter()
-            .find(|(known, _)| *known == name)
-            .map(|&(_, format)| format)
-            .ok_or_else(|| {
-                let names: Vec<&str> = RECORD_FORMATS.iter().map(|(name, _)| *name).collect();
-                Error::invalid_option(
-                    "format",
-                    format!("{name:?} is unknown; expected one of {}", names.join(", ")),
-                )
-            })
+        crate::choice::parse("format", name, RECORD_FORMATS)
     }
 }
 

@@ -3,24 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::tests::{Bytes, rows, temp_dir, write};
+use super::tests::{Bytes, mixed_jsonl, rows, temp_dir, write};
 use super::*;
 
 /// A JSONL corpus of long and short documents, blank lines, escapes and a few bad and empty
 /// records, and a line-wise text file without a last line end.
 fn corpus(dir: &Path) -> Vec<PathBuf> {
-    let mut text = String::new();
-    for i in 0..600 {
-        let body = match i % 11 {
-            0 => "x".repeat(500 + i),
-            1 => String::new(),
-            _ => format!("doc {i} \\\"quoted\\\" \\u00e9 {}", "ab\\n".repeat(i % 97)),
-        };
-        if i % 499 == 0 {
-            text.push_str("{broken\n\n");
-        }
-        text.push_str(&format!("{{\"id\": {i}, \"text\": \"{body}\"}}\n"));
-    }
+    let text = mixed_jsonl(600, 500, "{broken\n\n");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, b"{\"text\": \"gz\"}\n").unwrap();
     vec![

@@ -83,6 +83,25 @@ pub(super) fn rows(dir: &Path, manifest: &Manifest) -> Vec<(u64, String, u64, Ve
     out
 }
 
+/// `documents` JSONL records: every eleventh a long text (`long` bytes and more), every
+/// eleventh an empty one, the others short with escapes; `broken` (a bad record) comes
+/// before every 499th.
+pub(super) fn mixed_jsonl(documents: usize, long: usize, broken: &str) -> String {
+    let mut text = String::new();
+    for i in 0..documents {
+        let body = match i % 11 {
+            0 => "x".repeat(long + i),
+            1 => String::new(),
+            _ => format!("doc {i} \\\"quoted\\\" \\u00e9 {}", "ab\\n".repeat(i % 97)),
+        };
+        if i % 499 == 0 {
+            text.push_str(broken);
+        }
+        text.push_str(&format!("{{\"id\": {i}, \"text\": \"{body}\"}}\n"));
+    }
+    text
+}
+
 fn run(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Result<Manifest> {
     preprocess(inputs, out, &Bytes, options, &mut |_| Ok(()))
 }
@@ -299,19 +318,8 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
 #[test]
 fn the_dataset_is_the_same_whatever_the_threads_and_batches() {
     let dir = temp_dir("threads");
-    let mut text = String::new();
-    for i in 0..3000 {
-        // Long and short documents, escapes, a few bad and empty records.
-        let body = match i % 11 {
-            0 => "x".repeat(5000 + i),
-            1 => String::new(),
-            _ => format!("doc {i} \\\"quoted\\\" \\u00e9 {}", "ab\\n".repeat(i % 97)),
-        };
-        if i % 499 == 0 {
-            text.push_str("{broken\n");
-        }
-        text.push_str(&format!("{{\"id\": {i}, \"text\": \"{body}\"}}\n"));
-    }
+    // Long and short documents, escapes, a few bad and empty records.
+    let text = mixed_jsonl(3000, 5000, "{broken\n");
     let inputs = [
         write(&dir.join("a.jsonl"), text.as_bytes()),
         write(&dir.join("b.txt"), b"one\ntwo\n\nthree"),

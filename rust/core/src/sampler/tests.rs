@@ -97,6 +97,21 @@ fn schedule_uses_each_bucket_its_steps_and_repeats() {
     assert!(error.contains("5 values for 6 buckets"), "{error}");
 }
 
+/// Where `state` resumes a `loader` over `dataset` with `options` and epochs of `epoch_size`
+/// rows (epoch, rows consumed), or why it does not.
+fn resume(
+    state: &LoaderState,
+    loader: LoaderKind,
+    dataset: &str,
+    options: &serde_json::Map<String, Value>,
+    epoch_size: u64,
+) -> std::result::Result<(u64, u64), String> {
+    state
+        .check_identity(loader, dataset, options)
+        .and_then(|()| state.position(epoch_size))
+        .map_err(|e| e.to_string())
+}
+
 #[test]
 fn state_round_trips_and_reads_the_v1_formats() {
     let opts = json!({"seed": 1, "seq_len": 64});
@@ -105,19 +120,15 @@ fn state_round_trips_and_reads_the_v1_formats() {
     let read = LoaderState::read(&state.to_json()).unwrap();
     assert_eq!(read, state);
     assert_eq!(
-        read.check_identity(LoaderKind::Packed, "fp", &options)
-            .and_then(|()| read.position(10))
-            .unwrap(),
-        (2, 8)
+        resume(&read, LoaderKind::Packed, "fp", &options, 10),
+        Ok((2, 8))
     );
     let v1 =
         json!({"version": 1, "dataset": "old", "options": opts, "epoch": 1, "consumed_rows": 12});
     let read = LoaderState::read(&v1).unwrap();
     assert_eq!(
-        read.check_identity(LoaderKind::Packed, "new", &options)
-            .and_then(|()| read.position(20))
-            .unwrap(),
-        (1, 12)
+        resume(&read, LoaderKind::Packed, "new", &options, 20),
+        Ok((1, 12))
     );
     let decomposed =
         json!({"epoch": 0, "step": 5, "seed": 9, "cycles": 2, "tokens_per_step": 1024});
@@ -125,10 +136,8 @@ fn state_round_trips_and_reads_the_v1_formats() {
     let now = json!({"seed": 9, "cycles": 2, "tokens_per_step": 1024, "curriculum": [1.0]});
     let now = now.as_object().unwrap();
     assert_eq!(
-        read.check_identity(LoaderKind::Decomposed, "x", now)
-            .and_then(|()| read.position(16))
-            .unwrap(),
-        (0, 5)
+        resume(&read, LoaderKind::Decomposed, "x", now, 16),
+        Ok((0, 5))
     );
 }
 
@@ -147,11 +156,7 @@ fn bad_states_name_the_key() {
     let read_error = |state: Value| LoaderState::read(&state).unwrap_err().to_string();
     let resume_error = |state: Value| {
         let state = LoaderState::read(&state).unwrap();
-        state
-            .check_identity(LoaderKind::Packed, "fp", options)
-            .and_then(|()| state.position(8))
-            .unwrap_err()
-            .to_string()
+        resume(&state, LoaderKind::Packed, "fp", options, 8).unwrap_err()
     };
     assert!(read_error(json!([1])).contains("must be a mapping"));
     assert!(

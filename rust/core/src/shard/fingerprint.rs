@@ -16,16 +16,13 @@ use super::ShardEntry;
 /// The fingerprint of a dataset whose manifest has the tokenizer entry `tokenizer` (as
 /// written, unknown fields included) and the shards `shards`.
 pub fn dataset_fingerprint(tokenizer: &Value, shards: &[ShardEntry]) -> String {
-    let mut text = String::from("{\"shards\": [");
-    for (i, shard) in shards.iter().enumerate() {
-        if i > 0 {
-            text.push_str(", ");
-        }
-        text.push_str(&format!("[{}, {}, ", shard.rows, shard.tokens));
-        write_string(&shard.checksum, &mut text);
-        text.push(']');
-    }
-    text.push_str("], \"tokenizer\": ");
+    let mut text = String::from("{\"shards\": ");
+    write_separated(&mut text, '[', shards, ']', |shard, out| {
+        out.push_str(&format!("[{}, {}, ", shard.rows, shard.tokens));
+        write_string(&shard.checksum, out);
+        out.push(']');
+    });
+    text.push_str(", \"tokenizer\": ");
     write_value(tokenizer, &mut text);
     text.push('}');
     let digest = Blake2b::<U16>::digest(text.as_bytes());
@@ -39,32 +36,36 @@ fn write_value(value: &Value, out: &mut String) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_value(item, out);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_separated(out, '[', items, ']', write_value),
         Value::Object(map) => {
             // UTF-8 byte order is code point order, as Python sorts.
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
+            write_separated(out, '{', keys, '}', |key, out| {
                 write_string(key, out);
                 out.push_str(": ");
                 write_value(&map[key], out);
-            }
-            out.push('}');
+            });
         }
     }
+}
+
+/// `open`, each of `items` as `write_item` writes it with `", "` between them, `close`.
+fn write_separated<T>(
+    out: &mut String,
+    open: char,
+    items: impl IntoIterator<Item = T>,
+    close: char,
+    mut write_item: impl FnMut(T, &mut String),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_item(item, out);
+    }
+    out.push(close);
 }
 
 /// A JSON string with everything outside printable ASCII escaped, as `ensure_ascii` does.

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt32Type};
-use arrow_array::{Array, LargeListArray, ListArray, RecordBatch};
+use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt32Type};
+use arrow_array::{
+    Array, GenericListArray, LargeListArray, ListArray, OffsetSizeTrait, RecordBatch,
+};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::{FileDecoder, read_footer_length};
@@ -139,10 +141,7 @@ impl TokenStore {
 }
 
 /// Row `row` of a validated list of `uint32`.
-fn list_row<O: arrow_array::OffsetSizeTrait>(
-    list: &arrow_array::GenericListArray<O>,
-    row: usize,
-) -> &[u32] {
+fn list_row<O: OffsetSizeTrait>(list: &GenericListArray<O>, row: usize) -> &[u32] {
     let offsets = list.value_offsets();
     let values = list.values().as_primitive::<UInt32Type>().values();
     &values[offsets[row].as_usize()..offsets[row + 1].as_usize()]
@@ -245,58 +244,37 @@ impl Chunk {
                 )));
             }
         }
-        let seq_lengths = match batch.column_by_name("seq_lengths") {
-            None => None,
-            Some(column) => {
-                let list = column
-                    .as_list_opt::<i32>()
-                    .filter(|list| list.values().as_primitive_opt::<UInt32Type>().is_some())
-                    .filter(|list| list.null_count() == 0 && list.values().null_count() == 0)
-                    .ok_or_else(|| {
-                        bad("seq_lengths is not a list<uint32> column without nulls".into())
-                    })?
-                    .clone();
-                check_offsets(list.value_offsets(), list.values().len())
-                    .map_err(|m| bad(format!("seq_lengths {m}")))?;
-                for row in 0..list.len() {
-                    let inside: u64 = list_row(&list, row).iter().map(|&n| u64::from(n)).sum();
-                    if inside > u64::from(lengths.value(row)) {
-                        return Err(bad(format!(
-                            "row {row}: seq_lengths add up to {inside}, more than the row's {} tokens",
-                            lengths.value(row)
-                        )));
-                    }
-                }
-                Some(list)
-            }
-        };
-        let loss_mask = match batch.column_by_name("loss_mask") {
-            None => None,
-            Some(column) => {
-                let list = column
-                    .as_list_opt::<i64>()
-                    .filter(|list| list.values().as_primitive_opt::<UInt8Type>().is_some())
-                    .filter(|list| list.null_count() == 0 && list.values().null_count() == 0)
-                    .ok_or_else(|| {
-                        bad("loss_mask is not a large_list<uint8> column without nulls".into())
-                    })?
-                    .clone();
-                let (mask_offsets, token_offsets) =
-                    (list.value_offsets(), input_ids.value_offsets());
-                let rows_differ = mask_offsets
-                    .windows(2)
-                    .zip(token_offsets.windows(2))
-                    .position(|(m, t)| m[1] - m[0] != t[1] - t[0]);
-                if let Some(row) = rows_differ {
+        let seq_lengths =
+            optional_list::<i32, UInt32Type>(&batch, "seq_lengths", "list<uint32>", &bad)?;
+        if let Some(list) = &seq_lengths {
+            check_offsets(list.value_offsets(), list.values().len())
+                .map_err(|m| bad(format!("seq_lengths {m}")))?;
+            for row in 0..list.len() {
+                let inside: u64 = list_row(list, row).iter().map(|&n| u64::from(n)).sum();
+                if inside > u64::from(lengths.value(row)) {
                     return Err(bad(format!(
-                        "row {row}: loss_mask is not as long as input_ids"
+                        "row {row}: seq_lengths add up to {inside}, more than the row's {} tokens",
+                        lengths.value(row)
                     )));
                 }
-                check_offsets(mask_offsets, list.values().len())
-                    .map_err(|m| bad(format!("loss_mask {m}")))?;
-                Some(list)
             }
-        };
+        }
+        let loss_mask =
+            optional_list::<i64, UInt8Type>(&batch, "loss_mask", "large_list<uint8>", &bad)?;
+        if let Some(list) = &loss_mask {
+            let (mask_offsets, token_offsets) = (list.value_offsets(), input_ids.value_offsets());
+            let rows_differ = mask_offsets
+                .windows(2)
+                .zip(token_offsets.windows(2))
+                .position(|(m, t)| m[1] - m[0] != t[1] - t[0]);
+            if let Some(row) = rows_differ {
+                return Err(bad(format!(
+                    "row {row}: loss_mask is not as long as input_ids"
+                )));
+            }
+            check_offsets(mask_offsets, list.values().len())
+                .map_err(|m| bad(format!("loss_mask {m}")))?;
+        }
         Ok(Chunk {
             batch,
             input_ids,
@@ -306,8 +284,28 @@ impl Chunk {
     }
 }
 
+/// The column `name` of `batch`, if it has one, as a list (of type `what`) of `T` values
+/// without nulls.
+fn optional_list<O: OffsetSizeTrait, T: ArrowPrimitiveType>(
+    batch: &RecordBatch,
+    name: &str,
+    what: &str,
+    bad: impl Fn(String) -> Error,
+) -> Result<Option<GenericListArray<O>>> {
+    let Some(column) = batch.column_by_name(name) else {
+        return Ok(None);
+    };
+    column
+        .as_list_opt::<O>()
+        .filter(|list| list.values().as_primitive_opt::<T>().is_some())
+        .filter(|list| list.null_count() == 0 && list.values().null_count() == 0)
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| bad(format!("{name} is not a {what} column without nulls")))
+}
+
 /// Offsets that are not negative, never fall, and end within the values.
-fn check_offsets<O: arrow_array::OffsetSizeTrait>(
+fn check_offsets<O: OffsetSizeTrait>(
     offsets: &[O],
     values: usize,
 ) -> std::result::Result<(), String> {

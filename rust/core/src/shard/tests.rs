@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::Array;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
+
+use crate::mutation_runner::mutation_runner;
 
 use super::{Dataset, LengthHistogram, MANIFEST, Manifest, PackedRow, Row, Verify};
 use super::{FORMAT_NAME, FORMAT_VERSION, checksum_file, write_packed_shard, write_shard};
@@ -256,15 +257,7 @@ fn mutated_datasets_open_or_fail_without_a_panic() {
     });
     let dir = case_dir("case");
     std::fs::create_dir_all(&dir).unwrap();
-    let cases: u32 = std::env::var("SEQPACK_MUTATIONS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2_000);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = mutation_runner(2_000);
     let strategy = (
         0..2usize,
         proptest::collection::vec(mutation(), 1..4),

@@ -7,8 +7,9 @@
 //! runs a long campaign; the default is short enough for every test run.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
+
+use crate::mutation_runner::mutation_runner;
 
 use super::ast::{AstTokenizer, Language};
 use super::bpe::{BpeTrainer, Pattern, TrainerOptions};
@@ -257,15 +258,7 @@ fn mutated_tokenizer_files_load_or_fail_without_a_panic() {
         let tokenizer = from_json(original, None).unwrap();
         assert!(!tokenizer.encode(TEXTS[0], false).unwrap().is_empty());
     }
-    let cases: u32 = std::env::var("SEQPACK_MUTATIONS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(400);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = mutation_runner(400);
     let strategy = (
         0..originals.len(),
         proptest::collection::vec(mutation(), 1..4),
@@ -276,7 +269,10 @@ fn mutated_tokenizer_files_load_or_fail_without_a_panic() {
             Ok(())
         })
         .unwrap();
-    eprintln!("{cases} mutated tokenizer files loaded or refused");
+    eprintln!(
+        "{} mutated tokenizer files loaded or refused",
+        runner.config().cases
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::json::{Borrowed, StrOrKind};
+use crate::json::{Borrowed, StrOrKind, visit_other_kinds, visit_strings};
 
 /// A part of the document, or the kind of value found where an object or a list belongs.
 pub(crate) enum Part<T> {
@@ -56,44 +56,6 @@ pub(crate) fn parse(json: &str) -> Result<Part<Document<'_>>, String> {
     serde_json::from_str(json).map_err(|e| e.to_string())
 }
 
-/// Implements the visitor methods of every JSON value that is not the expected one, each
-/// giving the kind of value it met.
-macro_rules! wrong_kinds {
-    ($value:ty; $($skip:ident)*) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
-            Ok(Part::Wrong("a boolean"))
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$value, E> {
-            Ok(Part::Wrong("a number"))
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<$value, E> {
-            Ok(Part::Wrong("a number"))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$value, E> {
-            Ok(Part::Wrong("a number"))
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<$value, E> {
-            Ok(Part::Wrong("a string"))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<$value, E> {
-            Ok(Part::Wrong("null"))
-        }
-        $(wrong_kinds!(@$skip $value);)*
-    };
-    (@seq $value:ty) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$value, A::Error> {
-            IgnoredAny.visit_seq(seq)?;
-            Ok(Part::Wrong("a list"))
-        }
-    };
-    (@map $value:ty) => {
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$value, A::Error> {
-            IgnoredAny.visit_map(map)?;
-            Ok(Part::Wrong("an object"))
-        }
-    };
-}
-
 /// Deserializes a `Part<T<'de>>` with the visitor `$visitor`, which reads the expected value.
 macro_rules! part_of {
     ($t:ident, $visitor:ident) => {
@@ -130,7 +92,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         Ok(Part::Found(document))
     }
 
-    wrong_kinds!(Part<Document<'de>>; seq);
+    visit_other_kinds!(Part<Document<'de>>, Part::Wrong; bool, number, str, unit, seq = "a list");
 }
 
 struct ModelVisitor;
@@ -161,7 +123,7 @@ impl<'de> Visitor<'de> for ModelVisitor {
         Ok(Part::Found(model))
     }
 
-    wrong_kinds!(Part<ModelFields<'de>>; seq);
+    visit_other_kinds!(Part<ModelFields<'de>>, Part::Wrong; bool, number, str, unit, seq = "a list");
 }
 
 impl<T> Part<T> {
@@ -192,7 +154,7 @@ impl<'de> Visitor<'de> for VocabVisitor {
         Ok(Part::Found(Vocab(entries)))
     }
 
-    wrong_kinds!(Part<Vocab<'de>>; seq);
+    visit_other_kinds!(Part<Vocab<'de>>, Part::Wrong; bool, number, str, unit, seq = "a list");
 }
 
 struct Merges<'a>(Vec<Merge<'a>>);
@@ -214,7 +176,7 @@ impl<'de> Visitor<'de> for MergesVisitor {
         Ok(Part::Found(Merges(merges)))
     }
 
-    wrong_kinds!(Part<Merges<'de>>; map);
+    visit_other_kinds!(Part<Merges<'de>>, Part::Wrong; bool, number, str, unit, map);
 }
 
 impl<'de> Deserialize<'de> for Merge<'de> {
@@ -232,13 +194,7 @@ impl<'de> Visitor<'de> for MergeVisitor {
         f.write_str("a merge")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Merge::Joined(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Merge::Joined(Cow::Owned(s.to_owned())))
-    }
+    visit_strings!(Merge<'de>, Merge::Joined);
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let left = seq.next_element::<StrOrKind>()?;
@@ -255,28 +211,5 @@ impl<'de> Visitor<'de> for MergeVisitor {
         })
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        IgnoredAny.visit_map(map)?;
-        Ok(Merge::Wrong("an object"))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Merge::Wrong("a boolean"))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Merge::Wrong("a number"))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Merge::Wrong("a number"))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Merge::Wrong("a number"))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Merge::Wrong("null"))
-    }
+    visit_other_kinds!(Merge<'de>, Merge::Wrong; map, bool, number, unit);
 }

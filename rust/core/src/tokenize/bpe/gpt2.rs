@@ -42,12 +42,7 @@ fn piece_end(t: &Text<'_>, start: usize) -> usize {
     }
     // `\s+(?!\S)`: a whitespace run gives up its last character to the word after it,
     // unless that would leave it empty, when `\s+` takes the run whole.
-    let end = t.run_end(start, Kind::Space);
-    if end == t.len() {
-        return end;
-    }
-    let last = t.last_char_start(end);
-    if last > start { last } else { end }
+    t.space_end(start, t.run_end(start, Kind::Space))
 }
 
 #[cfg(test)]

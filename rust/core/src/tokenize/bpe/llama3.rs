@@ -15,7 +15,7 @@
 //! the same pieces several times faster; the tests check it against `fancy-regex` running
 //! the pattern (in HF's reading, [`crate::tokenize::pattern`]).
 
-use super::scan::{PieceEnd, Text};
+use super::scan::{PieceEnd, Text, is_line_break};
 use super::unicode::Kind;
 
 /// The pattern the scanner implements, as it appears in a `tokenizer.json`.
@@ -35,10 +35,6 @@ pub(crate) fn scanner(pattern: &str) -> Option<PieceEnd> {
         CL100K_PATTERN => Some(piece_end::<{ usize::MAX }, true>),
         _ => None,
     }
-}
-
-pub(crate) fn is_line_break(b: u8) -> bool {
-    b == b'\r' || b == b'\n'
 }
 
 /// The length of a contraction after an apostrophe (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`,
@@ -94,17 +90,7 @@ fn piece_end<const DIGITS: usize, const WHOLE_TRAILING_SPACE: bool>(
             if WHOLE_TRAILING_SPACE && end == t.len() {
                 return end;
             }
-            // `\s*[\r\n]+`: the run up to its last line break, if it has one.
-            let text = t.text.as_bytes();
-            if let Some(last_break) = (start..end).rev().find(|&i| is_line_break(text[i])) {
-                return last_break + 1;
-            }
-            // `\s+(?!\S)` then `\s+`, as in GPT-2's pattern.
-            if end == t.len() {
-                return end;
-            }
-            let last = t.last_char_start(end);
-            if last > start { last } else { end }
+            t.space_or_line_break_end(start, end)
         }
     }
 }
@@ -120,40 +106,16 @@ fn punctuation_end(t: &Text<'_>, start: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use fancy_regex::Regex;
-    use proptest::prelude::*;
+    use std::sync::LazyLock;
 
     use super::*;
-    use crate::tokenize::bpe::scan::pieces;
-    use crate::tokenize::pattern::to_fancy_regex;
+    use crate::tokenize::bpe::scanner_testing::{self, Scanners};
 
-    const PATTERNS: [&str; 3] = [PATTERN, QWEN_PATTERN, CL100K_PATTERN];
-
-    static REGEXES: std::sync::LazyLock<Vec<Regex>> = std::sync::LazyLock::new(|| {
-        PATTERNS
-            .iter()
-            .map(|p| Regex::new(&to_fancy_regex(p).unwrap()).unwrap())
-            .collect()
-    });
-
-    /// The pieces in HF's reading of `pattern`, by the regex engine.
-    fn by_regex<'t>(pattern: &str, text: &'t str) -> Vec<&'t str> {
-        let re = &REGEXES[PATTERNS.iter().position(|&p| p == pattern).unwrap()];
-        re.find_iter(text).map(|m| m.unwrap().as_str()).collect()
-    }
+    static SCANNERS: LazyLock<Scanners> =
+        LazyLock::new(|| Scanners::new(&[PATTERN, QWEN_PATTERN, CL100K_PATTERN], scanner));
 
     fn by_scanner<'t>(pattern: &str, text: &'t str) -> Vec<&'t str> {
-        pieces(text, scanner(pattern).unwrap()).collect()
-    }
-
-    fn same_as_regex(text: &str) {
-        for pattern in PATTERNS {
-            assert_eq!(
-                by_scanner(pattern, text),
-                by_regex(pattern, text),
-                "{pattern} on {text:?}"
-            );
-        }
+        SCANNERS.by_scanner(pattern, text)
     }
 
     #[test]
@@ -187,7 +149,7 @@ mod tests {
 
     #[test]
     fn matches_the_regex_on_tricky_cases() {
-        for text in [
+        SCANNERS.assert_same_as_regex(&[
             "'ſ 'S 'Re 'LL 'lL 'VE 'd'",
             "''s",
             "'hello",
@@ -215,20 +177,13 @@ mod tests {
             "x \n\n  ",
             "x\r\n",
             "'T'd  \t",
-        ] {
-            same_as_regex(text);
-        }
+        ]);
     }
 
     const TRICKY: &str = "  'sSſtreEvmlLdK\n\n\r\t\u{a0}\u{85}\u{2028}\u{3000}09²٣.,!\"(_-é中ع\u{301}😀\u{1c}\u{0}\u{10400}\u{1d7ce}";
 
     #[test]
     fn scanner_equals_regex() {
-        crate::tokenize::bpe::scanner_testing::scanner_equals_regex(TRICKY, |text| {
-            for pattern in PATTERNS {
-                prop_assert_eq!(by_scanner(pattern, text), by_regex(pattern, text));
-            }
-            Ok(())
-        });
+        scanner_testing::scanner_equals_regex(TRICKY, |text| SCANNERS.same_as_regex(text));
     }
 }

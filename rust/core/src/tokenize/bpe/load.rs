@@ -110,6 +110,17 @@ impl Reader<'_> {
             .ok_or_else(|| self.invalid(at, format!("expected an object, got {}", kind(v))))
     }
 
+    /// The object in `obj`'s field `key`, which must be there; `at` names the field.
+    fn required_object<'v>(
+        &self,
+        obj: &'v Map<String, Value>,
+        key: &str,
+        at: &str,
+    ) -> Result<&'v Map<String, Value>> {
+        let v = obj.get(key).ok_or_else(|| self.invalid(at, "missing"))?;
+        self.object(v, at)
+    }
+
     fn array<'v>(&self, v: Option<&'v Value>, at: &str) -> Result<&'v [Value]> {
         match v {
             Some(Value::Array(items)) => Ok(items),
@@ -338,11 +349,7 @@ impl Reader<'_> {
             return Err(self.unsupported(&format!("{at}.invert"), "an inverted Split"));
         }
         let pattern_at = format!("{at}.pattern");
-        let pattern = self.object(
-            obj.get("pattern")
-                .ok_or_else(|| self.invalid(&pattern_at, "missing"))?,
-            &pattern_at,
-        )?;
+        let pattern = self.required_object(obj, "pattern", &pattern_at)?;
         let regex = match (pattern.get("Regex"), pattern.get("String")) {
             (Some(regex), None) => self
                 .string(Some(regex), &format!("{pattern_at}.Regex"))?
@@ -436,11 +443,7 @@ impl Reader<'_> {
 
     fn template(&self, obj: &Map<String, Value>, at: &str) -> Result<Template> {
         let specials_at = format!("{at}.special_tokens");
-        let specials = self.object(
-            obj.get("special_tokens")
-                .ok_or_else(|| self.invalid(&specials_at, "missing"))?,
-            &specials_at,
-        )?;
+        let specials = self.required_object(obj, "special_tokens", &specials_at)?;
         let mut pieces = Vec::new();
         for (i, item) in self
             .array(obj.get("single"), &format!("{at}.single"))?

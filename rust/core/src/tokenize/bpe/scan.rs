@@ -29,32 +29,32 @@ impl<'a> Text<'a> {
         self.text.as_bytes()[i]
     }
 
-    /// The kind of the character at byte `i` and its length in bytes.
+    /// The character at byte `i` and its length in bytes, ASCII without decoding.
     #[inline]
-    pub(crate) fn class_at(&self, i: usize) -> (Kind, usize) {
+    fn char_at(&self, i: usize) -> (char, usize) {
         let b = self.byte(i);
         if b < 0x80 {
-            return (self.classes.kind(char::from(b)), 1);
+            return (char::from(b), 1);
         }
         let c = self.text[i..]
             .chars()
             .next()
             .expect("i is below the length");
-        (self.classes.kind(c), c.len_utf8())
+        (c, c.len_utf8())
+    }
+
+    /// The kind of the character at byte `i` and its length in bytes.
+    #[inline]
+    pub(crate) fn class_at(&self, i: usize) -> (Kind, usize) {
+        let (c, len) = self.char_at(i);
+        (self.classes.kind(c), len)
     }
 
     /// The case class of the character at byte `i` and its length in bytes.
     #[inline]
     pub(crate) fn case_at(&self, i: usize) -> (Case, usize) {
-        let b = self.byte(i);
-        if b < 0x80 {
-            return (self.classes.case(char::from(b)), 1);
-        }
-        let c = self.text[i..]
-            .chars()
-            .next()
-            .expect("i is below the length");
-        (self.classes.case(c), c.len_utf8())
+        let (c, len) = self.char_at(i);
+        (self.classes.case(c), len)
     }
 
     /// Where the run of characters whose case class is in `set` starting at byte `i` ends.
@@ -96,6 +96,30 @@ impl<'a> Text<'a> {
             .next_back()
             .map_or(0, |(i, _)| i)
     }
+
+    /// `\s+(?!\S)|\s+` over the whitespace run `start..end`: the run gives up its last
+    /// character to the word after it, unless that would leave it empty or nothing follows.
+    pub(crate) fn space_end(&self, start: usize, end: usize) -> usize {
+        if end == self.len() {
+            return end;
+        }
+        let last = self.last_char_start(end);
+        if last > start { last } else { end }
+    }
+
+    /// `\s*[\r\n]+|\s+(?!\S)|\s+` over the whitespace run `start..end`: up to its last line
+    /// break if it has one, else as [`Text::space_end`].
+    pub(crate) fn space_or_line_break_end(&self, start: usize, end: usize) -> usize {
+        let text = self.text.as_bytes();
+        match (start..end).rev().find(|&i| is_line_break(text[i])) {
+            Some(last_break) => last_break + 1,
+            None => self.space_end(start, end),
+        }
+    }
+}
+
+pub(crate) fn is_line_break(b: u8) -> bool {
+    b == b'\r' || b == b'\n'
 }
 
 /// The pieces of `text` that `piece_end` cuts, in order; they cover it exactly.

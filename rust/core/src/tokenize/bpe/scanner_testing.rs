@@ -1,8 +1,68 @@
 //! What the scanners' tests share: texts that make a pattern's alternatives interact, and the
 //! property that a hand-written scanner splits them as the regex does.
 
+use fancy_regex::Regex;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use super::scan::{PieceEnd, pieces};
+use crate::tokenize::pattern::to_fancy_regex;
+
+/// The patterns of one scanner module, each with its scanner and its regex (in HF's reading
+/// of the pattern, see [`crate::tokenize::pattern`]).
+pub(crate) struct Scanners(Vec<(&'static str, PieceEnd, Regex)>);
+
+impl Scanners {
+    pub(crate) fn new(patterns: &[&'static str], scanner: fn(&str) -> Option<PieceEnd>) -> Self {
+        Scanners(
+            patterns
+                .iter()
+                .map(|&p| {
+                    let regex = Regex::new(&to_fancy_regex(p).unwrap()).unwrap();
+                    (p, scanner(p).unwrap(), regex)
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, pattern: &str) -> &(&'static str, PieceEnd, Regex) {
+        self.0.iter().find(|(p, ..)| *p == pattern).unwrap()
+    }
+
+    /// The pieces of `text` by `pattern`'s scanner.
+    pub(crate) fn by_scanner<'t>(&self, pattern: &str, text: &'t str) -> Vec<&'t str> {
+        pieces(text, self.get(pattern).1).collect()
+    }
+
+    /// The pieces of `text` by `pattern`'s regex.
+    pub(crate) fn by_regex<'t>(&self, pattern: &str, text: &'t str) -> Vec<&'t str> {
+        let regex = &self.get(pattern).2;
+        regex.find_iter(text).map(|m| m.unwrap().as_str()).collect()
+    }
+
+    /// Fails unless every scanner splits `text` as its regex does.
+    pub(crate) fn same_as_regex(&self, text: &str) -> Result<(), TestCaseError> {
+        for (pattern, ..) in &self.0 {
+            prop_assert_eq!(
+                self.by_scanner(pattern, text),
+                self.by_regex(pattern, text),
+                "{} on {:?}",
+                pattern,
+                text
+            );
+        }
+        Ok(())
+    }
+
+    /// Asserts that every scanner splits each of `texts` as its regex does.
+    pub(crate) fn assert_same_as_regex(&self, texts: &[&str]) {
+        for text in texts {
+            if let Err(failure) = self.same_as_regex(text) {
+                panic!("{failure}");
+            }
+        }
+    }
+}
 
 /// Up to 40 characters, three in four drawn from `tricky` (the characters of every class the
 /// pattern distinguishes, weighted to those that make alternatives interact), or any string.
