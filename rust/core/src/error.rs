@@ -103,4 +103,42 @@ impl Error {
             message: message.into(),
         }
     }
+
+    /// Option `name` is `value`, which is not a positive divisor of `whole` (what it must
+    /// cut into equal parts, described by `what`).
+    pub(crate) fn check_divisor(
+        name: &'static str,
+        value: u64,
+        what: &str,
+        whole: u64,
+    ) -> Result<()> {
+        if value == 0 || whole % value != 0 {
+            return Err(Error::invalid_option(
+                name,
+                format!("must be a positive divisor of {what} = {whole}, got {value}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The value that `choices` (name, value) give `name`, the value of option `option`; an
+/// error listing the names when none is `name`.
+pub(crate) fn parse_choice<T: Copy>(
+    option: &'static str,
+    name: &str,
+    choices: &[(&str, T)],
+) -> Result<T> {
+    if let Some(&(_, value)) = choices.iter().find(|(known, _)| *known == name) {
+        return Ok(value);
+    }
+    let names: Vec<&str> = choices.iter().map(|&(known, _)| known).collect();
+    let expected = match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.concat(),
+    };
+    Err(Error::invalid_option(
+        option,
+        format!("{name:?} is unknown; expected {expected}"),
+    ))
 }

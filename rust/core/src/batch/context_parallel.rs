@@ -16,6 +16,7 @@
 use std::str::FromStr;
 
 use super::assemble::{Batch, IGNORE_INDEX};
+use crate::error::parse_choice;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +29,11 @@ impl FromStr for CpLayout {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "per-document" => Ok(CpLayout::PerDocument),
-            "row" => Ok(CpLayout::Row),
-            other => Err(Error::invalid_option(
-                "cp_layout",
-                format!("{other:?} is unknown; expected per-document or row"),
-            )),
-        }
+        let layouts = [
+            ("per-document", CpLayout::PerDocument),
+            ("row", CpLayout::Row),
+        ];
+        parse_choice("cp_layout", name, &layouts)
     }
 }
 

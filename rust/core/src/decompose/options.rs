@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use crate::error::parse_choice;
 use crate::{Error, Result};
 
 /// The largest bucket: its rows (plus the shifted target) must stay within the packing
@@ -22,14 +23,8 @@ pub enum Remainder {
 impl FromStr for Remainder {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "pack" => Ok(Remainder::Pack),
-            "drop" => Ok(Remainder::Drop),
-            _ => Err(Error::invalid_option(
-                "remainder",
-                format!("{name:?} is unknown; expected pack or drop"),
-            )),
-        }
+        let remainders = [("pack", Remainder::Pack), ("drop", Remainder::Drop)];
+        parse_choice("remainder", name, &remainders)
     }
 }
 

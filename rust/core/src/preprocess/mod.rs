@@ -61,14 +61,8 @@ pub enum OnError {
 impl std::str::FromStr for OnError {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "fail" => Ok(OnError::Fail),
-            "skip" => Ok(OnError::Skip),
-            _ => Err(Error::invalid_option(
-                "on_error",
-                format!("{name:?} is unknown; expected fail or skip"),
-            )),
-        }
+        let choices = [("fail", OnError::Fail), ("skip", OnError::Skip)];
+        crate::error::parse_choice("on_error", name, &choices)
     }
 }
 
