@@ -46,6 +46,7 @@ WORLDS = (8, 64)
 ROWS_PER_RANK = 4  # B: rows per rank and step
 SEED = 20261203
 SPREAD = "seqpack kk + spread"
+EPOCH_READS = 32  # reads of epoch 0 per loader timing: ~10 ms each, too short alone
 
 Costs = npt.NDArray[np.float64]
 Balancer = Callable[[Costs, int], list[int]]  # the group of each cost, W groups
@@ -115,28 +116,44 @@ def seqpack_balancer(method: str) -> Balancer:
     return lambda costs, world: _core.balance_partition(costs.tolist(), world, method)
 
 
-def peer_balancers() -> dict[str, Balancer]:
-    """lightbinpack's balanced partition when it installs (the ``bench`` extra)."""
+def peer_balancers() -> tuple[dict[str, Balancer], list[str]]:
+    """The peers that deal a step's given rows to ranks by cost with every rank the same
+    number of rows, and why any is missing. verl's ``get_seqlen_balanced_partitions``
+    (Karmarkar–Karp, ``equal_size=True``; verl feeds it workloads per sequence, here it gets
+    each row's cost). lightbinpack has no such deal: its DP-aware ``pack(...,
+    variant="square", dp_size=W)`` (OGBFD) packs documents into W bins of its own and
+    balances their tokens, and its ``load_balance`` orders a row's documents for
+    context-parallel ranks (see :func:`lightbinpack_cp_order`)."""
     try:
-        import lightbinpack  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
-    found: dict[str, Balancer] = {}
-    for name in ("karmarkar_karp", "balanced_partition"):
-        fn = getattr(lightbinpack, name, None)
-        if fn is None:
-            continue
+        from verl.utils.seqlen_balancing import (  # type: ignore[import-not-found]
+            get_seqlen_balanced_partitions,
+        )
+    except ImportError as error:
+        return {}, [
+            f"verl ({error}; `pip install verl`, or for this bench alone `pip install "
+            "--no-deps verl tensordict pyvers omegaconf`)"
+        ]
 
-        def call(costs: Costs, world: int, fn: Any = fn) -> list[int]:
-            parts = fn(costs.tolist(), world, True)  # equal_size
-            group = [0] * len(costs)
-            for g, members in enumerate(parts):
-                for i in members:
-                    group[i] = g
-            return group
+    def verl_kk(costs: Costs, world: int) -> list[int]:
+        parts = get_seqlen_balanced_partitions([int(c) for c in costs], world, True)
+        group = [0] * len(costs)
+        for g, members in enumerate(parts):
+            for i in members:
+                group[i] = g
+        return group
 
-        found[f"lightbinpack.{name}"] = call
-    return found
+    return {"verl kk": verl_kk}, []
+
+
+def lightbinpack_cp_order() -> tuple[Callable[[list[int], int], list[int]] | None, str | None]:
+    """lightbinpack's ``load_balance(lengths, nodes)``: the row's documents reordered (one
+    moved to the end) so that head–tail chunks of the whole row give ``nodes`` ranks even
+    attention work; the peer of the ``row`` layout. ``None`` and why when not installed."""
+    try:
+        from lightbinpack import load_balance  # type: ignore[import-not-found]
+    except ImportError as error:
+        return None, f"lightbinpack ({error}; `pip install lightbinpack`, builds from source)"
+    return (lambda lengths, nodes: list(load_balance(lengths, nodes))), None
 
 
 def step_balance(rows: list[list[int]], world: int, balancer: Balancer) -> dict[str, float]:
@@ -174,16 +191,25 @@ def causal_work(queries: list[int], segment_starts: list[int]) -> int:
     return int((q - first + 1).sum())
 
 
-def cp_balance(lengths: npt.NDArray[np.int64], seq_len: int, cp_size: int) -> dict[str, float]:
+def cp_balance(
+    lengths: npt.NDArray[np.int64],
+    seq_len: int,
+    cp_size: int,
+    peer_order: Callable[[list[int], int], list[int]] | None,
+) -> dict[str, float]:
     """Max/mean causal-attention work over CP ranks, averaged over 400 rows, per layout
-    (per-document rows packed from lengths aligned to 2C, as the loader packs them), and
-    the tokens that alignment adds."""
+    (per-document rows packed from lengths aligned to 2C, as the loader packs them; with
+    ``peer_order``, the row layout over the documents in lightbinpack's order too), and the
+    tokens that alignment adds."""
     chunks = 2 * cp_size
     aligned = -(-lengths // chunks) * chunks
-    out: dict[str, list[float]] = {"per-document": [], "row": [], "contiguous": []}
+    layouts = ["per-document", "row", "contiguous"] + (["row lightbinpack"] if peer_order else [])
+    out: dict[str, list[float]] = {layout: [] for layout in layouts}
     for layout in out:
         source = aligned if layout == "per-document" else lengths
         for row in epoch_rows(source, seq_len, 400):
+            if layout == "row lightbinpack" and peer_order is not None:
+                row = peer_order(row, cp_size)
             end = seq_len - sum(row)
             segments = [*row, end] if end else row
             starts = np.cumsum([0, *segments[:-1]]).tolist()
@@ -191,7 +217,8 @@ def cp_balance(lengths: npt.NDArray[np.int64], seq_len: int, cp_size: int) -> di
                 part = seq_len // cp_size
                 ranks = [list(range(r * part, (r + 1) * part)) for r in range(cp_size)]
             else:
-                cp = [_core.ContextParallel(cp_size, r, layout) for r in range(cp_size)]
+                cut = "per-document" if layout == "per-document" else "row"
+                cp = [_core.ContextParallel(cp_size, r, cut) for r in range(cp_size)]
                 ranks = [c.gather_indices(segments) for c in cp]
             work = [causal_work(r, starts) for r in ranks]
             out[layout].append(max(work) / statistics.mean(work))
@@ -215,10 +242,10 @@ LOADERS: dict[str, dict[str, Any]] = {
 
 
 def loader_throughput(dataset: Path, rounds: int) -> dict[str, float]:
-    """Real tokens/s of rank 0 of 8 over epoch 0 read 8 times at seq_len 8192: B = 4 rows,
-    round-robin, balanced, balanced over the cost-spread order, and token budgets of 4 rows'
-    tokens (next-fit, balanced); in interleaved rounds (median of each); the epoch's plan is
-    made untimed."""
+    """Real tokens/s of rank 0 of 8 over epoch 0 read ``EPOCH_READS`` times at seq_len 8192:
+    B = 4 rows, round-robin, balanced, balanced over the cost-spread order, and token budgets
+    of 4 rows' tokens (next-fit, balanced); in interleaved rounds (median of each); the
+    epoch's plan is made untimed."""
     from seqpack.torch import PackedLoader
 
     times: dict[str, list[float]] = {name: [] for name in LOADERS}
@@ -229,7 +256,7 @@ def loader_throughput(dataset: Path, rounds: int) -> dict[str, float]:
             len(loader)  # plans epoch 0
             real = 0
             t0 = time.perf_counter()
-            for _ in range(8):
+            for _ in range(EPOCH_READS):
                 loader.set_epoch(0)
                 real += sum(int((b["document_ids"] >= 0).sum()) for b in loader)
             times[name].append(time.perf_counter() - t0)
@@ -253,12 +280,17 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     steps = 5 if args.quick else 20
     code, dataset = linux_c_lengths(args.linux_c, args.work)
+    peers, missing = peer_balancers()
+    peer_order, missing_order = lightbinpack_cp_order()
+    missing += [missing_order] if missing_order else []
+    for reason in missing:
+        print(f"peer skipped: {reason}", file=sys.stderr)
     balancers: dict[str, Balancer] = {
         "round-robin": round_robin,
         "bound": lower_bound,
         "seqpack kk": seqpack_balancer("kk"),
         "seqpack lpt": seqpack_balancer("lpt"),
-        **peer_balancers(),
+        **peers,
     }
     dp: list[dict[str, Any]] = []
     cp: list[dict[str, Any]] = []
@@ -293,12 +325,12 @@ def main() -> None:
                         "data": name,
                         "seq_len": seq_len,
                         "cp_size": cp_size,
-                        **cp_balance(lengths, seq_len, cp_size),
+                        **cp_balance(lengths, seq_len, cp_size, peer_order),
                     }
                 )
                 print(json.dumps(cp[-1]), file=sys.stderr)
     throughput = loader_throughput(dataset, rounds=2 if args.quick else 5)
-    machine = machine_description(["torch", "lightbinpack"], shared_machine=True)
+    machine = machine_description(["torch", "lightbinpack", "verl"], shared_machine=True)
     payload = {
         **clock.record(__file__),
         "rows_per_rank": ROWS_PER_RANK,
@@ -321,12 +353,12 @@ def main() -> None:
         "move); linux-c lengths are real tokens. `seqpack kk + spread`: the same balancer over "
         "each epoch's rows in the cost-spread order (`PackedLoader(spread_cost=True)`): the "
         "same rows, so no extra padding and no extra rows; only their order changes. "
-        + (
-            "Peers: " + ", ".join(m for m in balancers if m.startswith("lightbinpack"))
-            if any(m.startswith("lightbinpack") for m in balancers)
-            else "No peer column: lightbinpack (the `bench` extra) builds from source and did "
-            "not finish building within 15 minutes on this shared machine."
-        ),
+        + "Peer: `verl kk`, verl's `get_seqlen_balanced_partitions` (Karmarkar–Karp with "
+        "equal-sized groups), given the same row costs. lightbinpack has no deal of given rows "
+        'by cost: its data-parallel `pack(..., variant="square", dp_size=W)` packs documents '
+        "into W bins of its own and evens out their tokens, and its `load_balance` orders a "
+        "row's documents for context-parallel ranks (the `row lightbinpack` column below). "
+        + ("Skipped: " + "; ".join(missing) + "." if missing else ""),
         "",
     ]
     header = ["data", "seq_len", "W", *[f"{m} time / worst" for m in methods]]
@@ -357,19 +389,21 @@ def main() -> None:
         "Causal attention work per CP rank (max/mean, mean over 400 rows): seqpack's "
         "gather indices equal torch's `_PerDocumentHeadTailLoadBalancer` and "
         "`_HeadTailLoadBalancer` index for index (tests/test_long_context.py); "
-        "`contiguous` cuts the row into C equal parts.",
+        "`contiguous` cuts the row into C equal parts; `row lightbinpack`: the row layout over "
+        "the row's documents in the order lightbinpack's `load_balance(lengths, C)` gives them.",
         "",
     ]
+    cp_layouts = [
+        k for k in ("per-document", "row", "row lightbinpack", "contiguous") if k in cp[0]
+    ]
     md += table(
-        ["data", "seq_len", "C", "per-document", "row", "contiguous", "alignment padding"],
+        ["data", "seq_len", "C", *cp_layouts, "alignment padding"],
         [
             [
                 r["data"],
                 str(r["seq_len"]),
                 str(r["cp_size"]),
-                f"{r['per-document']:.3f}",
-                f"{r['row']:.3f}",
-                f"{r['contiguous']:.3f}",
+                *[f"{r[k]:.3f}" for k in cp_layouts],
                 f"{r['alignment_padding']:.2%}",
             ]
             for r in cp
@@ -378,8 +412,9 @@ def main() -> None:
     md += [
         "## Loader",
         "",
-        "PackedLoader real tokens/s, rank 0 of 8, seq_len 8192, linux-c, epoch 0 read 8 "
-        f"times, median of {2 if args.quick else 5} interleaved rounds; B = 4 rows, or "
+        "PackedLoader real tokens/s, rank 0 of 8, seq_len 8192, linux-c, epoch 0 read "
+        f"{EPOCH_READS} times, median of {2 if args.quick else 5} interleaved rounds; "
+        "B = 4 rows, or "
         "`budget`: batch_tokens = 4 × 8192 (one flattened batch per step): "
         + ", ".join(f"{k} {v:,.0f}" for k, v in throughput.items())
         + " (ratios to none: "

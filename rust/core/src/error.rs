@@ -103,4 +103,21 @@ impl Error {
             message: message.into(),
         }
     }
+
+    /// Option `name` is `value`, which is not a positive divisor of `whole` (what it must
+    /// cut into equal parts, described by `what`).
+    pub(crate) fn check_divisor(
+        name: &'static str,
+        value: u64,
+        what: &str,
+        whole: u64,
+    ) -> Result<()> {
+        if value == 0 || whole % value != 0 {
+            return Err(Error::invalid_option(
+                name,
+                format!("must be a positive divisor of {what} = {whole}, got {value}"),
+            ));
+        }
+        Ok(())
+    }
 }

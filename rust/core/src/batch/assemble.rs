@@ -59,16 +59,7 @@ pub fn assemble_rows(
     for &row in rows {
         let row_start = batch.input_ids.len();
         if let Some((store, plan, p)) = row {
-            if p >= plan.num_packs() {
-                return Err(Error::invalid_option(
-                    "pack",
-                    format!(
-                        "{p} is out of range for a plan of {} rows",
-                        plan.num_packs()
-                    ),
-                ));
-            }
-            for (index, segment) in plan.row(p).iter().enumerate() {
+            for (index, segment) in plan.checked_row(p)?.iter().enumerate() {
                 let slice = segment.tokens(store)?;
                 let mask = segment_mask(store, segment, slice.len())?;
                 let aligned = slice.len().next_multiple_of(plan.align as usize);
@@ -108,16 +99,7 @@ pub fn assemble_flat(
     let align = plan.align as usize;
     let mut segments: Vec<Segment> = Vec::new();
     for &p in packs {
-        if p >= plan.num_packs() {
-            return Err(Error::invalid_option(
-                "pack",
-                format!(
-                    "{p} is out of range for a plan of {} rows",
-                    plan.num_packs()
-                ),
-            ));
-        }
-        segments.extend(plan.row(p));
+        segments.extend(plan.checked_row(p)?);
     }
     let total: usize = segments
         .iter()

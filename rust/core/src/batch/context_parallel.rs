@@ -28,14 +28,11 @@ impl FromStr for CpLayout {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "per-document" => Ok(CpLayout::PerDocument),
-            "row" => Ok(CpLayout::Row),
-            other => Err(Error::invalid_option(
-                "cp_layout",
-                format!("{other:?} is unknown; expected per-document or row"),
-            )),
-        }
+        let layouts = [
+            ("per-document", CpLayout::PerDocument),
+            ("row", CpLayout::Row),
+        ];
+        crate::choice::parse("cp_layout", name, &layouts)
     }
 }
 

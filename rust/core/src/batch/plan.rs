@@ -68,15 +68,12 @@ impl Plan {
         align: u32,
         document_order: Option<u64>,
     ) -> Result<Self> {
-        if align == 0 || options.capacity % align != 0 {
-            return Err(Error::invalid_option(
-                "align",
-                format!(
-                    "{align} must be positive and divide the capacity {}",
-                    options.capacity
-                ),
-            ));
-        }
+        Error::check_divisor(
+            "align",
+            u64::from(align),
+            "the capacity",
+            u64::from(options.capacity),
+        )?;
         let mut order: Vec<u64> = (0..lengths.len() as u64).collect();
         if let Some(seed) = document_order {
             SplitMix64::new(seed).shuffle(&mut order);
@@ -208,5 +205,19 @@ impl Plan {
     /// The segments of row `p`.
     pub fn row(&self, p: usize) -> &[Segment] {
         &self.segments[self.pack_offsets[p]..self.pack_offsets[p + 1]]
+    }
+
+    /// The segments of row `p`, or an error naming it when the plan has no such row.
+    pub fn checked_row(&self, p: usize) -> Result<&[Segment]> {
+        if p >= self.num_packs() {
+            return Err(Error::invalid_option(
+                "pack",
+                format!(
+                    "{p} is out of range for a plan of {} rows",
+                    self.num_packs()
+                ),
+            ));
+        }
+        Ok(self.row(p))
     }
 }

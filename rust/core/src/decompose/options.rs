@@ -22,14 +22,8 @@ pub enum Remainder {
 impl FromStr for Remainder {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "pack" => Ok(Remainder::Pack),
-            "drop" => Ok(Remainder::Drop),
-            _ => Err(Error::invalid_option(
-                "remainder",
-                format!("{name:?} is unknown; expected pack or drop"),
-            )),
-        }
+        let remainders = [("pack", Remainder::Pack), ("drop", Remainder::Drop)];
+        crate::choice::parse("remainder", name, &remainders)
     }
 }
 

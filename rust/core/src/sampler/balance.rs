@@ -94,29 +94,20 @@ impl FromStr for Partition {
     type Err = Error;
 
     fn from_str(name: &str) -> Result<Self> {
-        match name {
-            "lpt" => Ok(Partition::Lpt),
-            "kk" => Ok(Partition::KarmarkarKarp),
-            other => Err(Error::invalid_option(
-                "method",
-                format!("{other:?} is unknown; expected lpt or kk"),
-            )),
-        }
+        let methods = [("lpt", Partition::Lpt), ("kk", Partition::KarmarkarKarp)];
+        crate::choice::parse("method", name, &methods)
     }
 }
 
 /// The group (`0..groups`) of each of `costs`, every group holding `costs.len() / groups`
 /// of them (which must divide), deterministic: ties go by index.
 pub fn partition(costs: &[f64], groups: usize, method: Partition) -> Result<Vec<usize>> {
-    if groups == 0 || costs.len() % groups != 0 {
-        return Err(Error::invalid_option(
-            "groups",
-            format!(
-                "must be a positive divisor of the {} costs, got {groups}",
-                costs.len()
-            ),
-        ));
-    }
+    Error::check_divisor(
+        "groups",
+        groups as u64,
+        "the number of costs",
+        costs.len() as u64,
+    )?;
     if let Some(bad) = costs.iter().position(|c| !c.is_finite() || *c < 0.0) {
         return Err(Error::invalid_option(
             "costs",

@@ -99,20 +99,23 @@ impl TokenBudget {
                 ),
             ));
         }
+        let world = self.world_size as usize;
+        let mut dealer = self.balance.map(|cost| CostDealer::new(cost, world));
         let mut steps = Vec::new();
         let mut start = usize::try_from(consumed).unwrap_or(usize::MAX);
         while start < tokens.len() {
-            let (ranks, end) = self.next_fit(&tokens, start);
+            let bounds = self.next_fit(&tokens, start);
+            let end = bounds[bounds.len() - 1];
             // Judged on next-fit's deal, so that balancing never changes which steps exist
             // (a deal by cost gives every rank a row whenever next-fit does).
-            let complete = ranks.iter().all(|rows| !rows.is_empty());
+            let complete = bounds.len() == world + 1;
             if !complete && self.drop_last {
                 break;
             }
-            let ranks = match self.balance {
-                Some(cost) => deal_by_cost(plan, &cost, &tokens, start..end, &ranks, self),
-                None => ranks,
-            };
+            let by_cost = dealer
+                .as_mut()
+                .and_then(|dealer| dealer.deal(plan, &tokens, start..end, self.batch_tokens));
+            let ranks = by_cost.unwrap_or_else(|| next_fit_ranks(&bounds, world));
             steps.push(BudgetStep {
                 ranks,
                 end: end as u64,
@@ -137,15 +140,14 @@ impl TokenBudget {
         worker: u64,
         workers: u64,
     ) -> Result<FlatSchedule> {
-        let steps = self.steps(plan, consumed)?;
+        let mut steps = self.steps(plan, consumed)?;
         let workers = workers.max(1) as usize;
         let rank = self.rank as usize;
         let mut schedule = FlatSchedule::default();
-        for (s, step) in steps.iter().enumerate().skip(worker as usize) {
-            if (s - worker as usize) % workers != 0 {
-                continue;
-            }
-            schedule.batches.push(step.ranks[rank].clone());
+        for s in (worker as usize..steps.len()).step_by(workers) {
+            schedule
+                .batches
+                .push(std::mem::take(&mut steps[s].ranks[rank]));
             // As with fixed batches: after a worker's batch, every worker is taken to have
             // handed out its batch of the same round of `workers` steps.
             let round_end = (s - worker as usize + workers - 1).min(steps.len() - 1);
@@ -155,26 +157,33 @@ impl TokenBudget {
     }
 
     /// Next-fit from row `start`: each rank in turn takes rows in plan order while they fit
-    /// in its budget. Returns the rows of each rank and the row where the step ends.
-    fn next_fit(&self, tokens: &[u64], start: usize) -> (Vec<Vec<usize>>, usize) {
+    /// in its budget. Returns where each rank's rows begin and, last, where the step ends:
+    /// rank `r` takes rows `bounds[r]..bounds[r + 1]`, a rank past the last bound none.
+    fn next_fit(&self, tokens: &[u64], start: usize) -> Vec<usize> {
         let world = self.world_size as usize;
-        let mut ranks = vec![Vec::new(); world];
-        let (mut rank, mut load) = (0, 0);
-        let mut p = start;
-        while p < tokens.len() {
-            if load + tokens[p] > self.batch_tokens {
-                rank += 1;
-                load = 0;
-                if rank == world {
-                    break;
+        let mut bounds = Vec::with_capacity(world + 1);
+        bounds.push(start);
+        let mut load = 0;
+        for (p, &t) in tokens.iter().enumerate().skip(start) {
+            if load + t > self.batch_tokens {
+                bounds.push(p);
+                if bounds.len() > world {
+                    return bounds;
                 }
+                load = 0;
             }
-            ranks[rank].push(p);
-            load += tokens[p];
-            p += 1;
+            load += t;
         }
-        (ranks, p)
+        bounds.push(tokens.len());
+        bounds
     }
+}
+
+/// The rows of each of `world` ranks from next-fit's `bounds` (see [`TokenBudget::next_fit`]).
+fn next_fit_ranks(bounds: &[usize], world: usize) -> Vec<Vec<usize>> {
+    let mut ranks: Vec<Vec<usize>> = bounds.windows(2).map(|w| (w[0]..w[1]).collect()).collect();
+    ranks.resize_with(world, Vec::new);
+    ranks
 }
 
 /// Tokens a row puts in a flattened batch: its segments with their alignment padding.
@@ -185,37 +194,61 @@ fn row_tokens(plan: &Plan, p: usize) -> u64 {
         .sum()
 }
 
-/// The rows `rows` dealt by falling cost, each to the rank of least cost with room for it
-/// (ties: the lower rank; rows of equal cost in plan order); `fallback` if a row fits on
-/// no rank.
-fn deal_by_cost(
-    plan: &Plan,
-    cost: &CostModel,
-    tokens: &[u64],
-    rows: std::ops::Range<usize>,
-    fallback: &[Vec<usize>],
-    budget: &TokenBudget,
-) -> Vec<Vec<usize>> {
-    let world = budget.world_size as usize;
-    let mut order: Vec<(usize, f64)> = rows.map(|p| (p, cost.row_cost(plan, p))).collect();
-    order.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    let mut ranks = vec![Vec::new(); world];
-    let mut loads = vec![(0.0f64, 0u64); world];
-    for (p, c) in order {
-        let Some(rank) = (0..world)
-            .filter(|&r| loads[r].1 + tokens[p] <= budget.batch_tokens)
-            .min_by(|&x, &y| loads[x].0.total_cmp(&loads[y].0).then(x.cmp(&y)))
-        else {
-            return fallback.to_vec();
-        };
-        ranks[rank].push(p);
-        loads[rank].0 += c;
-        loads[rank].1 += tokens[p];
+/// Deals a step's rows by falling cost, each to the rank of least cost with room for it
+/// (ties: the lower rank; rows of equal cost in plan order). Keeps its buffers from step to
+/// step: a whole epoch is dealt each time a loader starts one.
+struct CostDealer {
+    cost: CostModel,
+    /// Rows of the step with their costs, costliest first.
+    order: Vec<(usize, f64)>,
+    /// Cost and tokens of each rank so far.
+    loads: Vec<(f64, u64)>,
+}
+
+impl CostDealer {
+    fn new(cost: CostModel, world: usize) -> Self {
+        CostDealer {
+            cost,
+            order: Vec::new(),
+            loads: vec![(0.0, 0); world],
+        }
     }
-    for rows in &mut ranks {
-        rows.sort_unstable();
+
+    /// The rows of each rank, in plan order; `None` if a row fits on no rank.
+    fn deal(
+        &mut self,
+        plan: &Plan,
+        tokens: &[u64],
+        rows: std::ops::Range<usize>,
+        batch_tokens: u64,
+    ) -> Option<Vec<Vec<usize>>> {
+        let world = self.loads.len();
+        self.order.clear();
+        self.order
+            .extend(rows.map(|p| (p, self.cost.row_cost(plan, p))));
+        // A total order (ties by row), so the unstable sort is deterministic.
+        self.order
+            .sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        self.loads.fill((0.0, 0));
+        let mut ranks = vec![Vec::new(); world];
+        for &(p, c) in &self.order {
+            let mut least: Option<usize> = None;
+            for (r, &(load, used)) in self.loads.iter().enumerate() {
+                let room = used + tokens[p] <= batch_tokens;
+                if room && least.is_none_or(|l| load.total_cmp(&self.loads[l].0).is_lt()) {
+                    least = Some(r);
+                }
+            }
+            let rank = least?;
+            ranks[rank].push(p);
+            self.loads[rank].0 += c;
+            self.loads[rank].1 += tokens[p];
+        }
+        for rows in &mut ranks {
+            rows.sort_unstable();
+        }
+        Some(ranks)
     }
-    ranks
 }
 
 #[cfg(test)]

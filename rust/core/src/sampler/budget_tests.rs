@@ -115,6 +115,95 @@ proptest! {
     }
 }
 
+/// The module's contract stated plainly, one row and one rank at a time: next-fit cuts
+/// the steps; by cost, rows by falling cost (ties in plan order) each go to the rank of
+/// least cost with room (ties: the lower rank), next-fit's deal kept if a row has none.
+fn reference_steps(
+    plan: &Plan,
+    n: u64,
+    world: usize,
+    drop_last: bool,
+    by_cost: bool,
+) -> Vec<BudgetStep> {
+    let tokens: Vec<u64> = (0..plan.num_packs()).map(|p| row_tokens(plan, p)).collect();
+    let cost = CostModel::new(1.0, 0.0).unwrap();
+    let mut steps = Vec::new();
+    let mut start = 0;
+    while start < tokens.len() {
+        let mut ranks = vec![Vec::new(); world];
+        let (mut rank, mut load, mut p) = (0, 0, start);
+        while p < tokens.len() {
+            if load + tokens[p] > n {
+                rank += 1;
+                load = 0;
+                if rank == world {
+                    break;
+                }
+            }
+            ranks[rank].push(p);
+            load += tokens[p];
+            p += 1;
+        }
+        if drop_last && ranks.iter().any(Vec::is_empty) {
+            break;
+        }
+        if by_cost {
+            let mut order: Vec<usize> = (start..p).collect();
+            order.sort_by(|&x, &y| {
+                cost.row_cost(plan, y)
+                    .total_cmp(&cost.row_cost(plan, x))
+                    .then(x.cmp(&y))
+            });
+            let mut dealt = vec![Vec::new(); world];
+            let mut loads = vec![(0.0f64, 0u64); world];
+            let mut fits = true;
+            for q in order {
+                let Some(r) = (0..world)
+                    .filter(|&r| loads[r].1 + tokens[q] <= n)
+                    .min_by(|&x, &y| loads[x].0.total_cmp(&loads[y].0).then(x.cmp(&y)))
+                else {
+                    fits = false;
+                    break;
+                };
+                dealt[r].push(q);
+                loads[r].0 += cost.row_cost(plan, q);
+                loads[r].1 += tokens[q];
+            }
+            if fits {
+                dealt.iter_mut().for_each(|rows| rows.sort_unstable());
+                ranks = dealt;
+            }
+        }
+        steps.push(BudgetStep {
+            ranks,
+            end: p as u64,
+        });
+        start = p;
+    }
+    steps
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The steps, dealt by cost or not, are the contract's, row for row.
+    #[test]
+    fn steps_equal_the_contract_stated_plainly(
+        lengths in prop::collection::vec(1i64..300, 1..200),
+        extra in 0u64..600,
+        world in 1u64..7,
+        drop_last in any::<bool>(),
+        balance in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let plan = plan_of(&lengths, 256, seed);
+        let n = 256 + extra;
+        let budget = budgets(n, 256, world, drop_last, balance).remove(0);
+        let expected = reference_steps(&plan, n, world as usize, drop_last, balance);
+        prop_assert_eq!(budget.steps(&plan, 0).unwrap(), expected);
+    }
+}
+
 #[test]
 fn a_budget_below_the_row_length_is_refused_naming_it() {
     let error = TokenBudget::new(100, 128, 2, 0, true).unwrap_err();

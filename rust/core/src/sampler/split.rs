@@ -45,16 +45,12 @@ impl StepSplit {
     /// Deals each step's rows by cost with `balance`; its micro-batches must divide the
     /// batch size.
     pub fn balanced(mut self, balance: Balance) -> Result<Self> {
-        let m = balance.micro_batches;
-        if m == 0 || self.batch_size % m != 0 {
-            return Err(Error::invalid_option(
-                "micro_batches",
-                format!(
-                    "must be a positive divisor of batch_size = {}, got {m}",
-                    self.batch_size
-                ),
-            ));
-        }
+        Error::check_divisor(
+            "micro_batches",
+            balance.micro_batches,
+            "batch_size",
+            self.batch_size,
+        )?;
         self.balance = Some(balance);
         Ok(self)
     }
