@@ -85,7 +85,9 @@ impl TokenBudget {
     /// The steps of the rest of the epoch of `plan`, from plan position `consumed` on
     /// (a position where a step starts: 0, or where a saved state stopped).
     pub fn steps(&self, plan: &Plan, consumed: u64) -> Result<Vec<BudgetStep>> {
-        let tokens: Vec<u64> = (0..plan.num_packs()).map(|p| row_tokens(plan, p)).collect();
+        let tokens: Vec<u64> = (0..plan.num_packs())
+            .map(|p| flat_row_tokens(plan, p))
+            .collect();
         if let Some((p, &t)) = tokens
             .iter()
             .enumerate()
@@ -178,7 +180,7 @@ impl TokenBudget {
 }
 
 /// Tokens a row puts in a flattened batch: its segments with their alignment padding.
-fn row_tokens(plan: &Plan, p: usize) -> u64 {
+pub(crate) fn flat_row_tokens(plan: &Plan, p: usize) -> u64 {
     plan.row(p)
         .iter()
         .map(|s| u64::from(s.len.next_multiple_of(plan.align)))
