@@ -343,7 +343,8 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
                 batches = (self._make_batch(arrays) for arrays in rows)
             step = self.rows_per_step * workers
             positions = itertools.count(start + step, step)
-            yield from self._hand_out(zip(batches, positions), generation)
+            # The positions never end: the batches do.
+            yield from self._hand_out(zip(batches, positions, strict=False), generation)
         if self._generation == generation:  # this process's share of the epoch is done
             self.epoch, self.consumed = epoch + 1, 0
 
