@@ -391,3 +391,85 @@ def test_cli_mix_prints_the_plan_per_stage_and_when_sources_run_out(sources, tmp
     assert "stage 1: steps 10.." in text and "sql ran out" in text
     assert main(["mix", str(tmp_path / "missing.json"), "--seq-len", "8", "--steps", "1"]) == 2
     assert "cannot read the mixture file" in capsys.readouterr().err
+
+
+def _flat_tokens(batch: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens of a flattened batch and the source of each (from its documents')."""
+    ids = batch["input_ids"].numpy()[0]
+    lengths = np.diff(batch["cu_seqlens"].numpy())
+    assert len(batch["source_ids"]) == len(lengths)
+    return ids, np.repeat(batch["source_ids"].numpy(), lengths)
+
+
+def test_token_budget_batches_are_the_deficit_rule_rows_dealt_by_next_fit(sources):
+    budget, steps = 3 * SEQ_LEN, 10
+    per_rank = []
+    for rank in range(2):
+        loader = PackedLoader(
+            _mixture(sources), SEQ_LEN, batch_tokens=budget, rank=rank, world_size=2
+        )
+        per_rank.append(list(itertools.islice(loader, steps)))
+        assert loader.stats()["step"] == steps
+    tokens, owners = [], []
+    for step in range(steps):
+        for rank in range(2):
+            batch = per_rank[rank][step]
+            assert batch["input_ids"].shape[0] == 1
+            assert 0 < batch["input_ids"].shape[1] <= budget
+            ids, source = _flat_tokens(batch)
+            tokens.append(ids)
+            owners.append(source)
+    # Ranks take the rows in the order of the deficit rule, which no split changes: the
+    # same tokens, from the same sources, as a run of one row per step.
+    flat, flat_sources = np.concatenate(tokens), np.concatenate(owners)
+    rows = PackedLoader(_mixture(sources), SEQ_LEN, 1)
+    row_tokens, row_sources = [], []
+    while sum(len(t) for t in row_tokens) < len(flat):
+        [(source, ids)] = _rows(next(iter(rows)))
+        row_tokens.append(ids)
+        row_sources.append(np.full(len(ids), source))
+    assert sum(len(t) for t in row_tokens) == len(flat)
+    assert np.array_equal(np.concatenate(row_tokens), flat)
+    assert np.array_equal(np.concatenate(row_sources), flat_sources)
+    # The shares stay within the bound.
+    stats = rows.stats()
+    taken = np.array([s["real_tokens"] for s in stats["sources"]], dtype=float)
+    assert taken.tolist() == [float((flat_sources == i).sum()) for i in range(3)]
+    _check_bound(taken, np.array([s["target_tokens"] for s in stats["sources"]]), "budget")
+
+
+def test_token_budget_resumes_exactly(sources):
+    first = PackedLoader(_mixture(sources), SEQ_LEN, batch_tokens=2 * SEQ_LEN)
+    it = iter(first)
+    for _ in range(5):
+        next(it)
+    state = json.loads(json.dumps(first.state_dict()))
+    expected = [next(it) for _ in range(4)]
+    again = PackedLoader(_mixture(sources), SEQ_LEN, batch_tokens=2 * SEQ_LEN)
+    again.load_state_dict(state)
+    got = list(itertools.islice(again, 4))
+    for a, b in zip(got, expected, strict=True):
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
+
+
+def test_a_token_budget_below_seq_len_is_refused(sources):
+    with pytest.raises(InvalidInputError, match="batch_tokens"):
+        PackedLoader(_mixture(sources), SEQ_LEN, batch_tokens=SEQ_LEN - 1)
+
+
+def test_patch_size_aligns_every_sources_documents_to_patches(sources):
+    k = 4
+    loader = PackedLoader(_mixture(sources), SEQ_LEN, 4, patch_size=k)
+    for batch in itertools.islice(loader, 6):
+        docs = batch["document_ids"].numpy()
+        # Every document starts on a patch boundary, so no patch mixes documents.
+        starts = np.argwhere(batch["position_ids"].numpy() == 0)
+        assert (starts[:, 1] % k == 0).all()
+        patches = docs.reshape(docs.shape[0], -1, k)
+        assert (patches == patches[:, :, :1]).all()
+        assert batch["patch_document_ids"].shape == (4, SEQ_LEN // k)
+        assert batch["source_ids"].shape == (4,)
+    # The alignment is part of the mixture: a state of an unaligned run is refused.
+    with pytest.raises(InvalidInputError, match="another mixture"):
+        loader.load_state_dict(PackedLoader(_mixture(sources), SEQ_LEN, 4).state_dict())
