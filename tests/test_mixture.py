@@ -268,7 +268,7 @@ def test_bad_weights_are_refused_naming_the_source(sources, weights, message):
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("balance", "attention"), ("micro_batches", 2), ("cp_size", 2)],
+    [("balance", "attention"), ("micro_batches", 2)],
 )
 def test_options_a_mixture_does_not_support_are_refused(sources, option, value):
     name = "balance" if option == "micro_batches" else option
@@ -473,3 +473,21 @@ def test_patch_size_aligns_every_sources_documents_to_patches(sources):
     # The alignment is part of the mixture: a state of an unaligned run is refused.
     with pytest.raises(InvalidInputError, match="another mixture"):
         loader.load_state_dict(PackedLoader(_mixture(sources), SEQ_LEN, 4).state_dict())
+
+
+@pytest.mark.parametrize("layout", ["row", "per-document"])
+def test_context_parallel_shards_of_a_mixture_make_its_rows(sources, layout):
+    shards = [
+        PackedLoader(_mixture(sources), SEQ_LEN, 2, cp_size=2, cp_rank=r, cp_layout=layout)
+        for r in range(2)
+    ]
+    # "row" leaves the rows as they are; "per-document" pads documents to a multiple of 4.
+    align = 1 if layout == "row" else 4
+    whole = PackedLoader(_mixture(sources), SEQ_LEN, 2, patch_size=align)
+    for first, second, full in itertools.islice(zip(*shards, whole, strict=True), 4):
+        rebuilt = torch.full_like(full["input_ids"], -1)
+        for part in (first, second):
+            assert part["input_ids"].shape == (2, SEQ_LEN // 2)
+            assert torch.equal(part["source_ids"], full["source_ids"])
+            rebuilt.scatter_(1, part["gather_indices"], part["input_ids"])
+        assert torch.equal(rebuilt, full["input_ids"])

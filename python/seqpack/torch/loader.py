@@ -335,12 +335,12 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
                 ((self._make_batch(arrays), position) for arrays, position in flat), generation
             )
         else:
-            if self.cp is not None:
-                shards = self.split.shard_stream(store, plan, start, worker_id, workers, self.cp)
-                batches = (make_shard_batch(arrays, self.masks) for arrays in shards)
-            else:
-                rows = self.split.stream(store, plan, start, worker_id, workers)
-                batches = (self._make_batch(arrays) for arrays in rows)
+            rows = (
+                self.split.stream(store, plan, start, worker_id, workers)
+                if self.cp is None
+                else self.split.shard_stream(store, plan, start, worker_id, workers, self.cp)
+            )
+            batches = (self._make_batch(arrays) for arrays in rows)
             step = self.rows_per_step * workers
             positions = itertools.count(start + step, step)
             # The positions never end: the batches do.
@@ -349,8 +349,10 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             self.epoch, self.consumed = epoch + 1, 0
 
     def _make_batch(self, arrays: tuple[Any, ...]) -> Batch:
-        """The batch of a stream's arrays, with patches if the loader makes them (never
-        with ``batch_tokens``)."""
+        """The batch of a stream's arrays: a context-parallel shard's, or rows' with
+        patches if the loader makes them (neither with ``batch_tokens``)."""
+        if self.cp is not None:
+            return make_shard_batch(arrays, self.masks)
         return make_batch(arrays, self.masks, self.patch_size, self.patch_align)
 
     def _hand_out(self, batches: Iterable[tuple[Batch, Any]], generation: int) -> Iterator[Batch]:

@@ -22,8 +22,9 @@ class MixtureLoader(PackedLoader):
     """Batches of rows from several datasets in scheduled, token-exact shares (see
     :class:`seqpack.Mixture`); made by ``PackedLoader(mixture, …)`` with a
     :class:`~seqpack.Mixture` or a mapping of dataset paths to weights, and taking
-    ``PackedLoader``'s options, except rank balancing (``balance``, ``balance_cost``,
-    ``micro_batches``) and context parallelism (``cp_size``, ``cp_mesh``), which are refused.
+    ``PackedLoader``'s options, ``batch_tokens``, ``patch_size`` and context parallelism
+    (``cp_size``, ``cp_mesh``) included, except rank balancing (``balance``,
+    ``balance_cost``, ``micro_batches``), which is refused.
 
     A row comes from one source; batches add ``source_ids`` (int64): with ``batch_size``,
     ``[B]``, the index of each row's source in the mixture (-1 for a row of padding only);
@@ -42,15 +43,13 @@ class MixtureLoader(PackedLoader):
     def _open(self, verify: bool) -> None:
         """Plans the mixture (again after unpickling); refuses the options it does not
         take."""
-        refused = {
-            "balance": self._split_options["balance"] != "none"
-            or self._split_options["balance_cost"] is not None
-            or self._split_options.get("micro_batches") is not None,
-            "cp_size": self.cp is not None,
-        }
-        for option, given in refused.items():
-            if given:
-                raise InvalidInputError(f"{option} is not supported with a mixture")
+        options = self._split_options
+        balanced = options["balance"] != "none" or options["balance_cost"] is not None
+        if balanced or options.get("micro_batches") is not None:
+            raise InvalidInputError(
+                "balance is not supported with a mixture: a step's rows come from several "
+                "sources' plans, which the deal by cost does not take"
+            )
         data = self._data_dir
         self.mixture = data if isinstance(data, Mixture) else Mixture(data)
         self.core_mixture = mixture_planner(
@@ -116,7 +115,7 @@ class MixtureLoader(PackedLoader):
     def __iter__(self) -> Iterator[Batch]:
         generation = self._generation = self._generation + 1
         worker_id, workers = worker()
-        stream = self.core_mixture.stream(self._cursor, self.split, worker_id, workers)
+        stream = self.core_mixture.stream(self._cursor, self.split, worker_id, workers, self.cp)
         yield from self._hand_out(
             (
                 (_with_sources(self._make_batch(arrays), ids), cursor)

@@ -274,7 +274,7 @@ impl PyContextParallel {
 
 /// `(input_ids, labels, position_ids, document_ids, gather_indices, cu_seqlens,
 /// cu_seqlens_padded, max_seqlen, real_tokens)` of one context-parallel shard.
-type ShardArrays<'py> = (
+pub(crate) type ShardArrays<'py> = (
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<i64>>,
@@ -286,7 +286,7 @@ type ShardArrays<'py> = (
     u64,
 );
 
-fn shard_arrays(py: Python<'_>, shard: CpShard) -> PyResult<ShardArrays<'_>> {
+pub(crate) fn shard_arrays(py: Python<'_>, shard: CpShard) -> PyResult<ShardArrays<'_>> {
     let shape = [shard.batch_size, shard.local_len];
     Ok((
         PyArray1::from_vec(py, shard.input_ids).reshape(shape)?,

@@ -11,7 +11,9 @@ use seqpack_core::Error;
 use seqpack_core::sampler::{self, Mixture, MixtureCursor, MixtureSource, MixtureSplit};
 use serde_json::{Map, Value};
 
-use crate::batch::{BatchArrays, PyPlan, to_arrays};
+use seqpack_core::batch::ContextParallel;
+
+use crate::batch::{PyContextParallel, PyPlan, shard_arrays, to_arrays};
 use crate::convert::{from_python, to_python};
 use crate::errors::to_py;
 use crate::gil::without_gil;
@@ -185,13 +187,16 @@ impl PyMixture {
     /// The batches of one rank from `cursor` on, as `split` (a `StepSplit` without
     /// balancing, or a `TokenBudget` without it) cuts steps and shares them out, and of
     /// worker `worker` of `workers`, which takes every `workers`-th step from its
-    /// `worker`-th; assembled ahead on a thread.
+    /// `worker`-th; assembled ahead on a thread. With `cp`, each batch is cut into that
+    /// context-parallel rank's shard.
+    #[pyo3(signature = (cursor, split, worker, workers, cp=None))]
     fn stream(
         &self,
         cursor: &PyMixtureCursor,
         split: &Bound<'_, PyAny>,
         worker: u64,
         workers: u64,
+        cp: Option<&PyContextParallel>,
     ) -> PyResult<MixtureStream> {
         let (split, feed) = mixture_split(split)?;
         let stream = sampler::MixtureStream::start(
@@ -203,7 +208,10 @@ impl PyMixture {
             workers,
             feed.prefetch,
         );
-        Ok(MixtureStream(Mutex::new(stream)))
+        Ok(MixtureStream {
+            stream: Mutex::new(stream),
+            cp: cp.map(|cp| cp.0),
+        })
     }
 
     #[getter]
@@ -257,13 +265,20 @@ fn mixture_split(split: &Bound<'_, PyAny>) -> PyResult<(MixtureSplit, Feed)> {
     Ok((split, feed))
 }
 
-/// `(batch arrays, source of each row (of each document in a flattened batch), cursor
-/// after the step)`.
-type MixedArrays<'py> = (BatchArrays<'py>, Bound<'py, PyArray1<i64>>, PyMixtureCursor);
+/// `(batch arrays (a shard's with context parallelism), source of each row (of each
+/// document in a flattened batch), cursor after the step)`.
+type MixedArrays<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    PyMixtureCursor,
+);
 
 /// One rank's (and worker's) batches of a mixture (see `seqpack_core::sampler::MixtureStream`).
 #[pyclass(frozen, module = "seqpack._core")]
-pub(crate) struct MixtureStream(Mutex<sampler::MixtureStream>);
+pub(crate) struct MixtureStream {
+    stream: Mutex<sampler::MixtureStream>,
+    cp: Option<ContextParallel>,
+}
 
 #[pymethods]
 impl MixtureStream {
@@ -272,15 +287,24 @@ impl MixtureStream {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<MixedArrays<'py>>> {
+        let cp = self.cp;
         let next = without_gil(py, || {
-            let mut stream = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            stream.next_batch()
+            let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(mixed) = stream.next_batch()? else {
+                return Ok(None);
+            };
+            let shard = cp.map(|cp| cp.shard(&mixed.batch)).transpose()?;
+            Ok(Some((mixed, shard)))
         })?;
-        let Some(mixed) = next else {
+        let Some((mixed, shard)) = next else {
             return Ok(None);
         };
+        let arrays = match shard {
+            Some(shard) => shard_arrays(py, shard)?.into_pyobject(py)?.into_any(),
+            None => to_arrays(py, mixed.batch)?.into_pyobject(py)?.into_any(),
+        };
         Ok(Some((
-            to_arrays(py, mixed.batch)?,
+            arrays,
             PyArray1::from_vec(py, mixed.sources),
             PyMixtureCursor(mixed.cursor),
         )))
