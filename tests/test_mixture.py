@@ -266,14 +266,71 @@ def test_bad_weights_are_refused_naming_the_source(sources, weights, message):
         PackedLoader(_mixture(sources, weights), SEQ_LEN, 4)
 
 
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [("balance", "attention"), ("micro_batches", 2)],
-)
-def test_options_a_mixture_does_not_support_are_refused(sources, option, value):
-    name = "balance" if option == "micro_batches" else option
-    with pytest.raises(InvalidInputError, match=f"^{name} is not supported with a mixture"):
-        PackedLoader(_mixture(sources), SEQ_LEN, 4, **{option: value})
+def _step_rows(batches: list[dict[str, Any]]) -> list[tuple[int, bytes]]:
+    """The rows of one step over its ranks' batches, as (source, tokens), in a fixed order."""
+    return sorted((s, t.tobytes()) for batch in batches for s, t in _rows(batch))
+
+
+@pytest.mark.parametrize("micro_batches", [None, 2])
+def test_balancing_deals_each_steps_rows_by_cost(sources, micro_batches):
+    steps, world = 6, 2
+    options = {"balance": "attention", "micro_batches": micro_batches}
+    dealt = [
+        list(
+            itertools.islice(
+                PackedLoader(_mixture(sources), SEQ_LEN, 4, rank=r, world_size=world, **options),
+                steps,
+            )
+        )
+        for r in range(world)
+    ]
+    plain = [
+        list(
+            itertools.islice(
+                PackedLoader(_mixture(sources), SEQ_LEN, 4, rank=r, world_size=world), steps
+            )
+        )
+        for r in range(world)
+    ]
+    moved = False
+    for step in range(steps):
+        balanced_rows = _step_rows([dealt[r][step] for r in range(world)])
+        assert balanced_rows == _step_rows([plain[r][step] for r in range(world)])
+        moved |= any(
+            not torch.equal(dealt[r][step]["input_ids"], plain[r][step]["input_ids"])
+            for r in range(world)
+        )
+    assert moved  # the deal by cost changed some step
+
+
+def test_balancing_token_budget_steps_keeps_their_rows(sources):
+    steps, world, budget = 6, 2, 3 * SEQ_LEN
+    runs = {}
+    for balance in ("none", "attention"):
+        runs[balance] = [
+            list(
+                itertools.islice(
+                    PackedLoader(
+                        _mixture(sources),
+                        SEQ_LEN,
+                        batch_tokens=budget,
+                        rank=r,
+                        world_size=world,
+                        balance=balance,
+                    ),
+                    steps,
+                )
+            )
+            for r in range(world)
+        ]
+    for step in range(steps):
+        batches = {b: [runs[b][r][step] for r in range(world)] for b in runs}
+        assert all(x["input_ids"].shape[1] <= budget for x in batches["attention"])
+        tokens = {
+            b: np.sort(np.concatenate([x["input_ids"].numpy()[0] for x in batches[b]]))
+            for b in batches
+        }
+        assert np.array_equal(tokens["none"], tokens["attention"])
 
 
 def test_missing_corrupt_and_foreign_sources_are_refused_naming_them(sources, tmp_path):

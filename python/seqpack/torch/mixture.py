@@ -21,10 +21,10 @@ __all__ = ["MixtureLoader"]
 class MixtureLoader(PackedLoader):
     """Batches of rows from several datasets in scheduled, token-exact shares (see
     :class:`seqpack.Mixture`); made by ``PackedLoader(mixture, …)`` with a
-    :class:`~seqpack.Mixture` or a mapping of dataset paths to weights, and taking
-    ``PackedLoader``'s options, ``batch_tokens``, ``patch_size`` and context parallelism
-    (``cp_size``, ``cp_mesh``) included, except rank balancing (``balance``,
-    ``balance_cost``, ``micro_batches``), which is refused.
+    :class:`~seqpack.Mixture` or a mapping of dataset paths to weights, and taking every
+    option of ``PackedLoader``: ``batch_tokens``, rank balancing (``balance``,
+    ``balance_cost``, ``micro_batches``: a step's rows, whatever their sources, dealt by
+    cost), ``patch_size`` and context parallelism (``cp_size``, ``cp_mesh``) included.
 
     A row comes from one source; batches add ``source_ids`` (int64): with ``batch_size``,
     ``[B]``, the index of each row's source in the mixture (-1 for a row of padding only);
@@ -41,15 +41,7 @@ class MixtureLoader(PackedLoader):
     next-fit puts on the ranks, each rank's batch at most ``batch_tokens`` tokens."""
 
     def _open(self, verify: bool) -> None:
-        """Plans the mixture (again after unpickling); refuses the options it does not
-        take."""
-        options = self._split_options
-        balanced = options["balance"] != "none" or options["balance_cost"] is not None
-        if balanced or options.get("micro_batches") is not None:
-            raise InvalidInputError(
-                "balance is not supported with a mixture: a step's rows come from several "
-                "sources' plans, which the deal by cost does not take"
-            )
+        """Plans the mixture (again after unpickling)."""
         data = self._data_dir
         self.mixture = data if isinstance(data, Mixture) else Mixture(data)
         self.core_mixture = mixture_planner(

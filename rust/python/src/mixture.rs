@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use seqpack_core::Error;
 use seqpack_core::sampler::{self, Mixture, MixtureCursor, MixtureSource, MixtureSplit};
 use serde_json::{Map, Value};
 
@@ -15,7 +14,6 @@ use seqpack_core::batch::ContextParallel;
 
 use crate::batch::{PyContextParallel, PyPlan, shard_arrays, to_arrays};
 use crate::convert::{from_python, to_python};
-use crate::errors::to_py;
 use crate::gil::without_gil;
 use crate::sampler::{Feed, PyEpochPlanner, PyStepSplit, PyTokenBudget, integer};
 
@@ -184,8 +182,8 @@ impl PyMixture {
         Ok(PyPlan(without_gil(py, || mixture.plan(source, epoch))?))
     }
 
-    /// The batches of one rank from `cursor` on, as `split` (a `StepSplit` without
-    /// balancing, or a `TokenBudget` without it) cuts steps and shares them out, and of
+    /// The batches of one rank from `cursor` on, as `split` (a `StepSplit` or a
+    /// `TokenBudget`, balanced or not) cuts steps and shares them out, and of
     /// worker `worker` of `workers`, which takes every `workers`-th step from its
     /// `worker`-th; assembled ahead on a thread. With `cp`, each batch is cut into that
     /// context-parallel rank's shard.
@@ -230,39 +228,19 @@ impl PyMixture {
     }
 }
 
-/// The core's split of a mixture's steps, from a `StepSplit` or a `TokenBudget`; one that
-/// balances ranks by cost is refused (the deal by cost is not made for a mixture's rows).
+/// The core's split of a mixture's steps, from a `StepSplit` or a `TokenBudget`.
 fn mixture_split(split: &Bound<'_, PyAny>) -> PyResult<(MixtureSplit, Feed)> {
-    let py = split.py();
-    let (split, balanced, feed) = if let Ok(rows) = split.cast::<PyStepSplit>() {
+    if let Ok(rows) = split.cast::<PyStepSplit>() {
         let rows = rows.get();
-        (
-            MixtureSplit::Rows(rows.split),
-            rows.split.balance.is_some(),
-            rows.feed,
-        )
+        Ok((MixtureSplit::Rows(rows.split), rows.feed))
     } else if let Ok(budget) = split.cast::<PyTokenBudget>() {
         let budget = budget.get();
-        (
-            MixtureSplit::Budget(budget.budget),
-            budget.budget.balance.is_some(),
-            budget.feed,
-        )
+        Ok((MixtureSplit::Budget(budget.budget), budget.feed))
     } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err(
+        Err(pyo3::exceptions::PyTypeError::new_err(
             "split must be a StepSplit or a TokenBudget",
-        ));
-    };
-    if balanced {
-        return Err(to_py(
-            py,
-            Error::InvalidOption {
-                name: "balance",
-                message: "is not supported with a mixture".into(),
-            },
-        ));
+        ))
     }
-    Ok((split, feed))
 }
 
 /// `(batch arrays (a shard's with context parallelism), source of each row (of each

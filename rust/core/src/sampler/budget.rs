@@ -112,7 +112,12 @@ impl TokenBudget {
                 break;
             }
             let ranks = match self.balance {
-                Some(cost) => deal_by_cost(plan, &cost, &tokens, start..end, &ranks, self),
+                Some(cost) => self.deal_by_cost(
+                    |p| cost.row_cost(plan, p),
+                    |p| tokens[p],
+                    start..end,
+                    &ranks,
+                ),
                 None => ranks,
             };
             steps.push(BudgetStep {
@@ -187,37 +192,39 @@ pub(crate) fn flat_row_tokens(plan: &Plan, p: usize) -> u64 {
         .sum()
 }
 
-/// The rows `rows` dealt by falling cost, each to the rank of least cost with room for it
-/// (ties: the lower rank; rows of equal cost in plan order); `fallback` if a row fits on
-/// no rank.
-fn deal_by_cost(
-    plan: &Plan,
-    cost: &CostModel,
-    tokens: &[u64],
-    rows: std::ops::Range<usize>,
-    fallback: &[Vec<usize>],
-    budget: &TokenBudget,
-) -> Vec<Vec<usize>> {
-    let world = budget.world_size as usize;
-    let mut order: Vec<(usize, f64)> = rows.map(|p| (p, cost.row_cost(plan, p))).collect();
-    order.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    let mut ranks = vec![Vec::new(); world];
-    let mut loads = vec![(0.0f64, 0u64); world];
-    for (p, c) in order {
-        let Some(rank) = (0..world)
-            .filter(|&r| loads[r].1 + tokens[p] <= budget.batch_tokens)
-            .min_by(|&x, &y| loads[x].0.total_cmp(&loads[y].0).then(x.cmp(&y)))
-        else {
-            return fallback.to_vec();
-        };
-        ranks[rank].push(p);
-        loads[rank].0 += c;
-        loads[rank].1 += tokens[p];
+impl TokenBudget {
+    /// The rows `rows` (of `cost` and `tokens` each) dealt by falling cost, each to the
+    /// rank of least cost with room for it (ties: the lower rank; rows of equal cost in
+    /// order); `fallback` if a row fits on no rank.
+    pub(crate) fn deal_by_cost(
+        &self,
+        cost: impl Fn(usize) -> f64,
+        tokens: impl Fn(usize) -> u64,
+        rows: std::ops::Range<usize>,
+        fallback: &[Vec<usize>],
+    ) -> Vec<Vec<usize>> {
+        let world = self.world_size as usize;
+        let mut order: Vec<(usize, f64)> = rows.map(|p| (p, cost(p))).collect();
+        order.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        let mut ranks = vec![Vec::new(); world];
+        let mut loads = vec![(0.0f64, 0u64); world];
+        for (p, c) in order {
+            let t = tokens(p);
+            let Some(rank) = (0..world)
+                .filter(|&r| loads[r].1 + t <= self.batch_tokens)
+                .min_by(|&x, &y| loads[x].0.total_cmp(&loads[y].0).then(x.cmp(&y)))
+            else {
+                return fallback.to_vec();
+            };
+            ranks[rank].push(p);
+            loads[rank].0 += c;
+            loads[rank].1 += t;
+        }
+        for rows in &mut ranks {
+            rows.sort_unstable();
+        }
+        ranks
     }
-    for rows in &mut ranks {
-        rows.sort_unstable();
-    }
-    ranks
 }
 
 #[cfg(test)]

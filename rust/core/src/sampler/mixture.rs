@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::balance::Balance;
 use super::budget::{TokenBudget, flat_row_tokens};
 use super::epoch::EpochPlanner;
 use super::mixture_state::{MixtureCursor, SourceCursor};
@@ -478,8 +479,9 @@ impl Mixture {
     /// dealt by next-fit, rank 0 taking them while they fit in its `batch_tokens` (counted
     /// as [`TokenBudget`] counts them, alignment padding included), then rank 1, …; the
     /// step ends before the first row that fits on no rank, which starts the next step.
-    /// `None` once the mixture has ended, or, with `drop_last`, when some rank would get no
-    /// row.
+    /// With a cost model, the step's rows are then dealt by cost under the budget, as
+    /// [`TokenBudget`] deals an epoch's. `None` once the mixture has ended, or, with
+    /// `drop_last`, when some rank would get no row (judged on next-fit's deal).
     pub fn next_budget_step(
         &self,
         cursor: &mut MixtureCursor,
@@ -519,7 +521,52 @@ impl Mixture {
             return Ok(None);
         }
         *cursor = walk.finish();
-        Ok(Some(ranks))
+        let Some(cost) = budget.balance else {
+            return Ok(Some(ranks));
+        };
+        // Positions in the step, as next-fit dealt them, then by cost.
+        let step: Vec<MixedRow> = ranks.concat();
+        let mut next_fit = Vec::with_capacity(ranks.len());
+        let mut first = 0;
+        for rows in &ranks {
+            next_fit.push((first..first + rows.len()).collect::<Vec<_>>());
+            first += rows.len();
+        }
+        let dealt = budget.deal_by_cost(
+            |k| cost.row_cost(&step[k].plan, step[k].row),
+            |k| flat_row_tokens(&step[k].plan, step[k].row),
+            0..step.len(),
+            &next_fit,
+        );
+        Ok(Some(
+            dealt
+                .into_iter()
+                .map(|rows| rows.into_iter().map(|k| step[k].clone()).collect())
+                .collect(),
+        ))
+    }
+
+    /// The rows of a step (`batch_size` per rank) in the order `balance` deals them to
+    /// ranks and micro-batches by cost (a row of padding only costs nothing).
+    pub fn deal(
+        &self,
+        step: Vec<Option<MixedRow>>,
+        balance: &Balance,
+        batch_size: usize,
+    ) -> Vec<Option<MixedRow>> {
+        let costs: Vec<f64> = step
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or(0.0, |r| balance.cost.row_cost(&r.plan, r.row))
+            })
+            .collect();
+        let order = balance.order(&costs, batch_size);
+        let mut step: Vec<Option<Option<MixedRow>>> = step.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .map(|i| step[i].take().expect("the order is a permutation"))
+            .collect()
     }
 
     /// Assembles `rows` (`None`: padding only) into a batch; also the source of each row

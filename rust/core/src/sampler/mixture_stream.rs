@@ -2,7 +2,8 @@
 //!
 //! Every rank and worker walks the same row choices from the same cursor (arithmetic on a
 //! few numbers per source); step `k` of the walk belongs to worker `k mod workers`, and
-//! rank `r` takes rows `r·B … (r + 1)·B` of it, as [`StepSplit`] cuts an epoch's steps, or,
+//! rank `r` takes rows `r·B … (r + 1)·B` of it (after the deal by cost, with a balanced
+//! split), as [`StepSplit`] cuts an epoch's steps, or,
 //! with a [`TokenBudget`], its share of the step's next-fit deal as one flattened batch
 //! (see [`Mixture::next_budget_step`]).
 
@@ -156,9 +157,14 @@ impl Job {
             MixtureSplit::Rows(split) => self
                 .mixture
                 .next_step(cursor, split.rows_per_step(), split.drop_last)?
-                .map(|mut rows| {
-                    let first = (split.rank * split.batch_size) as usize;
-                    rows.truncate(first + split.batch_size as usize);
+                .map(|rows| {
+                    let batch_size = split.batch_size as usize;
+                    let mut rows = match &split.balance {
+                        Some(balance) => self.mixture.deal(rows, balance, batch_size),
+                        None => rows,
+                    };
+                    let first = split.rank as usize * batch_size;
+                    rows.truncate(first + batch_size);
                     Mine::Rows(rows.split_off(first))
                 }),
             MixtureSplit::Budget(budget) => self
