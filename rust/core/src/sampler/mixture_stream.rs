@@ -111,16 +111,13 @@ impl Produce for Job {
 
     fn produce(&self, (mut cursor, mut made): (MixtureCursor, u64), sender: &SyncSender<Item>) {
         loop {
-            let item = self.next_rows(&mut cursor).and_then(|rows| {
-                let Some(rows) = rows else { return Ok(None) };
+            let item = self.next_step(&mut cursor).and_then(|step| {
+                let Some(step) = step else { return Ok(None) };
                 made += 1;
                 if (made - 1) % self.workers != self.worker {
                     return Ok(Some(None));
                 }
-                let (batch, sources) = match rows {
-                    Mine::Rows(rows) => self.mixture.assemble(&rows, self.pad_id)?,
-                    Mine::Flat(rows) => self.mixture.assemble_flat(&rows, self.pad_id)?,
-                };
+                let (batch, sources) = self.assemble(step)?;
                 Ok(Some(Some(MixedBatch {
                     batch,
                     sources,
@@ -143,34 +140,47 @@ impl Produce for Job {
     }
 }
 
-/// This rank's rows of a step.
-enum Mine {
+/// The rows of a step over all ranks.
+enum Step {
     Rows(Vec<Option<MixedRow>>),
-    Flat(Vec<MixedRow>),
+    /// The rows of each rank.
+    Budget(Vec<Vec<MixedRow>>),
 }
 
 impl Job {
-    /// This rank's rows of the next step, moving `cursor` past the step; `None` once the
-    /// mixture has ended.
-    fn next_rows(&self, cursor: &mut MixtureCursor) -> Result<Option<Mine>> {
+    /// The next step, moving `cursor` past it; `None` once the mixture has ended.
+    fn next_step(&self, cursor: &mut MixtureCursor) -> Result<Option<Step>> {
         Ok(match self.split {
             MixtureSplit::Rows(split) => self
                 .mixture
                 .next_step(cursor, split.rows_per_step(), split.drop_last)?
-                .map(|rows| {
-                    let batch_size = split.batch_size as usize;
-                    let mut rows = match &split.balance {
-                        Some(balance) => self.mixture.deal(rows, balance, batch_size),
-                        None => rows,
-                    };
-                    let first = split.rank as usize * batch_size;
-                    rows.truncate(first + batch_size);
-                    Mine::Rows(rows.split_off(first))
-                }),
+                .map(Step::Rows),
             MixtureSplit::Budget(budget) => self
                 .mixture
                 .next_budget_step(cursor, &budget)?
-                .map(|mut ranks| Mine::Flat(ranks.swap_remove(budget.rank as usize))),
+                .map(Step::Budget),
         })
+    }
+
+    /// This rank's batch of `step` (its rows dealt by cost first, with a balanced split),
+    /// and the source of each row or, in a flattened batch, of each document.
+    fn assemble(&self, step: Step) -> Result<(Batch, Vec<i64>)> {
+        match (step, self.split) {
+            (Step::Rows(rows), MixtureSplit::Rows(split)) => {
+                let batch_size = split.batch_size as usize;
+                let mut rows = match &split.balance {
+                    Some(balance) => self.mixture.deal(rows, balance, batch_size),
+                    None => rows,
+                };
+                let first = split.rank as usize * batch_size;
+                rows.truncate(first + batch_size);
+                self.mixture.assemble(&rows[first..], self.pad_id)
+            }
+            (Step::Budget(mut ranks), MixtureSplit::Budget(budget)) => {
+                let rows = ranks.swap_remove(budget.rank as usize);
+                self.mixture.assemble_flat(&rows, self.pad_id)
+            }
+            _ => unreachable!("a step is made by the job's split"),
+        }
     }
 }
