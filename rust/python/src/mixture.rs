@@ -127,7 +127,7 @@ impl PyMixture {
         cursor: &PyMixtureCursor,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (mixture, cursor) = (&*self.0, &cursor.0);
-        let weights = mixture.weights(&cursor, mixture.position(&cursor));
+        let weights = mixture.weights(cursor, mixture.position(cursor));
         // Epochs as a fraction: the rows of the epoch in use (none once it has run out).
         let epoch_rows = without_gil(py, || {
             (0..cursor.sources.len())
@@ -163,8 +163,8 @@ impl PyMixture {
             .collect();
         let report = serde_json::json!({
             "step": cursor.step,
-            "stage": mixture.stage(&cursor),
-            "ended": mixture.ended(&cursor),
+            "stage": mixture.stage(cursor),
+            "ended": mixture.ended(cursor),
             "seq_len": mixture.seq_len(),
             "sources": sources,
         });

@@ -29,7 +29,7 @@ fn budgets(n: u64, seq_len: u64, world: u64, drop_last: bool, balance: bool) -> 
 }
 
 fn tokens(plan: &Plan, rows: &[usize]) -> u64 {
-    rows.iter().map(|&p| row_tokens(plan, p)).sum()
+    rows.iter().map(|&p| flat_row_tokens(plan, p)).sum()
 }
 
 fn attention(plan: &Plan, rows: &[usize]) -> f64 {
