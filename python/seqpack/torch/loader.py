@@ -216,6 +216,8 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
 
     def _open(self, verify: bool) -> None:
         """Opens the data (again after unpickling): the dataset and its planner."""
+        if isinstance(self._data_dir, (Mixture, Mapping)):
+            raise TypeError("a mixture is loaded by MixtureLoader (PackedLoader makes one)")
         self.dataset = Dataset(self._data_dir, verify=verify)
         if self._plan_options["long_docs"] is None:
             self._plan_options["long_docs"] = default_long_docs(self.dataset)

@@ -43,6 +43,10 @@ class MixtureLoader(PackedLoader):
     def _open(self, verify: bool) -> None:
         """Plans the mixture (again after unpickling)."""
         data = self._data_dir
+        if not isinstance(data, (Mixture, Mapping)):
+            raise InvalidInputError(
+                f"a mixture is a Mixture or a mapping of dataset paths to weights, not {data!r}"
+            )
         self.mixture = data if isinstance(data, Mixture) else Mixture(data)
         self.core_mixture = mixture_planner(
             self.mixture, self.seq_len, self._plan_options, verify=verify
