@@ -2,7 +2,8 @@
 """Data mixtures: how exact the shares are, and what a mixture costs in throughput.
 
     python benches/bench_mixture.py [--corpora DIR] [--work DIR] [--out benches/results]
-                                    [--steps 1000] [--rounds 5] [--throughput-steps 200]
+                                    [--steps 1000] [--rounds 5] [--throughput-steps 1000]
+                                    [--repeats 5]
 
 Three datasets from ``../shared/corpora/make-corpora``: the Python standard library
 (``code``), the text2sql queries (``sql``) and the text2sql conversations (``chat``, turns
@@ -27,9 +28,10 @@ Each random sampler's error is the median over 5 seeds.
 
 **Throughput**: real tokens per second of ``PackedLoader`` over the mixture against
 ``PackedLoader`` over one dataset made of the same three corpora (iterating 1,000 steps;
-both plan their first epochs when made, which is not timed), each in a fresh interpreter,
-rounds interleaved, the median of the rounds' ratios, with each process's peak RSS; the
-target is a mixture within 10 % of the single source.
+both plan their first epochs when made, which is not timed), each in a fresh interpreter
+that times ``--repeats`` fresh loaders and keeps the fastest (wall time and CPU time of all
+threads, each its least), rounds interleaved, the median of the rounds' ratios, with each
+process's peak RSS; the target is a mixture within 10 % of the single source.
 
 Results go to ``OUT/mixture.json`` and ``OUT/mixture.md`` with the machine description.
 """
@@ -197,27 +199,33 @@ def _forever(dataset: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-def worker(name: str, work: Path, steps: int) -> None:
+def worker(name: str, work: Path, steps: int, repeats: int) -> None:
     import itertools
 
     from seqpack.torch import PackedLoader
 
     data = {n: work / n for n in (*NAMES, "all")}
-    # Both loaders plan their first epochs when made: iterating is what is timed.
-    loader = PackedLoader(_mixture(data) if name == "mixture" else data["all"], SEQ_LEN, BATCH)
-    started = time.perf_counter()
-    real = made = 0
-    for batch in itertools.islice(loader, steps):
-        real += int((batch["document_ids"] >= 0).sum())
-        made += 1
-    seconds = time.perf_counter() - started
+    best = {"seconds": float("inf"), "cpu_seconds": float("inf")}
+    for _ in range(repeats):
+        # Both loaders plan their first epochs when made: iterating is what is timed.
+        loader = PackedLoader(_mixture(data) if name == "mixture" else data["all"], SEQ_LEN, BATCH)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        real = made = 0
+        for batch in itertools.islice(loader, steps):
+            real += int((batch["document_ids"] >= 0).sum())
+            made += 1
+        # The fastest repeat: the one other processes of a shared machine slowed least.
+        # CPU time counts every thread of the process (the Rust producer's included).
+        best["seconds"] = min(best["seconds"], time.perf_counter() - started)
+        best["cpu_seconds"] = min(best["cpu_seconds"], time.process_time() - cpu_started)
     emit(
         {
             "status": "ok" if made == steps else "invalid",
             "reason": "" if made == steps else f"only {made} steps",
             "real_tokens": real,
-            "seconds": seconds,
-            "tokens_per_s": real / seconds,
+            **best,
+            "tokens_per_s": real / best["seconds"],
+            "tokens_per_cpu_s": real / best["cpu_seconds"],
             "peak_rss_mib": peak_rss_bytes() / 2**20,
         }
     )
@@ -229,10 +237,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="(share error: 10, 100, 1000)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--throughput-steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per process")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.work, args.throughput_steps)
+        worker(args.worker, args.work, args.throughput_steps, args.repeats)
         return
     clock = RunClock()
     data = prepare(args.corpora, args.work)
@@ -246,7 +255,12 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in rounds:
             cmd = [sys.executable, __file__, "--worker", name, "--work", str(args.work)]
-            cmd += ["--throughput-steps", str(args.throughput_steps)]
+            cmd += [
+                "--throughput-steps",
+                str(args.throughput_steps),
+                "--repeats",
+                str(args.repeats),
+            ]
             outcome = measure_in_worker(cmd, 600, cwd=REPO)
             if outcome.status != "ok":
                 raise SystemExit(f"{name}: {outcome.status} {outcome.reason}")
@@ -254,6 +268,7 @@ def main() -> None:
     medians = {
         name: {
             "tokens_per_s": statistics.median(r["tokens_per_s"] for r in runs),
+            "tokens_per_cpu_s": statistics.median(r["tokens_per_cpu_s"] for r in runs),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
         }
         for name, runs in rounds.items()
@@ -261,6 +276,10 @@ def main() -> None:
     # The load of a shared machine drifts between rounds: each round's ratio, then the median.
     ratio = statistics.median(
         m["tokens_per_s"] / s["tokens_per_s"]
+        for m, s in zip(rounds["mixture"], rounds["single"], strict=True)
+    )
+    cpu_ratio = statistics.median(
+        m["tokens_per_cpu_s"] / s["tokens_per_cpu_s"]
         for m, s in zip(rounds["mixture"], rounds["single"], strict=True)
     )
     machine = machine_description(["torch", "datasets", "litdata"])
@@ -275,6 +294,7 @@ def main() -> None:
         "throughput_rounds": rounds,
         "throughput": medians,
         "mixture_over_single": ratio,
+        "mixture_over_single_cpu": cpu_ratio,
         "machine": machine,
     }
     write_results(args.out, "mixture", payload, markdown(payload))
@@ -308,17 +328,20 @@ def markdown(p: dict[str, Any]) -> str:
         "within the deficit rule's bound (from one row ahead to one row per other source "
         "behind), so its share error shrinks as 1/steps.",
         "",
-        "## Throughput (real tokens/s over 1,000 steps, median of rounds, fresh interpreters)",
+        "## Throughput (real tokens/s over 1,000 steps, fastest of each process's repeats, "
+        "median of rounds, fresh interpreters)",
         "",
-        "| loader | tokens/s | peak RSS (MiB) |",
-        "|---|---:|---:|",
+        "| loader | tokens/s | tokens per CPU second | peak RSS (MiB) |",
+        "|---|---:|---:|---:|",
         f"| PackedLoader, one dataset of the three corpora | {t['single']['tokens_per_s']:,.0f} "
-        f"| {t['single']['peak_rss_mib']:.0f} |",
+        f"| {t['single']['tokens_per_cpu_s']:,.0f} | {t['single']['peak_rss_mib']:.0f} |",
         f"| PackedLoader, mixture of the three | {t['mixture']['tokens_per_s']:,.0f} "
-        f"| {t['mixture']['peak_rss_mib']:.0f} |",
+        f"| {t['mixture']['tokens_per_cpu_s']:,.0f} | {t['mixture']['peak_rss_mib']:.0f} |",
         "",
         f"Mixture / single (median of the rounds' ratios): **{p['mixture_over_single']:.3f}** "
-        "(target ≥ 0.90).",
+        f"in real tokens/s (target ≥ 0.90), {p['mixture_over_single_cpu']:.3f} in real tokens "
+        "per CPU second (all threads: what the loader costs, less moved by other processes "
+        "on a shared machine).",
         "",
         *machine_section(p["machine"]),
         "",

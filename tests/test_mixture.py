@@ -266,14 +266,71 @@ def test_bad_weights_are_refused_naming_the_source(sources, weights, message):
         PackedLoader(_mixture(sources, weights), SEQ_LEN, 4)
 
 
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [("patch_size", 4), ("balance", "attention"), ("micro_batches", 2), ("cp_size", 2)],
-)
-def test_options_a_mixture_does_not_support_yet_are_refused(sources, option, value):
-    name = "balance" if option == "micro_batches" else option
-    with pytest.raises(InvalidInputError, match=f"^{name} is not supported with a mixture"):
-        PackedLoader(_mixture(sources), SEQ_LEN, 4, **{option: value})
+def _step_rows(batches: list[dict[str, Any]]) -> list[tuple[int, bytes]]:
+    """The rows of one step over its ranks' batches, as (source, tokens), in a fixed order."""
+    return sorted((s, t.tobytes()) for batch in batches for s, t in _rows(batch))
+
+
+@pytest.mark.parametrize("micro_batches", [None, 2])
+def test_balancing_deals_each_steps_rows_by_cost(sources, micro_batches):
+    steps, world = 6, 2
+    options = {"balance": "attention", "micro_batches": micro_batches}
+    dealt = [
+        list(
+            itertools.islice(
+                PackedLoader(_mixture(sources), SEQ_LEN, 4, rank=r, world_size=world, **options),
+                steps,
+            )
+        )
+        for r in range(world)
+    ]
+    plain = [
+        list(
+            itertools.islice(
+                PackedLoader(_mixture(sources), SEQ_LEN, 4, rank=r, world_size=world), steps
+            )
+        )
+        for r in range(world)
+    ]
+    moved = False
+    for step in range(steps):
+        balanced_rows = _step_rows([dealt[r][step] for r in range(world)])
+        assert balanced_rows == _step_rows([plain[r][step] for r in range(world)])
+        moved |= any(
+            not torch.equal(dealt[r][step]["input_ids"], plain[r][step]["input_ids"])
+            for r in range(world)
+        )
+    assert moved  # the deal by cost changed some step
+
+
+def test_balancing_token_budget_steps_keeps_their_rows(sources):
+    steps, world, budget = 6, 2, 3 * SEQ_LEN
+    runs = {}
+    for balance in ("none", "attention"):
+        runs[balance] = [
+            list(
+                itertools.islice(
+                    PackedLoader(
+                        _mixture(sources),
+                        SEQ_LEN,
+                        batch_tokens=budget,
+                        rank=r,
+                        world_size=world,
+                        balance=balance,
+                    ),
+                    steps,
+                )
+            )
+            for r in range(world)
+        ]
+    for step in range(steps):
+        batches = {b: [runs[b][r][step] for r in range(world)] for b in runs}
+        assert all(x["input_ids"].shape[1] <= budget for x in batches["attention"])
+        tokens = {
+            b: np.sort(np.concatenate([x["input_ids"].numpy()[0] for x in batches[b]]))
+            for b in batches
+        }
+        assert np.array_equal(tokens["none"], tokens["attention"])
 
 
 def test_missing_corrupt_and_foreign_sources_are_refused_naming_them(sources, tmp_path):
@@ -346,7 +403,8 @@ def test_loader_pickles_for_spawned_workers(sources):
 )
 def test_deficit_rule_bound_holds_for_any_weights(sources, weights, batch, seed):
     loader = PackedLoader(_mixture(sources, tuple(weights)), SEQ_LEN, batch, seed=seed)
-    planner, state = loader.core_mixture, loader.state_dict()
+    planner = loader.core_mixture
+    state = planner.read_state(loader.state_dict())
     for step in range(12):
         state, made = planner.advance(state, 1, batch, True)
         assert made == 1
@@ -390,3 +448,103 @@ def test_cli_mix_prints_the_plan_per_stage_and_when_sources_run_out(sources, tmp
     assert "stage 1: steps 10.." in text and "sql ran out" in text
     assert main(["mix", str(tmp_path / "missing.json"), "--seq-len", "8", "--steps", "1"]) == 2
     assert "cannot read the mixture file" in capsys.readouterr().err
+
+
+def _flat_tokens(batch: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens of a flattened batch and the source of each (from its documents')."""
+    ids = batch["input_ids"].numpy()[0]
+    lengths = np.diff(batch["cu_seqlens"].numpy())
+    assert len(batch["source_ids"]) == len(lengths)
+    return ids, np.repeat(batch["source_ids"].numpy(), lengths)
+
+
+def test_token_budget_batches_are_the_deficit_rule_rows_dealt_by_next_fit(sources):
+    budget, steps = 3 * SEQ_LEN, 10
+    per_rank = []
+    for rank in range(2):
+        loader = PackedLoader(
+            _mixture(sources), SEQ_LEN, batch_tokens=budget, rank=rank, world_size=2
+        )
+        per_rank.append(list(itertools.islice(loader, steps)))
+        assert loader.stats()["step"] == steps
+    tokens, owners = [], []
+    for step in range(steps):
+        for rank in range(2):
+            batch = per_rank[rank][step]
+            assert batch["input_ids"].shape[0] == 1
+            assert 0 < batch["input_ids"].shape[1] <= budget
+            ids, source = _flat_tokens(batch)
+            tokens.append(ids)
+            owners.append(source)
+    # Ranks take the rows in the order of the deficit rule, which no split changes: the
+    # same tokens, from the same sources, as a run of one row per step.
+    flat, flat_sources = np.concatenate(tokens), np.concatenate(owners)
+    rows = PackedLoader(_mixture(sources), SEQ_LEN, 1)
+    row_tokens, row_sources = [], []
+    while sum(len(t) for t in row_tokens) < len(flat):
+        [(source, ids)] = _rows(next(iter(rows)))
+        row_tokens.append(ids)
+        row_sources.append(np.full(len(ids), source))
+    assert sum(len(t) for t in row_tokens) == len(flat)
+    assert np.array_equal(np.concatenate(row_tokens), flat)
+    assert np.array_equal(np.concatenate(row_sources), flat_sources)
+    # The shares stay within the bound.
+    stats = rows.stats()
+    taken = np.array([s["real_tokens"] for s in stats["sources"]], dtype=float)
+    assert taken.tolist() == [float((flat_sources == i).sum()) for i in range(3)]
+    _check_bound(taken, np.array([s["target_tokens"] for s in stats["sources"]]), "budget")
+
+
+def test_token_budget_resumes_exactly(sources):
+    first = PackedLoader(_mixture(sources), SEQ_LEN, batch_tokens=2 * SEQ_LEN)
+    it = iter(first)
+    for _ in range(5):
+        next(it)
+    state = json.loads(json.dumps(first.state_dict()))
+    expected = [next(it) for _ in range(4)]
+    again = PackedLoader(_mixture(sources), SEQ_LEN, batch_tokens=2 * SEQ_LEN)
+    again.load_state_dict(state)
+    got = list(itertools.islice(again, 4))
+    for a, b in zip(got, expected, strict=True):
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
+
+
+def test_a_token_budget_below_seq_len_is_refused(sources):
+    with pytest.raises(InvalidInputError, match="batch_tokens"):
+        PackedLoader(_mixture(sources), SEQ_LEN, batch_tokens=SEQ_LEN - 1)
+
+
+def test_patch_size_aligns_every_sources_documents_to_patches(sources):
+    k = 4
+    loader = PackedLoader(_mixture(sources), SEQ_LEN, 4, patch_size=k)
+    for batch in itertools.islice(loader, 6):
+        docs = batch["document_ids"].numpy()
+        # Every document starts on a patch boundary, so no patch mixes documents.
+        starts = np.argwhere(batch["position_ids"].numpy() == 0)
+        assert (starts[:, 1] % k == 0).all()
+        patches = docs.reshape(docs.shape[0], -1, k)
+        assert (patches == patches[:, :, :1]).all()
+        assert batch["patch_document_ids"].shape == (4, SEQ_LEN // k)
+        assert batch["source_ids"].shape == (4,)
+    # The alignment is part of the mixture: a state of an unaligned run is refused.
+    with pytest.raises(InvalidInputError, match="another mixture"):
+        loader.load_state_dict(PackedLoader(_mixture(sources), SEQ_LEN, 4).state_dict())
+
+
+@pytest.mark.parametrize("layout", ["row", "per-document"])
+def test_context_parallel_shards_of_a_mixture_make_its_rows(sources, layout):
+    shards = [
+        PackedLoader(_mixture(sources), SEQ_LEN, 2, cp_size=2, cp_rank=r, cp_layout=layout)
+        for r in range(2)
+    ]
+    # "row" leaves the rows as they are; "per-document" pads documents to a multiple of 4.
+    align = 1 if layout == "row" else 4
+    whole = PackedLoader(_mixture(sources), SEQ_LEN, 2, patch_size=align)
+    for first, second, full in itertools.islice(zip(*shards, whole, strict=True), 4):
+        rebuilt = torch.full_like(full["input_ids"], -1)
+        for part in (first, second):
+            assert part["input_ids"].shape == (2, SEQ_LEN // 2)
+            assert torch.equal(part["source_ids"], full["source_ids"])
+            rebuilt.scatter_(1, part["gather_indices"], part["input_ids"])
+        assert torch.equal(rebuilt, full["input_ids"])

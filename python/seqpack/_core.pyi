@@ -34,6 +34,7 @@ __all__ = [
     "EpochPlanner",
     "FlatStream",
     "Mixture",
+    "MixtureCursor",
     "MixtureStream",
     "Packing",
     "Plan",
@@ -647,25 +648,21 @@ class Mixture:
         max_epochs: Sequence[int | None],
         spec: dict[str, Any],
     ) -> Mixture: ...
-    def start(self) -> dict[str, Any]: ...
-    def check_state(self, state: Any) -> dict[str, Any]: ...
+    def start(self) -> MixtureCursor: ...
+    def state(self, cursor: MixtureCursor) -> dict[str, Any]: ...
+    def read_state(self, state: Any) -> MixtureCursor: ...
     def advance(
-        self, state: Any, steps: int, rows_per_step: int, drop_last: bool
-    ) -> tuple[dict[str, Any], int]: ...
-    def report(self, state: Any) -> dict[str, Any]: ...
+        self, cursor: MixtureCursor, steps: int, rows_per_step: int, drop_last: bool
+    ) -> tuple[MixtureCursor, int]: ...
+    def report(self, cursor: MixtureCursor) -> dict[str, Any]: ...
     def plan(self, source: int, epoch: int) -> Plan: ...
     def stream(
         self,
-        state: Any,
-        *,
-        batch_size: int,
-        world_size: int,
-        rank: int,
-        drop_last: bool,
-        pad_id: int,
-        prefetch: int,
+        cursor: MixtureCursor,
+        split: StepSplit | TokenBudget,
         worker: int,
         workers: int,
+        cp: ContextParallel | None = None,
     ) -> MixtureStream: ...
     @property
     def identity(self) -> str: ...
@@ -675,11 +672,19 @@ class Mixture:
     def seq_len(self) -> int: ...
 
 @final
+class MixtureCursor:
+    """Where a run of a mixture stands (``Mixture.state`` gives its resumable state)."""
+
+    @property
+    def step(self) -> int: ...
+
+@final
 class MixtureStream:
     """One rank's (and worker's) batches of a mixture, assembled ahead on a thread, with
-    the source of each row and the state after each step."""
+    the source of each row (of each document in a flattened batch) and the cursor after
+    each step."""
 
     def __iter__(self) -> MixtureStream: ...
     def __next__(
         self,
-    ) -> tuple[_BatchArrays, npt.NDArray[np.int64], dict[str, Any]]: ...
+    ) -> tuple[_BatchArrays | _ShardArrays, npt.NDArray[np.int64], MixtureCursor]: ...

@@ -213,18 +213,16 @@ def _weight(source: Source) -> float:
 def mixture_planner(
     mixture: Mixture,
     seq_len: int,
+    options: Mapping[str, Any] | None = None,
     *,
-    algorithm: Algorithm = "obfd",
-    long_docs: LongDocs | None = None,
-    max_docs_per_pack: int | None = None,
-    shuffle: bool = True,
-    seed: int = 0,
-    align: int = 1,
     verify: bool = True,
 ) -> _core.Mixture:
     """Opens every source (a missing or corrupt one raises naming it) and plans the
-    mixture with the loader's packing options (a source may set its own ``algorithm`` and
-    ``long_docs``; without either, a source's default is :func:`default_long_docs`)."""
+    mixture with a loader's packing ``options`` (the keyword options of
+    :func:`~seqpack.plan.epoch_planner`; ``long_docs`` may be ``None``). A source may set
+    its own ``algorithm`` and ``long_docs``; without either, a source's ``long_docs`` is
+    :func:`default_long_docs` of it."""
+    options = dict(options or {})
     planners = []
     tokenizers = []
     for source in mixture.sources:
@@ -233,18 +231,11 @@ def mixture_planner(
         except SeqpackError as error:
             raise type(error)(f"mixture source {source.label!r}: {error}") from error
         tokenizers.append(dataset._core.tokenizer_fingerprint)
-        planners.append(
-            epoch_planner(
-                dataset,
-                seq_len,
-                algorithm=source.algorithm or algorithm,
-                long_docs=source.long_docs or long_docs or default_long_docs(dataset),
-                max_docs_per_pack=max_docs_per_pack,
-                shuffle=shuffle,
-                seed=seed,
-                align=align,
-            )
-        )
+        own = {
+            "algorithm": source.algorithm or options.get("algorithm", "obfd"),
+            "long_docs": source.long_docs or options.get("long_docs") or default_long_docs(dataset),
+        }
+        planners.append(epoch_planner(dataset, seq_len, **(options | own)))
     return _core.Mixture(
         planners,
         mixture.names,

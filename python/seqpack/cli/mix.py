@@ -34,7 +34,7 @@ def _run_mix(args: argparse.Namespace) -> int:
     if args.steps < 0:
         raise InvalidInputError(f"--steps must be a non-negative integer, got {args.steps}")
     mixture = Mixture.read(args.mixture)
-    planner = mixture_planner(mixture, args.seq_len, seed=args.seed)
+    planner = mixture_planner(mixture, args.seq_len, {"seed": args.seed})
     state = planner.start()
     report = planner.report(state)
     stages: list[dict[str, Any]] = []

@@ -3,9 +3,10 @@ isolated, the order of each epoch a pure function of (dataset, seed, epoch, opti
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -152,8 +153,6 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         cp_layout: CpLayout = "per-document",
         cp_mesh: Any = None,
     ) -> None:
-        if isinstance(data_dir, (Mixture, Mapping)):
-            raise TypeError("a mixture is loaded by MixtureLoader (PackedLoader makes one)")
         self.masks = check_masks(masks)
         if cp_mesh is not None:
             if cp_size is not None:
@@ -192,10 +191,9 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
             _check_token_budget(batch_size, micro_batches, cp_size, patch_size)
             self._split_options |= {"batch_tokens": batch_tokens, "seq_len": seq_len}
         aligned = patch_size is not None and patch_align == "document"
-        self.dataset = Dataset(data_dir, verify=verify)
         self._plan_options: dict[str, Any] = {
             "algorithm": algorithm,
-            "long_docs": default_long_docs(self.dataset) if long_docs is None else long_docs,
+            "long_docs": long_docs,
             "max_docs_per_pack": max_docs_per_pack,
             "shuffle": shuffle,
             "seed": seed,
@@ -205,30 +203,43 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
                 1 if self.cp is None else self.cp.document_align,
             ),
         }
-        self.split = _split(self._split_options)
-        self.planner = epoch_planner(self.dataset, seq_len, **self._plan_options)
         self._data_dir = data_dir
         self.seq_len = int(seq_len)
+        self._open(verify)
+        self.split = _split(self._split_options)
         self.batch_size = self.split.batch_size if isinstance(self.split, _core.StepSplit) else None
         self.batch_tokens = batch_tokens
         self.drop_last = drop_last
+        # Which iteration is the live one (an older iterator must not move the state).
+        self._generation = 0
+        self._begin()
+
+    def _open(self, verify: bool) -> None:
+        """Opens the data (again after unpickling): the dataset and its planner."""
+        if isinstance(self._data_dir, (Mixture, Mapping)):
+            raise TypeError("a mixture is loaded by MixtureLoader (PackedLoader makes one)")
+        self.dataset = Dataset(self._data_dir, verify=verify)
+        if self._plan_options["long_docs"] is None:
+            self._plan_options["long_docs"] = default_long_docs(self.dataset)
+        self.planner = epoch_planner(self.dataset, self.seq_len, **self._plan_options)
+
+    def _begin(self) -> None:
+        """Stands at the start of the run; plans the first epoch now, so that bad data or
+        options fail here, not at first use."""
         self.epoch = 0
         # Rows of the current epoch's plan that all ranks together have been handed.
         self.consumed = 0
-        # Which iteration is the live one (an older iterator must not move the state).
-        self._generation = 0
-        # Plan the first epoch now, so that bad data or options fail here, not at first use.
         rows = self.planner.plan(0).num_packs
-        if drop_last and self._steps(0, 0) == 0:
+        if self.drop_last and self._steps(0, 0) == 0:
             step = (
                 f"world_size × batch_size = {self.rows_per_step} rows"
                 if isinstance(self.split, _core.StepSplit)
-                else f"world_size = {self.world_size} batches of batch_tokens = {batch_tokens}"
+                else f"world_size = {self.world_size} batches of batch_tokens = {self.batch_tokens}"
             )
             raise InvalidInputError(
-                f"{self.dataset.path}: {rows} rows of {seq_len} tokens do not fill one step of "
-                f"{step}, and drop_last=True would leave every row out; use drop_last=False or "
-                "less per step"
+                f"{self.dataset.path}: {rows} rows of {self.seq_len} tokens do not fill one "
+                f"step of {step}, and drop_last=True would leave every row out; use "
+                "drop_last=False or less per step"
             )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -242,8 +253,7 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         self.__dict__.update(state)
         self.split = _split(self._split_options)
         self.cp = _context_parallel(*self._cp_options)
-        self.dataset = Dataset(self._data_dir, verify=False)
-        self.planner = epoch_planner(self.dataset, self.seq_len, **self._plan_options)
+        self._open(verify=False)
 
     @property
     def rows_per_step(self) -> int:
@@ -315,8 +325,7 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         )
 
     def __iter__(self) -> Iterator[Batch]:
-        self._generation += 1
-        generation = self._generation
+        generation = self._generation = self._generation + 1
         self._skip_finished_epoch()
         epoch, start = self.epoch, self.consumed
         plan = self.planner.plan(epoch)
@@ -324,36 +333,44 @@ class PackedLoader(torch.utils.data.IterableDataset[Batch]):
         store = self.planner.store
         if not isinstance(self.split, _core.StepSplit):
             flat = self.split.stream(store, plan, start, worker_id, workers)
-            yield from self._flat_batches(flat, generation)
-            if self._generation == generation:
-                self.epoch, self.consumed = epoch + 1, 0
-            return
-        stream: _core.BatchStream | _core.ShardStream = (
-            self.split.stream(store, plan, start, worker_id, workers)
-            if self.cp is None
-            else self.split.shard_stream(store, plan, start, worker_id, workers, self.cp)
-        )
-        step = self.rows_per_step * workers
-        for yielded, arrays in enumerate(stream, start=1):
-            if self._generation != generation:
-                raise RuntimeError(_STALE)
-            # Counted before the batch is handed over: a state saved while the consumer holds
-            # it says it has been consumed.
-            self.consumed = start + yielded * step
-            if self.cp is not None:
-                yield make_shard_batch(arrays, self.masks)
-            else:
-                yield make_batch(arrays, self.masks, self.patch_size, self.patch_align)
+            yield from self._hand_out(
+                ((self._make_batch(arrays), position) for arrays, position in flat), generation
+            )
+        else:
+            rows = (
+                self.split.stream(store, plan, start, worker_id, workers)
+                if self.cp is None
+                else self.split.shard_stream(store, plan, start, worker_id, workers, self.cp)
+            )
+            batches = (self._make_batch(arrays) for arrays in rows)
+            step = self.rows_per_step * workers
+            positions = itertools.count(start + step, step)
+            # The positions never end: the batches do.
+            yield from self._hand_out(zip(batches, positions, strict=False), generation)
         if self._generation == generation:  # this process's share of the epoch is done
             self.epoch, self.consumed = epoch + 1, 0
 
-    def _flat_batches(self, stream: _core.FlatStream, generation: int) -> Iterator[Batch]:
-        """The token-budget batches of ``stream``, the loader's position moving with each."""
-        for arrays, position in stream:
+    def _make_batch(self, arrays: tuple[Any, ...]) -> Batch:
+        """The batch of a stream's arrays: a context-parallel shard's, or rows' with
+        patches if the loader makes them (neither with ``batch_tokens``)."""
+        if self.cp is not None:
+            return make_shard_batch(arrays, self.masks)
+        return make_batch(arrays, self.masks, self.patch_size, self.patch_align)
+
+    def _hand_out(self, batches: Iterable[tuple[Batch, Any]], generation: int) -> Iterator[Batch]:
+        """Hands out ``batches``, each with where the loader stands once it is handed out:
+        the position moves before the batch is handed over, so a state saved while the
+        consumer holds it says it has been consumed. An iterator whose iteration is no
+        longer the live one raises."""
+        for batch, position in batches:
             if self._generation != generation:
                 raise RuntimeError(_STALE)
-            self.consumed = position
-            yield make_batch(arrays, self.masks)
+            self._move_to(position)
+            yield batch
+
+    def _move_to(self, position: Any) -> None:
+        """Stands at ``position`` of the current epoch (rows of its plan handed out)."""
+        self.consumed = position
 
     def _skip_finished_epoch(self) -> None:
         """A state saved at the last batch of an epoch means the next epoch."""

@@ -15,6 +15,7 @@ use crate::convert::{choice, from_python};
 use crate::dataset::PyTokenStore;
 use crate::errors::to_py;
 use crate::gil::without_gil;
+use crate::sampler::Feed;
 
 /// The rows of one epoch in training order (see `seqpack_core::batch::Plan`).
 #[pyclass(frozen, name = "Plan", module = "seqpack._core")]
@@ -130,8 +131,7 @@ fn prefetcher(
     store: &PyTokenStore,
     plan: &PyPlan,
     schedule: impl Into<Batches>,
-    pad_id: i64,
-    prefetch: usize,
+    feed: Feed,
 ) -> Mutex<Prefetcher> {
     let seq_len = plan.0.capacity as usize;
     Mutex::new(Prefetcher::start(
@@ -139,8 +139,8 @@ fn prefetcher(
         plan.0.clone(),
         schedule,
         seq_len,
-        pad_id,
-        prefetch,
+        feed.pad_id,
+        feed.prefetch,
     ))
 }
 
@@ -165,10 +165,9 @@ impl BatchStream {
         store: &PyTokenStore,
         plan: &PyPlan,
         schedule: Schedule,
-        pad_id: i64,
-        prefetch: usize,
+        feed: Feed,
     ) -> Self {
-        BatchStream(prefetcher(store, plan, schedule, pad_id, prefetch))
+        BatchStream(prefetcher(store, plan, schedule, feed))
     }
 }
 
@@ -200,10 +199,9 @@ impl FlatStream {
         store: &PyTokenStore,
         plan: &PyPlan,
         schedule: FlatSchedule,
-        pad_id: i64,
-        prefetch: usize,
+        feed: Feed,
     ) -> Self {
-        FlatStream(prefetcher(store, plan, schedule, pad_id, prefetch))
+        FlatStream(prefetcher(store, plan, schedule, feed))
     }
 }
 
@@ -276,7 +274,7 @@ impl PyContextParallel {
 
 /// `(input_ids, labels, position_ids, document_ids, gather_indices, cu_seqlens,
 /// cu_seqlens_padded, max_seqlen, real_tokens)` of one context-parallel shard.
-type ShardArrays<'py> = (
+pub(crate) type ShardArrays<'py> = (
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<i64>>,
@@ -288,7 +286,7 @@ type ShardArrays<'py> = (
     u64,
 );
 
-fn shard_arrays(py: Python<'_>, shard: CpShard) -> PyResult<ShardArrays<'_>> {
+pub(crate) fn shard_arrays(py: Python<'_>, shard: CpShard) -> PyResult<ShardArrays<'_>> {
     let shape = [shard.batch_size, shard.local_len];
     Ok((
         PyArray1::from_vec(py, shard.input_ids).reshape(shape)?,
@@ -315,12 +313,11 @@ impl ShardStream {
         store: &PyTokenStore,
         plan: &PyPlan,
         schedule: Schedule,
-        pad_id: i64,
-        prefetch: usize,
+        feed: Feed,
         cp: ContextParallel,
     ) -> Self {
         ShardStream {
-            batches: prefetcher(store, plan, schedule, pad_id, prefetch),
+            batches: prefetcher(store, plan, schedule, feed),
             cp,
         }
     }

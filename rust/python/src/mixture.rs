@@ -1,29 +1,37 @@
-//! Bindings of `seqpack_core::sampler::mixture`: a mixture of datasets, its state (plain
-//! dicts, converted in `convert.rs`) and the stream of one rank's (and worker's) batches.
+//! Bindings of `seqpack_core::sampler::mixture`: a mixture of datasets, where a run of it
+//! stands (an opaque cursor, turned into the state's plain dict only when asked, in
+//! `convert.rs`) and the stream of one rank's (and worker's) batches.
 
 use std::sync::{Arc, Mutex};
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use seqpack_core::sampler::{self, Mixture, MixtureCursor, MixtureSource, StepSplit};
+use seqpack_core::sampler::{self, Mixture, MixtureCursor, MixtureSource, MixtureSplit};
 use serde_json::{Map, Value};
 
-use crate::batch::{BatchArrays, PyPlan, to_arrays};
+use seqpack_core::batch::ContextParallel;
+
+use crate::batch::{PyContextParallel, PyPlan, shard_arrays, to_arrays};
 use crate::convert::{from_python, to_python};
-use crate::errors::to_py;
 use crate::gil::without_gil;
-use crate::sampler::{PyEpochPlanner, integer};
+use crate::sampler::{Feed, PyEpochPlanner, PyStepSplit, PyTokenBudget, integer};
 
 /// Several datasets in scheduled, token-exact shares (see `seqpack_core::sampler::mixture`).
 #[pyclass(frozen, name = "Mixture", module = "seqpack._core")]
 pub(crate) struct PyMixture(Arc<Mixture>);
 
-impl PyMixture {
-    fn cursor(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<MixtureCursor> {
-        let state = from_python(state, "state")?;
-        let mixture = &*self.0;
-        without_gil(py, || MixtureCursor::read(&state, mixture))
+/// Where a run of a mixture stands: the step and a few numbers per source. `Mixture.state`
+/// turns it into the resumable state, `Mixture.read_state` back.
+#[pyclass(frozen, name = "MixtureCursor", module = "seqpack._core")]
+pub(crate) struct PyMixtureCursor(MixtureCursor);
+
+#[pymethods]
+impl PyMixtureCursor {
+    /// Steps handed out over all ranks.
+    #[getter]
+    fn step(&self) -> u64 {
+        self.0.step
     }
 }
 
@@ -68,35 +76,38 @@ impl PyMixture {
         Ok(PyMixture(Arc::new(mixture)))
     }
 
-    /// The state at the start of the run.
-    fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.0.start().to_json(&self.0))
+    /// Where a run starts.
+    fn start(&self) -> PyMixtureCursor {
+        PyMixtureCursor(self.0.start())
     }
 
-    /// `state` read and checked against this mixture (refused naming the key otherwise).
-    fn check_state<'py>(
-        &self,
-        py: Python<'py>,
-        state: &Bound<'_, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let cursor = self.cursor(py, state)?;
-        to_python(py, &cursor.to_json(&self.0))
+    /// The resumable state at `cursor` (a plain dict, see
+    /// `seqpack_core::sampler::mixture_state`).
+    fn state<'py>(&self, py: Python<'py>, cursor: &PyMixtureCursor) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &cursor.0.to_json(&self.0))
     }
 
-    /// The state `steps` steps of `rows_per_step` rows after `state` (fewer if the mixture
-    /// ends first), and the steps made.
-    fn advance<'py>(
+    /// The cursor of `state`, checked against this mixture (refused naming the key
+    /// otherwise).
+    fn read_state(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<PyMixtureCursor> {
+        let state = from_python(state, "state")?;
+        let mixture = &*self.0;
+        without_gil(py, || MixtureCursor::read(&state, mixture)).map(PyMixtureCursor)
+    }
+
+    /// The cursor `steps` steps of `rows_per_step` rows after `cursor` (fewer if the
+    /// mixture ends first), and the steps made.
+    fn advance(
         &self,
-        py: Python<'py>,
-        state: &Bound<'_, PyAny>,
+        py: Python<'_>,
+        cursor: &PyMixtureCursor,
         steps: &Bound<'_, PyAny>,
         rows_per_step: &Bound<'_, PyAny>,
         drop_last: bool,
-    ) -> PyResult<(Bound<'py, PyAny>, u64)> {
-        let mut cursor = self.cursor(py, state)?;
+    ) -> PyResult<(PyMixtureCursor, u64)> {
         let steps = integer(steps, "steps", 0)?;
         let rows = integer(rows_per_step, "rows_per_step", 1)?;
-        let mixture = &*self.0;
+        let (mixture, mut cursor) = (&*self.0, cursor.0.clone());
         let made = without_gil(py, || {
             let mut made = 0;
             while made < steps && mixture.next_step(&mut cursor, rows, drop_last)?.is_some() {
@@ -104,20 +115,19 @@ impl PyMixture {
             }
             Ok(made)
         })?;
-        Ok((to_python(py, &cursor.to_json(mixture))?, made))
+        Ok((PyMixtureCursor(cursor), made))
     }
 
-    /// Where `state` stands: the step, the stage and whether the mixture has ended, and
+    /// Where `cursor` stands: the step, the stage and whether the mixture has ended, and
     /// per source its name, epoch (and epochs as a fraction), rows, real tokens, target
     /// tokens, deficit and weight.
     fn report<'py>(
         &self,
         py: Python<'py>,
-        state: &Bound<'_, PyAny>,
+        cursor: &PyMixtureCursor,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let cursor = self.cursor(py, state)?;
-        let mixture = &*self.0;
-        let weights = mixture.weights(&cursor, mixture.position(&cursor));
+        let (mixture, cursor) = (&*self.0, &cursor.0);
+        let weights = mixture.weights(cursor, mixture.position(cursor));
         // Epochs as a fraction: the rows of the epoch in use (none once it has run out).
         let epoch_rows = without_gil(py, || {
             (0..cursor.sources.len())
@@ -153,8 +163,8 @@ impl PyMixture {
             .collect();
         let report = serde_json::json!({
             "step": cursor.step,
-            "stage": mixture.stage(&cursor),
-            "ended": mixture.ended(&cursor),
+            "stage": mixture.stage(cursor),
+            "ended": mixture.ended(cursor),
             "seq_len": mixture.seq_len(),
             "sources": sources,
         });
@@ -172,43 +182,34 @@ impl PyMixture {
         Ok(PyPlan(without_gil(py, || mixture.plan(source, epoch))?))
     }
 
-    /// The batches of rank `rank` of `world_size` (and of worker `worker` of `workers`,
-    /// which takes every `workers`-th step from its `worker`-th) from `state` on,
-    /// assembled up to `prefetch` ahead on a thread.
-    #[pyo3(signature = (state, *, batch_size, world_size, rank, drop_last, pad_id, prefetch, worker, workers))]
-    #[allow(clippy::too_many_arguments)]
+    /// The batches of one rank from `cursor` on, as `split` (a `StepSplit` or a
+    /// `TokenBudget`, balanced or not) cuts steps and shares them out, and of
+    /// worker `worker` of `workers`, which takes every `workers`-th step from its
+    /// `worker`-th; assembled ahead on a thread. With `cp`, each batch is cut into that
+    /// context-parallel rank's shard.
+    #[pyo3(signature = (cursor, split, worker, workers, cp=None))]
     fn stream(
         &self,
-        py: Python<'_>,
-        state: &Bound<'_, PyAny>,
-        batch_size: &Bound<'_, PyAny>,
-        world_size: &Bound<'_, PyAny>,
-        rank: &Bound<'_, PyAny>,
-        drop_last: bool,
-        pad_id: &Bound<'_, PyAny>,
-        prefetch: &Bound<'_, PyAny>,
+        cursor: &PyMixtureCursor,
+        split: &Bound<'_, PyAny>,
         worker: u64,
         workers: u64,
+        cp: Option<&PyContextParallel>,
     ) -> PyResult<MixtureStream> {
-        let split = StepSplit::new(
-            integer(batch_size, "batch_size", 1)?,
-            integer(world_size, "world_size", 1)?,
-            integer(rank, "rank", 0)?,
-            drop_last,
-        )
-        .map_err(|e| to_py(py, e))?;
-        let pad_id = integer(pad_id, "pad_id", 0)?;
-        let prefetch = integer(prefetch, "prefetch", 1)? as usize;
+        let (split, feed) = mixture_split(split)?;
         let stream = sampler::MixtureStream::start(
             self.0.clone(),
-            self.cursor(py, state)?,
+            cursor.0.clone(),
             split,
-            pad_id as i64,
+            feed.pad_id,
             worker,
             workers,
-            prefetch,
+            feed.prefetch,
         );
-        Ok(MixtureStream(Mutex::new(stream), self.0.clone()))
+        Ok(MixtureStream {
+            stream: Mutex::new(stream),
+            cp: cp.map(|cp| cp.0),
+        })
     }
 
     #[getter]
@@ -227,16 +228,35 @@ impl PyMixture {
     }
 }
 
-/// `(batch arrays, source of each row, state after the step)`.
+/// The core's split of a mixture's steps, from a `StepSplit` or a `TokenBudget`.
+fn mixture_split(split: &Bound<'_, PyAny>) -> PyResult<(MixtureSplit, Feed)> {
+    if let Ok(rows) = split.cast::<PyStepSplit>() {
+        let rows = rows.get();
+        Ok((MixtureSplit::Rows(rows.split), rows.feed))
+    } else if let Ok(budget) = split.cast::<PyTokenBudget>() {
+        let budget = budget.get();
+        Ok((MixtureSplit::Budget(budget.budget), budget.feed))
+    } else {
+        Err(pyo3::exceptions::PyTypeError::new_err(
+            "split must be a StepSplit or a TokenBudget",
+        ))
+    }
+}
+
+/// `(batch arrays (a shard's with context parallelism), source of each row (of each
+/// document in a flattened batch), cursor after the step)`.
 type MixedArrays<'py> = (
-    BatchArrays<'py>,
-    Bound<'py, PyArray1<i64>>,
     Bound<'py, PyAny>,
+    Bound<'py, PyArray1<i64>>,
+    PyMixtureCursor,
 );
 
 /// One rank's (and worker's) batches of a mixture (see `seqpack_core::sampler::MixtureStream`).
 #[pyclass(frozen, module = "seqpack._core")]
-pub(crate) struct MixtureStream(Mutex<sampler::MixtureStream>, Arc<Mixture>);
+pub(crate) struct MixtureStream {
+    stream: Mutex<sampler::MixtureStream>,
+    cp: Option<ContextParallel>,
+}
 
 #[pymethods]
 impl MixtureStream {
@@ -245,24 +265,33 @@ impl MixtureStream {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<MixedArrays<'py>>> {
+        let cp = self.cp;
         let next = without_gil(py, || {
-            let mut stream = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            stream.next_batch()
+            let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(mixed) = stream.next_batch()? else {
+                return Ok(None);
+            };
+            let shard = cp.map(|cp| cp.shard(&mixed.batch)).transpose()?;
+            Ok(Some((mixed, shard)))
         })?;
-        let Some(mixed) = next else {
+        let Some((mixed, shard)) = next else {
             return Ok(None);
         };
-        let state = mixed.cursor.to_json(&self.1);
+        let arrays = match shard {
+            Some(shard) => shard_arrays(py, shard)?.into_pyobject(py)?.into_any(),
+            None => to_arrays(py, mixed.batch)?.into_pyobject(py)?.into_any(),
+        };
         Ok(Some((
-            to_arrays(py, mixed.batch)?,
+            arrays,
             PyArray1::from_vec(py, mixed.sources),
-            to_python(py, &state)?,
+            PyMixtureCursor(mixed.cursor),
         )))
     }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMixture>()?;
+    m.add_class::<PyMixtureCursor>()?;
     m.add_class::<MixtureStream>()?;
     Ok(())
 }

@@ -201,13 +201,30 @@ fn cost_model(
     }
 }
 
+/// How a stream feeds its batches: the token id of padding, and how many batches it
+/// assembles ahead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Feed {
+    pub(crate) pad_id: i64,
+    pub(crate) prefetch: usize,
+}
+
+impl Feed {
+    fn read(pad_id: &Bound<'_, PyAny>, prefetch: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = pad_id.py();
+        Ok(Feed {
+            pad_id: token_id(pad_id, "pad_id")?,
+            prefetch: narrow(py, integer(prefetch, "prefetch", 1)?, "prefetch")?,
+        })
+    }
+}
+
 /// How an epoch's rows are cut into steps and shared out over ranks and workers, and the
 /// batch stream of one rank.
 #[pyclass(frozen, name = "StepSplit", module = "seqpack._core")]
 pub(crate) struct PyStepSplit {
-    split: StepSplit,
-    pad_id: i64,
-    prefetch: usize,
+    pub(crate) split: StepSplit,
+    pub(crate) feed: Feed,
 }
 
 #[pymethods]
@@ -243,8 +260,7 @@ impl PyStepSplit {
         }
         Ok(PyStepSplit {
             split,
-            pad_id: token_id(pad_id, "pad_id")?,
-            prefetch: narrow(py, integer(prefetch, "prefetch", 1)?, "prefetch")?,
+            feed: Feed::read(pad_id, prefetch)?,
         })
     }
 
@@ -290,7 +306,7 @@ impl PyStepSplit {
     ) -> BatchStream {
         let rows = plan.0.num_packs() as u64;
         let schedule = self.split.schedule(rows, consumed, worker, workers);
-        BatchStream::start(store, plan, schedule, self.pad_id, self.prefetch)
+        BatchStream::start(store, plan, schedule, self.feed)
     }
 
     /// The same batches cut into the shards of rank `cp.rank` of a context-parallel group.
@@ -306,7 +322,7 @@ impl PyStepSplit {
     ) -> ShardStream {
         let rows = plan.0.num_packs() as u64;
         let schedule = self.split.schedule(rows, consumed, worker, workers);
-        ShardStream::start(store, plan, schedule, self.pad_id, self.prefetch, cp.0)
+        ShardStream::start(store, plan, schedule, self.feed, cp.0)
     }
 }
 
@@ -314,9 +330,8 @@ impl PyStepSplit {
 /// at most `batch_tokens` tokens per rank and step, and the stream of one rank.
 #[pyclass(frozen, name = "TokenBudget", module = "seqpack._core")]
 pub(crate) struct PyTokenBudget {
-    budget: TokenBudget,
-    pad_id: i64,
-    prefetch: usize,
+    pub(crate) budget: TokenBudget,
+    pub(crate) feed: Feed,
 }
 
 #[pymethods]
@@ -349,8 +364,7 @@ impl PyTokenBudget {
         }
         Ok(PyTokenBudget {
             budget,
-            pad_id: token_id(pad_id, "pad_id")?,
-            prefetch: narrow(py, integer(prefetch, "prefetch", 1)?, "prefetch")?,
+            feed: Feed::read(pad_id, prefetch)?,
         })
     }
 
@@ -394,13 +408,7 @@ impl PyTokenBudget {
     ) -> PyResult<FlatStream> {
         let (budget, rows) = (&self.budget, &*plan.0);
         let schedule = without_gil(py, || budget.schedule(rows, consumed, worker, workers))?;
-        Ok(FlatStream::start(
-            store,
-            plan,
-            schedule,
-            self.pad_id,
-            self.prefetch,
-        ))
+        Ok(FlatStream::start(store, plan, schedule, self.feed))
     }
 }
 

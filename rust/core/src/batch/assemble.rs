@@ -96,17 +96,24 @@ pub fn assemble_flat(
     packs: &[usize],
     pad_id: i64,
 ) -> Result<Batch> {
-    let align = plan.align as usize;
-    let mut segments: Vec<Segment> = Vec::new();
-    for &p in packs {
-        segments.extend(plan.checked_row(p)?);
+    let rows: Vec<_> = packs.iter().map(|&p| (store, plan, p)).collect();
+    assemble_flat_rows(&rows, pad_id)
+}
+
+/// [`assemble_flat`] of rows that each come with their own store and plan (row `p` of
+/// `plan`, whose tokens are in `store`), as a mixture's flattened batches do.
+pub fn assemble_flat_rows(rows: &[(&TokenStore, &Plan, usize)], pad_id: i64) -> Result<Batch> {
+    let mut segments: Vec<(&TokenStore, &Segment, usize)> = Vec::new();
+    for &(store, plan, p) in rows {
+        let align = plan.align as usize;
+        segments.extend(plan.checked_row(p)?.iter().map(|s| (store, s, align)));
     }
     let total: usize = segments
         .iter()
-        .map(|s| (s.len as usize).next_multiple_of(align))
+        .map(|&(_, s, align)| (s.len as usize).next_multiple_of(align))
         .sum();
     let mut batch = empty_batch(1, total)?;
-    for (index, segment) in segments.iter().enumerate() {
+    for (index, &(store, segment, align)) in segments.iter().enumerate() {
         let slice = segment.tokens(store)?;
         let mask = segment_mask(store, segment, slice.len())?;
         let padding = slice.len().next_multiple_of(align) - slice.len();

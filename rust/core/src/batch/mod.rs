@@ -19,7 +19,9 @@ mod offline;
 mod plan;
 mod prefetch;
 
-pub use assemble::{Batch, IGNORE_INDEX, assemble, assemble_flat, assemble_rows};
+pub use assemble::{
+    Batch, IGNORE_INDEX, assemble, assemble_flat, assemble_flat_rows, assemble_rows,
+};
 pub use context_parallel::{ContextParallel, CpLayout, CpShard};
 pub use offline::{PACKED_ROWS_PER_SHARD, write_packed};
 pub use plan::{Plan, Segment};

@@ -277,28 +277,40 @@ impl Balance {
     }
 }
 
+impl Balance {
+    /// The order in which ranks take a step's rows of `costs` (`batch_size` rows per
+    /// rank): position `k` of the dealt step holds row `order[k]` of the step.
+    pub fn order(&self, costs: &[f64], batch_size: usize) -> Vec<usize> {
+        let m = self.micro_batches as usize;
+        let ranks = costs.len() / batch_size;
+        let group_of = partition(costs, ranks * m, self.method)
+            .expect("the split checks that micro-batches divide the step");
+        // The groups' loads dealt to ranks, `m` each, by the same partition: ranks are
+        // balanced as well as their micro-batches.
+        let mut loads = vec![0.0; ranks * m];
+        for (&g, &c) in group_of.iter().zip(costs) {
+            loads[g] += c;
+        }
+        let rank_of = partition(&loads, ranks, self.method)
+            .expect("every rank takes the same number of groups");
+        let mut order: Vec<usize> = (0..costs.len()).collect();
+        // Rank by rank, group by group; a row keeps its place in the step within its group.
+        order.sort_by_key(|&i| (rank_of[group_of[i]], group_of[i], i));
+        order
+    }
+}
+
 impl Deal for Balance {
     fn deal(&self, plan: &Plan, step: &mut [Option<usize>], batch_size: usize) {
         let costs: Vec<f64> = step
             .iter()
             .map(|row| row.map_or(0.0, |p| self.cost.row_cost(plan, p)))
             .collect();
-        let m = self.micro_batches as usize;
-        let ranks = step.len() / batch_size;
-        let group_of = partition(&costs, ranks * m, self.method)
-            .expect("the split checks that micro-batches divide the step");
-        // The groups' loads dealt to ranks, `m` each, by the same partition: ranks are
-        // balanced as well as their micro-batches.
-        let mut loads = vec![0.0; ranks * m];
-        for (&g, &c) in group_of.iter().zip(&costs) {
-            loads[g] += c;
-        }
-        let rank_of = partition(&loads, ranks, self.method)
-            .expect("every rank takes the same number of groups");
-        let mut order: Vec<usize> = (0..step.len()).collect();
-        // Rank by rank, group by group; a row keeps its place in the plan within its group.
-        order.sort_by_key(|&i| (rank_of[group_of[i]], group_of[i], i));
-        let dealt: Vec<Option<usize>> = order.iter().map(|&i| step[i]).collect();
+        let dealt: Vec<Option<usize>> = self
+            .order(&costs, batch_size)
+            .iter()
+            .map(|&i| step[i])
+            .collect();
         step.copy_from_slice(&dealt);
     }
 }

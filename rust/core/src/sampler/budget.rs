@@ -85,7 +85,9 @@ impl TokenBudget {
     /// The steps of the rest of the epoch of `plan`, from plan position `consumed` on
     /// (a position where a step starts: 0, or where a saved state stopped).
     pub fn steps(&self, plan: &Plan, consumed: u64) -> Result<Vec<BudgetStep>> {
-        let tokens: Vec<u64> = (0..plan.num_packs()).map(|p| row_tokens(plan, p)).collect();
+        let tokens: Vec<u64> = (0..plan.num_packs())
+            .map(|p| flat_row_tokens(plan, p))
+            .collect();
         if let Some((p, &t)) = tokens
             .iter()
             .enumerate()
@@ -100,7 +102,7 @@ impl TokenBudget {
             ));
         }
         let world = self.world_size as usize;
-        let mut dealer = self.balance.map(|cost| CostDealer::new(cost, world));
+        let mut dealer = self.balance.map(|cost| (CostDealer::new(world), cost));
         let mut steps = Vec::new();
         let mut start = usize::try_from(consumed).unwrap_or(usize::MAX);
         while start < tokens.len() {
@@ -112,9 +114,14 @@ impl TokenBudget {
             if !complete && self.drop_last {
                 break;
             }
-            let by_cost = dealer
-                .as_mut()
-                .and_then(|dealer| dealer.deal(plan, &tokens, start..end, self.batch_tokens));
+            let by_cost = dealer.as_mut().and_then(|(dealer, cost)| {
+                dealer.deal(
+                    |p| cost.row_cost(plan, p),
+                    |p| tokens[p],
+                    start..end,
+                    self.batch_tokens,
+                )
+            });
             let ranks = by_cost.unwrap_or_else(|| next_fit_ranks(&bounds, world));
             steps.push(BudgetStep {
                 ranks,
@@ -187,7 +194,7 @@ fn next_fit_ranks(bounds: &[usize], world: usize) -> Vec<Vec<usize>> {
 }
 
 /// Tokens a row puts in a flattened batch: its segments with their alignment padding.
-fn row_tokens(plan: &Plan, p: usize) -> u64 {
+pub(crate) fn flat_row_tokens(plan: &Plan, p: usize) -> u64 {
     plan.row(p)
         .iter()
         .map(|s| u64::from(s.len.next_multiple_of(plan.align)))
@@ -195,10 +202,9 @@ fn row_tokens(plan: &Plan, p: usize) -> u64 {
 }
 
 /// Deals a step's rows by falling cost, each to the rank of least cost with room for it
-/// (ties: the lower rank; rows of equal cost in plan order). Keeps its buffers from step to
-/// step: a whole epoch is dealt each time a loader starts one.
-struct CostDealer {
-    cost: CostModel,
+/// (ties: the lower rank; rows of equal cost in order). Keeps its buffers from step to step:
+/// a whole epoch is dealt each time a loader starts one.
+pub(crate) struct CostDealer {
     /// Rows of the step with their costs, costliest first.
     order: Vec<(usize, f64)>,
     /// Cost and tokens of each rank so far.
@@ -206,35 +212,35 @@ struct CostDealer {
 }
 
 impl CostDealer {
-    fn new(cost: CostModel, world: usize) -> Self {
+    pub(crate) fn new(world: usize) -> Self {
         CostDealer {
-            cost,
             order: Vec::new(),
             loads: vec![(0.0, 0); world],
         }
     }
 
-    /// The rows of each rank, in plan order; `None` if a row fits on no rank.
-    fn deal(
+    /// The rows `rows` (of `cost` and `tokens` each) of each rank, in order; `None` if a row
+    /// fits on no rank within `batch_tokens`.
+    pub(crate) fn deal(
         &mut self,
-        plan: &Plan,
-        tokens: &[u64],
+        cost: impl Fn(usize) -> f64,
+        tokens: impl Fn(usize) -> u64,
         rows: std::ops::Range<usize>,
         batch_tokens: u64,
     ) -> Option<Vec<Vec<usize>>> {
         let world = self.loads.len();
         self.order.clear();
-        self.order
-            .extend(rows.map(|p| (p, self.cost.row_cost(plan, p))));
+        self.order.extend(rows.map(|p| (p, cost(p))));
         // A total order (ties by row), so the unstable sort is deterministic.
         self.order
             .sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         self.loads.fill((0.0, 0));
         let mut ranks = vec![Vec::new(); world];
         for &(p, c) in &self.order {
+            let t = tokens(p);
             let mut least: Option<usize> = None;
             for (r, &(load, used)) in self.loads.iter().enumerate() {
-                let room = used + tokens[p] <= batch_tokens;
+                let room = used + t <= batch_tokens;
                 if room && least.is_none_or(|l| load.total_cmp(&self.loads[l].0).is_lt()) {
                     least = Some(r);
                 }
@@ -242,7 +248,7 @@ impl CostDealer {
             let rank = least?;
             ranks[rank].push(p);
             self.loads[rank].0 += c;
-            self.loads[rank].1 += tokens[p];
+            self.loads[rank].1 += t;
         }
         for rows in &mut ranks {
             rows.sort_unstable();

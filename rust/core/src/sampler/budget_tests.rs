@@ -29,7 +29,7 @@ fn budgets(n: u64, seq_len: u64, world: u64, drop_last: bool, balance: bool) -> 
 }
 
 fn tokens(plan: &Plan, rows: &[usize]) -> u64 {
-    rows.iter().map(|&p| row_tokens(plan, p)).sum()
+    rows.iter().map(|&p| flat_row_tokens(plan, p)).sum()
 }
 
 fn attention(plan: &Plan, rows: &[usize]) -> f64 {
@@ -125,7 +125,9 @@ fn reference_steps(
     drop_last: bool,
     by_cost: bool,
 ) -> Vec<BudgetStep> {
-    let tokens: Vec<u64> = (0..plan.num_packs()).map(|p| row_tokens(plan, p)).collect();
+    let tokens: Vec<u64> = (0..plan.num_packs())
+        .map(|p| flat_row_tokens(plan, p))
+        .collect();
     let cost = CostModel::new(1.0, 0.0).unwrap();
     let mut steps = Vec::new();
     let mut start = 0;

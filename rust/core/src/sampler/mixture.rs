@@ -35,9 +35,11 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::balance::Balance;
+use super::budget::{CostDealer, TokenBudget, flat_row_tokens};
 use super::epoch::EpochPlanner;
 use super::mixture_state::{MixtureCursor, SourceCursor};
-use crate::batch::{Batch, Plan, assemble_rows};
+use crate::batch::{Batch, Plan, assemble_flat_rows, assemble_rows};
 use crate::shard::TokenStore;
 use crate::{Error, Result};
 
@@ -45,11 +47,30 @@ fn bad(message: String) -> Error {
     Error::invalid_option("mixture", message)
 }
 
+/// A choice among a few named values, read from and written to JSON by its name.
+trait Named: Copy + PartialEq + 'static {
+    const NAMES: &'static [(&'static str, Self)];
+
+    fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|&&(_, value)| value == self)
+            .map_or("", |&(name, _)| name)
+    }
+}
+
 /// What the position of a schedule's stages counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleUnit {
     Steps,
     Tokens,
+}
+
+impl Named for ScheduleUnit {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("steps", ScheduleUnit::Steps),
+        ("tokens", ScheduleUnit::Tokens),
+    ];
 }
 
 /// How weights go from one stage to the next.
@@ -61,6 +82,13 @@ pub enum Interpolation {
     Linear,
 }
 
+impl Named for Interpolation {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("step", Interpolation::Step),
+        ("linear", Interpolation::Linear),
+    ];
+}
+
 /// What happens once a source has given its `max_epochs` epochs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnExhausted {
@@ -70,13 +98,11 @@ pub enum OnExhausted {
     Stop,
 }
 
-impl OnExhausted {
-    pub fn name(self) -> &'static str {
-        match self {
-            OnExhausted::Redistribute => "redistribute",
-            OnExhausted::Stop => "stop",
-        }
-    }
+impl Named for OnExhausted {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("redistribute", OnExhausted::Redistribute),
+        ("stop", OnExhausted::Stop),
+    ];
 }
 
 /// The weights of the sources over a run: stages starting at increasing positions (the
@@ -88,20 +114,16 @@ pub struct WeightSchedule {
     pub stages: Vec<(u64, Vec<f64>)>,
 }
 
-fn choice<T: Copy>(
-    spec: &Map<String, Value>,
-    key: &str,
-    default: T,
-    names: &[(&str, T)],
-) -> Result<T> {
+/// The value named at `key` of `spec` (`default` when absent).
+fn choice<T: Named>(spec: &Map<String, Value>, key: &str, default: T) -> Result<T> {
     match spec.get(key) {
         None | Some(Value::Null) => Ok(default),
-        Some(Value::String(s)) => names
+        Some(Value::String(s)) => T::NAMES
             .iter()
             .find(|(name, _)| name == s)
             .map(|&(_, value)| value)
             .ok_or_else(|| {
-                let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+                let known: Vec<&str> = T::NAMES.iter().map(|(n, _)| *n).collect();
                 bad(format!(
                     "{key} {s:?} is unknown; expected {}",
                     known.join(" or ")
@@ -117,24 +139,8 @@ impl WeightSchedule {
     /// sources (one it leaves out has weight 0); weights are finite and non-negative, not
     /// all zero. Errors name the stage and the source.
     pub fn from_json(spec: &Map<String, Value>, names: &[String]) -> Result<Self> {
-        let unit = choice(
-            spec,
-            "unit",
-            ScheduleUnit::Steps,
-            &[
-                ("steps", ScheduleUnit::Steps),
-                ("tokens", ScheduleUnit::Tokens),
-            ],
-        )?;
-        let interpolation = choice(
-            spec,
-            "interpolation",
-            Interpolation::Step,
-            &[
-                ("step", Interpolation::Step),
-                ("linear", Interpolation::Linear),
-            ],
-        )?;
+        let unit = choice(spec, "unit", ScheduleUnit::Steps)?;
+        let interpolation = choice(spec, "interpolation", Interpolation::Step)?;
         let stages = match spec.get("stages") {
             Some(Value::Array(stages)) if !stages.is_empty() => stages,
             _ => return Err(bad("stages must be a non-empty list of stages".into())),
@@ -200,11 +206,8 @@ impl WeightSchedule {
 
     pub fn to_json(&self) -> Value {
         json!({
-            "unit": match self.unit { ScheduleUnit::Steps => "steps", ScheduleUnit::Tokens => "tokens" },
-            "interpolation": match self.interpolation {
-                Interpolation::Step => "step",
-                Interpolation::Linear => "linear",
-            },
+            "unit": self.unit.name(),
+            "interpolation": self.interpolation.name(),
             "stages": self.stages.iter().map(|(at, w)| json!({"at": at, "weights": w})).collect::<Vec<_>>(),
         })
     }
@@ -334,15 +337,7 @@ impl Mixture {
         }
         let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
         let schedule = WeightSchedule::from_json(spec, &names)?;
-        let on_exhausted = choice(
-            spec,
-            "on_exhausted",
-            OnExhausted::Redistribute,
-            &[
-                ("redistribute", OnExhausted::Redistribute),
-                ("stop", OnExhausted::Stop),
-            ],
-        )?;
+        let on_exhausted = choice(spec, "on_exhausted", OnExhausted::Redistribute)?;
         let identity = json!({
             "sources": sources.iter().map(|s| json!({
                 "dataset": s.planner.fingerprint(),
@@ -464,41 +459,116 @@ impl Mixture {
         if self.ended(cursor) {
             return Ok(None);
         }
-        let position = self.position(cursor);
-        let mut next = cursor.clone();
-        let mut weights = self.weights(&next, position);
+        let mut walk = Walk::new(self, cursor);
         let mut picked = Vec::with_capacity(rows as usize);
         for _ in 0..rows {
-            let Some(i) = pick(&next.sources, &weights) else {
-                picked.push(None);
-                continue;
-            };
-            let source = &next.sources[i];
-            let (epoch, row) = (source.epoch, source.consumed as usize);
-            let plan = self.plan(i, epoch)?;
-            take(&mut next.sources, &weights, i, row_tokens(&plan, row));
-            let source = &mut next.sources[i];
-            source.consumed += 1;
-            if source.consumed as usize == plan.num_packs() {
-                source.epoch += 1;
-                source.consumed = 0;
-                if self.exhausted(&next, i) {
-                    weights = self.weights(&next, position);
-                }
+            let row = walk.peek()?;
+            if let Some(row) = &row {
+                walk.take(row);
             }
-            picked.push(Some(MixedRow {
-                source: i,
-                epoch,
-                row,
-                plan,
-            }));
+            picked.push(row);
         }
         if drop_last && picked.iter().any(Option::is_none) {
             return Ok(None);
         }
-        next.step += 1;
-        *cursor = next;
+        *cursor = walk.finish();
         Ok(Some(picked))
+    }
+
+    /// The next step of `budget`, the rows of each rank: rows in the deficit rule's order
+    /// dealt by next-fit, rank 0 taking them while they fit in its `batch_tokens` (counted
+    /// as [`TokenBudget`] counts them, alignment padding included), then rank 1, …; the
+    /// step ends before the first row that fits on no rank, which starts the next step.
+    /// With a cost model, the step's rows are then dealt by cost under the budget, as
+    /// [`TokenBudget`] deals an epoch's. `None` once the mixture has ended, or, with
+    /// `drop_last`, when some rank would get no row (judged on next-fit's deal).
+    pub fn next_budget_step(
+        &self,
+        cursor: &mut MixtureCursor,
+        budget: &TokenBudget,
+    ) -> Result<Option<Vec<Vec<MixedRow>>>> {
+        if self.ended(cursor) {
+            return Ok(None);
+        }
+        let mut walk = Walk::new(self, cursor);
+        let mut ranks: Vec<Vec<MixedRow>> = vec![Vec::new(); budget.world_size as usize];
+        let (mut rank, mut load) = (0, 0);
+        while let Some(row) = walk.peek()? {
+            let tokens = flat_row_tokens(&row.plan, row.row);
+            if tokens > budget.batch_tokens {
+                return Err(Error::invalid_option(
+                    "batch_tokens",
+                    format!(
+                        "= {} is below row {} of epoch {} of source {:?}, of {tokens} tokens: \
+                         it would fit on no rank",
+                        budget.batch_tokens, row.row, row.epoch, self.sources[row.source].name
+                    ),
+                ));
+            }
+            if load + tokens > budget.batch_tokens {
+                rank += 1;
+                load = 0;
+                if rank == ranks.len() {
+                    break;
+                }
+            }
+            walk.take(&row);
+            load += tokens;
+            ranks[rank].push(row);
+        }
+        let complete = ranks.iter().all(|rows| !rows.is_empty());
+        if ranks[0].is_empty() || (budget.drop_last && !complete) {
+            return Ok(None);
+        }
+        *cursor = walk.finish();
+        let Some(cost) = budget.balance else {
+            return Ok(Some(ranks));
+        };
+        // Positions in the step, as next-fit dealt them, then by cost.
+        let step: Vec<MixedRow> = ranks.concat();
+        let mut next_fit = Vec::with_capacity(ranks.len());
+        let mut first = 0;
+        for rows in &ranks {
+            next_fit.push((first..first + rows.len()).collect::<Vec<_>>());
+            first += rows.len();
+        }
+        let dealt = CostDealer::new(ranks.len())
+            .deal(
+                |k| cost.row_cost(&step[k].plan, step[k].row),
+                |k| flat_row_tokens(&step[k].plan, step[k].row),
+                0..step.len(),
+                budget.batch_tokens,
+            )
+            .unwrap_or(next_fit);
+        Ok(Some(
+            dealt
+                .into_iter()
+                .map(|rows| rows.into_iter().map(|k| step[k].clone()).collect())
+                .collect(),
+        ))
+    }
+
+    /// The rows of a step (`batch_size` per rank) in the order `balance` deals them to
+    /// ranks and micro-batches by cost (a row of padding only costs nothing).
+    pub fn deal(
+        &self,
+        step: Vec<Option<MixedRow>>,
+        balance: &Balance,
+        batch_size: usize,
+    ) -> Vec<Option<MixedRow>> {
+        let costs: Vec<f64> = step
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or(0.0, |r| balance.cost.row_cost(&r.plan, r.row))
+            })
+            .collect();
+        let order = balance.order(&costs, batch_size);
+        let mut step: Vec<Option<Option<MixedRow>>> = step.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .map(|i| step[i].take().expect("the order is a permutation"))
+            .collect()
     }
 
     /// Assembles `rows` (`None`: padding only) into a batch; also the source of each row
@@ -506,10 +576,7 @@ impl Mixture {
     pub fn assemble(&self, rows: &[Option<MixedRow>], pad_id: i64) -> Result<(Batch, Vec<i64>)> {
         let parts: Vec<_> = rows
             .iter()
-            .map(|r| {
-                r.as_ref()
-                    .map(|r| (&*self.sources[r.source].store, &*r.plan, r.row))
-            })
+            .map(|r| r.as_ref().map(|r| self.part(r)))
             .collect();
         let batch = assemble_rows(&parts, self.seq_len() as usize, pad_id)?;
         let ids = rows
@@ -517,6 +584,89 @@ impl Mixture {
             .map(|r| r.as_ref().map_or(-1, |r| r.source as i64))
             .collect();
         Ok((batch, ids))
+    }
+
+    /// Assembles `rows` into one flattened batch; also the source of each of its documents
+    /// (the segments of its `cu_seqlens`).
+    pub fn assemble_flat(&self, rows: &[MixedRow], pad_id: i64) -> Result<(Batch, Vec<i64>)> {
+        let parts: Vec<_> = rows.iter().map(|r| self.part(r)).collect();
+        let batch = assemble_flat_rows(&parts, pad_id)?;
+        let ids = rows
+            .iter()
+            .flat_map(|r| {
+                let segments = r.plan.row(r.row).iter().filter(|s| s.len > 0).count();
+                std::iter::repeat_n(r.source as i64, segments)
+            })
+            .collect();
+        Ok((batch, ids))
+    }
+
+    /// Where the tokens of `row` are.
+    fn part<'a>(&'a self, row: &'a MixedRow) -> (&'a TokenStore, &'a Plan, usize) {
+        (&*self.sources[row.source].store, &*row.plan, row.row)
+    }
+}
+
+/// One step's walk of the deficit rule from a cursor: the next row, and the cursor moved
+/// past each row taken. The step's weights are those at its start, renormalised when a
+/// source runs out during it.
+struct Walk<'a> {
+    mixture: &'a Mixture,
+    next: MixtureCursor,
+    position: u64,
+    weights: Vec<f64>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(mixture: &'a Mixture, cursor: &MixtureCursor) -> Self {
+        let position = mixture.position(cursor);
+        Walk {
+            mixture,
+            next: cursor.clone(),
+            position,
+            weights: mixture.weights(cursor, position),
+        }
+    }
+
+    /// The row the deficit rule gives next (`None`: every source with a weight has run
+    /// out), not yet taken.
+    fn peek(&self) -> Result<Option<MixedRow>> {
+        let Some(i) = pick(&self.next.sources, &self.weights) else {
+            return Ok(None);
+        };
+        let source = &self.next.sources[i];
+        Ok(Some(MixedRow {
+            source: i,
+            epoch: source.epoch,
+            row: source.consumed as usize,
+            plan: self.mixture.plan(i, source.epoch)?,
+        }))
+    }
+
+    /// Takes `row` (the one [`Walk::peek`] gave).
+    fn take(&mut self, row: &MixedRow) {
+        let i = row.source;
+        take(
+            &mut self.next.sources,
+            &self.weights,
+            i,
+            row_tokens(&row.plan, row.row),
+        );
+        let source = &mut self.next.sources[i];
+        source.consumed += 1;
+        if source.consumed as usize == row.plan.num_packs() {
+            source.epoch += 1;
+            source.consumed = 0;
+            if self.mixture.exhausted(&self.next, i) {
+                self.weights = self.mixture.weights(&self.next, self.position);
+            }
+        }
+    }
+
+    /// The cursor after the step.
+    fn finish(mut self) -> MixtureCursor {
+        self.next.step += 1;
+        self.next
     }
 }
 

@@ -2,11 +2,16 @@
 //!
 //! Every rank and worker walks the same row choices from the same cursor (arithmetic on a
 //! few numbers per source); step `k` of the walk belongs to worker `k mod workers`, and
-//! rank `r` takes rows `r·B … (r + 1)·B` of it, as [`StepSplit`] cuts an epoch's steps.
+//! rank `r` takes rows `r·B … (r + 1)·B` of it (after the deal by cost, with a balanced
+//! split), as [`StepSplit`] cuts an epoch's steps, or,
+//! with a [`TokenBudget`], its share of the step's next-fit deal as one flattened batch
+//! (see [`Mixture::next_budget_step`]).
 
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 
+use super::budget::TokenBudget;
+use super::mixture::MixedRow;
 use super::mixture::Mixture;
 use super::mixture_state::MixtureCursor;
 use super::split::StepSplit;
@@ -14,8 +19,17 @@ use crate::Result;
 use crate::batch::Batch;
 use crate::read_ahead::{Produce, ReadAhead};
 
-/// A batch of a mixture: its rows, the source of each (-1: padding) and where the walk
-/// stands after its step.
+/// How a mixture's steps are cut and shared out over ranks.
+#[derive(Debug, Clone, Copy)]
+pub enum MixtureSplit {
+    /// `batch_size` rows per rank and step.
+    Rows(StepSplit),
+    /// One flattened batch of at most `batch_tokens` tokens per rank and step.
+    Budget(TokenBudget),
+}
+
+/// A batch of a mixture: its rows, the source of each row (-1: padding) or, in a flattened
+/// batch, of each document, and where the walk stands after its step.
 #[derive(Debug, Clone)]
 pub struct MixedBatch {
     pub batch: Batch,
@@ -29,7 +43,7 @@ pub struct MixedBatch {
 #[derive(Debug, Clone)]
 struct Job {
     mixture: Arc<Mixture>,
-    split: StepSplit,
+    split: MixtureSplit,
     pad_id: i64,
     worker: u64,
     workers: u64,
@@ -52,7 +66,7 @@ impl MixtureStream {
     pub fn start(
         mixture: Arc<Mixture>,
         cursor: MixtureCursor,
-        split: StepSplit,
+        split: MixtureSplit,
         pad_id: i64,
         worker: u64,
         workers: u64,
@@ -96,27 +110,21 @@ impl Produce for Job {
     const THREAD: &'static str = "seqpack-mixture";
 
     fn produce(&self, (mut cursor, mut made): (MixtureCursor, u64), sender: &SyncSender<Item>) {
-        let (job, split) = (self, self.split);
         loop {
-            let item = job
-                .mixture
-                .next_step(&mut cursor, split.rows_per_step(), split.drop_last)
-                .and_then(|rows| {
-                    let Some(rows) = rows else { return Ok(None) };
-                    made += 1;
-                    if (made - 1) % job.workers != job.worker {
-                        return Ok(Some(None));
-                    }
-                    let first = (split.rank * split.batch_size) as usize;
-                    let mine = &rows[first..first + split.batch_size as usize];
-                    let (batch, sources) = job.mixture.assemble(mine, job.pad_id)?;
-                    Ok(Some(Some(MixedBatch {
-                        batch,
-                        sources,
-                        cursor: cursor.clone(),
-                        made,
-                    })))
-                });
+            let item = self.next_step(&mut cursor).and_then(|step| {
+                let Some(step) = step else { return Ok(None) };
+                made += 1;
+                if (made - 1) % self.workers != self.worker {
+                    return Ok(Some(None));
+                }
+                let (batch, sources) = self.assemble(step)?;
+                Ok(Some(Some(MixedBatch {
+                    batch,
+                    sources,
+                    cursor: cursor.clone(),
+                    made,
+                })))
+            });
             let item = match item {
                 Ok(Some(None)) => continue, // another worker's step
                 Ok(Some(batch)) => Ok(batch),
@@ -128,6 +136,51 @@ impl Produce for Job {
             if sender.send(item).is_err() || last {
                 return;
             }
+        }
+    }
+}
+
+/// The rows of a step over all ranks.
+enum Step {
+    Rows(Vec<Option<MixedRow>>),
+    /// The rows of each rank.
+    Budget(Vec<Vec<MixedRow>>),
+}
+
+impl Job {
+    /// The next step, moving `cursor` past it; `None` once the mixture has ended.
+    fn next_step(&self, cursor: &mut MixtureCursor) -> Result<Option<Step>> {
+        Ok(match self.split {
+            MixtureSplit::Rows(split) => self
+                .mixture
+                .next_step(cursor, split.rows_per_step(), split.drop_last)?
+                .map(Step::Rows),
+            MixtureSplit::Budget(budget) => self
+                .mixture
+                .next_budget_step(cursor, &budget)?
+                .map(Step::Budget),
+        })
+    }
+
+    /// This rank's batch of `step` (its rows dealt by cost first, with a balanced split),
+    /// and the source of each row or, in a flattened batch, of each document.
+    fn assemble(&self, step: Step) -> Result<(Batch, Vec<i64>)> {
+        match (step, self.split) {
+            (Step::Rows(rows), MixtureSplit::Rows(split)) => {
+                let batch_size = split.batch_size as usize;
+                let mut rows = match &split.balance {
+                    Some(balance) => self.mixture.deal(rows, balance, batch_size),
+                    None => rows,
+                };
+                let first = split.rank as usize * batch_size;
+                rows.truncate(first + batch_size);
+                self.mixture.assemble(&rows[first..], self.pad_id)
+            }
+            (Step::Budget(mut ranks), MixtureSplit::Budget(budget)) => {
+                let rows = ranks.swap_remove(budget.rank as usize);
+                self.mixture.assemble_flat(&rows, self.pad_id)
+            }
+            _ => unreachable!("a step is made by the job's split"),
         }
     }
 }

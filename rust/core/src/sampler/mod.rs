@@ -33,7 +33,7 @@ pub use curriculum::{CURRICULA, curriculum_odds, cycle_budgets, schedule};
 pub use epoch::{EpochPlanner, PlanOptions};
 pub use mixture::{Mixture, MixtureSource, OnExhausted, WeightSchedule};
 pub use mixture_state::{MixtureCursor, SourceCursor};
-pub use mixture_stream::{MixedBatch, MixtureStream};
+pub use mixture_stream::{MixedBatch, MixtureSplit, MixtureStream};
 pub use seed::{Purpose, derive_seed};
 pub use split::StepSplit;
 pub use spread::{spread_order, spread_rows};
