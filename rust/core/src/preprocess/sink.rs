@@ -10,9 +10,10 @@
 
 use std::path::Path;
 
+use super::commit::SplitResult;
 use super::journal::Journal;
 use super::record::{Outcome, Tokenized};
-use super::split::split_shard_file_name;
+use super::split::{Plan, split_shard_file_name};
 use super::{OnError, PreprocessOptions, Progress};
 use crate::shard::{ShardBuilder, ShardWriter};
 use crate::{Error, Result};
@@ -36,7 +37,53 @@ pub(super) struct Sink<'a> {
 /// header, a few hundred bytes) is lost in it.
 pub(super) const RECORD_BATCH_TOKENS: u64 = 1 << 20;
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    /// The sink of split `split` of `plan`, going on from `state` (a journal, or a fresh
+    /// state whose `next_doc_id` is the split's first document id).
+    pub fn new(
+        out: &'a Path,
+        split: usize,
+        journal_path: &'a Path,
+        plan: &'a Plan,
+        options: &'a PreprocessOptions,
+        state: Journal,
+    ) -> Self {
+        Sink {
+            out,
+            split,
+            journal_path,
+            sources: &plan.sources,
+            options,
+            state,
+            shard: None,
+            // A record batch closes at the first document that reaches its size; a longer
+            // one costs a reallocation.
+            pending: ShardBuilder::with_capacity(
+                RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
+                plan.loss_mask.is_some(),
+            ),
+        }
+    }
+
+    /// What the split wrote, once its last shard is flushed; it started at document
+    /// `first_doc_id`.
+    pub fn into_result(self, run: &str, first_doc_id: u64) -> SplitResult {
+        let state = self.state;
+        SplitResult {
+            run: run.to_owned(),
+            split: self.split,
+            first_doc_id,
+            documents: state.next_doc_id - first_doc_id,
+            text_bytes: state.text_bytes,
+            shards: state.shards,
+            histogram: state.histogram,
+            skipped: state.skipped,
+            trained_tokens: state.trained_tokens,
+            records_with_nothing_to_train: state.records_with_nothing_to_train,
+            edges_inside_tokens: state.edges_inside_tokens,
+        }
+    }
+
     /// Appends a batch of tokenized records (leaving `records` empty), whose documents'
     /// tokens are `tokens` end to end (their loss masks `mask`, in a dataset with masks),
     /// closing shards as they fill.
