@@ -43,6 +43,7 @@ use sink::Sink;
 pub use commit::{SplitResult, SplitStart, commit, result_name};
 pub use count::{BadRecord, SplitCount, count_split, starts};
 pub use input::{Format, INPUT_SUFFIXES};
+pub use journal::Written;
 pub use record_format::{RECORD_FORMATS, RecordFormat};
 pub use split::{DEFAULT_SPLIT_BYTES, Plan, Split, SplitRange, split_shard_file_name};
 pub use tokenized::commit_tokenized;
@@ -356,7 +357,7 @@ fn run_split(
         if done.run != plan.run {
             return Err(other_run(&result_path));
         }
-        report.progress.shards += done.shards.len() as u64;
+        report.progress.shards += done.written.shards.len() as u64;
         return Ok(done);
     }
     let journal_path = out.join(journal::journal_name(split));
@@ -369,8 +370,8 @@ fn run_split(
             ..Journal::default()
         },
     };
-    output::clear_split(out, split, state.shards.len())?;
-    report.progress.shards += state.shards.len() as u64;
+    output::clear_split(out, split, state.written.shards.len())?;
+    report.progress.shards += state.written.shards.len() as u64;
     let cursor = state.cursor;
     let mut sink = Sink::new(out, split, &journal_path, plan, options, state);
     // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the

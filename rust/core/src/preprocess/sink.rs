@@ -68,19 +68,12 @@ impl<'a> Sink<'a> {
     /// What the split wrote, once its last shard is flushed; it started at document
     /// `first_doc_id`.
     pub fn into_result(self, run: &str, first_doc_id: u64) -> SplitResult {
-        let state = self.state;
         SplitResult {
             run: run.to_owned(),
             split: self.split,
             first_doc_id,
-            documents: state.next_doc_id - first_doc_id,
-            text_bytes: state.text_bytes,
-            shards: state.shards,
-            histogram: state.histogram,
-            skipped: state.skipped,
-            trained_tokens: state.trained_tokens,
-            records_with_nothing_to_train: state.records_with_nothing_to_train,
-            edges_inside_tokens: state.edges_inside_tokens,
+            documents: self.state.next_doc_id - first_doc_id,
+            written: self.state.written,
         }
     }
 
@@ -118,15 +111,15 @@ impl<'a> Sink<'a> {
                     let mask = masked.then(|| &mask[range]);
                     next_tokens += count;
                     if masked {
-                        self.state.trained_tokens += trained as u64;
-                        self.state.records_with_nothing_to_train += u64::from(trained == 0);
-                        self.state.edges_inside_tokens += edges_inside_tokens;
+                        self.state.written.trained_tokens += trained as u64;
+                        self.state.written.records_with_nothing_to_train += u64::from(trained == 0);
+                        self.state.written.edges_inside_tokens += edges_inside_tokens;
                     }
                     progress.documents += 1;
                     progress.tokens += count as u64;
                     progress.text_bytes += text_bytes as u64;
-                    self.state.text_bytes += text_bytes as u64;
-                    self.state.histogram.add(count as u64);
+                    self.state.written.text_bytes += text_bytes as u64;
+                    self.state.written.histogram.add(count as u64);
                     self.pending.push(ids, mask, source, line);
                     let written = self.shard.as_ref().map_or(0, ShardWriter::tokens);
                     if written + self.pending.tokens() >= self.options.shard_tokens {
@@ -158,7 +151,12 @@ impl<'a> Sink<'a> {
                 message: message.to_owned(),
             });
         }
-        *self.state.skipped.entry(reason.to_string()).or_default() += 1;
+        *self
+            .state
+            .written
+            .skipped
+            .entry(reason.to_string())
+            .or_default() += 1;
         Ok(())
     }
 
@@ -172,7 +170,7 @@ impl<'a> Sink<'a> {
             Some(shard) => shard,
             None => self.shard.insert(ShardWriter::create_named(
                 self.out,
-                split_shard_file_name(self.split, self.state.shards.len()),
+                split_shard_file_name(self.split, self.state.written.shards.len()),
                 self.state.next_doc_id,
                 self.pending.has_loss_mask(),
             )?),
@@ -197,7 +195,7 @@ impl<'a> Sink<'a> {
         };
         let entry = shard.finish()?;
         self.state.next_doc_id += entry.rows;
-        self.state.shards.push(entry);
+        self.state.written.shards.push(entry);
         if cursor.is_some() {
             self.state.cursor = cursor;
             self.state.write(self.journal_path)?;
