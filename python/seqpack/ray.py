@@ -79,12 +79,14 @@ def preprocess(
     CPUs). A task that dies is retried ``max_retries`` times and goes on from its split's
     journal; a driver that dies is resumed with ``resume=True``. ``out`` on a shared or
     local filesystem is written in place; a URI (``s3://`` …) is written by each task
-    through a local staging directory, the manifest last. ``progress`` prints the splits
-    done and MB/s on stderr (default: when stderr is a terminal); ``on_split(split,
-    seconds)`` is called on the driver as each split's task returns, with the seconds the
-    task took. ``format``, ``train_on``, ``chat_template`` and ``template_vars`` are those
-    of :func:`seqpack.preprocess`; a chat template file (and the tokenizer's directory, for
-    the template and special tokens beside it) must be readable by every task.
+    through a staging directory of its split on its node, the manifest last (a retried or
+    resumed split goes on from its journal on the same node, and starts again on another).
+    ``progress`` prints the splits done and MB/s on stderr (default: when stderr is a
+    terminal); ``on_split(split, seconds)`` is called on the driver as each split's task
+    returns, with the seconds the task's body took (timed inside the task). ``format``,
+    ``train_on``, ``chat_template`` and ``template_vars`` are those of
+    :func:`seqpack.preprocess`; a chat template file (and the tokenizer's directory, for the
+    template and special tokens beside it) must be readable by every task.
     """
     started = time.perf_counter()
     tokenizer = load_tokenizer(tokenizer)
