@@ -90,6 +90,17 @@ def s3() -> Iterator[str]:
             os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def ray_cluster(s3: str) -> Iterator[None]:
+    """The one local Ray cluster of the session, for every test that runs on Ray (2 CPUs, no
+    dashboard; never one that happens to run already), started after the S3 server so that
+    its workers see it too."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 S3_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

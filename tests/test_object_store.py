@@ -13,12 +13,12 @@ import seqpack
 from seqpack import storage
 
 
-def upload_file(bucket: str, key: str, path: Path) -> str:
-    """Puts ``path`` at ``bucket/key`` and returns its URI."""
-    fs, root = storage.filesystem(bucket)
+def upload_file(location: str, key: str, path: Path) -> str:
+    """Puts ``path`` at ``location/key`` (a bucket, or a prefix in one) and returns its URI."""
+    fs, root = storage.filesystem(location)
     with fs.open_output_stream(f"{root}/{key}") as sink:
         sink.write(path.read_bytes())
-    return f"{bucket}/{key}"
+    return f"{location}/{key}"
 
 
 @pytest.fixture
@@ -35,15 +35,16 @@ def tokenizer(corpus: Path, tmp_path: Path) -> seqpack.Tokenizer:
     return seqpack.train_bpe(texts, 300, special_tokens=["<|endoftext|>"])
 
 
+@pytest.fixture
+def prefix(s3: str, request: pytest.FixtureRequest) -> str:
+    """The test's own place in the bucket."""
+    return f"{s3}/{request.node.name}"
+
+
 def test_a_dataset_goes_to_object_storage_and_back(
-    s3: str,
-    corpus: Path,
-    tokenizer: seqpack.Tokenizer,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    prefix: str, corpus: Path, tokenizer: seqpack.Tokenizer, tmp_path: Path
 ) -> None:
-    prefix = f"{s3}/{request.node.name}"
-    uri = upload_file(s3, f"{request.node.name}/in/docs.jsonl", corpus)
+    uri = upload_file(prefix, "in/docs.jsonl", corpus)
     local = tmp_path / "local"
     options = {"shard_size": 5000, "split_size": 20_000, "append_eos": "<|endoftext|>"}
     seqpack.preprocess(uri, tokenizer, local, **options)  # type: ignore[arg-type]
@@ -63,13 +64,8 @@ def test_a_dataset_goes_to_object_storage_and_back(
 
 
 def test_fetch_verifies_checksums_through_the_dataset_reader(
-    s3: str,
-    corpus: Path,
-    tokenizer: seqpack.Tokenizer,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    prefix: str, corpus: Path, tokenizer: seqpack.Tokenizer, tmp_path: Path
 ) -> None:
-    prefix = f"{s3}/{request.node.name}"
     manifest = seqpack.preprocess(corpus, tokenizer, f"{prefix}/out", shard_size=5000)
     shard = manifest["shards"][0]["file"]
     fs, root = storage.filesystem(prefix)
@@ -91,3 +87,33 @@ def test_missing_objects_and_buckets_are_clear_errors(
         seqpack.preprocess("s3://no-such-bucket/x.jsonl", tokenizer, tmp_path / "b")
     with pytest.raises(seqpack.InvalidInputError, match="unsupported scheme 'ftp'"):
         seqpack.fetch("ftp://host/data", tmp_path / "c")
+
+
+def test_an_unreachable_endpoint_is_an_error_naming_the_uri(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # nothing listens there
+    with pytest.raises(
+        seqpack.SeqpackIOError,
+        match=r"s3://seqpack/data/manifest\.json: cannot reach the object store .*127\.0\.0\.1:1",
+    ):
+        seqpack.fetch(f"{s3}/data", tmp_path / "fetched")
+
+
+def test_missing_credentials_are_named_in_the_error(
+    prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without credentials requests go unsigned: what they cannot see is reported with the
+    credentials missing, not only as missing."""
+    for variable in (*storage.AWS_CREDENTIAL_VARIABLES, "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    with pytest.raises(seqpack.SeqpackIOError, match="no AWS credentials were found") as error:
+        seqpack.fetch(f"{prefix}/data", tmp_path / "fetched")
+    assert f"{prefix}/data: no manifest.json" in str(error.value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(seqpack.SeqpackIOError) as signed:
+        seqpack.fetch(f"{prefix}/data", tmp_path / "fetched")
+    assert "no AWS credentials" not in str(signed.value)

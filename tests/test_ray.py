@@ -25,20 +25,16 @@ SPLIT = 256 << 10
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(s3: str) -> Iterator[None]:
-    """One new local Ray cluster for the whole session (2 CPUs, no dashboard; never one that
-    happens to run already), started after the S3 server so that its workers see it too."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
 def corpus(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Real corpora: standard-library files (long documents) and SQL queries (short ones)."""
     root = tmp_path_factory.mktemp("ray-corpus")
+    return first_lines(corpora, root, {"pystdlib.jsonl": 400, "text2sql.jsonl": 4000})
+
+
+def first_lines(corpora: Path, root: Path, counts: dict[str, int]) -> list[Path]:
+    """Copies of the first lines of corpus files (``counts``: name → lines) in ``root``."""
     inputs = []
-    for name, count in (("pystdlib.jsonl", 400), ("text2sql.jsonl", 4000)):
+    for name, count in counts.items():
         path = root / name
         with (corpora / name).open(encoding="utf-8") as src, path.open("w") as dst:
             for _, line in zip(range(count), src, strict=False):
@@ -87,9 +83,7 @@ def test_ray_writes_the_local_dataset_byte_for_byte(
         corpus,
         tokenizer,
         tmp_path / "ray",
-        append_eos="<|endoftext|>",
-        shard_size=40_000,
-        split_size=SPLIT,
+        **OPTIONS,
     )
     splits = {name.split("-")[1] for name in files(local) if name.startswith("shard-")}
     assert len(splits) > 4, "the corpus makes several splits"
@@ -109,9 +103,7 @@ def test_a_task_killed_part_way_is_retried_to_the_same_dataset(
         corpus,
         tokenizer,
         tmp_path / "ray",
-        append_eos="<|endoftext|>",
-        shard_size=40_000,
-        split_size=SPLIT,
+        **OPTIONS,
         ray_remote_args={"runtime_env": {"env_vars": {"SEQPACK_TEST_KILL_SPLIT": f"0:{marker}"}}},
     )
     shards_before_the_kill = int(marker.read_text().split()[2])
@@ -179,22 +171,8 @@ def test_object_storage_in_and_out(
 
     uris = [upload_file(s3, f"corpus/{path.name}", path) for path in corpus]
     local = tmp_path / "local"
-    seqpack.preprocess(
-        uris,
-        tokenizer,
-        local,
-        append_eos="<|endoftext|>",
-        shard_size=40_000,
-        split_size=SPLIT,
-    )
-    seqpack_ray.preprocess(
-        uris,
-        tokenizer,
-        f"{s3}/datasets/ray",
-        append_eos="<|endoftext|>",
-        shard_size=40_000,
-        split_size=SPLIT,
-    )
+    seqpack.preprocess(uris, tokenizer, local, **OPTIONS)
+    seqpack_ray.preprocess(uris, tokenizer, f"{s3}/datasets/ray", **OPTIONS)
     fetched = seqpack.fetch(f"{s3}/datasets/ray", tmp_path / "fetched")
     assert files(fetched) == files(local)
     assert seqpack.Dataset(fetched).manifest["sources"] == uris
@@ -229,13 +207,8 @@ def test_conversations_and_pairs_on_ray_are_the_local_dataset(
     the tokenizer and prompt/completion pairs, split on the cluster, equal the local run."""
     from tests.chat_templates import CHATML_GENERATION, SPECIAL_TOKENS
 
-    inputs = []
-    for name, count in (("text2sql-chat.jsonl", 600), ("text2sql-pairs.jsonl", 1500)):
-        path = tmp_path / name
-        with (corpora / name).open(encoding="utf-8") as src, path.open("w") as dst:
-            for _, line in zip(range(count), src, strict=False):
-                dst.write(line)
-        inputs.append(path)
+    counts = {"text2sql-chat.jsonl": 600, "text2sql-pairs.jsonl": 1500}
+    inputs = first_lines(corpora, tmp_path, counts)
     model = tmp_path / "model"
     model.mkdir()
     texts = [line for path in inputs for line in path.read_text(encoding="utf-8").splitlines()]
@@ -249,3 +222,75 @@ def test_conversations_and_pairs_on_ray_are_the_local_dataset(
     assert on_ray["loss_mask"] == local["loss_mask"]
     splits = {name.split("-")[1] for name in files(tmp_path / "local") if name.startswith("shard-")}
     assert len(splits) > 2, "the corpus makes several splits"
+
+
+# One tokenizing actor on one of the cluster's CPUs.
+ONE_ACTOR: dict[str, Any] = {"compute": ray.data.ActorPoolStrategy(size=1), "num_cpus": 1}
+
+
+@pytest.fixture
+def ordered() -> Iterator[None]:
+    """Ray Data keeps the dataset's order (what the datasink needs) while the test runs."""
+    options = ray.data.DataContext.get_current().execution_options
+    saved = options.preserve_order
+    options.preserve_order = True
+    yield
+    options.preserve_order = saved
+
+
+@pytest.mark.usefixtures("ray_cluster", "ordered")
+def test_the_datasink_writes_the_dataset_preprocess_writes(
+    corpus: list[Path], tokenizer: Path, tmp_path: Path
+) -> None:
+    """Records read, tokenized and written by Ray Data in several blocks and tasks: the
+    dataset preprocess writes from the same file (one split), byte for byte."""
+    source = corpus[1]
+    options: dict[str, Any] = {"append_eos": "<|endoftext|>", "shard_size": 40_000}
+    local = seqpack.preprocess(source, tokenizer, tmp_path / "local", **options)
+    assert len(local["shards"]) > 2
+    sink = seqpack_ray.SeqpackDatasink(tmp_path / "sink", tokenizer, source=str(source), **options)
+    records = ray.data.read_json(str(source), override_num_blocks=4)
+    tokenized = records.map_batches(
+        seqpack_ray.Tokenize,
+        fn_constructor_kwargs=sink.tokenize_kwargs,
+        batch_format="pyarrow",
+        batch_size=700,
+        # Half a CPU per actor: a reading task needs one of the cluster's two as well.
+        compute=ray.data.ActorPoolStrategy(size=2),
+        num_cpus=0.5,
+    )
+    tokenized.write_datasink(sink)
+    assert sink.write_tasks > 1, "the order of several write tasks is kept"
+    assert files(tmp_path / "sink") == files(tmp_path / "local")
+    assert sink.manifest == local
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_the_datasink_refuses_a_dataset_whose_order_is_not_kept(
+    tokenizer: Path, tmp_path: Path
+) -> None:
+    assert not ray.data.DataContext.get_current().execution_options.preserve_order
+    sink = seqpack_ray.SeqpackDatasink(tmp_path / "sink", tokenizer, source="items")
+    records = ray.data.from_items([{"text": f"document {i}"} for i in range(10)])
+    with pytest.raises(Exception, match="preserve_order = True"):
+        records.map_batches(
+            seqpack_ray.Tokenize, fn_constructor_kwargs=sink.tokenize_kwargs, **ONE_ACTOR
+        ).write_datasink(sink)
+    assert not (tmp_path / "sink" / "manifest.json").exists()
+
+
+@pytest.mark.usefixtures("ray_cluster", "ordered")
+def test_the_datasink_refuses_ids_tokenized_with_other_options(
+    tokenizer: Path, tmp_path: Path
+) -> None:
+    """Blocks tokenized without the sink's end-of-text token are named, not written."""
+    sink = seqpack_ray.SeqpackDatasink(
+        tmp_path / "sink", tokenizer, source="items", append_eos="<|endoftext|>"
+    )
+    records = ray.data.from_items([{"text": f"document {i}"} for i in range(10)])
+    tokenized = records.map_batches(
+        seqpack_ray.Tokenize, fn_constructor_kwargs={"tokenizer": tokenizer}, **ONE_ACTOR
+    )
+    with pytest.raises(Exception, match="not framed by the run's prepend None and append"):
+        tokenized.write_datasink(sink)
+    assert not (tmp_path / "sink" / "manifest.json").exists()

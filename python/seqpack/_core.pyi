@@ -51,6 +51,7 @@ __all__ = [
     "chat_template_beside",
     "checksum_file",
     "commit_splits",
+    "commit_tokenized",
     "count_split",
     "curriculum_odds",
     "curriculum_schedule",
@@ -536,6 +537,13 @@ def commit_splits(
     plan: dict[str, Any],
     results: Sequence[dict[str, Any] | None],
     out: str | os.PathLike[str],
+    tokenizer: Tokenizer,
+    options: dict[str, Any],
+) -> dict[str, Any]: ...
+def commit_tokenized(
+    files: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    source: str,
     tokenizer: Tokenizer,
     options: dict[str, Any],
 ) -> dict[str, Any]: ...

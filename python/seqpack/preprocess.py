@@ -41,6 +41,9 @@ PathLike = str | os.PathLike[str]
 # Input bytes per split (see `seqpack.ray`): the same plan locally and on a cluster.
 DEFAULT_SPLIT_SIZE: int = _core.DEFAULT_SPLIT_SIZE
 
+# Tokens at which a shard closes, by default.
+DEFAULT_SHARD_SIZE = 1 << 25
+
 # Threads per core beyond which more workers only cost memory and switching.
 WORKERS_PER_CORE = 4
 
@@ -55,7 +58,7 @@ def preprocess(
     append_eos: str | None = None,
     prepend_bos: str | None = None,
     workers: int | None = None,
-    shard_size: int = 1 << 25,
+    shard_size: int = DEFAULT_SHARD_SIZE,
     split_size: int = DEFAULT_SPLIT_SIZE,
     on_error: Literal["fail", "skip"] = "fail",
     resume: bool = False,
@@ -98,36 +101,31 @@ def preprocess(
     URIs as names; the dataset is uploaded shard by shard, the manifest last.
     """
     tokenizer = load_tokenizer(tokenizer)
-    ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
     if workers is not None and workers < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
-    workers = _clamped_workers(workers)
-    check_sizes(shard_size, split_size)
+    options = core_options(
+        tokenizer,
+        text_field=text_field,
+        lines=lines,
+        append_eos=append_eos,
+        prepend_bos=prepend_bos,
+        workers=_clamped_workers(workers) or 0,
+        shard_size=shard_size,
+        split_size=split_size,
+        on_error=on_error,
+        resume=resume,
+        format=format,
+        train_on=train_on,
+        chat_template=chat_template,
+        template_vars=template_vars,
+    )
     paths, names = resolve_inputs(inputs)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _ProgressBar() if show else None
 
     def run(local_out: Path) -> dict[str, Any]:
         manifest: dict[str, Any] = _core.preprocess(
-            paths,
-            local_out,
-            tokenizer._core,
-            text_field=text_field,
-            lines=lines,
-            prepend=ids["prepend_bos"],
-            append=ids["append_eos"],
-            shard_size=shard_size,
-            on_error=on_error,
-            resume=resume,
-            workers=workers or 0,
-            split_size=split_size,
-            source_names=names,
-            progress=bar,
-            format=format,
-            train_on=train_on,
-            chat_template=None if chat_template is None else Path(chat_template),
-            template_vars=None if template_vars is None else dict(template_vars),
-            tokenizer_path=tokenizer.path,
+            paths, local_out, tokenizer._core, source_names=names, progress=bar, **options
         )
         return manifest
 
@@ -151,6 +149,47 @@ def load_tokenizer(tokenizer: Tokenizer | PathLike) -> Tokenizer:
     if not Path(tokenizer).is_file():
         raise InvalidInputError(f"{tokenizer}: no such tokenizer file")
     return Tokenizer.from_file(tokenizer)
+
+
+def core_options(
+    tokenizer: Tokenizer,
+    *,
+    text_field: str = "text",
+    lines: bool = False,
+    append_eos: str | None = None,
+    prepend_bos: str | None = None,
+    workers: int = 0,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    split_size: int = DEFAULT_SPLIT_SIZE,
+    on_error: Literal["fail", "skip"] = "fail",
+    resume: bool = False,
+    format: RecordFormat | None = None,
+    train_on: TrainOn | None = None,
+    chat_template: PathLike | None = None,
+    template_vars: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The options of a run (those of :func:`preprocess`) as the core takes them, the
+    keywords of ``_core.preprocess``: special tokens as ids, sizes checked. Every way of
+    running (locally, a task per split, a Ray Data sink) records the same options in its
+    manifest from this one dict."""
+    ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
+    check_sizes(shard_size, split_size)
+    return {
+        "text_field": text_field,
+        "lines": lines,
+        "prepend": ids["prepend_bos"],
+        "append": ids["append_eos"],
+        "shard_size": shard_size,
+        "on_error": on_error,
+        "resume": resume,
+        "workers": workers,
+        "split_size": split_size,
+        "format": format,
+        "train_on": train_on,
+        "chat_template": None if chat_template is None else os.fspath(chat_template),
+        "template_vars": None if template_vars is None else dict(template_vars),
+        "tokenizer_path": None if tokenizer.path is None else os.fspath(tokenizer.path),
+    }
 
 
 def check_sizes(shard_size: int, split_size: int) -> None:

@@ -13,14 +13,18 @@ The steps (all in the core; see ``rust/core/src/preprocess/split.rs``):
    task that dies is retried by Ray (``max_retries``) and goes on from its journal;
 4. the commit, on the driver: the splits' results merged into the manifest, written last.
 
+For data already in a Ray Data pipeline, :class:`Tokenize` (for ``map_batches``) and
+:class:`SeqpackDatasink` (for ``write_datasink``) write the same dataset from its records
+(see :mod:`seqpack.ray_data`).
+
 ``import seqpack`` does not import Ray; this module does (``pip install seqpack[ray]``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -31,17 +35,18 @@ import ray
 from seqpack import _core, storage
 from seqpack.chat import TrainOn
 from seqpack.preprocess import (
+    DEFAULT_SHARD_SIZE,
     DEFAULT_SPLIT_SIZE,
     PathLike,
     RecordFormat,
-    _special_ids,
-    check_sizes,
+    core_options,
     load_tokenizer,
     resolve_inputs,
 )
+from seqpack.ray_data import SeqpackDatasink, Tokenize
 from seqpack.tokenizer import Tokenizer
 
-__all__ = ["preprocess"]
+__all__ = ["SeqpackDatasink", "Tokenize", "preprocess"]
 
 
 def preprocess(
@@ -53,7 +58,7 @@ def preprocess(
     lines: bool = False,
     append_eos: str | None = None,
     prepend_bos: str | None = None,
-    shard_size: int = 1 << 25,
+    shard_size: int = DEFAULT_SHARD_SIZE,
     split_size: int = DEFAULT_SPLIT_SIZE,
     on_error: Literal["fail", "skip"] = "fail",
     resume: bool = False,
@@ -74,36 +79,36 @@ def preprocess(
     CPUs). A task that dies is retried ``max_retries`` times and goes on from its split's
     journal; a driver that dies is resumed with ``resume=True``. ``out`` on a shared or
     local filesystem is written in place; a URI (``s3://`` …) is written by each task
-    through a local staging directory, the manifest last. ``progress`` prints the splits
-    done and MB/s on stderr (default: when stderr is a terminal); ``on_split(split,
-    seconds)`` is called on the driver as each split's task returns, with the seconds the
-    task took. ``format``, ``train_on``, ``chat_template`` and ``template_vars`` are those
-    of :func:`seqpack.preprocess`; a chat template file (and the tokenizer's directory, for
-    the template and special tokens beside it) must be readable by every task.
+    through a staging directory of its split on its node, the manifest last (a retried or
+    resumed split goes on from its journal on the same node, and starts again on another).
+    ``progress`` prints the splits done and MB/s on stderr (default: when stderr is a
+    terminal); ``on_split(split, seconds)`` is called on the driver as each split's task
+    returns, with the seconds the task's body took (timed inside the task). ``format``,
+    ``train_on``, ``chat_template`` and ``template_vars`` are those of
+    :func:`seqpack.preprocess`; a chat template file (and the tokenizer's directory, for the
+    template and special tokens beside it) must be readable by every task.
     """
     started = time.perf_counter()
     tokenizer = load_tokenizer(tokenizer)
-    ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
-    check_sizes(shard_size, split_size)
-    paths, names = resolve_inputs(inputs)
     remote_args: dict[str, Any] = {"num_cpus": 1, "max_retries": max_retries}
     remote_args.update(ray_remote_args or {})
-    options: dict[str, Any] = {
-        "text_field": text_field,
-        "lines": lines,
-        "prepend": ids["prepend_bos"],
-        "append": ids["append_eos"],
-        "shard_size": shard_size,
-        "on_error": on_error,
-        "resume": resume,
-        "split_size": split_size,
-        "workers": max(1, int(remote_args.get("num_cpus", 1))),
-        "format": format,
-        "train_on": train_on,
-        "chat_template": None if chat_template is None else os.fspath(chat_template),
-        "template_vars": None if template_vars is None else dict(template_vars),
-        "tokenizer_path": None if tokenizer.path is None else os.fspath(tokenizer.path),
-    }
+    options = core_options(
+        tokenizer,
+        text_field=text_field,
+        lines=lines,
+        append_eos=append_eos,
+        prepend_bos=prepend_bos,
+        workers=max(1, int(remote_args.get("num_cpus", 1))),
+        shard_size=shard_size,
+        split_size=split_size,
+        on_error=on_error,
+        resume=resume,
+        format=format,
+        train_on=train_on,
+        chat_template=chat_template,
+        template_vars=template_vars,
+    )
+    paths, names = resolve_inputs(inputs)
     if names is not None:
         options["source_names"] = names
     plan = _core.plan_preprocess(paths, tokenizer._core, options)
@@ -217,14 +222,17 @@ class _Target:
             done: dict[str, Any] = json.loads(uploaded)
             if done["run"] == plan["run"]:
                 return done
-        # A split whose result is not uploaded yet is written afresh.
-        with tempfile.TemporaryDirectory(prefix=f"seqpack-split-{split:05}-") as staging:
-            local = Path(staging)
-            result = _core.preprocess_split(
-                plan, split, start, local, tokenizer._core, options, progress=hook
-            )
-            storage.upload(local, self.out, [shard["file"] for shard in result["shards"]])
-            storage.upload(local, self.out, [name])
+        # A split whose result is not uploaded yet is written into a staging directory of
+        # its run and split on the node, kept until it is uploaded: a retry (or a resumed
+        # run) on the same node goes on from the split's journal there; on another node the
+        # split starts again from its beginning.
+        local = storage.split_staging(plan["run"], split)
+        result = _core.preprocess_split(
+            plan, split, start, local, tokenizer._core, options, progress=hook
+        )
+        storage.upload(local, self.out, [shard["file"] for shard in result["shards"]])
+        storage.upload(local, self.out, [name])
+        shutil.rmtree(local, ignore_errors=True)
         return result
 
     def commit(

@@ -58,8 +58,56 @@ def _info(fs: Any, path: str, uri: str) -> Any:
         return fs.get_file_info(path)
     except OSError as error:
         raise SeqpackIOError(
-            f"{uri}: cannot reach the object store (check the bucket and credentials): {error}"
+            f"{uri}: cannot reach the object store (check the endpoint, bucket and "
+            f"credentials){_credentials_note(uri)}: {error}"
         ) from error
+
+
+def _missing(uri: str, what: str) -> SeqpackIOError:
+    """The error for an object that is not there, which may be one the request had no right
+    to see."""
+    return SeqpackIOError(f"{uri}: {what}{_credentials_note(uri)}")
+
+
+# Where the AWS and Google clients look for credentials, besides the instance's metadata
+# service (which cannot be asked without waiting on machines that have none).
+AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+def _credentials_note(uri: str) -> str:
+    """A note for errors when the client found no credentials to sign its requests with:
+    they then go unsigned, and a private object looks missing or forbidden."""
+    scheme = uri.split("://", 1)[0].lower()
+    home = Path.home()
+    if scheme == "s3":
+        files = [
+            os.environ.get("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials"),
+            os.environ.get("AWS_CONFIG_FILE", home / ".aws" / "config"),
+        ]
+        if any(os.environ.get(v) for v in AWS_CREDENTIAL_VARIABLES) or any(
+            Path(f).is_file() for f in files
+        ):
+            return ""
+        return (
+            "; no AWS credentials were found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE, ~/.aws/credentials), so requests were sent unsigned and only public "
+            "objects can be seen"
+        )
+    if scheme in ("gs", "gcs"):
+        default = home / ".config" / "gcloud" / "application_default_credentials.json"
+        if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or default.is_file():
+            return ""
+        return (
+            "; no Google credentials were found (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth "
+            "application-default login)"
+        )
+    return ""
 
 
 def input_cache() -> Path:
@@ -88,7 +136,7 @@ def stage_inputs(uris: Sequence[str], cache: Path) -> list[tuple[str, Path]]:
             local.extend(stage_inputs([prefix + f for f in files], cache))
             continue
         if info.type != pafs.FileType.File:
-            raise SeqpackIOError(f"{uri}: no such object")
+            raise _missing(uri, "no such object")
         key = hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()
         target = cache / key / Path(path).name
         if not (target.is_file() and target.stat().st_size == info.size):
@@ -99,6 +147,15 @@ def stage_inputs(uris: Sequence[str], cache: Path) -> list[tuple[str, Path]]:
             partial.replace(target)
         local.append((uri, target))
     return local
+
+
+def split_staging(run: str, split: int) -> Path:
+    """Where a task writes split ``split`` of run ``run`` before uploading it: the same
+    path for every attempt on a node, so that an attempt goes on from the journal of the
+    one before."""
+    path = Path(tempfile.gettempdir()) / "seqpack-staging" / run / f"split-{split:05}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @contextmanager
@@ -141,7 +198,9 @@ def upload(local: Path, uri: str, names: Sequence[str]) -> None:
             with source.open("rb") as data, fs.open_output_stream(target) as sink:
                 shutil.copyfileobj(data, sink, 1 << 22)
         except OSError as error:
-            raise SeqpackIOError(f"{uri}/{name}: cannot be written: {error}") from error
+            raise SeqpackIOError(
+                f"{uri}/{name}: cannot be written{_credentials_note(uri)}: {error}"
+            ) from error
 
 
 def upload_dataset(local: Path, uri: str) -> None:
@@ -178,7 +237,7 @@ def fetch(uri: str, directory: str | os.PathLike[str]) -> Path:
         raise InvalidInputError(f"{target} exists and is not empty; choose another directory")
     manifest_text = read_text(f"{uri.rstrip('/')}/{MANIFEST}")
     if manifest_text is None:
-        raise SeqpackIOError(f"{uri}: no {MANIFEST} (not a dataset, or not finished)")
+        raise _missing(uri, f"no {MANIFEST} (not a dataset, or not finished)")
     try:
         manifest = json.loads(manifest_text)
         files = [shard["file"] for shard in manifest["shards"]]

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use seqpack_core::preprocess::{self, Plan, SplitCount, SplitResult, SplitStart};
+use seqpack_core::preprocess::{
+    self, Plan, PreprocessOptions, SplitCount, SplitResult, SplitStart,
+};
+use seqpack_core::tokenize::Tokenizer;
 
 use crate::convert::{from_python_as, preprocess_options, to_python_as};
 use crate::gil::without_gil;
@@ -28,6 +31,36 @@ fn plan_preprocess(
     to_python_as(py, &plan)
 }
 
+/// What every step of a planned run is given: the plan, the tokenizer and the options,
+/// converted, and `split` checked against the plan when there is one.
+struct RunArgs<'a> {
+    plan: Plan,
+    tokenizer: &'a dyn Tokenizer,
+    options: PreprocessOptions,
+}
+
+impl<'a> RunArgs<'a> {
+    fn convert(
+        py: Python<'_>,
+        plan: &Bound<'_, PyAny>,
+        tokenizer: &'a Bound<'_, PyAny>,
+        options: &Bound<'_, PyDict>,
+        split: Option<usize>,
+    ) -> PyResult<Self> {
+        let plan: Plan = from_python_as(plan, "plan")?;
+        let tokenizer = core_tokenizer(tokenizer)?;
+        let options = preprocess_options(py, options, tokenizer)?;
+        if let Some(split) = split {
+            check_split(py, &plan, split)?;
+        }
+        Ok(RunArgs {
+            plan,
+            tokenizer,
+            options,
+        })
+    }
+}
+
 /// Checks the output directory of a run: `None` to go on, or the manifest of the dataset a
 /// resumed run had finished already.
 #[pyfunction]
@@ -38,10 +71,10 @@ fn begin_preprocess(
     tokenizer: &Bound<'_, PyAny>,
     options: &Bound<'_, PyDict>,
 ) -> PyResult<Py<PyAny>> {
-    let plan: Plan = from_python_as(plan, "plan")?;
-    let tokenizer = core_tokenizer(tokenizer)?;
-    let options = preprocess_options(py, options, tokenizer)?;
-    let manifest = without_gil(py, || preprocess::begin(&out, &plan, tokenizer, &options))?;
+    let run = RunArgs::convert(py, plan, tokenizer, options, None)?;
+    let manifest = without_gil(py, || {
+        preprocess::begin(&out, &run.plan, run.tokenizer, &run.options)
+    })?;
     to_python_as(py, &manifest)
 }
 
@@ -54,12 +87,9 @@ fn count_split(
     tokenizer: &Bound<'_, PyAny>,
     options: &Bound<'_, PyDict>,
 ) -> PyResult<Py<PyAny>> {
-    let plan: Plan = from_python_as(plan, "plan")?;
-    let tokenizer = core_tokenizer(tokenizer)?;
-    let options = preprocess_options(py, options, tokenizer)?;
-    check_split(py, &plan, split)?;
+    let run = RunArgs::convert(py, plan, tokenizer, options, Some(split))?;
     let count = without_gil(py, || {
-        preprocess::count_split(&plan, split, tokenizer, &options)
+        preprocess::count_split(&run.plan, split, run.tokenizer, &run.options)
     })?;
     to_python_as(py, &count)
 }
@@ -93,13 +123,18 @@ fn preprocess_split(
     options: &Bound<'_, PyDict>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let plan: Plan = from_python_as(plan, "plan")?;
     let start: SplitStart = from_python_as(start, "start")?;
-    let tokenizer = core_tokenizer(tokenizer)?;
-    let options = preprocess_options(py, options, tokenizer)?;
-    check_split(py, &plan, split)?;
+    let run = RunArgs::convert(py, plan, tokenizer, options, Some(split))?;
     let result = with_progress(py, progress, |on_progress| {
-        preprocess::preprocess_split(&plan, split, start, &out, tokenizer, &options, on_progress)
+        preprocess::preprocess_split(
+            &run.plan,
+            split,
+            start,
+            &out,
+            run.tokenizer,
+            &run.options,
+            on_progress,
+        )
     })?;
     to_python_as(py, &result)
 }
@@ -114,12 +149,30 @@ fn commit_splits(
     tokenizer: &Bound<'_, PyAny>,
     options: &Bound<'_, PyDict>,
 ) -> PyResult<Py<PyAny>> {
-    let plan: Plan = from_python_as(plan, "plan")?;
     let results: Vec<SplitResult> = from_python_as(results, "results")?;
+    let run = RunArgs::convert(py, plan, tokenizer, options, None)?;
+    let manifest = without_gil(py, || {
+        preprocess::commit(&out, &run.plan, &results, run.tokenizer, &run.options)
+    })?;
+    to_python_as(py, &manifest)
+}
+
+/// Writes documents tokenized elsewhere (Arrow IPC files of `input_ids` and `text_bytes`,
+/// in order) into shards of `out`, named `source` in the dataset, and commits the manifest
+/// (see `seqpack_core::preprocess::commit_tokenized`).
+#[pyfunction]
+fn commit_tokenized(
+    py: Python<'_>,
+    files: Vec<PathBuf>,
+    out: PathBuf,
+    source: String,
+    tokenizer: &Bound<'_, PyAny>,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<Py<PyAny>> {
     let tokenizer = core_tokenizer(tokenizer)?;
     let options = preprocess_options(py, options, tokenizer)?;
     let manifest = without_gil(py, || {
-        preprocess::commit(&out, &plan, &results, tokenizer, &options)
+        preprocess::commit_tokenized(&files, &out, &source, tokenizer, &options)
     })?;
     to_python_as(py, &manifest)
 }
@@ -154,6 +207,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_starts, m)?)?;
     m.add_function(wrap_pyfunction!(preprocess_split, m)?)?;
     m.add_function(wrap_pyfunction!(commit_splits, m)?)?;
+    m.add_function(wrap_pyfunction!(commit_tokenized, m)?)?;
     m.add_function(wrap_pyfunction!(split_result_name, m)?)?;
     Ok(())
 }

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::journal_name;
+use super::journal::{Written, journal_name};
 use super::split::Plan;
 use super::{PreprocessOptions, options_record};
-use crate::shard::{self, LengthHistogram, Manifest, ShardEntry, TokenizerInfo};
+use crate::shard::{self, LengthHistogram, Manifest, TokenizerInfo};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 
@@ -31,17 +31,8 @@ pub struct SplitResult {
     pub split: usize,
     pub first_doc_id: u64,
     pub documents: u64,
-    pub text_bytes: u64,
-    pub shards: Vec<ShardEntry>,
-    pub histogram: LengthHistogram,
-    pub skipped: BTreeMap<String, u64>,
-    /// Loss-mask counts, in a dataset with masks.
-    #[serde(default)]
-    pub trained_tokens: u64,
-    #[serde(default)]
-    pub records_with_nothing_to_train: u64,
-    #[serde(default)]
-    pub edges_inside_tokens: u64,
+    #[serde(flatten)]
+    pub written: Written,
 }
 
 pub(crate) const RESULT_PREFIX: &str = ".seqpack-split-";
@@ -71,7 +62,10 @@ pub fn commit(
     tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
 ) -> Result<Manifest> {
-    let manifest = merge(out, plan, results, tokenizer, options)?;
+    let manifest = merge(plan, results, tokenizer, options).map_err(|message| Error::Format {
+        path: out.display().to_string(),
+        message,
+    })?;
     manifest.write(&out.join(shard::MANIFEST))?;
     for split in 0..plan.splits.len() {
         let _ = std::fs::remove_file(out.join(result_name(split)));
@@ -80,23 +74,19 @@ pub fn commit(
     Ok(manifest)
 }
 
+/// The manifest of the splits' `results`, or why they do not make one dataset.
 fn merge(
-    out: &Path,
     plan: &Plan,
     results: &[SplitResult],
     tokenizer: &dyn Tokenizer,
     options: &PreprocessOptions,
-) -> Result<Manifest> {
-    let inconsistent = |message: String| Error::Format {
-        path: out.display().to_string(),
-        message,
-    };
+) -> std::result::Result<Manifest, String> {
     if results.len() != plan.splits.len() {
-        return Err(inconsistent(format!(
+        return Err(format!(
             "{} split results for a plan of {} splits",
             results.len(),
             plan.splits.len()
-        )));
+        ));
     }
     let mut manifest = Manifest {
         format: shard::FORMAT_NAME.into(),
@@ -127,24 +117,25 @@ fn merge(
             || result.split != split
             || result.first_doc_id != manifest.total_rows
         {
-            return Err(inconsistent(format!(
+            return Err(format!(
                 "split result {} (run {}, first document {}) does not follow on as split {split} \
                  of run {} (first document {})",
                 result.split, result.run, result.first_doc_id, plan.run, manifest.total_rows
-            )));
+            ));
         }
         manifest.total_rows += result.documents;
-        manifest.total_tokens += result.shards.iter().map(|s| s.tokens).sum::<u64>();
-        manifest.total_text_bytes += result.text_bytes;
-        manifest.shards.extend(result.shards.iter().cloned());
-        manifest.length_histogram.merge(&result.histogram);
-        for (reason, count) in &result.skipped {
+        let written = &result.written;
+        manifest.total_tokens += written.shards.iter().map(|s| s.tokens).sum::<u64>();
+        manifest.total_text_bytes += written.text_bytes;
+        manifest.shards.extend(written.shards.iter().cloned());
+        manifest.length_histogram.merge(&written.histogram);
+        for (reason, count) in &written.skipped {
             *manifest.skipped.entry(reason.clone()).or_default() += count;
         }
         if let Some(masks) = &mut manifest.loss_mask {
-            masks.trained_tokens += result.trained_tokens;
-            masks.records_with_nothing_to_train += result.records_with_nothing_to_train;
-            masks.edges_inside_tokens += result.edges_inside_tokens;
+            masks.trained_tokens += written.trained_tokens;
+            masks.records_with_nothing_to_train += written.records_with_nothing_to_train;
+            masks.edges_inside_tokens += written.edges_inside_tokens;
         }
     }
     Ok(manifest)

@@ -21,11 +21,19 @@ pub(crate) const JOURNAL_PREFIX: &str = ".seqpack-progress-";
 pub(crate) struct Journal {
     /// Identifies inputs, options and tokenizer: a journal is only resumed by the same run.
     pub run: String,
-    pub shards: Vec<ShardEntry>,
     /// The last record included in the last shard, as (source index, line); `None` before
     /// the first shard.
     pub cursor: Option<(u32, u64)>,
     pub next_doc_id: u64,
+    #[serde(flatten)]
+    pub written: Written,
+}
+
+/// What a split has written so far: its shards and what they hold, kept in its journal as
+/// it goes and in its [`super::SplitResult`] once it is done.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub shards: Vec<ShardEntry>,
     pub skipped: BTreeMap<String, u64>,
     pub histogram: LengthHistogram,
     pub text_bytes: u64,

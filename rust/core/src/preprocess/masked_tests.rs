@@ -12,6 +12,7 @@ use super::*;
 use crate::chat::{
     EncoderOptions, MaskedIds, PromptCompletion, RecordEncoder, RecordFault, TrainOn,
 };
+use crate::shard;
 use crate::shard::{Dataset, Verify};
 
 /// A stand-in for a chat template, for tests only: each message becomes `<role>content`,

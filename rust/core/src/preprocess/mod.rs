@@ -24,6 +24,7 @@ mod recycle;
 mod sink;
 mod split;
 mod state_file;
+mod tokenized;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::chat::{RecordEncoder, RecordEncoders};
-use crate::shard::{self, LossMaskInfo, Manifest};
+use crate::shard::{LossMaskInfo, Manifest};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 use journal::Journal;
@@ -42,8 +43,10 @@ use sink::Sink;
 pub use commit::{SplitResult, SplitStart, commit, result_name};
 pub use count::{BadRecord, SplitCount, count_split, starts};
 pub use input::{Format, INPUT_SUFFIXES};
+pub use journal::Written;
 pub use record_format::{RECORD_FORMATS, RecordFormat};
 pub use split::{DEFAULT_SPLIT_BYTES, Plan, Split, SplitRange, split_shard_file_name};
+pub use tokenized::commit_tokenized;
 
 #[cfg(test)]
 mod masked_tests;
@@ -354,7 +357,7 @@ impl<'a> SplitRunner<'a> {
             if done.run != plan.run {
                 return Err(other_run(&result_path));
             }
-            report.progress.shards += done.shards.len() as u64;
+            report.progress.shards += done.written.shards.len() as u64;
             return Ok(done);
         }
         let journal_path = out.join(journal::journal_name(split));
@@ -367,24 +370,10 @@ impl<'a> SplitRunner<'a> {
                 ..Journal::default()
             },
         };
-        output::clear_split(out, split, state.shards.len())?;
-        report.progress.shards += state.shards.len() as u64;
+        output::clear_split(out, split, state.written.shards.len())?;
+        report.progress.shards += state.written.shards.len() as u64;
         let cursor = state.cursor;
-        let mut sink = Sink {
-            out,
-            split,
-            journal_path: &journal_path,
-            sources: &plan.sources,
-            options,
-            state,
-            shard: None,
-            // A record batch closes at the first document that reaches its size; a longer one
-            // costs a reallocation.
-            pending: shard::ShardBuilder::with_capacity(
-                sink::RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
-                plan.loss_mask.is_some(),
-            ),
-        };
+        let mut sink = Sink::new(out, split, &journal_path, plan, options, state);
         // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
         // line that reaches the batch size, a worker reserves a token per two bytes of text, and
         // vectors grow by doubling).
@@ -438,20 +427,7 @@ impl<'a> SplitRunner<'a> {
             sink.abandon();
             return Err(error);
         }
-        let state = sink.state;
-        let result = SplitResult {
-            run: plan.run.clone(),
-            split,
-            first_doc_id: start.first_doc_id,
-            documents: state.next_doc_id - start.first_doc_id,
-            text_bytes: state.text_bytes,
-            shards: state.shards,
-            histogram: state.histogram,
-            skipped: state.skipped,
-            trained_tokens: state.trained_tokens,
-            records_with_nothing_to_train: state.records_with_nothing_to_train,
-            edges_inside_tokens: state.edges_inside_tokens,
-        };
+        let result = sink.into_result(&plan.run, start.first_doc_id);
         result.write(&result_path)?;
         let _ = std::fs::remove_file(&journal_path);
         Ok(result)

@@ -10,9 +10,10 @@
 
 use std::path::Path;
 
+use super::commit::SplitResult;
 use super::journal::Journal;
 use super::record::{Outcome, Tokenized};
-use super::split::split_shard_file_name;
+use super::split::{Plan, split_shard_file_name};
 use super::{OnError, PreprocessOptions, Progress};
 use crate::shard::{ShardBuilder, ShardWriter};
 use crate::{Error, Result};
@@ -36,7 +37,46 @@ pub(super) struct Sink<'a> {
 /// header, a few hundred bytes) is lost in it.
 pub(super) const RECORD_BATCH_TOKENS: u64 = 1 << 20;
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    /// The sink of split `split` of `plan`, going on from `state` (a journal, or a fresh
+    /// state whose `next_doc_id` is the split's first document id).
+    pub fn new(
+        out: &'a Path,
+        split: usize,
+        journal_path: &'a Path,
+        plan: &'a Plan,
+        options: &'a PreprocessOptions,
+        state: Journal,
+    ) -> Self {
+        Sink {
+            out,
+            split,
+            journal_path,
+            sources: &plan.sources,
+            options,
+            state,
+            shard: None,
+            // A record batch closes at the first document that reaches its size; a longer
+            // one costs a reallocation.
+            pending: ShardBuilder::with_capacity(
+                RECORD_BATCH_TOKENS.min(options.shard_tokens) as usize,
+                plan.loss_mask.is_some(),
+            ),
+        }
+    }
+
+    /// What the split wrote, once its last shard is flushed; it started at document
+    /// `first_doc_id`.
+    pub fn into_result(self, run: &str, first_doc_id: u64) -> SplitResult {
+        SplitResult {
+            run: run.to_owned(),
+            split: self.split,
+            first_doc_id,
+            documents: self.state.next_doc_id - first_doc_id,
+            written: self.state.written,
+        }
+    }
+
     /// Appends a batch of tokenized records (leaving `records` empty), whose documents'
     /// tokens are `tokens` end to end (their loss masks `mask`, in a dataset with masks),
     /// closing shards as they fill.
@@ -71,15 +111,15 @@ impl Sink<'_> {
                     let mask = masked.then(|| &mask[range]);
                     next_tokens += count;
                     if masked {
-                        self.state.trained_tokens += trained as u64;
-                        self.state.records_with_nothing_to_train += u64::from(trained == 0);
-                        self.state.edges_inside_tokens += edges_inside_tokens;
+                        self.state.written.trained_tokens += trained as u64;
+                        self.state.written.records_with_nothing_to_train += u64::from(trained == 0);
+                        self.state.written.edges_inside_tokens += edges_inside_tokens;
                     }
                     progress.documents += 1;
                     progress.tokens += count as u64;
                     progress.text_bytes += text_bytes as u64;
-                    self.state.text_bytes += text_bytes as u64;
-                    self.state.histogram.add(count as u64);
+                    self.state.written.text_bytes += text_bytes as u64;
+                    self.state.written.histogram.add(count as u64);
                     self.pending.push(ids, mask, source, line);
                     let written = self.shard.as_ref().map_or(0, ShardWriter::tokens);
                     if written + self.pending.tokens() >= self.options.shard_tokens {
@@ -111,7 +151,12 @@ impl Sink<'_> {
                 message: message.to_owned(),
             });
         }
-        *self.state.skipped.entry(reason.to_string()).or_default() += 1;
+        *self
+            .state
+            .written
+            .skipped
+            .entry(reason.to_string())
+            .or_default() += 1;
         Ok(())
     }
 
@@ -125,7 +170,7 @@ impl Sink<'_> {
             Some(shard) => shard,
             None => self.shard.insert(ShardWriter::create_named(
                 self.out,
-                split_shard_file_name(self.split, self.state.shards.len()),
+                split_shard_file_name(self.split, self.state.written.shards.len()),
                 self.state.next_doc_id,
                 self.pending.has_loss_mask(),
             )?),
@@ -150,7 +195,7 @@ impl Sink<'_> {
         };
         let entry = shard.finish()?;
         self.state.next_doc_id += entry.rows;
-        self.state.shards.push(entry);
+        self.state.written.shards.push(entry);
         if cursor.is_some() {
             self.state.cursor = cursor;
             self.state.write(self.journal_path)?;

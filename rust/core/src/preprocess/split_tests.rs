@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::tests::{Bytes, mixed_jsonl, rows, temp_dir, write};
 use super::*;
+use crate::shard;
 
 /// A JSONL corpus of long and short documents, blank lines, escapes and a few bad and empty
 /// records, and a line-wise text file without a last line end.

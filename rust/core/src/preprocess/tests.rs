@@ -7,6 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 
 use super::*;
+use crate::shard;
 
 /// One token per byte: enough to check plumbing, order and counts.
 pub(super) struct Bytes;
