@@ -106,3 +106,28 @@ impl<'de> Visitor<'de> for StrOrKindVisitor {
         Ok(StrOrKind::Other("an object"))
     }
 }
+
+/// `value` as compact JSON text with every object's keys sorted: the same text for equal
+/// values whatever order their keys were given in (objects otherwise keep their order), as
+/// seeds and fingerprints need.
+pub(crate) fn sorted_text(value: &serde_json::Value) -> String {
+    fn sorted(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(key, item)| (key.clone(), sorted(item)))
+                        .collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(sorted).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
