@@ -107,6 +107,32 @@ impl<'de> Visitor<'de> for StrOrKindVisitor {
     }
 }
 
+/// `text` as a JSON string as Python's `json.dumps` writes it: `"`, `\\` and the control
+/// characters escaped (the common ones by name), and with `ensure_ascii` everything outside
+/// printable ASCII as `\uXXXX` (UTF-16 units).
+pub(crate) fn write_python_string(out: &mut String, text: &str, ensure_ascii: bool) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (ensure_ascii && !(' '..='~').contains(&c)) => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = fmt::Write::write_fmt(out, format_args!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// `value` as compact JSON text with every object's keys sorted: the same text for equal
 /// values whatever order their keys were given in (objects otherwise keep their order), as
 /// seeds and fingerprints need.

@@ -12,6 +12,7 @@ use blake2::{Blake2b, Digest};
 use serde_json::Value;
 
 use super::ShardEntry;
+use crate::json::write_python_string;
 
 /// The fingerprint of a dataset whose manifest has the tokenizer entry `tokenizer` (as
 /// written, unknown fields included) and the shards `shards`.
@@ -22,7 +23,7 @@ pub fn dataset_fingerprint(tokenizer: &Value, shards: &[ShardEntry]) -> String {
             text.push_str(", ");
         }
         text.push_str(&format!("[{}, {}, ", shard.rows, shard.tokens));
-        write_string(&shard.checksum, &mut text);
+        write_python_string(&mut text, &shard.checksum, true);
         text.push(']');
     }
     text.push_str("], \"tokenizer\": ");
@@ -38,7 +39,7 @@ fn write_value(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_python_string(out, s, true),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -58,37 +59,13 @@ fn write_value(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_string(key, out);
+                write_python_string(out, key, true);
                 out.push_str(": ");
                 write_value(&map[key], out);
             }
             out.push('}');
         }
     }
-}
-
-/// A JSON string with everything outside printable ASCII escaped, as `ensure_ascii` does.
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
