@@ -370,6 +370,17 @@ def test_preprocess_picks_the_tool_use_template_for_records_with_tools(
         assert dataset.loss_mask(n).tolist() == [bool(m) for m in mask], f"record {n}"
 
 
+def test_tojson_escapes_as_json_dumps(ours: seqpack.Tokenizer, hf: Any) -> None:
+    template = (
+        "{{ messages[0].content|tojson }}|{{ messages[0].content|tojson(ensure_ascii=True) }}"
+    )
+    content = 'a\x7f\x01é\u2028😀"\\\n\t'
+    messages = [{"role": "user", "content": content}]
+    text = seqpack.apply_chat_template(ours, messages, template).text
+    assert text == json.dumps(content, ensure_ascii=False) + "|" + json.dumps(content)
+    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+
+
 def test_todays_date_is_what_python_prints(
     ours: seqpack.Tokenizer, conversations: list[list[Message]]
 ) -> None:
