@@ -28,7 +28,7 @@ from seqpack.torch import (  # noqa: E402
     num_label_tokens,
 )
 
-from .chat_templates import CHATML_GENERATION  # noqa: E402
+from .chat_templates import CHATML_GENERATION, peer_with_generation  # noqa: E402
 from .models import tiny_llama  # noqa: E402
 
 EOS = "<|endoftext|>"
@@ -265,15 +265,9 @@ def test_a_tiny_model_gives_each_packed_conversation_hfs_masked_losses(
     def labels_alone(ids: Any) -> Any:
         # The conversation as transformers renders and masks it on its own.
         messages = conversations[by_ids[tuple(ids.tolist())]]
-        out = hf.apply_chat_template(
-            messages,
-            chat_template=CHATML_GENERATION,
-            tokenize=True,
-            return_dict=True,
-            return_assistant_tokens_mask=True,
-        )
-        assert list(out["input_ids"]) == ids.tolist()
-        mask = torch.tensor(out["assistant_masks"], dtype=torch.bool)
+        hf_ids, hf_mask = peer_with_generation(hf, messages, CHATML_GENERATION)
+        assert hf_ids == ids.tolist()
+        mask = torch.tensor(hf_mask, dtype=torch.bool)
         return torch.where(mask, ids, -100)
 
     assert_each_segment_has_its_losses_alone(

@@ -25,6 +25,7 @@ from tests.chat_templates import (
     SPECIAL_TOKENS,
     THINKING,
     TOOLS,
+    peer_with_generation,
 )
 
 transformers = pytest.importorskip("transformers")
@@ -90,21 +91,6 @@ def assert_equal(
     assert encoded.ids.tolist() == list(ids), f"{what}: ids differ"
     assert encoded.mask.dtype == np.bool_
     assert encoded.mask.tolist() == [bool(m) for m in mask], f"{what}: masks differ"
-
-
-def peer_with_generation(
-    hf: Any, messages: list[Message], template: str | None, **kwargs: Any
-) -> tuple[list[int], list[int]]:
-    """transformers' ids and assistant mask from the template's generation blocks."""
-    out = hf.apply_chat_template(
-        messages,
-        chat_template=template,
-        tokenize=True,
-        return_dict=True,
-        return_assistant_tokens_mask=True,
-        **kwargs,
-    )
-    return list(out["input_ids"]), list(out["assistant_masks"])
 
 
 def peer_by_prefixes(
@@ -272,12 +258,17 @@ def test_tool_calls_equal_transformers(
         assert f', "limit": {10 + n % 90}}}' in encoded.text
     # Tools as indented JSON (`tojson(indent=4)`) in the Llama-3 style.
     messages = conversations[1]
-    ids, mask = peer_by_prefixes(hf, messages, LLAMA3, tools=[RUN_SQL], date_string="1 Jan 2025")
-    encoded = seqpack.apply_chat_template(
-        ours, messages, LLAMA3, tools=[RUN_SQL], date_string="1 Jan 2025"
+    encoded = same_as_peer(
+        peer_by_prefixes,
+        hf,
+        ours,
+        messages,
+        LLAMA3,
+        "tools with indent",
+        tools=[RUN_SQL],
+        date_string="1 Jan 2025",
     )
     assert json.dumps(RUN_SQL, indent=4) in encoded.text
-    assert_equal(encoded, ids, mask, "tools with indent")
 
 
 def test_thinking_switch_equals_transformers(
