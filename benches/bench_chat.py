@@ -20,13 +20,17 @@ text bytes (prompt + completion). seqpack reads the file ``--repeat`` times over
 file once is a fraction of a second, within the noise of a shared machine), TRL once. The ids
 and masks of both tools are compared record by record. ``--chat-template FILE`` adds
 ``text2sql-chat.jsonl`` rendered with that template (seqpack's ``chat_template=`` against
-TRL's ``assistant_only_loss``), for builds that render templates. Results go to
-``results/chat.{json,md}``.
+TRL's ``assistant_only_loss``). TRL needs ``{% generation %}`` blocks to mask;
+``--trl-chat-template FILE`` gives it a template with them that renders the same text (by
+default the same file), and seqpack runs that one too, so both of its mask sources are
+measured (``chatml.jinja``: prefix rendering; ``chatml-generation.jinja``: generation
+blocks). Results go to ``results/chat.{json,md}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -88,10 +92,12 @@ def trl_prepare(corpus: Path, tokenizer_file: Path, workers: int, chat_template:
     return SFTTrainer._prepare_dataset(trainer, dataset, tokenizer, args, False, None, "train")
 
 
-def seqpack_prepare(corpus: Path, tokenizer: Path, out: Path, workers: int, **kw: Any) -> Any:
+def seqpack_prepare(
+    corpus: Path, tokenizer: Path, out: Path, workers: int, append_eos: str | None = EOS, **kw: Any
+) -> Any:
     shutil.rmtree(out, ignore_errors=True)
     return seqpack.preprocess(
-        corpus, tokenizer, out, append_eos=EOS, workers=workers, progress=False, **kw
+        corpus, tokenizer, out, append_eos=append_eos, workers=workers, progress=False, **kw
     )
 
 
@@ -115,6 +121,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=8, help="copies of the file for seqpack")
     parser.add_argument("--chat-template", type=Path, help="also run conversations with it")
+    parser.add_argument(
+        "--trl-chat-template",
+        type=Path,
+        help="the same template with generation blocks, for TRL (default: --chat-template)",
+    )
     args = parser.parse_args()
     clock = RunClock()
     source = corpora(args.corpora)
@@ -146,8 +157,12 @@ def main() -> None:
     }
     sizes = dict.fromkeys(runs, text_mb * args.repeat)
     sizes["TRL SFT preparation"] = text_mb
+    chat_runs: dict[str, Path] = {}
     if args.chat_template is not None:
-        template = args.chat_template.read_text(encoding="utf-8")
+        trl_template = args.trl_chat_template or args.chat_template
+        chat_runs = {"seqpack conversations": args.chat_template}
+        if trl_template != args.chat_template:
+            chat_runs["seqpack conversations (TRL's template)"] = trl_template
         chat = source / "text2sql-chat.jsonl"
         chat_mb = (
             sum(
@@ -159,11 +174,20 @@ def main() -> None:
         )
         chats = work / "chat.jsonl"
         chats.write_text(chat.read_text(encoding="utf-8") * args.repeat, encoding="utf-8")
-        runs["seqpack conversations"] = lambda: seqpack_prepare(
-            chats, tokenizer, work / "chat-data", args.workers, chat_template=args.chat_template
-        )
-        runs["TRL SFT conversations"] = lambda: trl_prepare(chat, tokenizer, args.workers, template)
-        sizes["seqpack conversations"] = chat_mb * args.repeat
+        for name, template_file in chat_runs.items():
+            runs[name] = functools.partial(
+                seqpack_prepare,
+                chats,
+                tokenizer,
+                work / f"chat-data-{template_file.stem}",
+                args.workers,
+                # The template ends each turn itself, and TRL adds nothing to conversations.
+                append_eos=None,
+                chat_template=template_file,
+            )
+            sizes[name] = chat_mb * args.repeat
+        trl_text = trl_template.read_text(encoding="utf-8")
+        runs["TRL SFT conversations"] = lambda: trl_prepare(chat, tokenizer, args.workers, trl_text)
         sizes["TRL SFT conversations"] = chat_mb
     times: dict[str, list[float]] = {name: [] for name in runs}
     results: dict[str, Any] = {}
@@ -173,6 +197,10 @@ def main() -> None:
             results[name] = run()
             times[name].append(time.perf_counter() - start)
     check = agreement(results["TRL SFT preparation"], work / "pairs-data")
+    chat_checks = {
+        name: agreement(results["TRL SFT conversations"], work / f"chat-data-{path.stem}")
+        for name, path in chat_runs.items()
+    }
 
     medians = {name: statistics.median(t) for name, t in times.items()}
     rate = {name: sizes[name] / medians[name] for name in runs}
@@ -194,6 +222,7 @@ def main() -> None:
         "seqpack_vs_trl": vs_trl,
         "masked_vs_plain": vs_plain,
         "agreement": check,
+        "chat_agreement": chat_checks,
         "peak_rss_bytes": peak_rss_bytes(),
         "machine": machine,
     }
@@ -214,14 +243,22 @@ def main() -> None:
         f"- records with the same ids in both: {check['same_ids']:,} of {check['records']:,}; "
         f"with the same labels (trained tokens): {check['same_masks']:,}",
         *(
+            f"- {name} (text2sql-chat.jsonl, message text bytes, `{chat_runs[name].name}`): "
+            f"seqpack / TRL throughput **{rate[name] / rate['TRL SFT conversations']:.1f}×**, "
+            f"conversations / plain text MB/s "
+            f"**{100 * rate[name] / rate['seqpack plain text']:.0f} %** (target ≥ 50 %); "
+            f"conversations with TRL's ids: {chat_checks[name]['same_ids']:,} "
+            f"of {chat_checks[name]['records']:,}, with its labels: "
+            f"{chat_checks[name]['same_masks']:,}"
+            for name in chat_runs
+        ),
+        *(
             [
-                "- conversations (text2sql-chat.jsonl, message text bytes, rendered with "
-                f"`{args.chat_template.name}`): seqpack / TRL throughput "
-                f"**{rate['seqpack conversations'] / rate['TRL SFT conversations']:.1f}×**, "
-                f"seqpack conversations / plain text MB/s "
-                f"**{100 * rate['seqpack conversations'] / rate['seqpack plain text']:.0f} %**",
+                "- prefix rendering trains the newline after `<|im_end|>` too (what the "
+                "assistant's message adds to the rendering), which the generation blocks leave "
+                "out: the labels differ from TRL's by that token"
             ]
-            if args.chat_template is not None
+            if len(chat_runs) > 1
             else []
         ),
         "",

@@ -3,12 +3,15 @@ ChatML with a default system prompt and generation blocks, plain ChatML, Llama-3
 tool calls, and a thinking switch. Together they use what HF templates use: Python string
 methods, loop controls, ``namespace``, macros, ``|tojson`` (with ``indent``),
 ``raise_exception``, ``strftime_now``, ``loop.previtem``/``nextitem`` and whitespace
-control under ``trim_blocks``/``lstrip_blocks``."""
+control under ``trim_blocks``/``lstrip_blocks``. Also transformers' own encoding by a
+template's generation blocks, the peer the chat tests compare with."""
 
 # Templates keep their lines as models write them, long ones included.
 # ruff: noqa: E501
 
 from __future__ import annotations
+
+from typing import Any
 
 SPECIAL_TOKENS = [
     "<|im_start|>",
@@ -202,3 +205,18 @@ THINKING = """\
     {%- endif %}
 {%- endif %}
 """
+
+
+def peer_with_generation(
+    hf: Any, messages: list[dict[str, Any]], template: str | None, **kwargs: Any
+) -> tuple[list[int], list[int]]:
+    """transformers' ids and assistant mask from the template's generation blocks."""
+    out = hf.apply_chat_template(
+        messages,
+        chat_template=template,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+        **kwargs,
+    )
+    return list(out["input_ids"]), list(out["assistant_masks"])

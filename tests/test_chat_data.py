@@ -21,8 +21,14 @@ from seqpack.preprocess import RecordFormat, TrainOn
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from seqpack.torch import PackedLoader, hf_kwargs, num_label_tokens  # noqa: E402
+from seqpack.torch import (  # noqa: E402
+    DecomposedLoader,
+    PackedLoader,
+    hf_kwargs,
+    num_label_tokens,
+)
 
+from .chat_templates import CHATML_GENERATION, peer_with_generation  # noqa: E402
 from .models import tiny_llama  # noqa: E402
 
 EOS = "<|endoftext|>"
@@ -187,26 +193,19 @@ def test_masked_datasets_truncate_long_documents_by_default(pairs: dict[str, Any
     assert split.stats()["truncated_tokens"] == 0
 
 
-@torch.no_grad()
-def test_a_tiny_model_gives_each_packed_record_its_own_masked_losses(
-    pairs: dict[str, Any],
+def assert_each_segment_has_its_losses_alone(
+    batch: dict[str, Any], seq_len: int, vocab: int, labels_alone: Any
 ) -> None:
-    dataset = seqpack.Dataset(pairs["data"])
-    by_ids = {tuple(dataset[i].tolist()): i for i in range(len(dataset))}
-    seq_len = fitting_seq_len(dataset)
-    vocab = pairs["tokenizer"].vocab_size
-    loader = PackedLoader(pairs["data"], seq_len, 2, algorithm="nf", seed=5, drop_last=False)
-    batch = next(b for b in loader if len(segments(b, seq_len)) >= 6)
+    """A tiny float64 model fed the packed ``batch`` gives every segment the per-token
+    losses, on its trained tokens, that it has run alone with ``labels_alone(ids)`` (HF's
+    masked labels: -100 where not trained), and the batch's loss is their mean."""
     model = tiny_llama(vocab, "sdpa", seq_len)
     out = model(**hf_kwargs(batch), num_items_in_batch=num_label_tokens(batch))
     packed_logits = out.logits
     alone_losses, total = [], 0
     for row, a, b in segments(batch, seq_len):
         ids = batch["input_ids"][row, a:b]
-        # HF's own masked labels for the record alone, from the stored mask: -100 where
-        # not trained.
-        mask = torch.from_numpy(dataset.loss_mask(by_ids[tuple(ids.tolist())]).copy())
-        labels = torch.where(mask, ids, -100)
+        labels = labels_alone(ids)
         alone = model(input_ids=ids[None], labels=labels[None], use_cache=False)
         logits = alone.logits[0]
         per_token = F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100, reduction="none")
@@ -226,6 +225,54 @@ def test_a_tiny_model_gives_each_packed_record_its_own_masked_losses(
     assert total == num_label_tokens(batch)
     expected = float(torch.cat(alone_losses).mean())
     assert abs(float(out.loss) - expected) < 1e-6 * expected
+
+
+@torch.no_grad()
+def test_a_tiny_model_gives_each_packed_record_its_own_masked_losses(
+    pairs: dict[str, Any],
+) -> None:
+    dataset = seqpack.Dataset(pairs["data"])
+    by_ids = {tuple(dataset[i].tolist()): i for i in range(len(dataset))}
+    seq_len = fitting_seq_len(dataset)
+    loader = PackedLoader(pairs["data"], seq_len, 2, algorithm="nf", seed=5, drop_last=False)
+    batch = next(b for b in loader if len(segments(b, seq_len)) >= 6)
+
+    def labels_alone(ids: Any) -> Any:
+        # HF's own masked labels for the record alone, from the stored mask.
+        mask = torch.from_numpy(dataset.loss_mask(by_ids[tuple(ids.tolist())]).copy())
+        return torch.where(mask, ids, -100)
+
+    assert_each_segment_has_its_losses_alone(
+        batch, seq_len, pairs["tokenizer"].vocab_size, labels_alone
+    )
+
+
+@torch.no_grad()
+def test_a_tiny_model_gives_each_packed_conversation_hfs_masked_losses(
+    pairs: dict[str, Any], chats: dict[str, Any]
+) -> None:
+    dataset = seqpack.Dataset(chats["data"])
+    by_ids = {tuple(dataset[i].tolist()): i for i in range(len(dataset))}
+    lines = chats["corpus"].read_text(encoding="utf-8").splitlines()
+    conversations = [json.loads(line)["messages"] for line in lines]
+    hf = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(pairs["root"] / "tokenizer.json"), eos_token=EOS
+    )
+    seq_len = fitting_seq_len(dataset)
+    loader = PackedLoader(chats["data"], seq_len, 2, algorithm="nf", seed=3, drop_last=False)
+    batch = next(b for b in loader if len(segments(b, seq_len)) >= 4)
+
+    def labels_alone(ids: Any) -> Any:
+        # The conversation as transformers renders and masks it on its own.
+        messages = conversations[by_ids[tuple(ids.tolist())]]
+        hf_ids, hf_mask = peer_with_generation(hf, messages, CHATML_GENERATION)
+        assert hf_ids == ids.tolist()
+        mask = torch.tensor(hf_mask, dtype=torch.bool)
+        return torch.where(mask, ids, -100)
+
+    assert_each_segment_has_its_losses_alone(
+        batch, seq_len, pairs["tokenizer"].vocab_size, labels_alone
+    )
 
 
 def test_cli_preprocess_and_show(pairs: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
@@ -268,14 +315,103 @@ def test_cli_names_a_broken_template_and_a_bad_record(
     assert "bad.jsonl" in err and ":2" in err and "not a string" in err
 
 
-def test_packing_out_and_decomposing_refuse_masked_datasets(
-    pairs: dict[str, Any], tmp_path: Path, capsys: Any
+@pytest.fixture(scope="module")
+def chats(corpora: Path, pairs: dict[str, Any]) -> dict[str, Any]:
+    """The first conversations of text2sql-chat.jsonl rendered with a ChatML template with
+    generation blocks, through preprocess (the template ends each turn: nothing appended)."""
+    root = pairs["root"]
+    with (corpora / "text2sql-chat.jsonl").open(encoding="utf-8") as f:
+        lines = [line for _, line in zip(range(300), f, strict=False)]
+    corpus = root / "chat.jsonl"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    template = root / "chatml.jinja"
+    template.write_text(CHATML_GENERATION, encoding="utf-8")
+    seqpack.preprocess(
+        corpus,
+        pairs["tokenizer"],
+        root / "chat-data",
+        chat_template=template,
+        progress=False,
+    )
+    return {"data": root / "chat-data", "template": template, "corpus": corpus}
+
+
+def segment_origins(dataset: seqpack.Dataset) -> list[tuple[int, int, int]]:
+    """(document, start, length) of every segment of every row of a packed dataset."""
+    table = dataset.to_arrow()
+    return [
+        (d, s, n)
+        for documents, starts, lengths in zip(
+            table["documents"].to_pylist(),
+            table["starts"].to_pylist(),
+            table["seq_lengths"].to_pylist(),
+            strict=True,
+        )
+        for d, s, n in zip(documents, starts, lengths, strict=True)
+    ]
+
+
+def test_the_decomposed_loader_trains_on_the_masks_every_trained_token_once(
+    chats: dict[str, Any], tmp_path: Path
 ) -> None:
-    with pytest.raises(seqpack.SeqpackError, match="loss masks"):
-        seqpack.decompose(pairs["data"], tmp_path / "buckets", min_log2=6, max_log2=8)
-    argv = ["pack", str(pairs["data"]), "--capacity", "1024", "--out", str(tmp_path / "p")]
-    assert main(argv) == 2
-    assert "loss masks" in capsys.readouterr().err
+    source = seqpack.Dataset(chats["data"])
+    # One bucket of 64-token rows and one row per step: every row once per epoch, long
+    # conversations cut into pieces, the rest packed into rows of several segments.
+    decomposition = seqpack.decompose(chats["data"], tmp_path / "buckets", min_log2=6, max_log2=6)
+    bucket = decomposition.bucket(6)
+    assert bucket.has_loss_mask
+    assert bucket.manifest["format_version"] == 2
+    origins = segment_origins(bucket)
+    assert sum(n for _, _, n in origins) == decomposition.manifest["corpus"]["tokens"]
+    by_tokens: dict[tuple[int, ...], list[tuple[int, int, int]]] = {}
+    for d, s, n in origins:
+        by_tokens.setdefault(tuple(source[d][s : s + n].tolist()), []).append((d, s, n))
+    loader = DecomposedLoader(tmp_path / "buckets", 64, curriculum="uniform", cycles=1)
+    seen: list[tuple[int, int, int]] = []
+    trained = 0
+    for batch in loader:
+        for row, a, b in segments(batch, 64):
+            ids = batch["input_ids"][row, a:b].tolist()
+            d, s, n = by_tokens[tuple(ids)].pop()
+            seen.append((d, s, n))
+            mask = source.loss_mask(d)[s : s + n]
+            # The first token of a segment is predicted by nothing in it; the others carry a
+            # label exactly where the conversation's mask trains them.
+            expected = [-100] + [t if m else -100 for t, m in zip(ids[1:], mask[1:], strict=True)]
+            assert batch["labels"][row, a:b].tolist() == expected
+            trained += sum(1 for label in expected if label != -100)
+        assert int(num_label_tokens(batch)) == int((batch["labels"] != -100).sum())
+    assert sorted(seen) == sorted(origins)
+    assert trained == sum(int(source.loss_mask(d)[s + 1 : s + n].sum()) for d, s, n in origins)
+
+
+def test_packing_out_keeps_the_masks(chats: dict[str, Any], tmp_path: Path) -> None:
+    source = seqpack.Dataset(chats["data"])
+    argv = ["pack", str(chats["data"]), "--capacity", "1024", "--out", str(tmp_path / "p")]
+    assert main(argv) == 0
+    packed = seqpack.Dataset(tmp_path / "p")
+    assert packed.has_loss_mask
+    table = packed.to_arrow()
+    masks = table["loss_mask"].to_pylist()
+    real = 0
+    for row, (documents, starts, lengths) in enumerate(
+        zip(
+            table["documents"].to_pylist(),
+            table["starts"].to_pylist(),
+            table["seq_lengths"].to_pylist(),
+            strict=True,
+        )
+    ):
+        at = 0
+        for d, s, n in zip(documents, starts, lengths, strict=True):
+            assert masks[row][at : at + n] == source.loss_mask(d)[s : s + n].astype(int).tolist()
+            at += n
+        # Padding is never trained on.
+        assert not any(masks[row][at:])
+        real += at
+    assert real == source.num_tokens
+    trained = sum(int(source.loss_mask(i).sum()) for i in range(len(source)))
+    assert packed.manifest["loss_mask"]["trained_tokens"] == trained
 
 
 def test_a_mixture_truncates_its_masked_source_and_masks_its_labels(

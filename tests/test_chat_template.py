@@ -25,26 +25,26 @@ from tests.chat_templates import (
     SPECIAL_TOKENS,
     THINKING,
     TOOLS,
+    peer_with_generation,
 )
 
 transformers = pytest.importorskip("transformers")
 
 Message = dict[str, Any]
 
-# The tool the tool-call conversations use. Its keys are in sorted order: records reach
-# the template through the core's JSON values, whose objects keep their keys sorted, while
-# Python dicts keep insertion order (see the README's mask rules).
+# The tool the tool-call conversations use, its keys in no sorted order: a template that
+# prints a dict (`tojson`) writes its keys in the data's order, as Python does.
 RUN_SQL = {
+    "type": "function",
     "function": {
-        "description": "Runs a SQL query on the database and returns the rows.",
         "name": "run_sql",
+        "description": "Runs a SQL query on the database and returns the rows.",
         "parameters": {
-            "properties": {"query": {"description": "The SQL query.", "type": "string"}},
-            "required": ["query"],
             "type": "object",
+            "properties": {"query": {"type": "string", "description": "The SQL query."}},
+            "required": ["query"],
         },
     },
-    "type": "function",
 }
 
 
@@ -93,21 +93,6 @@ def assert_equal(
     assert encoded.mask.tolist() == [bool(m) for m in mask], f"{what}: masks differ"
 
 
-def peer_with_generation(
-    hf: Any, messages: list[Message], template: str, **kwargs: Any
-) -> tuple[list[int], list[int]]:
-    """transformers' ids and assistant mask from the template's generation blocks."""
-    out = hf.apply_chat_template(
-        messages,
-        chat_template=template,
-        tokenize=True,
-        return_dict=True,
-        return_assistant_tokens_mask=True,
-        **kwargs,
-    )
-    return list(out["input_ids"]), list(out["assistant_masks"])
-
-
 def peer_by_prefixes(
     hf: Any, messages: list[Message], template: str, **kwargs: Any
 ) -> tuple[list[int], list[int]]:
@@ -139,6 +124,23 @@ def peer_by_prefixes(
     return list(out["input_ids"]), mask
 
 
+def same_as_peer(
+    peer: Any,
+    hf: Any,
+    ours: seqpack.Tokenizer,
+    messages: list[Message],
+    template: str,
+    what: str,
+    **kwargs: Any,
+) -> seqpack.ChatEncoding:
+    """seqpack's encoding of ``messages``, checked equal to ``peer``'s (one of the two
+    above) with the same template and keywords."""
+    ids, mask = peer(hf, messages, template, **kwargs)
+    encoded = seqpack.apply_chat_template(ours, messages, template, **kwargs)
+    assert_equal(encoded, ids, mask, what)
+    return encoded
+
+
 def with_text_parts(messages: list[Message]) -> list[Message]:
     """The user's content as a list of text parts."""
     return [
@@ -160,7 +162,11 @@ def as_tool_calls(messages: list[Message], n: int) -> list[Message]:
             "tool_calls": [
                 {
                     "type": "function",
-                    "function": {"name": "run_sql", "arguments": {"query": m["content"]}},
+                    "function": {
+                        "name": "run_sql",
+                        # Not in sorted order: the template prints them as they are.
+                        "arguments": {"query": m["content"], "limit": 10 + n % 90},
+                    },
                 }
             ],
         }
@@ -201,9 +207,9 @@ def test_every_conversation_with_generation_blocks_equals_transformers(
     for n, messages in enumerate(conversations):
         if n % 5 == 0:
             messages = with_text_parts(messages)
-        ids, mask = peer_with_generation(hf, messages, CHATML_GENERATION)
-        encoded = seqpack.apply_chat_template(ours, messages, CHATML_GENERATION)
-        assert_equal(encoded, ids, mask, f"conversation {n}")
+        encoded = same_as_peer(
+            peer_with_generation, hf, ours, messages, CHATML_GENERATION, f"conversation {n}"
+        )
         trained += int(encoded.mask.sum())
     assert trained > 0
 
@@ -212,9 +218,15 @@ def test_every_conversation_without_generation_blocks_equals_prefix_rendering(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
     for n, messages in enumerate(conversations):
-        ids, mask = peer_by_prefixes(hf, messages, LLAMA3, date_string="26 Jul 2024")
-        encoded = seqpack.apply_chat_template(ours, messages, LLAMA3, date_string="26 Jul 2024")
-        assert_equal(encoded, ids, mask, f"conversation {n}")
+        encoded = same_as_peer(
+            peer_by_prefixes,
+            hf,
+            ours,
+            messages,
+            LLAMA3,
+            f"conversation {n}",
+            date_string="26 Jul 2024",
+        )
         assert encoded.ids[0] == ours.token_to_id("<|begin_of_text|>")
 
 
@@ -223,15 +235,15 @@ def test_chatml_without_a_system_prompt_of_its_own(
 ) -> None:
     for n, messages in enumerate(conversations):
         without_system = messages[1:] if n % 2 else messages
-        ids, mask = peer_by_prefixes(hf, without_system, CHATML_PLAIN)
-        encoded = seqpack.apply_chat_template(ours, without_system, CHATML_PLAIN)
-        assert_equal(encoded, ids, mask, f"conversation {n}")
+        encoded = same_as_peer(
+            peer_by_prefixes, hf, ours, without_system, CHATML_PLAIN, f"conversation {n}"
+        )
     # The template with a default system prompt adds it where the data has none.
     messages = conversations[0][1:]
-    ids, mask = peer_with_generation(hf, messages, CHATML_GENERATION)
-    encoded = seqpack.apply_chat_template(ours, messages, CHATML_GENERATION)
+    encoded = same_as_peer(
+        peer_with_generation, hf, ours, messages, CHATML_GENERATION, "no system message"
+    )
     assert encoded.text.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
-    assert_equal(encoded, ids, mask, "no system message")
 
 
 def test_tool_calls_equal_transformers(
@@ -239,18 +251,24 @@ def test_tool_calls_equal_transformers(
 ) -> None:
     for n, messages in enumerate(conversations):
         calls = as_tool_calls(messages, n)
-        ids, mask = peer_with_generation(hf, calls, TOOLS, tools=[RUN_SQL])
-        encoded = seqpack.apply_chat_template(ours, calls, TOOLS, tools=[RUN_SQL])
-        assert_equal(encoded, ids, mask, f"conversation {n}")
+        encoded = same_as_peer(
+            peer_with_generation, hf, ours, calls, TOOLS, f"conversation {n}", tools=[RUN_SQL]
+        )
         assert '"arguments": {"query": ' in encoded.text
+        assert f', "limit": {10 + n % 90}}}' in encoded.text
     # Tools as indented JSON (`tojson(indent=4)`) in the Llama-3 style.
     messages = conversations[1]
-    ids, mask = peer_by_prefixes(hf, messages, LLAMA3, tools=[RUN_SQL], date_string="1 Jan 2025")
-    encoded = seqpack.apply_chat_template(
-        ours, messages, LLAMA3, tools=[RUN_SQL], date_string="1 Jan 2025"
+    encoded = same_as_peer(
+        peer_by_prefixes,
+        hf,
+        ours,
+        messages,
+        LLAMA3,
+        "tools with indent",
+        tools=[RUN_SQL],
+        date_string="1 Jan 2025",
     )
     assert json.dumps(RUN_SQL, indent=4) in encoded.text
-    assert_equal(encoded, ids, mask, "tools with indent")
 
 
 def test_thinking_switch_equals_transformers(
@@ -258,9 +276,9 @@ def test_thinking_switch_equals_transformers(
 ) -> None:
     for n, messages in enumerate(conversations):
         thinking = with_reasoning(messages, n)
-        ids, mask = peer_with_generation(hf, thinking, THINKING)
-        encoded = seqpack.apply_chat_template(ours, thinking, THINKING)
-        assert_equal(encoded, ids, mask, f"conversation {n}")
+        encoded = same_as_peer(
+            peer_with_generation, hf, ours, thinking, THINKING, f"conversation {n}"
+        )
         assert "<think>\nThe question is:" in encoded.text
         # Asking for an answer without thinking closes an empty think block.
         prompt = messages[:2]
@@ -290,6 +308,13 @@ def test_the_template_beside_the_tokenizer_is_found_as_transformers_finds_it(
     ids, mask = peer_with_generation(hf, calls, hf.get_chat_template("tool_use"), tools=[RUN_SQL])
     by_name = seqpack.apply_chat_template(ours, calls, "tool_use", tools=[RUN_SQL])
     assert_equal(by_name, ids, mask, "named template")
+    # With tools and no template named, transformers picks `tool_use`, as seqpack does.
+    ids, mask = peer_with_generation(hf, calls, None, tools=[RUN_SQL])
+    assert ids == list(by_name.ids)
+    assert_equal(seqpack.apply_chat_template(ours, calls, tools=[RUN_SQL]), ids, mask, "tools")
+    # Without tools, the default.
+    ids, mask = peer_with_generation(hf, messages, None)
+    assert_equal(seqpack.apply_chat_template(ours, messages), ids, mask, "no tools")
     # A template file.
     (tmp_path / "chatml.jinja").write_text(CHATML_PLAIN, encoding="utf-8")
     ids, mask = peer_by_prefixes(hf, messages, CHATML_PLAIN)
@@ -315,6 +340,36 @@ def test_the_template_beside_the_tokenizer_is_found_as_transformers_finds_it(
         seqpack.apply_chat_template(seqpack.Tokenizer.from_str(ours.to_str()), messages)
     with pytest.raises(InvalidInputError, match="not among the templates"):
         seqpack.apply_chat_template(ours, messages, "no_such_template")
+
+
+def test_preprocess_picks_the_tool_use_template_for_records_with_tools(
+    conversations: list[list[Message]], hf: Any, model_dir: Path, tmp_path: Path
+) -> None:
+    records = []
+    for n, messages in enumerate(conversations[:60]):
+        if n % 2:
+            records.append({"messages": as_tool_calls(messages, n), "tools": [RUN_SQL]})
+        else:
+            records.append({"messages": messages})
+    corpus = tmp_path / "chats.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    seqpack.preprocess(corpus, model_dir / "tokenizer.json", tmp_path / "data", progress=False)
+    dataset = seqpack.Dataset(tmp_path / "data")
+    for n, record in enumerate(records):
+        ids, mask = peer_with_generation(hf, record["messages"], None, tools=record.get("tools"))
+        assert dataset[n].tolist() == ids, f"record {n}"
+        assert dataset.loss_mask(n).tolist() == [bool(m) for m in mask], f"record {n}"
+
+
+def test_tojson_escapes_as_json_dumps(ours: seqpack.Tokenizer, hf: Any) -> None:
+    template = (
+        "{{ messages[0].content|tojson }}|{{ messages[0].content|tojson(ensure_ascii=True) }}"
+    )
+    content = 'a\x7f\x01é\u2028😀"\\\n\t'
+    messages = [{"role": "user", "content": content}]
+    text = seqpack.apply_chat_template(ours, messages, template).text
+    assert text == json.dumps(content, ensure_ascii=False) + "|" + json.dumps(content)
+    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
 
 
 def test_todays_date_is_what_python_prints(
@@ -417,9 +472,9 @@ def test_edges_inside_tokens_are_counted(ours: seqpack.Tokenizer, hf: Any) -> No
         {"role": "user", "content": "SEL"},
         {"role": "assistant", "content": "ECT name FROM users"},
     ]
-    ids, mask = peer_with_generation(hf, messages, template)
-    encoded = seqpack.apply_chat_template(ours, messages, template)
-    assert_equal(encoded, ids, mask, "edge inside a token")
+    encoded = same_as_peer(
+        peer_with_generation, hf, ours, messages, template, "edge inside a token"
+    )
     assert encoded.text == "SELECT name FROM users"
     first = ours.decode(encoded.ids[:1])
     assert first.startswith("SEL") and len(first) > 3, "the vocabulary should hold SELECT"

@@ -463,7 +463,7 @@ class ChatTemplate:
     def fingerprint(self) -> str: ...
 
 def chat_template_beside(
-    tokenizer_path: str | os.PathLike[str], *, name: str | None = None
+    tokenizer_path: str | os.PathLike[str], *, name: str | None = None, with_tools: bool = False
 ) -> tuple[str, str]: ...
 
 @final

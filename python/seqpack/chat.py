@@ -60,9 +60,10 @@ def apply_chat_template(
     """Renders ``messages`` with a chat template, tokenizes the text and masks it.
 
     ``template`` is the template's text, a path to a ``.jinja`` file, or the name of one of
-    the templates beside the tokenizer's file; ``None`` takes the default one there
-    (``chat_template.jinja``, or ``chat_template`` in ``tokenizer_config.json``, as HF
-    loads them). The special tokens of ``tokenizer_config.json`` beside the tokenizer are
+    the templates beside the tokenizer's file; ``None`` takes the one transformers takes
+    there (``chat_template.jinja``, or ``chat_template`` in ``tokenizer_config.json``, as HF
+    loads them: the ``tool_use`` template when ``tools`` are given and there is one, else
+    the default). The special tokens of ``tokenizer_config.json`` beside the tokenizer are
     passed as HF passes them (``bos_token``, ``eos_token``, …); ``variables`` add to them or
     override them (``enable_thinking=False``). ``train_on`` is one of :data:`TRAIN_ON`.
 
@@ -70,7 +71,7 @@ def apply_chat_template(
     parts) or a template that fails or calls ``raise_exception`` raises
     :class:`seqpack.InvalidInputError` whose message starts with the reason in brackets.
     """
-    chat = _template(tokenizer, template, train_on, dict(variables))
+    chat = _template(tokenizer, template, train_on, dict(variables), with_tools=tools is not None)
     ids, mask, text, edges = chat.apply(
         tokenizer._core,
         list(messages),
@@ -85,6 +86,8 @@ def _template(
     template: str | os.PathLike[str] | None,
     train_on: str,
     variables: dict[str, Any],
+    *,
+    with_tools: bool = False,
 ) -> _core.ChatTemplate:
     path = tokenizer.path
     beside = None if path is None else os.fspath(path)
@@ -94,7 +97,7 @@ def _template(
                 "template: the tokenizer was not read from a file, so there is no chat "
                 "template beside it; give the template"
             )
-        text, origin = _core.chat_template_beside(beside, name=template)
+        text, origin = _core.chat_template_beside(beside, name=template, with_tools=with_tools)
     elif isinstance(template, os.PathLike) or ("{" not in template and os.path.isfile(template)):
         origin = os.fspath(template)
         with open(origin, encoding="utf-8") as handle:

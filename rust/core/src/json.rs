@@ -122,3 +122,54 @@ impl<'de> Visitor<'de> for StrOrKindVisitor {
     visit_strings!(StrOrKind<'de>, StrOrKind::Str);
     visit_other_kinds!(StrOrKind<'de>, StrOrKind::Other; bool, number, unit, seq = "an array", map);
 }
+
+/// `text` as a JSON string as Python's `json.dumps` writes it: `"`, `\\` and the control
+/// characters escaped (the common ones by name), and with `ensure_ascii` everything outside
+/// printable ASCII as `\uXXXX` (UTF-16 units).
+pub(crate) fn write_python_string(out: &mut String, text: &str, ensure_ascii: bool) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (ensure_ascii && !(' '..='~').contains(&c)) => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = fmt::Write::write_fmt(out, format_args!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `value` as compact JSON text with every object's keys sorted: the same text for equal
+/// values whatever order their keys were given in (objects otherwise keep their order), as
+/// seeds and fingerprints need.
+pub(crate) fn sorted_text(value: &serde_json::Value) -> String {
+    fn sorted(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(key, item)| (key.clone(), sorted(item)))
+                        .collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(sorted).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}

@@ -132,15 +132,19 @@ impl ChatTemplate {
 }
 
 /// The text of the template beside a `tokenizer.json` (`chat_template.jinja`, or
-/// `tokenizer_config.json`), the one called `name` if given, and where it was found.
+/// `tokenizer_config.json`), the one called `name` if given (else `tool_use` for a
+/// conversation `with_tools`, where there is one), and where it was found.
 #[pyfunction]
-#[pyo3(signature = (tokenizer_path, *, name=None))]
+#[pyo3(signature = (tokenizer_path, *, name=None, with_tools=false))]
 fn chat_template_beside(
     py: Python<'_>,
     tokenizer_path: PathBuf,
     name: Option<&str>,
+    with_tools: bool,
 ) -> PyResult<(String, String)> {
-    let found = without_gil(py, || source::beside_tokenizer(&tokenizer_path, name))?;
+    let found = without_gil(py, || {
+        source::beside_tokenizer(&tokenizer_path, name, with_tools)
+    })?;
     Ok((found.text, found.origin))
 }
 

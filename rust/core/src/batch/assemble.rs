@@ -61,7 +61,7 @@ pub fn assemble_rows(
         if let Some((store, plan, p)) = row {
             for (index, segment) in plan.checked_row(p)?.iter().enumerate() {
                 let slice = segment.tokens(store)?;
-                let mask = segment_mask(store, segment, slice.len())?;
+                let mask = segment.loss_mask(store)?;
                 let aligned = slice.len().next_multiple_of(plan.align as usize);
                 if batch.input_ids.len() + aligned > row_start + seq_len {
                     return Err(Error::invalid_option(
@@ -115,7 +115,7 @@ pub fn assemble_flat_rows(rows: &[(&TokenStore, &Plan, usize)], pad_id: i64) -> 
     let mut batch = empty_batch(1, total)?;
     for (index, &(store, segment, align)) in segments.iter().enumerate() {
         let slice = segment.tokens(store)?;
-        let mask = segment_mask(store, segment, slice.len())?;
+        let mask = segment.loss_mask(store)?;
         let padding = slice.len().next_multiple_of(align) - slice.len();
         push_segment(&mut batch, slice, mask, padding, pad_id, index as i32);
     }
@@ -144,18 +144,6 @@ fn empty_batch(batch_size: usize, seq_len: usize) -> Result<Batch> {
         max_seqlen: 0,
         real_tokens: 0,
     })
-}
-
-/// The loss mask of `segment`'s `len` tokens, in a dataset with masks.
-fn segment_mask<'a>(
-    store: &'a TokenStore,
-    segment: &Segment,
-    len: usize,
-) -> Result<Option<&'a [u8]>> {
-    let start = segment.start as usize;
-    Ok(store
-        .loss_mask(segment.doc)?
-        .map(|mask| &mask[start..start + len]))
 }
 
 /// A document segment (with its loss mask, in a dataset with masks), then `align_padding`

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::plan::Plan;
 use crate::shard::{
-    LengthHistogram, MANIFEST, Manifest, PackedRow, TokenStore, create_empty_output,
-    write_packed_shard,
+    LengthHistogram, LossMaskInfo, MANIFEST, Manifest, PackedRow, TokenStore, create_empty_output,
+    format_version, write_packed_shard,
 };
 use crate::{Error, Result};
 
@@ -26,18 +26,12 @@ pub fn write_packed(
     pad_id: u32,
     packing: serde_json::Value,
 ) -> Result<Manifest> {
-    if source.loss_mask.is_some() {
-        // A packed dataset has no loss mask column yet: packing would train on every token.
-        return Err(Error::invalid_option(
-            "dataset",
-            "has loss masks, which packed datasets do not keep yet; train on it with the loader instead",
-        ));
-    }
     create_empty_output(out)?;
     let row_len = plan.capacity as usize;
     let mut shards = Vec::new();
     let mut histogram = LengthHistogram::default();
     let mut rows = Vec::with_capacity(PACKED_ROWS_PER_SHARD.min(plan.num_packs()));
+    let mut loss_mask = source.loss_mask.as_ref().map(LossMaskInfo::derived_from);
     for p in 0..plan.num_packs() {
         if plan.row(p).iter().map(|s| s.len as usize).sum::<usize>() > row_len {
             return Err(Error::invalid_option(
@@ -50,15 +44,24 @@ pub fn write_packed(
             seq_lengths: Vec::new(),
             documents: Vec::new(),
             starts: Vec::new(),
+            loss_mask: loss_mask.is_some().then(|| Vec::with_capacity(row_len)),
         };
         for segment in plan.row(p) {
             row.tokens.extend_from_slice(segment.tokens(store)?);
+            if let (Some(row_mask), Some(mask)) = (&mut row.loss_mask, segment.loss_mask(store)?) {
+                row_mask.extend_from_slice(mask);
+            }
             row.seq_lengths.push(segment.len);
             row.documents.push(segment.doc);
             row.starts.push(segment.start);
         }
         histogram.add(row.tokens.len() as u64);
         row.tokens.resize(row_len, pad_id);
+        if let (Some(info), Some(mask)) = (&mut loss_mask, &mut row.loss_mask) {
+            // Padding is not trained on.
+            mask.resize(row_len, 0);
+            info.add_row(mask);
+        }
         rows.push(row);
         if rows.len() == PACKED_ROWS_PER_SHARD || p + 1 == plan.num_packs() {
             let first = (shards.len() * PACKED_ROWS_PER_SHARD) as u64;
@@ -70,7 +73,7 @@ pub fn write_packed(
     options.insert("packing".to_string(), packing);
     let manifest = Manifest {
         format: source.format.clone(),
-        format_version: crate::shard::FORMAT_VERSION,
+        format_version: format_version(loss_mask.is_some()),
         tokenizer: source.tokenizer.clone(),
         total_rows: plan.num_packs() as u64,
         total_tokens: shards.iter().map(|s| s.tokens).sum(),
@@ -81,7 +84,7 @@ pub fn write_packed(
         skipped: BTreeMap::new(),
         sources: source.sources.clone(),
         options,
-        loss_mask: None,
+        loss_mask,
     };
     manifest.write(&out.join(MANIFEST))?;
     Ok(manifest)

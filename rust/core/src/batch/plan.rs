@@ -33,6 +33,16 @@ impl Segment {
             )
         })
     }
+
+    /// The segment's loss mask in `store`, in a dataset with masks (checked as
+    /// [`Segment::tokens`] is: a mask is as long as its tokens).
+    pub fn loss_mask<'s>(&self, store: &'s TokenStore) -> Result<Option<&'s [u8]>> {
+        let len = self.tokens(store)?.len();
+        let start = self.start as usize;
+        Ok(store
+            .loss_mask(self.doc)?
+            .map(|mask| &mask[start..start + len]))
+    }
 }
 
 /// Rows of at most `capacity` tokens: row `r` is `segments[pack_offsets[r]..pack_offsets[r + 1]]`.

@@ -43,24 +43,34 @@ fn fault(reason: &'static str, message: String) -> RecordFault {
     RecordFault { reason, message }
 }
 
+/// `value` as `pick` reads it; else a fault for `reason`, saying it is `missing` or what
+/// kind of value it is instead (`wrong` gets the kind).
+fn required<'v, T>(
+    value: Option<&'v Json>,
+    pick: impl FnOnce(&'v Json) -> Option<T>,
+    reason: &'static str,
+    missing: impl FnOnce() -> String,
+    wrong: impl FnOnce(&str) -> String,
+) -> Result<T, RecordFault> {
+    match value {
+        None => Err(fault(reason, missing())),
+        Some(value) => {
+            let kind = kind(value);
+            pick(value).ok_or_else(|| fault(reason, wrong(kind)))
+        }
+    }
+}
+
 impl Conversation {
     /// Checks `record` (a JSON object with `messages` and optionally `tools`).
     pub fn from_record(record: &Json) -> Result<Conversation, RecordFault> {
-        let messages = match record.get("messages") {
-            Some(Json::Array(messages)) => messages,
-            Some(other) => {
-                return Err(fault(
-                    "missing_messages",
-                    format!("`messages` is {}, not a list of messages", kind(other)),
-                ));
-            }
-            None => {
-                return Err(fault(
-                    "missing_messages",
-                    "the record has no `messages`".into(),
-                ));
-            }
-        };
+        let messages = required(
+            record.get("messages"),
+            Json::as_array,
+            "missing_messages",
+            || "the record has no `messages`".into(),
+            |kind| format!("`messages` is {kind}, not a list of messages"),
+        )?;
         let tools = match record.get("tools") {
             None | Some(Json::Null) => Value::from(()),
             Some(tools @ Json::Array(_)) => {
@@ -89,21 +99,13 @@ impl Conversation {
                     format!("message {index} is {}, not an object", kind(message)),
                 ));
             };
-            let role = match message.get("role") {
-                Some(Json::String(role)) => role.as_str(),
-                Some(other) => {
-                    return Err(fault(
-                        "unknown_role",
-                        format!("message {index}: `role` is {}, not a string", kind(other)),
-                    ));
-                }
-                None => {
-                    return Err(fault(
-                        "unknown_role",
-                        format!("message {index} has no `role`"),
-                    ));
-                }
-            };
+            let role = required(
+                message.get("role"),
+                Json::as_str,
+                "unknown_role",
+                || format!("message {index} has no `role`"),
+                |kind| format!("message {index}: `role` is {kind}, not a string"),
+            )?;
             if !ROLES.contains(&role) {
                 return Err(fault(
                     "unknown_role",

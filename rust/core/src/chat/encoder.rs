@@ -183,22 +183,36 @@ impl ChatTemplate {
         } else {
             let mut trained = Vec::new();
             for (&index, _) in assistants.iter().zip(&chosen).filter(|(_, c)| **c) {
-                trained.push(self.added_by(conversation, index, &full.text)?);
+                trained.push(self.added_by(
+                    conversation,
+                    index,
+                    &full.text,
+                    add_generation_prompt,
+                )?);
             }
             trained
         };
         Ok((full.text, trained))
     }
 
-    /// What assistant message `index` adds to the rendering: prefix rendering.
+    /// What assistant message `index` adds to the rendering: prefix rendering. `full` is the
+    /// whole conversation rendered with `add_generation_prompt`.
     fn added_by(
         &self,
         conversation: &Conversation,
         index: usize,
         full: &str,
+        add_generation_prompt: bool,
     ) -> std::result::Result<Range<usize>, RecordFault> {
         let before = self.render(&conversation.messages[..index], conversation, true)?;
-        let through = self.render(&conversation.messages[..=index], conversation, false)?;
+        let rendered;
+        let through = if index + 1 == conversation.messages.len() && !add_generation_prompt {
+            // The same messages and flag as `full`: the same rendering, not made twice.
+            full
+        } else {
+            rendered = self.render(&conversation.messages[..=index], conversation, false)?;
+            rendered.text.as_str()
+        };
         let not_prefix = |what: &str| RecordFault {
             reason: "not_a_prefix",
             message: format!(
@@ -207,18 +221,18 @@ impl ChatTemplate {
                  rendering; use a template with {{% generation %}} blocks"
             ),
         };
-        if !through.text.starts_with(&before.text) {
+        if !through.starts_with(&before.text) {
             return Err(not_prefix(&format!(
                 "messages[..={index}] do not render as an extension of messages[..{index}] \
                  with the generation prompt"
             )));
         }
-        if !full.starts_with(&through.text) {
+        if !full.starts_with(through) {
             return Err(not_prefix(&format!(
                 "the whole conversation does not render as an extension of messages[..={index}]"
             )));
         }
-        Ok(before.text.len()..through.text.len())
+        Ok(before.text.len()..through.len())
     }
 
     fn render(
@@ -261,9 +275,11 @@ impl RecordEncoder for ChatTemplate {
     }
 }
 
-/// The template's text, the variables (in key order) and what is trained on.
+/// The template's text, the variables (in key order: the order they were given in does not
+/// change a rendering) and what is trained on.
 fn fingerprint(source: &str, options: &ChatOptions) -> String {
-    let variables = Json::Object(options.variables.clone()).to_string();
+    let sorted: std::collections::BTreeMap<&String, &Json> = options.variables.iter().collect();
+    let variables = serde_json::to_string(&sorted).expect("JSON values serialize");
     let key = format!(
         "seqpack-chat-1\0{source}\0{variables}\0{:?}",
         options.train_on

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::prompt_completion::PromptCompletion;
-use super::{ChatOptions, ChatTemplate, RecordEncoder, TrainOn, source};
+use super::{ChatOptions, ChatTemplate, MaskedIds, RecordEncoder, RecordFault, TrainOn, source};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 
@@ -57,36 +57,77 @@ impl std::fmt::Debug for RecordEncoders {
 }
 
 /// The encoders `options` ask for: conversations through the chat template (the one given,
-/// else the default one beside the tokenizer), prompt/completion records through seqpack's
-/// own encoder.
+/// else the one beside the tokenizer: its `tool_use` template for conversations with
+/// `tools` where it has one, else its default), prompt/completion records through
+/// seqpack's own encoder.
 pub fn record_encoders(
     options: &EncoderOptions,
     _tokenizer: &dyn Tokenizer,
 ) -> Result<RecordEncoders> {
-    let template = match (&options.chat_template, &options.tokenizer_path) {
-        (Some(path), _) => Some(source::read_template(path)?),
-        (None, Some(tokenizer_path)) => source::default_beside(tokenizer_path)?,
-        (None, None) => None,
-    };
-    let messages: Option<Arc<dyn RecordEncoder>> = match template {
-        Some(template) => {
-            let mut chat = ChatOptions {
-                train_on: options.train_on.unwrap_or(TrainOn::Assistant),
-                variables: options.template_vars.clone().into_iter().collect(),
-            };
-            if let Some(tokenizer_path) = &options.tokenizer_path {
-                chat.add_special_tokens_beside(tokenizer_path)?;
-            }
-            let encoder = ChatTemplate::new(&template.text, chat).map_err(|error| {
-                Error::invalid_option("chat_template", format!("{}: {error}", template.origin))
-            })?;
-            Some(Arc::new(encoder))
+    let chat = || -> Result<ChatOptions> {
+        let mut chat = ChatOptions {
+            train_on: options.train_on.unwrap_or(TrainOn::Assistant),
+            variables: options.template_vars.clone().into_iter().collect(),
+        };
+        if let Some(tokenizer_path) = &options.tokenizer_path {
+            chat.add_special_tokens_beside(tokenizer_path)?;
         }
-        None => None,
+        Ok(chat)
     };
+    let compile = |template: source::TemplateText| -> Result<ChatTemplate> {
+        ChatTemplate::new(&template.text, chat()?).map_err(|error| {
+            Error::invalid_option("chat_template", format!("{}: {error}", template.origin))
+        })
+    };
+    let messages: Option<Arc<dyn RecordEncoder>> =
+        match (&options.chat_template, &options.tokenizer_path) {
+            (Some(path), _) => Some(Arc::new(compile(source::read_template(path)?)?)),
+            (None, Some(tokenizer_path)) => {
+                let defaults = source::defaults_beside(tokenizer_path)?;
+                let default = defaults.default.map(compile).transpose()?;
+                match defaults.tool_use.map(compile).transpose()? {
+                    Some(tool_use) => Some(Arc::new(ByTools { default, tool_use })),
+                    None => default.map(|d| Arc::new(d) as Arc<dyn RecordEncoder>),
+                }
+            }
+            (None, None) => None,
+        };
     let prompt_completion = PromptCompletion::new(options.train_on.unwrap_or(TrainOn::Completion));
     Ok(RecordEncoders {
         messages,
         prompt_completion,
     })
+}
+
+/// The templates beside a tokenizer that ships a `tool_use` one, picked per conversation
+/// as transformers picks them: `tool_use` for a conversation with `tools`, else the default.
+struct ByTools {
+    default: Option<ChatTemplate>,
+    tool_use: ChatTemplate,
+}
+
+impl RecordEncoder for ByTools {
+    fn encode(
+        &self,
+        record: &serde_json::Value,
+        tokenizer: &dyn Tokenizer,
+    ) -> std::result::Result<MaskedIds, RecordFault> {
+        let has_tools = record.get("tools").is_some_and(|tools| !tools.is_null());
+        match (&self.default, has_tools) {
+            (_, true) => self.tool_use.encode(record, tokenizer),
+            (Some(default), false) => default.encode(record, tokenizer),
+            (None, false) => Err(RecordFault {
+                reason: "template_error",
+                message: "the conversation has no `tools`, and the tokenizer has no default \
+                          template beside its `tool_use` one"
+                    .into(),
+            }),
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        let default = self.default.as_ref().map(RecordEncoder::fingerprint);
+        let key = format!("{default:?}\0{}", self.tool_use.fingerprint());
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+    }
 }

@@ -9,6 +9,8 @@ use std::fmt::Write;
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Error, ErrorKind};
 
+use crate::json::write_python_string;
+
 /// The `tojson` filter.
 pub(crate) fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     let indent: Option<Value> = kwargs.get("indent")?;
@@ -63,7 +65,9 @@ impl Format {
                 let number = f64::try_from(value.clone())?;
                 out.push_str(&python_float(number));
             }
-            ValueKind::String => write_string(out, value.as_str().unwrap_or(""), self.ensure_ascii),
+            ValueKind::String => {
+                write_python_string(out, value.as_str().unwrap_or(""), self.ensure_ascii)
+            }
             ValueKind::Seq | ValueKind::Iterable => {
                 let items: Vec<Value> = value.try_iter()?.collect();
                 self.container(out, '[', ']', &items, depth, |out, item, depth| {
@@ -82,9 +86,9 @@ impl Format {
                 }
                 self.container(out, '{', '}', &entries, depth, |out, (key, item), depth| {
                     match key.as_str() {
-                        Some(text) => write_string(out, text, self.ensure_ascii),
+                        Some(text) => write_python_string(out, text, self.ensure_ascii),
                         // Python turns non-string keys into strings.
-                        None => write_string(out, &key.to_string(), self.ensure_ascii),
+                        None => write_python_string(out, &key.to_string(), self.ensure_ascii),
                     }
                     out.push_str(&self.key);
                     self.write(out, item, depth)
@@ -131,30 +135,6 @@ impl Format {
         out.push(close);
         Ok(())
     }
-}
-
-/// A string as `json.dumps` writes it.
-fn write_string(out: &mut String, text: &str, ensure_ascii: bool) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (ensure_ascii && !c.is_ascii()) => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A float as Python's `repr` writes it: the shortest text that reads back the same,

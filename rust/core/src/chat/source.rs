@@ -29,6 +29,9 @@ pub struct TemplateText {
     pub origin: String,
 }
 
+/// The name of the template HF uses for conversations with tools, when a tokenizer has one.
+const TOOL_USE: &str = "tool_use";
+
 /// Reads a template file.
 pub fn read_template(path: &Path) -> Result<TemplateText> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -38,8 +41,14 @@ pub fn read_template(path: &Path) -> Result<TemplateText> {
     })
 }
 
-/// The template beside `tokenizer_json`: the one called `name`, or the default.
-pub fn beside_tokenizer(tokenizer_json: &Path, name: Option<&str>) -> Result<TemplateText> {
+/// The template beside `tokenizer_json` as transformers' `get_chat_template` picks it: the
+/// one called `name`; without a name, `tool_use` for a conversation `with_tools` if there is
+/// one, else the default.
+pub fn beside_tokenizer(
+    tokenizer_json: &Path,
+    name: Option<&str>,
+    with_tools: bool,
+) -> Result<TemplateText> {
     let named = templates_beside(tokenizer_json)?;
     if named.is_empty() {
         return Err(Error::InvalidOption {
@@ -51,7 +60,11 @@ pub fn beside_tokenizer(tokenizer_json: &Path, name: Option<&str>) -> Result<Tem
             ),
         });
     }
-    let wanted = name.unwrap_or("default");
+    let wanted = match name {
+        Some(name) => name,
+        None if with_tools && named.iter().any(|(n, _)| n == TOOL_USE) => TOOL_USE,
+        None => "default",
+    };
     let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
     named
         .into_iter()
@@ -66,12 +79,26 @@ pub fn beside_tokenizer(tokenizer_json: &Path, name: Option<&str>) -> Result<Tem
         })
 }
 
-/// The default template beside `tokenizer_json`, if there is one.
-pub fn default_beside(tokenizer_json: &Path) -> Result<Option<TemplateText>> {
-    Ok(templates_beside(tokenizer_json)?
-        .into_iter()
-        .find(|(name, _)| name == "default")
-        .map(|(_, template)| template))
+/// The templates beside `tokenizer_json` that a run picks from per conversation, as
+/// [`beside_tokenizer`] does without a name.
+#[derive(Debug, Default)]
+pub struct Defaults {
+    pub default: Option<TemplateText>,
+    /// For conversations with `tools`.
+    pub tool_use: Option<TemplateText>,
+}
+
+/// The default and `tool_use` templates beside `tokenizer_json`, those there are.
+pub fn defaults_beside(tokenizer_json: &Path) -> Result<Defaults> {
+    let mut defaults = Defaults::default();
+    for (name, template) in templates_beside(tokenizer_json)? {
+        match name.as_str() {
+            "default" => defaults.default = Some(template),
+            TOOL_USE => defaults.tool_use = Some(template),
+            _ => {}
+        }
+    }
+    Ok(defaults)
 }
 
 /// The templates beside `tokenizer_json` by name, found as HF finds them:

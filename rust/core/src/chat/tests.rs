@@ -4,7 +4,7 @@ use super::clock::Civil;
 use super::generation;
 use super::pyjson::python_float;
 use super::spans::{TokenBytes, mask_tokens, token_ends};
-use super::{ChatOptions, ChatTemplate, RecordEncoder, RecordFault, TrainOn};
+use super::{ChatOptions, ChatTemplate, MaskedIds, RecordEncoder, RecordFault, TrainOn};
 use crate::tokenize::Tokenizer;
 use crate::tokenize::bpe::{BpeTokenizer, BpeTrainer, Pattern, TrainerOptions};
 
@@ -54,14 +54,21 @@ fn conversation() -> Json {
 }
 
 /// The text of the tokens the mask trains, joined.
-fn trained_text(tokenizer: &dyn Tokenizer, ids: &[u32], mask: &[bool]) -> String {
-    let trained: Vec<u32> = ids
+fn trained_text(tokenizer: &dyn Tokenizer, masked: &MaskedIds) -> String {
+    let trained: Vec<u32> = masked
+        .ids
         .iter()
-        .zip(mask)
+        .zip(&masked.mask)
         .filter(|(_, m)| **m)
         .map(|(id, _)| *id)
         .collect();
     String::from_utf8(tokenizer.decode(&trained).unwrap()).unwrap()
+}
+
+/// The text `chat` trains on in `record`.
+fn trained_in(chat: &ChatTemplate, record: &Json, tokenizer: &dyn Tokenizer) -> String {
+    let encoded = chat.encode_record(record, tokenizer, false).unwrap();
+    trained_text(tokenizer, &encoded.masked)
 }
 
 /// Byte ranges from (start, end) pairs.
@@ -156,15 +163,12 @@ fn generation_blocks_train_the_assistant_text_and_end_token() {
         tokenizer.encode(&encoded.text, false).unwrap()
     );
     assert_eq!(
-        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        trained_text(&tokenizer, &encoded.masked),
         "SELECT 1<|im_end|>SELECT name FROM users<|im_end|>"
     );
     let last = template(CHATML, TrainOn::LastAssistant);
-    let encoded = last
-        .encode_record(&conversation(), &tokenizer, false)
-        .unwrap();
     assert_eq!(
-        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        trained_in(&last, &conversation(), &tokenizer),
         "SELECT name FROM users<|im_end|>"
     );
     let all = template(CHATML, TrainOn::All);
@@ -177,11 +181,8 @@ fn prefix_rendering_marks_what_each_assistant_turn_adds() {
     let tokenizer = tokenizer();
     let chat = template(CHATML_PLAIN, TrainOn::Assistant);
     assert!(!chat.has_generation());
-    let encoded = chat
-        .encode_record(&conversation(), &tokenizer, false)
-        .unwrap();
     assert_eq!(
-        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        trained_in(&chat, &conversation(), &tokenizer),
         "SELECT 1<|im_end|>\nSELECT name FROM users<|im_end|>\n"
     );
 }
@@ -193,10 +194,7 @@ fn the_data_chooses_messages_to_train_on() {
     record["messages"][2]["train"] = json!(false);
     record["messages"][4]["weight"] = json!(0.5);
     for source in [CHATML, CHATML_PLAIN] {
-        let encoded = template(source, TrainOn::Assistant)
-            .encode_record(&record, &tokenizer, false)
-            .unwrap();
-        let trained = trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask);
+        let trained = trained_in(&template(source, TrainOn::Assistant), &record, &tokenizer);
         assert!(
             trained.starts_with("SELECT name FROM users<|im_end|>"),
             "{trained:?}"
@@ -205,11 +203,12 @@ fn the_data_chooses_messages_to_train_on() {
     // `train: true` brings back an earlier turn under last-assistant.
     let mut record = conversation();
     record["messages"][2]["train"] = json!(true);
-    let encoded = template(CHATML, TrainOn::LastAssistant)
-        .encode_record(&record, &tokenizer, false)
-        .unwrap();
     assert_eq!(
-        trained_text(&tokenizer, &encoded.masked.ids, &encoded.masked.mask),
+        trained_in(
+            &template(CHATML, TrainOn::LastAssistant),
+            &record,
+            &tokenizer
+        ),
         "SELECT 1<|im_end|>SELECT name FROM users<|im_end|>"
     );
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::shard::{self, LengthHistogram, Manifest, PackedRow, ShardEntry, TokenizerInfo};
+use crate::shard::{
+    self, LengthHistogram, LossMaskInfo, Manifest, PackedRow, ShardEntry, TokenizerInfo,
+};
 use crate::{Error, Result};
 
 /// What the top-level manifest says about one bucket.
@@ -43,6 +45,8 @@ pub(crate) struct Bucket {
     pub(crate) summary: BucketSummary,
     /// Σ l(l − 1)/2 over segments: the attention context summed over tokens.
     pub(crate) context: u128,
+    /// What the rows' loss masks hold, when the decomposed dataset has masks.
+    loss_mask: Option<LossMaskInfo>,
 }
 
 /// The directory name of bucket `k`, `D08` … as in the paper.
@@ -56,6 +60,7 @@ impl Bucket {
         log2: u32,
         sequence_length: u64,
         shard_tokens: u64,
+        loss_mask: Option<&LossMaskInfo>,
     ) -> Result<Self> {
         let name = bucket_dir_name(log2);
         let dir = out.join(&name);
@@ -82,6 +87,7 @@ impl Bucket {
                 token_share: 0.0,
             },
             context: 0,
+            loss_mask: loss_mask.map(LossMaskInfo::derived_from),
         })
     }
 
@@ -109,6 +115,9 @@ impl Bucket {
             .map(|&l| u128::from(l) * u128::from(l.saturating_sub(1)) / 2)
             .sum::<u128>();
         self.histogram.add(tokens);
+        if let (Some(info), Some(mask)) = (&mut self.loss_mask, &row.loss_mask) {
+            info.add_row(mask);
+        }
         self.pending_tokens += tokens;
         self.rows.push(row);
         if self.pending_tokens >= self.shard_tokens {
@@ -144,7 +153,7 @@ impl Bucket {
         let options = BTreeMap::from([("packing".to_string(), packing)]);
         let manifest = Manifest {
             format: shard::FORMAT_NAME.into(),
-            format_version: shard::FORMAT_VERSION,
+            format_version: shard::format_version(self.loss_mask.is_some()),
             tokenizer: tokenizer.clone(),
             shards: self.shards.clone(),
             total_rows: self.summary.sequences,
@@ -155,7 +164,7 @@ impl Bucket {
             skipped: BTreeMap::new(),
             sources: sources.to_vec(),
             options,
-            loss_mask: None,
+            loss_mask: self.loss_mask.clone(),
         };
         manifest.write(&self.dir.join(shard::MANIFEST))
     }

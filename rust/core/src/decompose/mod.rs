@@ -26,9 +26,9 @@ pub use summary::{
     CorpusSummary, DECOMPOSITION_FORMAT, DECOMPOSITION_VERSION, DecompositionManifest,
 };
 
+use crate::Result;
 use crate::pack::{self, PackOptions};
 use crate::shard::{self, Dataset, PackedRow, Verify};
-use crate::{Error, Result};
 
 use bucket::Bucket;
 
@@ -36,6 +36,10 @@ use bucket::Bucket;
 #[derive(Default)]
 struct Remainders {
     tokens: Vec<u32>,
+    /// Whether the dataset has loss masks; then `masks` holds them end to end, parallel to
+    /// `tokens`.
+    masked: bool,
+    masks: Vec<u8>,
     offsets: Vec<usize>,
     lengths: Vec<i64>,
     /// (document, first token) of each.
@@ -43,15 +47,27 @@ struct Remainders {
 }
 
 impl Remainders {
-    fn push(&mut self, tokens: &[u32], doc: u64, start: u64) {
+    fn push(&mut self, tokens: &[u32], mask: Option<&[u8]>, doc: u64, start: u64) {
         self.offsets.push(self.tokens.len());
         self.tokens.extend_from_slice(tokens);
+        if let Some(mask) = mask {
+            self.masks.extend_from_slice(mask);
+        }
         self.lengths.push(tokens.len() as i64);
         self.origin.push((doc, start));
     }
 
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i]..self.offsets[i] + self.lengths[i] as usize
+    }
+
     fn get(&self, i: usize) -> &[u32] {
-        &self.tokens[self.offsets[i]..self.offsets[i] + self.lengths[i] as usize]
+        &self.tokens[self.range(i)]
+    }
+
+    /// Remainder `i`'s loss mask, in a dataset with masks.
+    fn mask(&self, i: usize) -> Option<&[u8]> {
+        self.masked.then(|| &self.masks[self.range(i)])
     }
 }
 
@@ -74,29 +90,30 @@ pub fn decompose(
         },
     )?;
     let (source, store) = (dataset.manifest(), dataset.store());
-    if source.loss_mask.is_some() {
-        // Buckets keep no loss mask, and decomposing cuts documents into pieces: a piece
-        // cut from a conversation would train on an answer without its prompt.
-        return Err(Error::invalid_option(
-            "input",
-            format!(
-                "{} has loss masks (conversations or prompt/completion records), which decomposition would cut from their prompts; train on it with PackedLoader",
-                input.display()
-            ),
-        ));
-    }
     shard::create_empty_output(out)?;
     let mut buckets = (options.min_log2..=options.max_log2)
-        .map(|k| Bucket::create(out, k, options.row_tokens(k), options.shard_tokens))
+        .map(|k| {
+            Bucket::create(
+                out,
+                k,
+                options.row_tokens(k),
+                options.shard_tokens,
+                source.loss_mask.as_ref(),
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
 
     let mut cutter = Cutter::new(options);
     let mut pieces = Vec::new();
-    let mut remainders = Remainders::default();
+    let mut remainders = Remainders {
+        masked: source.loss_mask.is_some(),
+        ..Remainders::default()
+    };
     let mut corpus = CorpusSummary::default();
     let (mut dropped_tokens, mut dropped_documents) = (0u64, 0u64);
     for doc in 0..store.len() {
         let tokens = store.tokens(doc)?;
+        let mask = store.loss_mask(doc)?;
         let length = tokens.len() as u64;
         corpus.add(length);
         pieces.clear();
@@ -104,18 +121,23 @@ pub fn decompose(
         for piece in &pieces {
             let len = options.row_tokens(piece.log2);
             let start = piece.start as usize;
+            let range = start..start + len as usize;
             let row = PackedRow {
-                tokens: tokens[start..start + len as usize].to_vec(),
+                tokens: tokens[range.clone()].to_vec(),
                 seq_lengths: vec![len as u32],
                 documents: vec![doc],
                 starts: vec![piece.start],
+                loss_mask: mask.map(|mask| mask[range].to_vec()),
             };
             buckets[(piece.log2 - options.min_log2) as usize].push(row)?;
         }
         if rest > 0 {
             let tail = length - rest;
             match options.remainder {
-                Remainder::Pack => remainders.push(&tokens[tail as usize..], doc, tail),
+                Remainder::Pack => {
+                    let tail = tail as usize;
+                    remainders.push(&tokens[tail..], mask.map(|m| &m[tail..]), doc, tail as u64);
+                }
                 Remainder::Drop => {
                     dropped_tokens += rest;
                     dropped_documents += u64::from(pieces.is_empty());
@@ -154,6 +176,7 @@ fn pack_remainders(
         return Ok(());
     }
     let capacity = options.row_tokens(options.min_log2) as u32;
+    let masked = remainders.masked;
     let packing = pack::pack(&remainders.lengths, &PackOptions::new(capacity))?;
     for p in 0..packing.num_packs() {
         let entries = packing.pack_offsets[p] as usize..packing.pack_offsets[p + 1] as usize;
@@ -162,12 +185,16 @@ fn pack_remainders(
             seq_lengths: Vec::with_capacity(entries.len()),
             documents: Vec::with_capacity(entries.len()),
             starts: Vec::with_capacity(entries.len()),
+            loss_mask: masked.then(|| Vec::with_capacity(capacity as usize)),
         };
         for e in entries {
             // Every remainder is shorter than the capacity, so entries are whole remainders.
             let i = packing.doc[e] as usize;
             let (doc, start) = remainders.origin[i];
             row.tokens.extend_from_slice(remainders.get(i));
+            if let (Some(row_mask), Some(mask)) = (&mut row.loss_mask, remainders.mask(i)) {
+                row_mask.extend_from_slice(mask);
+            }
             row.seq_lengths.push(remainders.lengths[i] as u32);
             row.documents.push(doc);
             row.starts.push(start);

@@ -183,6 +183,17 @@ fn temp_dir(name: &str) -> PathBuf {
 /// A one-shard dataset whose document `d` holds tokens `d * 1_000_000 + i`, so any slice
 /// names its document and position.
 fn write_dataset(dir: &Path, lengths: &[u32]) {
+    write_dataset_with_masks(dir, lengths, None);
+}
+
+/// Whether token `i` of document `d` is trained on, in the masks of the tests' masked
+/// datasets.
+fn trained(d: u64, i: u64) -> bool {
+    (d + i) % 3 != 0
+}
+
+/// [`write_dataset`], with loss masks by `trained` when `mask` is given.
+fn write_dataset_with_masks(dir: &Path, lengths: &[u32], mask: Option<fn(u64, u64) -> bool>) {
     let rows: Vec<Row> = lengths
         .iter()
         .enumerate()
@@ -190,7 +201,7 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
             tokens: (0..len).map(|i| d as u32 * 1_000_000 + i).collect(),
             source: 0,
             line: d as u64 + 1,
-            loss_mask: None,
+            loss_mask: mask.map(|trained| (0..len).map(|i| trained(d as u64, i.into())).collect()),
         })
         .collect();
     let sources = vec!["docs.jsonl".to_string()];
@@ -199,7 +210,7 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
     lengths.iter().for_each(|&l| histogram.add(l.into()));
     Manifest {
         format: shard::FORMAT_NAME.into(),
-        format_version: shard::FORMAT_VERSION,
+        format_version: shard::format_version(mask.is_some()),
         tokenizer: TokenizerInfo {
             fingerprint: "test".into(),
             vocab_size: 1 << 31,
@@ -213,7 +224,15 @@ fn write_dataset(dir: &Path, lengths: &[u32]) {
         skipped: BTreeMap::new(),
         sources,
         options: BTreeMap::new(),
-        loss_mask: None,
+        loss_mask: mask.map(|trained| shard::LossMaskInfo {
+            formats: vec!["messages".into()],
+            trained_tokens: lengths
+                .iter()
+                .enumerate()
+                .map(|(d, &len)| (0..len).filter(|&i| trained(d as u64, i.into())).count() as u64)
+                .sum(),
+            ..shard::LossMaskInfo::default()
+        }),
     }
     .write(&dir.join(shard::MANIFEST))
     .unwrap();
@@ -274,6 +293,56 @@ fn lossless_decomposition_keeps_every_token_once() {
     // Refuses to write over a decomposition.
     let again = decompose(&dir.join("in"), &dir.join("out"), &o).unwrap_err();
     assert!(again.to_string().contains("exists and is not empty"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn buckets_keep_the_loss_mask_of_every_token() {
+    let dir = temp_dir("masks");
+    let lengths = [1u32, 7, 16, 17, 40, 100, 333, 3];
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    write_dataset_with_masks(&dir.join("in"), &lengths, Some(trained));
+    let o = DecomposeOptions {
+        shard_tokens: 100,
+        ..options(4, 7)
+    };
+    let m = decompose(&dir.join("in"), &dir.join("out"), &o).unwrap();
+    let verify = crate::shard::Verify {
+        contents: true,
+        tokenizer_fingerprint: None,
+    };
+    let (mut tokens_seen, mut trained_in_buckets) = (0u64, 0u64);
+    for b in &m.buckets {
+        let bucket = Dataset::open(&dir.join("out").join(&b.dir), &verify).unwrap();
+        let info = bucket
+            .manifest()
+            .loss_mask
+            .clone()
+            .expect("a bucket keeps the masks");
+        assert_eq!(
+            bucket.manifest().format_version,
+            shard::LOSS_MASK_FORMAT_VERSION
+        );
+        let store = bucket.store();
+        let mut trained_here = 0;
+        for row in 0..store.len() {
+            let tokens = store.tokens(row).unwrap();
+            let mask = store.loss_mask(row).unwrap().unwrap();
+            // Each token names its document and position: its mask is the source's there.
+            for (&token, &m) in tokens.iter().zip(mask) {
+                let (d, i) = (u64::from(token / 1_000_000), u64::from(token % 1_000_000));
+                assert_eq!(m != 0, trained(d, i), "document {d}, token {i}");
+                trained_here += u64::from(m);
+            }
+            tokens_seen += tokens.len() as u64;
+        }
+        assert_eq!(info.trained_tokens, trained_here);
+        trained_in_buckets += trained_here;
+    }
+    let source = Dataset::open(&dir.join("in"), &verify).unwrap();
+    let source_trained = source.manifest().loss_mask.as_ref().unwrap().trained_tokens;
+    assert_eq!(tokens_seen, m.corpus.tokens);
+    assert_eq!(trained_in_buckets, source_trained);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

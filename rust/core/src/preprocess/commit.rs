@@ -90,11 +90,7 @@ fn merge(
     }
     let mut manifest = Manifest {
         format: shard::FORMAT_NAME.into(),
-        format_version: if plan.loss_mask.is_some() {
-            shard::LOSS_MASK_FORMAT_VERSION
-        } else {
-            shard::FORMAT_VERSION
-        },
+        format_version: shard::format_version(plan.loss_mask.is_some()),
         tokenizer: TokenizerInfo {
             fingerprint: tokenizer.fingerprint().to_owned(),
             vocab_size: u64::from(tokenizer.vocab_size()),

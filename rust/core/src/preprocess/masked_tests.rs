@@ -7,7 +7,7 @@ use arrow_array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields};
 
-use super::tests::{Bytes, temp_dir, write};
+use super::tests::{Bytes, assert_written, run, temp_dir, write};
 use super::*;
 use crate::chat::{
     EncoderOptions, MaskedIds, PromptCompletion, RecordEncoder, RecordFault, TrainOn,
@@ -154,7 +154,7 @@ fn prompt_completion_records_train_on_the_completion_and_the_end_token() {
         append: Some(2),
         ..PreprocessOptions::default()
     };
-    let manifest = preprocess(&[input], &out, &Bytes, &options, &mut |_| Ok(())).unwrap();
+    let manifest = run(&[input], &out, &options).unwrap();
     let rows = masked_rows(&out);
     let expected = [("Q: 1+1?\n", "2"), ("ok?", "yes")].map(|(prompt, completion)| {
         let tokens: Vec<u32> = [1]
@@ -186,10 +186,7 @@ fn prompt_completion_records_train_on_the_completion_and_the_end_token() {
         ("Q: 1+1?\n2".len() + "ok?yes".len()) as u64
     );
     // The manifest on disk says the same.
-    assert_eq!(
-        Manifest::read(&out.join(shard::MANIFEST)).unwrap(),
-        manifest
-    );
+    assert_written(&out, &manifest);
 }
 
 #[test]
@@ -208,7 +205,7 @@ fn train_on_all_trains_the_prompt_too_and_changes_the_fingerprint() {
         encoders: crate::chat::record_encoders(&chat, &Bytes).unwrap(),
         ..PreprocessOptions::default()
     };
-    let manifest = preprocess(&[input], &out, &Bytes, &options, &mut |_| Ok(())).unwrap();
+    let manifest = run(&[input], &out, &options).unwrap();
     assert_eq!(masked_rows(&out), [(bytes_of("abc"), vec![true; 3])]);
     let info = manifest.loss_mask.unwrap();
     assert_ne!(
@@ -261,7 +258,7 @@ fn conversations_go_through_the_chat_encoder_and_plain_text_beside_them_is_train
         append: Some(2),
         ..PreprocessOptions::default()
     });
-    let manifest = preprocess(&[chat, text], &out, &Bytes, &options, &mut |_| Ok(())).unwrap();
+    let manifest = run(&[chat, text], &out, &options).unwrap();
     let rows = masked_rows(&out);
     let expected_ids: Vec<u32> = bytes_of("<system>S<user>hi<assistant>yo")
         .into_iter()
@@ -296,14 +293,7 @@ fn conversations_without_a_chat_template_are_refused_before_anything_is_written(
         br#"{"messages": [{"role": "user", "content": "hi"}]}"#,
     );
     let out = dir.join("out");
-    let error = preprocess(
-        &[chat],
-        &out,
-        &Bytes,
-        &PreprocessOptions::default(),
-        &mut |_| Ok(()),
-    )
-    .unwrap_err();
+    let error = run(&[chat], &out, &PreprocessOptions::default()).unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("chat.jsonl") && message.contains("chat template"),
@@ -320,12 +310,10 @@ fn bad_structured_records_name_file_and_line_or_are_counted_by_reason() {
         b"{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"completion\": \"b\"}\n{\"prompt\": \"a\", \"completion\": 3}\n{\"prompt\": \n",
     );
     let out = dir.join("out");
-    let error = preprocess(
+    let error = run(
         std::slice::from_ref(&input),
         &out,
-        &Bytes,
         &PreprocessOptions::default(),
-        &mut |_| Ok(()),
     )
     .unwrap_err();
     match error {
@@ -342,7 +330,7 @@ fn bad_structured_records_name_file_and_line_or_are_counted_by_reason() {
         on_error: OnError::Skip,
         ..PreprocessOptions::default()
     };
-    let manifest = preprocess(&[input], &out, &Bytes, &options, &mut |_| Ok(())).unwrap();
+    let manifest = run(&[input], &out, &options).unwrap();
     assert_eq!(manifest.total_rows, 1);
     let skipped: Vec<(&str, u64)> = manifest
         .skipped
@@ -372,7 +360,7 @@ fn a_forced_format_overrides_detection() {
         format: Some(RecordFormat::Text),
         ..PreprocessOptions::default()
     };
-    let manifest = preprocess(&[input], &out, &Bytes, &options, &mut |_| Ok(())).unwrap();
+    let manifest = run(&[input], &out, &options).unwrap();
     assert!(manifest.loss_mask.is_none());
     assert_eq!(manifest.format_version, shard::FORMAT_VERSION);
     assert_eq!(manifest.total_tokens, 1);
@@ -438,22 +426,8 @@ fn parquet_columns_read_as_the_same_records_as_jsonl() {
     let jsonl_path = write(&dir.join("chat.jsonl"), jsonl.as_bytes());
     let options = with_chat(PreprocessOptions::default());
     let (from_parquet, from_jsonl) = (dir.join("p"), dir.join("j"));
-    preprocess(
-        &[parquet_path],
-        &from_parquet,
-        &Bytes,
-        &options,
-        &mut |_| Ok(()),
-    )
-    .unwrap();
-    preprocess(
-        &[jsonl_path],
-        &from_jsonl,
-        &Bytes,
-        &options,
-        &mut |_| Ok(()),
-    )
-    .unwrap();
+    run(&[parquet_path], &from_parquet, &options).unwrap();
+    run(&[jsonl_path], &from_jsonl, &options).unwrap();
     let rows = masked_rows(&from_parquet);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows, masked_rows(&from_jsonl));
@@ -476,7 +450,7 @@ fn parquet_columns_read_as_the_same_records_as_jsonl() {
     writer.write(&batch).unwrap();
     writer.finish().unwrap();
     let out = dir.join("a");
-    preprocess(&[arrow_path], &out, &Bytes, &options, &mut |_| Ok(())).unwrap();
+    run(&[arrow_path], &out, &options).unwrap();
     assert_eq!(
         masked_rows(&out),
         [(bytes_of("abc"), vec![false, false, true])]
@@ -500,14 +474,7 @@ fn an_interrupted_masked_run_resumes_to_the_same_dataset() {
         ..PreprocessOptions::default()
     };
     let whole = dir.join("whole");
-    let expected = preprocess(
-        std::slice::from_ref(&input),
-        &whole,
-        &Bytes,
-        &options,
-        &mut |_| Ok(()),
-    )
-    .unwrap();
+    let expected = run(std::slice::from_ref(&input), &whole, &options).unwrap();
     let out = dir.join("resumed");
     let mut calls = 0;
     let interrupted = preprocess(
@@ -529,7 +496,7 @@ fn an_interrupted_masked_run_resumes_to_the_same_dataset() {
         resume: true,
         ..options
     };
-    let manifest = preprocess(&[input], &out, &Bytes, &resumed, &mut |_| Ok(())).unwrap();
+    let manifest = run(&[input], &out, &resumed).unwrap();
     assert_eq!(manifest.shards, expected.shards);
     assert_eq!(manifest.loss_mask, expected.loss_mask);
     assert_eq!(masked_rows(&out), masked_rows(&whole));

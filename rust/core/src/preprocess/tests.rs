@@ -103,8 +103,16 @@ pub(super) fn mixed_jsonl(documents: usize, long: usize, broken: &str) -> String
     text
 }
 
-fn run(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Result<Manifest> {
+pub(super) fn run(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Result<Manifest> {
     preprocess(inputs, out, &Bytes, options, &mut |_| Ok(()))
+}
+
+/// The manifest on disk in `out` is `manifest`.
+pub(super) fn assert_written(out: &Path, manifest: &Manifest) {
+    assert_eq!(
+        &Manifest::read(&out.join(shard::MANIFEST)).unwrap(),
+        manifest
+    );
 }
 
 #[test]
@@ -151,10 +159,7 @@ fn formats_order_and_counts() {
     assert_eq!(manifest.length_histogram.counts.iter().sum::<u64>(), 5);
     assert!(manifest.skipped.is_empty());
     // The manifest on disk is the one returned.
-    assert_eq!(
-        Manifest::read(&out.join(shard::MANIFEST)).unwrap(),
-        manifest
-    );
+    assert_written(&out, &manifest);
 }
 
 #[test]
@@ -469,7 +474,7 @@ fn resume_into_a_finished_dataset_of_other_inputs_or_options_is_an_error() {
         let refused = run(inputs, &out, &options).unwrap_err();
         assert!(refused.to_string().contains("other inputs"), "{refused}");
     }
-    assert_eq!(Manifest::read(&out.join(shard::MANIFEST)).unwrap(), made);
+    assert_written(&out, &made);
 }
 
 #[test]

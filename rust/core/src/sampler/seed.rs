@@ -33,7 +33,7 @@ impl Purpose {
 /// `seqpack-seed/1`, the fingerprint, the options as compact JSON with sorted keys, the
 /// epoch and the purpose, one per line. The same on every platform and rank.
 pub fn derive_seed(dataset: &str, options: &Value, epoch: u64, purpose: Purpose) -> u64 {
-    // serde_json's maps are ordered by key, so equal options always print the same.
+    let options = crate::json::sorted_text(options);
     let key = format!(
         "seqpack-seed/1\n{dataset}\n{options}\n{epoch}\n{}",
         purpose.tag()

@@ -12,6 +12,7 @@ use blake2::{Blake2b, Digest};
 use serde_json::Value;
 
 use super::ShardEntry;
+use crate::json::write_python_string;
 
 /// The fingerprint of a dataset whose manifest has the tokenizer entry `tokenizer` (as
 /// written, unknown fields included) and the shards `shards`.
@@ -19,7 +20,7 @@ pub fn dataset_fingerprint(tokenizer: &Value, shards: &[ShardEntry]) -> String {
     let mut text = String::from("{\"shards\": ");
     write_separated(&mut text, '[', shards, ']', |shard, out| {
         out.push_str(&format!("[{}, {}, ", shard.rows, shard.tokens));
-        write_string(&shard.checksum, out);
+        write_python_string(out, &shard.checksum, true);
         out.push(']');
     });
     text.push_str(", \"tokenizer\": ");
@@ -35,14 +36,14 @@ fn write_value(value: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_python_string(out, s, true),
         Value::Array(items) => write_separated(out, '[', items, ']', write_value),
         Value::Object(map) => {
             // UTF-8 byte order is code point order, as Python sorts.
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
             write_separated(out, '{', keys, '}', |key, out| {
-                write_string(key, out);
+                write_python_string(out, key, true);
                 out.push_str(": ");
                 write_value(&map[key], out);
             });
@@ -66,30 +67,6 @@ fn write_separated<T>(
         write_item(item, out);
     }
     out.push(close);
-}
-
-/// A JSON string with everything outside printable ASCII escaped, as `ensure_ascii` does.
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

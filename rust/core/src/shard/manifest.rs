@@ -17,6 +17,15 @@ pub const LOSS_MASK_FORMAT_VERSION: u32 = 2;
 /// The newest version this seqpack reads.
 pub const NEWEST_FORMAT_VERSION: u32 = LOSS_MASK_FORMAT_VERSION;
 
+/// The format version of a dataset with (`loss_mask`) or without loss masks.
+pub fn format_version(loss_mask: bool) -> u32 {
+    if loss_mask {
+        LOSS_MASK_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: String,
@@ -56,6 +65,28 @@ pub struct LossMaskInfo {
     pub records_with_nothing_to_train: u64,
     /// Mask edges that fell inside a token, resolved by the encoder's rule.
     pub edges_inside_tokens: u64,
+}
+
+impl LossMaskInfo {
+    /// The masks of a dataset whose rows are cut or packed from `source`'s (a packed dataset,
+    /// a decomposition's bucket): made as the source's were, holding nothing until rows are
+    /// counted in with [`LossMaskInfo::add_row`].
+    pub fn derived_from(source: &LossMaskInfo) -> LossMaskInfo {
+        LossMaskInfo {
+            formats: source.formats.clone(),
+            encoders: source.encoders.clone(),
+            trained_tokens: 0,
+            records_with_nothing_to_train: 0,
+            edges_inside_tokens: source.edges_inside_tokens,
+        }
+    }
+
+    /// Counts one row's mask: its trained tokens, and the row if it has none.
+    pub fn add_row(&mut self, mask: &[u8]) {
+        let trained = mask.iter().filter(|&&m| m != 0).count() as u64;
+        self.trained_tokens += trained;
+        self.records_with_nothing_to_train += u64::from(trained == 0);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

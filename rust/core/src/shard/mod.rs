@@ -33,7 +33,7 @@ pub use dataset::{Dataset, Verify};
 pub use fingerprint::dataset_fingerprint;
 pub use manifest::{
     FORMAT_NAME, FORMAT_VERSION, LOSS_MASK_FORMAT_VERSION, LengthHistogram, LossMaskInfo, Manifest,
-    NEWEST_FORMAT_VERSION, ShardEntry, TokenizerInfo,
+    NEWEST_FORMAT_VERSION, ShardEntry, TokenizerInfo, format_version,
 };
 pub use reader::TokenStore;
 pub use writer::{PackedRow, Row, ShardBuilder, ShardWriter, write_packed_shard, write_shard};

@@ -102,6 +102,7 @@ fn write_original(dir: &Path, packed: bool) -> (Vec<Vec<u8>>, Value) {
         seq_lengths: vec![2, 1],
         documents: vec![0, 1],
         starts: vec![0, 0],
+        loss_mask: None,
     }];
     let (first, second) = if packed {
         (

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{LargeListBuilder, ListBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{
+    LargeListBuilder, ListBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt32Type};
 use arrow_array::{
@@ -35,11 +37,7 @@ pub struct Row {
 fn schema(loss_mask: bool) -> Arc<Schema> {
     let item = |t: DataType| Arc::new(Field::new("item", t, false));
     let mut metadata = std::collections::HashMap::new();
-    let version = if loss_mask {
-        super::LOSS_MASK_FORMAT_VERSION
-    } else {
-        super::FORMAT_VERSION
-    };
+    let version = super::format_version(loss_mask);
     metadata.insert("seqpack.format_version".to_string(), version.to_string());
     let mut fields = vec![
         Field::new(
@@ -362,43 +360,58 @@ fn arrow_error(path: &Path, error: arrow_schema::ArrowError) -> Error {
 
 /// One row of a packed dataset: `tokens` holds whole rows of the pack's capacity (real
 /// tokens, then padding), `seq_lengths` the lengths of the document fragments in it, in
-/// order, and `documents`/`starts` where each fragment came from.
+/// order, and `documents`/`starts` where each fragment came from. In a dataset with loss
+/// masks, `loss_mask` has one byte per token (1: trained; padding is not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedRow {
     pub tokens: Vec<u32>,
     pub seq_lengths: Vec<u32>,
     pub documents: Vec<u64>,
     pub starts: Vec<u64>,
+    pub loss_mask: Option<Vec<u8>>,
 }
 
-fn packed_schema() -> Arc<Schema> {
+/// The schema of a packed dataset's shards: a dataset's columns (with `loss_mask` and its
+/// format version when `loss_mask`) and the segments of each row.
+fn packed_schema(loss_mask: bool) -> Arc<Schema> {
     let item = |t: DataType| Arc::new(Field::new("item", t, false));
-    Arc::new(
-        Schema::new(vec![
-            Field::new(
-                "input_ids",
-                DataType::LargeList(item(DataType::UInt32)),
-                false,
-            ),
-            Field::new("seq_lengths", DataType::List(item(DataType::UInt32)), false),
-            Field::new("length", DataType::UInt32, false),
-            Field::new("doc_id", DataType::UInt64, false),
-            Field::new("documents", DataType::List(item(DataType::UInt64)), false),
-            Field::new("starts", DataType::List(item(DataType::UInt64)), false),
-        ])
-        .with_metadata(schema(false).metadata().clone()),
-    )
+    let rows = schema(loss_mask);
+    let mut fields = vec![
+        Field::new(
+            "input_ids",
+            DataType::LargeList(item(DataType::UInt32)),
+            false,
+        ),
+        Field::new("seq_lengths", DataType::List(item(DataType::UInt32)), false),
+        Field::new("length", DataType::UInt32, false),
+        Field::new("doc_id", DataType::UInt64, false),
+        Field::new("documents", DataType::List(item(DataType::UInt64)), false),
+        Field::new("starts", DataType::List(item(DataType::UInt64)), false),
+    ];
+    if let Ok(mask) = rows.field_with_name("loss_mask") {
+        fields.push(mask.clone());
+    }
+    Arc::new(Schema::new(fields).with_metadata(rows.metadata().clone()))
 }
 
 /// Writes shard `index` of a packed dataset atomically; its rows get ids from `first_row` on.
+///
+/// # Panics
+/// If some rows have a loss mask and others not, or a mask is not as long as its row.
 pub fn write_packed_shard(
     dir: &Path,
     index: usize,
     first_row: u64,
     rows: &[PackedRow],
 ) -> Result<ShardEntry> {
-    let schema = packed_schema();
+    let masked = rows.iter().any(|r| r.loss_mask.is_some());
+    let schema = packed_schema(masked);
     let tokens: usize = rows.iter().map(|r| r.tokens.len()).sum();
+    let mut loss_mask = LargeListBuilder::with_capacity(
+        UInt8Builder::with_capacity(if masked { tokens } else { 0 }),
+        rows.len(),
+    )
+    .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
     let list = |t: DataType| Arc::new(Field::new("item", t, false));
     let mut input_ids =
         LargeListBuilder::with_capacity(UInt32Builder::with_capacity(tokens), rows.len())
@@ -419,8 +432,17 @@ pub fn write_packed_shard(
         starts.append(true);
         length.append_value(row.tokens.len() as u32);
         doc_id.append_value(first_row + i as u64);
+        if masked {
+            match &row.loss_mask {
+                Some(mask) if mask.len() == row.tokens.len() => {
+                    loss_mask.values().append_slice(mask);
+                    loss_mask.append(true);
+                }
+                _ => panic!("every row of a masked packed shard has a mask as long as its tokens"),
+            }
+        }
     }
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(input_ids.finish()),
         Arc::new(seq_lengths.finish()),
         Arc::new(length.finish()),
@@ -428,6 +450,9 @@ pub fn write_packed_shard(
         Arc::new(documents.finish()),
         Arc::new(starts.finish()),
     ];
+    if masked {
+        columns.push(Arc::new(loss_mask.finish()));
+    }
     let batch = RecordBatch::try_new(schema, columns).expect("columns match the schema");
     write_batch(dir, index, &batch, tokens as u64)
 }

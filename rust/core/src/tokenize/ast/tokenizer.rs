@@ -185,7 +185,7 @@ impl AstTokenizer {
             "model": {"type": Self::MODEL_TYPE, "language": language.name(), "merges": merges},
             "special_tokens": specials,
         });
-        let json = serde_json::to_string(&doc).expect("plain JSON values serialise");
+        let json = crate::json::sorted_text(&doc);
         let fingerprint = format!(
             "{:016x}",
             xxhash_rust::xxh3::xxh3_64(format!("seqpack-ast-bpe-1 {json}").as_bytes())
