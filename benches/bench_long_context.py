@@ -346,8 +346,8 @@ def main() -> None:
         "",
         f"Attention work per step (Σ l² per row) over W ranks of B = {ROWS_PER_RANK} rows, "
         f"{steps} steps per case. `time` = Σ max / Σ mean over the steps (1.00 = no rank "
-        "waits), `worst` = the worst step's max/mean. The machine was shared with other work "
-        "(ratios from one run are what count). `bound`: no deal of equal-sized groups does "
+        "waits), `worst` = the worst step's max/mean. The machine section gives its load at the "
+        "start (ratios from one run are what count). `bound`: no deal of equal-sized groups does "
         "better than max(mean rank, costliest row) per step. The scaled histograms give the "
         "same rows at every seq_len (attention work scales as seq_len², so ratios do not "
         "move); linux-c lengths are real tokens. `seqpack kk + spread`: the same balancer over "

@@ -308,7 +308,8 @@ def markdown(p: dict[str, Any]) -> str:
         "# Data mixtures: share error and throughput",
         "",
         f"`{p['command']}` — finished {p['finished']}, {p['duration_s']} s, load "
-        f"{p['load_avg_1min'][0]:.1f} → {p['load_avg_1min'][1]:.1f} (a shared machine).",
+        f"{p['load_avg_1min'][0]:.1f} → {p['load_avg_1min'][1]:.1f} "
+        "(1-minute load average at start and end).",
         "",
         f"Weights {p['weights']}; steps of {p['batch']} rows of {p['seq_len']} tokens. "
         f"Documents {p['documents']}, tokens {p['tokens']}.",
