@@ -298,8 +298,8 @@ def main() -> int:
         "pystdlib, then text2sql), "
         f"{len(plan['splits'])} splits of {args.split_size / 2**20:.0f} MiB, a local cluster "
         f"of two Ray nodes of 1 CPU (started in {startup_s:.1f} s), {args.rounds} rounds "
-        "interleaved, medians. The machine's 2 cores were shared with other work (load "
-        f"average {payload['load_avg_1min'][0]:.1f} → {payload['load_avg_1min'][1]:.1f}).",
+        "interleaved, medians. The machine's 2 cores: 1-minute load average "
+        f"{payload['load_avg_1min'][0]:.1f} → {payload['load_avg_1min'][1]:.1f} (start → end).",
         "",
         f"| peer | seconds ({megabytes:.0f} MB) | MB/s end to end |",
         "|---|---:|---:|",
