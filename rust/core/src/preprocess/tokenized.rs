@@ -27,7 +27,7 @@ use super::split::{Plan, Split, SplitRange};
 use super::{PreprocessOptions, Progress, commit, journal, run_id};
 use crate::shard::Manifest;
 use crate::tokenize::Tokenizer;
-use crate::{Error, Result};
+use crate::{Error, Result, contained};
 
 /// Writes the tokenized documents of `files` (in order) into shards of `out`, named in the
 /// dataset `source`, and commits the manifest. `out` must hold nothing but the files.
@@ -127,11 +127,21 @@ fn plan(
     })
 }
 
+/// The Arrow decoder runs inside the core's panic boundary, as for shards: a spill cut short
+/// or damaged is an error naming it, never a panic.
 fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None)
-        .map_err(|e| unreadable(path, &e.to_string()))?;
-    Ok(reader.map(move |batch| batch.map_err(|e| unreadable(path, &e.to_string()))))
+    let inconsistent = move || unreadable(path, "its Arrow metadata is inconsistent");
+    let mut reader =
+        contained::contain(|| arrow_ipc::reader::FileReader::try_new(BufReader::new(file), None))
+            .ok_or_else(inconsistent)?
+            .map_err(|e| unreadable(path, &e.to_string()))?;
+    Ok(std::iter::from_fn(move || {
+        match contained::contain(|| reader.next()) {
+            Some(batch) => batch.map(|b| b.map_err(|e| unreadable(path, &e.to_string()))),
+            None => Some(Err(inconsistent())),
+        }
+    }))
 }
 
 /// The `input_ids` and `text_bytes` columns of a spilled block.
