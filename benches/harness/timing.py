@@ -19,6 +19,9 @@ class Timing:
     peak_reset: bool  # whether every call's peak could be measured apart (see reset_peak_rss)
     first_result: Any  # ``keep(result)`` of the first call
     before_s: list[float]  # what ``before`` took, untimed, before each call
+    # The process's CPU time (every thread's, user and system) during each call: over the
+    # call's wall time it is the number of CPUs the call kept busy.
+    cpu_s: list[float]
 
 
 def time_calls(
@@ -35,6 +38,7 @@ def time_calls(
     untimed. ``keep(result)`` of the first call is kept for checking; every result is dropped
     at once so it cannot inflate later peaks, after ``cleanup(result)`` (untimed)."""
     times: list[float] = []
+    cpu_s: list[float] = []
     before_s: list[float] = []
     peak_increase = process_peak = 0
     reset = True
@@ -49,9 +53,10 @@ def time_calls(
         process_peak = max(process_peak, peak_rss_bytes())  # before the reset loses it
         reset = reset_peak_rss() and reset
         start_peak = peak_rss_bytes()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         result = call()
         times.append(time.perf_counter() - t0)
+        cpu_s.append(time.process_time() - cpu0)
         peak_increase = max(peak_increase, peak_rss_bytes() - start_peak)
         if i == 0:
             first = keep(result)
@@ -61,4 +66,4 @@ def time_calls(
         if sum(times) >= budget_s:
             break
     process_peak = max(process_peak, peak_rss_bytes())
-    return Timing(times, peak_increase, process_peak, reset, first, before_s)
+    return Timing(times, peak_increase, process_peak, reset, first, before_s, cpu_s)
