@@ -34,7 +34,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from importlib import util
 from pathlib import Path
 from typing import Any
@@ -389,6 +390,8 @@ def run_encode(spec: dict[str, Any], corpus: Corpus) -> dict[str, Any]:
     threads_before = _thread_count()
     # A small untimed call first: pool start-up and lazy initialisation are not throughput.
     encoder.call(texts[:8])
+    if spec.get("start_at") is not None:
+        time.sleep(max(0.0, spec["start_at"] - time.time()))
     timing = time_calls(lambda: encoder.call(texts), spec["repeats"], spec["budget_s"])
     out = timing_fields(timing, corpus.text_bytes)
     # Pool threads outlive the call: their number says whether the thread setting took.
@@ -894,8 +897,17 @@ def worker_env(task: Task, work: Path) -> dict[str, str]:
 
 
 def run_task(
-    task: Task, corpus: Corpus, settings: Settings, tokenizer: Path, work: Path
+    task: Task,
+    corpus: Corpus,
+    settings: Settings,
+    tokenizer: Path,
+    work: Path,
+    *,
+    cpus: list[int] | None = None,
+    start_at: float | None = None,
 ) -> Measurement:
+    """One worker, on ``cpus`` (by default as many as the task's cores); with ``start_at`` (a
+    ``time.time()``), its timed calls wait for that moment."""
     spec = {
         **asdict(task),
         "corpus": asdict(corpus),
@@ -904,9 +916,10 @@ def run_task(
         "repeats": settings.repeats,
         "budget_s": settings.repeat_budget_s,
         "sample_bytes": settings.verify_sample_bytes,
+        "start_at": start_at,
     }
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    cpus = worker_cpus(task)
+    cpus = cpus or worker_cpus(task)
     outcome = measure_in_worker(
         cmd,
         settings.worker_timeout_s,
@@ -1642,6 +1655,9 @@ FAMILY_CORPUS_BYTES = 8_000_000
 TARGET_FAMILY_VS_TIKTOKEN = 3.0
 TARGET_TWO_THREADS = 1.8
 FAMILY_SEQPACK_ROUNDS = 3
+PAIR_CALLS = 15
+# Long enough for both workers to have loaded the corpus and the tokenizer.
+PAIR_START_DELAY_S = 8.0
 FAMILY_TOOLS = (
     ("seqpack", SeqpackEncoder.api),
     ("hf-tokenizers", "Tokenizer.encode_batch_fast"),
@@ -1668,6 +1684,7 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
         f"Python standard library sources, first files holding {limit / 1e6:.0f} MB of text",
     )
     rows: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
     paths = sorted(families.glob("*.json"))
 
     def _family_measurement(task: Task, path: Path) -> Measurement:
@@ -1691,6 +1708,9 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
                     m = _family_measurement(task, path)
                     rows.append({"family": path.stem, "round": round_, **asdict(m)})
                     print(f"{path.stem:8} {tool:14} x{threads} {_progress(m)}", flush=True)
+            pair = run_process_pair(corpus, settings, path, work)
+            pairs.append({"family": path.stem, "round": round_, **pair})
+            print(f"{path.stem:8} seqpack 2 processes x1: {pair}", flush=True)
     run = clock.record(__file__)
     # The rows are measurements beside their family, plain data already.
     setup = {
@@ -1698,9 +1718,41 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
         "settings": asdict(settings),
         "corpus": asdict(corpus),
     }
-    payload = {**run, **setup, "results": rows}
+    payload = {**run, **setup, "results": rows, "process_pairs": pairs}
     write_results(out, "tokenize_families", payload, families_markdown(payload))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def run_process_pair(
+    corpus: Corpus, settings: Settings, tokenizer: Path, work: Path
+) -> dict[str, Any]:
+    """Two one-thread seqpack workers at once, each on a CPU of its own, their timed calls
+    starting together: what the machine gives two threads that share nothing, so that the
+    two-thread row of one process can be read against it."""
+    task = Task("encode", corpus.name, "seqpack", SeqpackEncoder.api, 1)
+    # The same number of calls in both (no budget cut), long enough to overlap.
+    pair_settings = replace(settings, repeats=PAIR_CALLS, repeat_budget_s=1e9)
+    start_at = time.time() + PAIR_START_DELAY_S
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(
+                run_task,
+                task,
+                corpus,
+                pair_settings,
+                tokenizer,
+                work,
+                cpus=[cpu],
+                start_at=start_at,
+            )
+            for cpu in sorted(os.sched_getaffinity(0))[:2]
+        ]
+        measured = [f.result() for f in futures]
+    if len(measured) < 2 or any(m.status != "ok" for m in measured):
+        reasons = "; ".join(m.reason for m in measured if m.status != "ok")
+        return {"status": "failed", "reason": reasons or "fewer than 2 CPUs"}
+    rates = [m.data["mb_per_s"] for m in measured]
+    return {"status": "ok", "mb_per_s": sum(rates), "process_rates": rates}
 
 
 def families_markdown(payload: dict[str, Any]) -> str:
@@ -1729,6 +1781,15 @@ def families_markdown(payload: dict[str, Any]) -> str:
             return _fmt_rate(d["mb_per_s"])
         spread = f"{_fmt_rate(rates[0])}–{_fmt_rate(rates[-1])}"
         return f"{_fmt_rate(d['mb_per_s'])} ({spread}, {len(rates)} rounds)"
+
+    def pair_rate(family: str) -> float | None:
+        """Median over the rounds of two one-thread processes' MB/s together."""
+        rates = [
+            p["mb_per_s"]
+            for p in payload.get("process_pairs", [])
+            if p["family"] == family and p["status"] == "ok"
+        ]
+        return statistics.median(rates) if rates else None
 
     def cpus(d: dict[str, Any]) -> str:
         return f"{d['cpus_busy']:.2f}" if "cpus_busy" in d else "n/a"
@@ -1794,7 +1855,24 @@ def families_markdown(payload: dict[str, Any]) -> str:
                 f"| {family} | ≥ {TARGET_TWO_THREADS:g}× from 1 to 2 threads |"
                 f" {_fmt_ratio(r)} | {verdict} |"
             )
-    lines += ["", "## Targets", "", "| family | target | measured | verdict |", "|---|---|---|---|"]
+        pair = pair_rate(family)
+        if one and pair is not None:
+            checks.append(
+                f"| {family} | (reference) two 1-thread processes at once over one |"
+                f" {_fmt_ratio(pair / one['mb_per_s'])} | the machine's own scaling |"
+            )
+    lines += [
+        "",
+        "Two processes: in each round, two one-thread seqpack workers also ran at once, each"
+        f" pinned to a CPU of its own, {PAIR_CALLS} calls each starting together; their MB/s"
+        " added up is what the machine gives two threads that share nothing (no pool, no"
+        " memory), the ceiling for one process's two threads.",
+        "",
+        "## Targets",
+        "",
+        "| family | target | measured | verdict |",
+        "|---|---|---|---|",
+    ]
     lines += checks
     lines += ["", *machine_section(machine), ""]
     return "\n".join(lines)
