@@ -7,6 +7,32 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+/// Declares `$visitor`, a serde visitor of a `$value` (a type over the input's lifetime
+/// `'de`) that expects `$expecting`, and reads a `$value` with it by the deserializer's
+/// `$deserialize`; the visitor's `visit_*` methods follow.
+macro_rules! visitor {
+    ($visitor:ident: $value:ty, $deserialize:ident, $expecting:literal; $($methods:tt)*) => {
+        struct $visitor;
+
+        impl<'de> Deserialize<'de> for $value {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.$deserialize($visitor)
+            }
+        }
+
+        impl<'de> Visitor<'de> for $visitor {
+            type Value = $value;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($expecting)
+            }
+
+            $($methods)*
+        }
+    };
+}
+pub(crate) use visitor;
+
 /// Implements a serde visitor's string methods: each gives `$found(text)`, the text a
 /// `Cow` borrowed from the input unless it has escapes.
 macro_rules! visit_strings {
@@ -79,21 +105,8 @@ pub(crate) use visit_other_kinds;
 /// A string, borrowed from the input unless it has escapes.
 pub(crate) struct Borrowed<'a>(pub(crate) Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Borrowed<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(BorrowedVisitor)
-    }
-}
-
-struct BorrowedVisitor;
-
-impl<'de> Visitor<'de> for BorrowedVisitor {
-    type Value = Borrowed<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
+visitor! {
+    BorrowedVisitor: Borrowed<'de>, deserialize_str, "a string";
     visit_strings!(Borrowed<'de>, Borrowed);
 }
 
@@ -104,21 +117,8 @@ pub(crate) enum StrOrKind<'a> {
     Other(&'static str),
 }
 
-impl<'de> Deserialize<'de> for StrOrKind<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrOrKindVisitor)
-    }
-}
-
-struct StrOrKindVisitor;
-
-impl<'de> Visitor<'de> for StrOrKindVisitor {
-    type Value = StrOrKind<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
+visitor! {
+    StrOrKindVisitor: StrOrKind<'de>, deserialize_any, "a JSON value";
     visit_strings!(StrOrKind<'de>, StrOrKind::Str);
     visit_other_kinds!(StrOrKind<'de>, StrOrKind::Other; bool, number, unit, seq = "an array", map);
 }

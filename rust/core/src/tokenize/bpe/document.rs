@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::json::{Borrowed, StrOrKind, visit_other_kinds, visit_strings};
+use crate::json::{Borrowed, StrOrKind, visit_other_kinds, visit_strings, visitor};
 
 /// A part of the document, or the kind of value found where an object or a list belongs.
 pub(crate) enum Part<T> {
@@ -23,12 +23,14 @@ pub(crate) enum Part<T> {
     Wrong(&'static str),
 }
 
+#[derive(Default)]
 pub(crate) struct Document<'a> {
     /// The top-level fields but `model`.
     pub(crate) fields: Map<String, Value>,
     pub(crate) model: Option<Part<ModelFields<'a>>>,
 }
 
+#[derive(Default)]
 pub(crate) struct ModelFields<'a> {
     /// The model's fields but `vocab` and `merges`.
     pub(crate) fields: Map<String, Value>,
@@ -56,32 +58,11 @@ pub(crate) fn parse(json: &str) -> Result<Part<Document<'_>>, String> {
     serde_json::from_str(json).map_err(|e| e.to_string())
 }
 
-/// Deserializes a `Part<T<'de>>` with the visitor `$visitor`, which reads the expected value.
-macro_rules! part_of {
-    ($t:ident, $visitor:ident) => {
-        impl<'de> Deserialize<'de> for Part<$t<'de>> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                deserializer.deserialize_any($visitor)
-            }
-        }
-    };
-}
-
-struct DocumentVisitor;
-part_of!(Document, DocumentVisitor);
-
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Part<Document<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a tokenizer.json document")
-    }
+visitor! {
+    DocumentVisitor: Part<Document<'de>>, deserialize_any, "a tokenizer.json document";
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut document = Document {
-            fields: Map::new(),
-            model: None,
-        };
+        let mut document = Document::default();
         while let Some(key) = map.next_key::<String>()? {
             if key == "model" {
                 document.model = Some(map.next_value()?);
@@ -95,22 +76,11 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     visit_other_kinds!(Part<Document<'de>>, Part::Wrong; bool, number, str, unit, seq = "a list");
 }
 
-struct ModelVisitor;
-part_of!(ModelFields, ModelVisitor);
-
-impl<'de> Visitor<'de> for ModelVisitor {
-    type Value = Part<ModelFields<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a model")
-    }
+visitor! {
+    ModelVisitor: Part<ModelFields<'de>>, deserialize_any, "a model";
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut model = ModelFields {
-            fields: Map::new(),
-            vocab: None,
-            merges: None,
-        };
+        let mut model = ModelFields::default();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "vocab" => model.vocab = Some(map.next_value::<Part<Vocab>>()?.map(|v| v.0)),
@@ -136,15 +106,9 @@ impl<T> Part<T> {
 }
 
 struct Vocab<'a>(Vec<VocabEntry<'a>>);
-struct VocabVisitor;
-part_of!(Vocab, VocabVisitor);
 
-impl<'de> Visitor<'de> for VocabVisitor {
-    type Value = Part<Vocab<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a vocabulary")
-    }
+visitor! {
+    VocabVisitor: Part<Vocab<'de>>, deserialize_any, "a vocabulary";
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
@@ -158,15 +122,9 @@ impl<'de> Visitor<'de> for VocabVisitor {
 }
 
 struct Merges<'a>(Vec<Merge<'a>>);
-struct MergesVisitor;
-part_of!(Merges, MergesVisitor);
 
-impl<'de> Visitor<'de> for MergesVisitor {
-    type Value = Part<Merges<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of merges")
-    }
+visitor! {
+    MergesVisitor: Part<Merges<'de>>, deserialize_any, "a list of merges";
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut merges = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -179,20 +137,8 @@ impl<'de> Visitor<'de> for MergesVisitor {
     visit_other_kinds!(Part<Merges<'de>>, Part::Wrong; bool, number, str, unit, map);
 }
 
-impl<'de> Deserialize<'de> for Merge<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(MergeVisitor)
-    }
-}
-
-struct MergeVisitor;
-
-impl<'de> Visitor<'de> for MergeVisitor {
-    type Value = Merge<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a merge")
-    }
+visitor! {
+    MergeVisitor: Merge<'de>, deserialize_any, "a merge";
 
     visit_strings!(Merge<'de>, Merge::Joined);
 
