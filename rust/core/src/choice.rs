@@ -1,6 +1,7 @@
 //! Options that take one of a few names. Each such enum keeps one table of its names beside
 //! its values; these read a name by the table and name a value by it, so that every option
-//! refuses an unknown name with the same message.
+//! refuses an unknown name with the same message. [`names!`] declares such an enum with its
+//! table.
 
 use crate::{Error, Result};
 
@@ -33,6 +34,53 @@ pub(crate) fn name_of<T: PartialEq>(value: T, choices: &[(&'static str, T)]) -> 
         .map(|(name, _)| *name)
         .expect("the table names every value")
 }
+
+/// An option enum declared by [`names!`], for code that reads any of them.
+pub(crate) trait Named: Copy + PartialEq + 'static {
+    const NAMES: &'static [(&'static str, Self)];
+}
+
+/// Declares an option enum with the name of each value (`Variant => "name"`): the table
+/// `NAMES`, `name()`, and, given `parsed as "option"`, `FromStr` by [`parse`] for that
+/// option.
+macro_rules! names {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $enum:ident $(parsed as $option:literal)? {
+            $($(#[$variant_meta:meta])* $variant:ident => $name:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $enum {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $enum {
+            /// Every value by the name options give it.
+            pub const NAMES: &'static [(&'static str, Self)] = &[$(($name, Self::$variant)),+];
+
+            /// The name options give this value.
+            pub fn name(self) -> &'static str {
+                $crate::choice::name_of(self, Self::NAMES)
+            }
+        }
+
+        impl $crate::choice::Named for $enum {
+            const NAMES: &'static [(&'static str, Self)] = $enum::NAMES;
+        }
+
+        $(
+            impl std::str::FromStr for $enum {
+                type Err = $crate::Error;
+
+                fn from_str(name: &str) -> $crate::Result<Self> {
+                    $crate::choice::parse($option, name, Self::NAMES)
+                }
+            }
+        )?
+    };
+}
+pub(crate) use names;
 
 #[cfg(test)]
 mod tests {

@@ -13,26 +13,15 @@
 //! document, [`IGNORE_INDEX`] where there is none): the shard's positions are not
 //! contiguous, so a loss must not shift them again.
 
-use std::str::FromStr;
-
 use super::assemble::{Batch, IGNORE_INDEX};
+use crate::choice::names;
 use crate::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CpLayout {
-    PerDocument,
-    Row,
-}
-
-impl FromStr for CpLayout {
-    type Err = Error;
-
-    fn from_str(name: &str) -> Result<Self> {
-        let layouts = [
-            ("per-document", CpLayout::PerDocument),
-            ("row", CpLayout::Row),
-        ];
-        crate::choice::parse("cp_layout", name, &layouts)
+names! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CpLayout parsed as "cp_layout" {
+        PerDocument => "per-document",
+        Row => "row",
     }
 }
 

@@ -1,38 +1,23 @@
 //! Decomposition options and their validation.
 
-use std::str::FromStr;
-
+use crate::choice::names;
 use crate::{Error, Result};
 
 /// The largest bucket: its rows (plus the shifted target) must stay within the packing
 /// engine's capacity, since the smallest bucket's rows are packed with it.
 pub const MAX_LOG2: u32 = 23;
 
-/// What becomes of the tokens that no power-of-two piece of at least `2^min_log2` covers: the
-/// tail of each document and whole documents shorter than the smallest bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Remainder {
-    /// Pack them, one segment per document, into rows of the smallest bucket: nothing is lost.
-    #[default]
-    Pack,
-    /// Drop them (counted in the manifest), as the reference implementation does.
-    Drop,
-}
-
-impl FromStr for Remainder {
-    type Err = Error;
-    fn from_str(name: &str) -> Result<Self> {
-        let remainders = [("pack", Remainder::Pack), ("drop", Remainder::Drop)];
-        crate::choice::parse("remainder", name, &remainders)
-    }
-}
-
-impl Remainder {
-    pub fn name(self) -> &'static str {
-        match self {
-            Remainder::Pack => "pack",
-            Remainder::Drop => "drop",
-        }
+names! {
+    /// What becomes of the tokens that no power-of-two piece of at least `2^min_log2` covers:
+    /// the tail of each document and whole documents shorter than the smallest bucket.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Remainder parsed as "remainder" {
+        /// Pack them, one segment per document, into rows of the smallest bucket: nothing is
+        /// lost.
+        #[default]
+        Pack => "pack",
+        /// Drop them (counted in the manifest), as the reference implementation does.
+        Drop => "drop",
     }
 }
 

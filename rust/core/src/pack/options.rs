@@ -3,7 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Error, Result, choice};
+use crate::choice::{self, names};
+use crate::{Error, Result};
 
 /// The largest capacity accepted. Several algorithms keep one slot per possible free space,
 /// so memory grows with the capacity; 2^24 tokens is far beyond any training context.
@@ -65,30 +66,17 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// What to do with a document longer than the capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LongDocs {
-    /// Cut it into consecutive fragments of at most `capacity` tokens and pack each.
-    #[default]
-    Split,
-    /// Keep its first `capacity` tokens and count the rest as truncated.
-    Truncate,
-    /// Refuse the input, naming the document.
-    Error,
-}
-
-impl FromStr for LongDocs {
-    type Err = Error;
-    fn from_str(name: &str) -> Result<Self> {
-        choice::parse(
-            "long_docs",
-            name,
-            &[
-                ("split", LongDocs::Split),
-                ("truncate", LongDocs::Truncate),
-                ("error", LongDocs::Error),
-            ],
-        )
+names! {
+    /// What to do with a document longer than the capacity.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum LongDocs parsed as "long_docs" {
+        /// Cut it into consecutive fragments of at most `capacity` tokens and pack each.
+        #[default]
+        Split => "split",
+        /// Keep its first `capacity` tokens and count the rest as truncated.
+        Truncate => "truncate",
+        /// Refuse the input, naming the document.
+        Error => "error",
     }
 }
 

@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::chat::{RecordEncoder, RecordEncoders};
+use crate::choice::names;
 use crate::shard::{LossMaskInfo, Manifest};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
@@ -53,22 +54,13 @@ mod masked_tests;
 #[cfg(test)]
 mod tests;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnError {
-    /// Stop at the first bad record with an error naming its file and line.
-    Fail,
-    /// Skip bad records and count them by reason in the manifest.
-    Skip,
-}
-
-impl std::str::FromStr for OnError {
-    type Err = Error;
-    fn from_str(name: &str) -> Result<Self> {
-        crate::choice::parse(
-            "on_error",
-            name,
-            &[("fail", OnError::Fail), ("skip", OnError::Skip)],
-        )
+names! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum OnError parsed as "on_error" {
+        /// Stop at the first bad record with an error naming its file and line.
+        Fail => "fail",
+        /// Skip bad records and count them by reason in the manifest.
+        Skip => "skip",
     }
 }
 

@@ -8,33 +8,27 @@ use std::path::Path;
 
 use super::arrow_input;
 use super::input::{Format, format_of};
+use crate::choice::names;
 use crate::{Error, Result};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum RecordFormat {
-    /// A text field (or line, or file) tokenized as it is, every token trained on.
-    Text,
-    /// A conversation: `messages`, a list of `{role, content}`, through a chat template.
-    Messages,
-    /// `prompt` and `completion` strings, the completion trained on.
-    PromptCompletion,
+names! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum RecordFormat parsed as "format" {
+        /// A text field (or line, or file) tokenized as it is, every token trained on.
+        Text => "text",
+        /// A conversation: `messages`, a list of `{role, content}`, through a chat template.
+        Messages => "messages",
+        /// `prompt` and `completion` strings, the completion trained on.
+        PromptCompletion => "prompt-completion",
+    }
 }
 
 /// The names of the formats, as options and manifests spell them.
-pub const RECORD_FORMATS: &[(&str, RecordFormat)] = &[
-    ("text", RecordFormat::Text),
-    ("messages", RecordFormat::Messages),
-    ("prompt-completion", RecordFormat::PromptCompletion),
-];
+pub const RECORD_FORMATS: &[(&str, RecordFormat)] = RecordFormat::NAMES;
 
 impl RecordFormat {
-    pub fn name(self) -> &'static str {
-        crate::choice::name_of(self, RECORD_FORMATS)
-    }
-
     /// The fields (columns) that hold a record of this format.
     pub(crate) fn record_fields(self) -> &'static [&'static str] {
         match self {
@@ -54,13 +48,6 @@ impl RecordFormat {
         } else {
             RecordFormat::Text
         }
-    }
-}
-
-impl std::str::FromStr for RecordFormat {
-    type Err = Error;
-    fn from_str(name: &str) -> Result<Self> {
-        crate::choice::parse("format", name, RECORD_FORMATS)
     }
 }
 

@@ -15,10 +15,10 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::batch::{Deal, Plan};
+use crate::choice::names;
 use crate::{Error, Result};
 
 /// `cost(row) = quadratic·Σ l_i² + linear·Σ l_i`.
@@ -78,24 +78,17 @@ impl CostModel {
     }
 }
 
-/// How a step's rows are partitioned into equal-sized groups of near-equal cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Partition {
-    /// Longest processing time first: rows by falling cost, each to the least loaded group
-    /// that still has room; then pairwise swaps.
-    Lpt,
-    /// Karmarkar–Karp's largest differencing with equal-sized groups (rows taken `k` at a
-    /// time, the two partial partitions of largest spread merged heaviest group to lightest);
-    /// then pairwise swaps.
-    KarmarkarKarp,
-}
-
-impl FromStr for Partition {
-    type Err = Error;
-
-    fn from_str(name: &str) -> Result<Self> {
-        let methods = [("lpt", Partition::Lpt), ("kk", Partition::KarmarkarKarp)];
-        crate::choice::parse("method", name, &methods)
+names! {
+    /// How a step's rows are partitioned into equal-sized groups of near-equal cost.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Partition parsed as "method" {
+        /// Longest processing time first: rows by falling cost, each to the least loaded
+        /// group that still has room; then pairwise swaps.
+        Lpt => "lpt",
+        /// Karmarkar–Karp's largest differencing with equal-sized groups (rows taken `k` at a
+        /// time, the two partial partitions of largest spread merged heaviest group to
+        /// lightest); then pairwise swaps.
+        KarmarkarKarp => "kk",
     }
 }
 

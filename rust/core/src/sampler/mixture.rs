@@ -40,6 +40,7 @@ use super::budget::{CostDealer, TokenBudget, flat_row_tokens};
 use super::epoch::EpochPlanner;
 use super::mixture_state::{MixtureCursor, SourceCursor};
 use crate::batch::{Batch, Plan, assemble_flat_rows, assemble_rows};
+use crate::choice::{Named, names};
 use crate::shard::TokenStore;
 use crate::{Error, Result};
 
@@ -47,62 +48,35 @@ fn bad(message: String) -> Error {
     Error::invalid_option("mixture", message)
 }
 
-/// A choice among a few named values, read from and written to JSON by its name.
-trait Named: Copy + PartialEq + 'static {
-    const NAMES: &'static [(&'static str, Self)];
-
-    fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|&&(_, value)| value == self)
-            .map_or("", |&(name, _)| name)
+names! {
+    /// What the position of a schedule's stages counts.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ScheduleUnit {
+        Steps => "steps",
+        Tokens => "tokens",
     }
 }
 
-/// What the position of a schedule's stages counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScheduleUnit {
-    Steps,
-    Tokens,
+names! {
+    /// How weights go from one stage to the next.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Interpolation {
+        /// A stage's weights hold until the next stage starts.
+        Step => "step",
+        /// Weights move linearly from a stage's to the next one's.
+        Linear => "linear",
+    }
 }
 
-impl Named for ScheduleUnit {
-    const NAMES: &'static [(&'static str, Self)] = &[
-        ("steps", ScheduleUnit::Steps),
-        ("tokens", ScheduleUnit::Tokens),
-    ];
-}
-
-/// How weights go from one stage to the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interpolation {
-    /// A stage's weights hold until the next stage starts.
-    Step,
-    /// Weights move linearly from a stage's to the next one's.
-    Linear,
-}
-
-impl Named for Interpolation {
-    const NAMES: &'static [(&'static str, Self)] = &[
-        ("step", Interpolation::Step),
-        ("linear", Interpolation::Linear),
-    ];
-}
-
-/// What happens once a source has given its `max_epochs` epochs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnExhausted {
-    /// Its share goes to the other sources, in proportion to their weights.
-    Redistribute,
-    /// The mixture ends with the step in which it ran out.
-    Stop,
-}
-
-impl Named for OnExhausted {
-    const NAMES: &'static [(&'static str, Self)] = &[
-        ("redistribute", OnExhausted::Redistribute),
-        ("stop", OnExhausted::Stop),
-    ];
+names! {
+    /// What happens once a source has given its `max_epochs` epochs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum OnExhausted {
+        /// Its share goes to the other sources, in proportion to their weights.
+        Redistribute => "redistribute",
+        /// The mixture ends with the step in which it ran out.
+        Stop => "stop",
+    }
 }
 
 /// The weights of the sources over a run: stages starting at increasing positions (the
