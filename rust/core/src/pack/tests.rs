@@ -284,8 +284,12 @@ fn optimum(lengths: &[i64], capacity: i64) -> u64 {
 
 // ---- exact packings on hand-made inputs ------------------------------------------------
 
-fn lengths_by(lengths: &[i64], capacity: u32, algorithm: Algorithm) -> Vec<Vec<i64>> {
-    pack_lengths(&pack(lengths, &options(capacity, algorithm)).unwrap())
+/// Asserts that `algorithm` packs `lengths` at `capacity` into exactly the packs `expected`
+/// (their documents' lengths, packs and documents in order).
+#[track_caller]
+fn assert_packs(lengths: &[i64], capacity: u32, algorithm: Algorithm, expected: &[&[i64]]) {
+    let packs = pack_lengths(&pack(lengths, &options(capacity, algorithm)).unwrap());
+    assert_eq!(packs, expected, "{algorithm:?} at capacity {capacity}");
 }
 
 #[test]
@@ -293,45 +297,32 @@ fn best_fit_picks_the_tightest_pack() {
     // 6 and 5 open two packs (4 and 5 free); 4 goes to the tighter one (4 free), then 3 into
     // the 5-free pack, leaving 2; the final 2 fills it.
     let input = [5, 4, 6, 3, 2];
-    let expected = vec![vec![6, 4], vec![5, 3, 2]];
-    assert_eq!(lengths_by(&input, 10, Algorithm::Obfd), expected);
-    assert_eq!(lengths_by(&input, 10, Algorithm::Bfd), expected);
+    let expected: &[&[i64]] = &[&[6, 4], &[5, 3, 2]];
+    assert_packs(&input, 10, Algorithm::Obfd, expected);
+    assert_packs(&input, 10, Algorithm::Bfd, expected);
 }
 
 #[test]
 fn first_fit_and_best_fit_differ_where_they_should() {
     // cap 9: both 5s open packs with 4 free. First fit puts 3 in the lowest pack; best fit
     // breaks the tie for the pack that reached that free space most recently.
-    assert_eq!(
-        lengths_by(&[5, 5, 3], 9, Algorithm::Ffd),
-        vec![vec![5, 3], vec![5]]
-    );
-    assert_eq!(
-        lengths_by(&[5, 5, 3], 9, Algorithm::Obfd),
-        vec![vec![5], vec![5, 3]]
-    );
+    assert_packs(&[5, 5, 3], 9, Algorithm::Ffd, &[&[5, 3], &[5]]);
+    assert_packs(&[5, 5, 3], 9, Algorithm::Obfd, &[&[5], &[5, 3]]);
     // cap 10: 6 and 5 leave 4 and 5 free; 3 fits both: first fit takes the lowest pack and
     // best fit the tightest, which here is the same pack; 2 then fills the 5-free pack.
-    assert_eq!(
-        lengths_by(&[5, 6, 3, 2], 10, Algorithm::Ffd),
-        vec![vec![6, 3], vec![5, 2]]
-    );
+    assert_packs(&[5, 6, 3, 2], 10, Algorithm::Ffd, &[&[6, 3], &[5, 2]]);
     // cap 10: 7 and 5 leave 3 and 5 free; 4 fits only the second, then 3 fills the first.
-    assert_eq!(
-        lengths_by(&[5, 7, 3, 4], 10, Algorithm::Ffd),
-        vec![vec![7, 3], vec![5, 4]]
-    );
-    assert_eq!(
-        lengths_by(&[5, 7, 4, 3], 10, Algorithm::Obfd),
-        vec![vec![7, 3], vec![5, 4]]
-    );
+    assert_packs(&[5, 7, 3, 4], 10, Algorithm::Ffd, &[&[7, 3], &[5, 4]]);
+    assert_packs(&[5, 7, 4, 3], 10, Algorithm::Obfd, &[&[7, 3], &[5, 4]]);
 }
 
 #[test]
 fn next_fit_keeps_input_order() {
-    assert_eq!(
-        lengths_by(&[3, 4, 5, 2, 9, 1], 10, Algorithm::Nf),
-        vec![vec![3, 4], vec![5, 2], vec![9, 1]]
+    assert_packs(
+        &[3, 4, 5, 2, 9, 1],
+        10,
+        Algorithm::Nf,
+        &[&[3, 4], &[5, 2], &[9, 1]],
     );
 }
 
@@ -352,29 +343,17 @@ fn wrapped_cuts_documents_at_row_ends() {
 fn spfhp_is_worst_fit_over_groups() {
     // cap 10; 6, 5 open two packs (free 4, 5); 3 → most free (5 → 2); 2 → most free (4 → 2).
     // Both groups end with 2 free; the newer one ([6, 2]) sits on top of that stack.
-    assert_eq!(
-        lengths_by(&[6, 5, 3, 2], 10, Algorithm::Spfhp),
-        vec![vec![5, 3], vec![6, 2]]
-    );
+    assert_packs(&[6, 5, 3, 2], 10, Algorithm::Spfhp, &[&[5, 3], &[6, 2]]);
     // Three 4s at cap 10: the first opens 3 packs at once, nothing to share.
-    assert_eq!(
-        lengths_by(&[4, 4, 4], 10, Algorithm::Spfhp),
-        vec![vec![4], vec![4], vec![4]]
-    );
+    assert_packs(&[4, 4, 4], 10, Algorithm::Spfhp, &[&[4], &[4], &[4]]);
 }
 
 #[test]
 fn lpfhp_places_several_copies_at_once() {
     // Three 4s: two fit in one pack (repeat 2), the third opens another.
-    assert_eq!(
-        lengths_by(&[4, 4, 4], 10, Algorithm::Lpfhp),
-        vec![vec![4, 4], vec![4]]
-    );
+    assert_packs(&[4, 4, 4], 10, Algorithm::Lpfhp, &[&[4, 4], &[4]]);
     // 6, 5 (free 4, 5); 3 → tightest (4 → 1); 2 → 5-free pack.
-    assert_eq!(
-        lengths_by(&[6, 5, 3, 2], 10, Algorithm::Lpfhp),
-        vec![vec![6, 3], vec![5, 2]]
-    );
+    assert_packs(&[6, 5, 3, 2], 10, Algorithm::Lpfhp, &[&[6, 3], &[5, 2]]);
 }
 
 #[test]
