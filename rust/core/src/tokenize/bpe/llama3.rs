@@ -109,7 +109,7 @@ mod tests {
     use std::sync::LazyLock;
 
     use super::*;
-    use crate::tokenize::bpe::scanner_testing::{self, Scanners};
+    use crate::tokenize::bpe::scanner_testing::{Scanners, same_as_regex_tests};
 
     static SCANNERS: LazyLock<Scanners> =
         LazyLock::new(|| Scanners::new(&[PATTERN, QWEN_PATTERN, CL100K_PATTERN], scanner));
@@ -147,9 +147,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn matches_the_regex_on_tricky_cases() {
-        SCANNERS.assert_same_as_regex(&[
+    same_as_regex_tests! {
+        SCANNERS,
+        tricky: "  'sSſtreEvmlLdK\n\n\r\t\u{a0}\u{85}\u{2028}\u{3000}09²٣.,!\"(_-é中ع\u{301}😀\u{1c}\u{0}\u{10400}\u{1d7ce}",
+        cases: [
             "'ſ 'S 'Re 'LL 'lL 'VE 'd'",
             "''s",
             "'hello",
@@ -177,13 +178,6 @@ mod tests {
             "x \n\n  ",
             "x\r\n",
             "'T'd  \t",
-        ]);
-    }
-
-    const TRICKY: &str = "  'sSſtreEvmlLdK\n\n\r\t\u{a0}\u{85}\u{2028}\u{3000}09²٣.,!\"(_-é中ع\u{301}😀\u{1c}\u{0}\u{10400}\u{1d7ce}";
-
-    #[test]
-    fn scanner_equals_regex() {
-        scanner_testing::scanner_equals_regex(TRICKY, |text| SCANNERS.same_as_regex(text));
+        ]
     }
 }

@@ -142,7 +142,7 @@ mod tests {
     use std::sync::LazyLock;
 
     use super::*;
-    use crate::tokenize::bpe::scanner_testing::{self, Scanners};
+    use crate::tokenize::bpe::scanner_testing::{Scanners, same_as_regex_tests};
 
     const PATTERNS: [&str; 2] = [PATTERN, TEKKEN_PATTERN];
 
@@ -189,9 +189,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn matches_the_regex_on_tricky_cases() {
-        SCANNERS.assert_same_as_regex(&[
+    same_as_regex_tests! {
+        SCANNERS,
+        tricky: "  'sSſtreEvlLdABǅʰ中\u{301}\u{903}\u{20dd}\n\r\t\u{a0}\u{3000}/09²٣Ⅻ.!(😀\u{10400}\u{10428}\u{1d7ce}\u{0}",
+        cases: [
             "ABCdef",
             "ABC",
             "ABC def",
@@ -226,13 +227,6 @@ mod tests {
             "\u{10400}\u{10428}",
             "ẞß",
             "x²³⁴⁵",
-        ]);
-    }
-
-    const TRICKY: &str = "  'sSſtreEvlLdABǅʰ中\u{301}\u{903}\u{20dd}\n\r\t\u{a0}\u{3000}/09²٣Ⅻ.!(😀\u{10400}\u{10428}\u{1d7ce}\u{0}";
-
-    #[test]
-    fn scanner_equals_regex() {
-        scanner_testing::scanner_equals_regex(TRICKY, |text| SCANNERS.same_as_regex(text));
+        ]
     }
 }

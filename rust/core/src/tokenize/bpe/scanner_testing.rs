@@ -82,3 +82,22 @@ pub(crate) fn scanner_equals_regex(tricky: &str, same: impl Fn(&str) -> Result<(
         panic!("{failure}");
     }
 }
+
+/// A scanner module's tests against its regexes: `$scanners` splits each of the hand-picked
+/// `cases` as the regexes do, and 4,000 texts mostly of the characters of `tricky` too.
+macro_rules! same_as_regex_tests {
+    ($scanners:expr, tricky: $tricky:expr, cases: [$($case:expr),+ $(,)?]) => {
+        #[test]
+        fn matches_the_regex_on_tricky_cases() {
+            $scanners.assert_same_as_regex(&[$($case),+]);
+        }
+
+        #[test]
+        fn scanner_equals_regex() {
+            $crate::tokenize::bpe::scanner_testing::scanner_equals_regex($tricky, |text| {
+                $scanners.same_as_regex(text)
+            });
+        }
+    };
+}
+pub(crate) use same_as_regex_tests;
