@@ -18,9 +18,44 @@ fn language(py: Python<'_>, name: &str) -> PyResult<Language> {
 }
 
 /// BPE over whole SQL tokens, plain or along the parse (the typed API is `seqpack.SqlBpe`).
+/// Its figures are copied out once, when it is trained: it never changes after.
 #[pyclass(frozen, module = "seqpack._core")]
 pub(crate) struct SqlBpe {
     inner: sql::SqlBpe,
+    #[pyo3(get)]
+    vocab_size: u32,
+    #[pyo3(get)]
+    base_size: u32,
+    #[pyo3(get)]
+    merges: Vec<(u32, u32)>,
+    /// Every candidate of the stopping criterion: (left, right, count, accepted, rare types).
+    #[pyo3(get)]
+    steps: Vec<(u32, u32, u64, bool, u64)>,
+    #[pyo3(get)]
+    rare_types_before: u64,
+    #[pyo3(get)]
+    unparsed: usize,
+    #[pyo3(get)]
+    syntax: bool,
+}
+
+impl SqlBpe {
+    fn new(inner: sql::SqlBpe) -> Self {
+        SqlBpe {
+            vocab_size: inner.vocab_size(),
+            base_size: inner.base_size(),
+            merges: inner.merges().to_vec(),
+            steps: inner
+                .steps()
+                .iter()
+                .map(|s| (s.left, s.right, s.count, s.accepted, s.rare_types))
+                .collect(),
+            rare_types_before: inner.rare_types_before(),
+            unparsed: inner.unparsed(),
+            syntax: inner.syntax(),
+            inner,
+        }
+    }
 }
 
 #[pymethods]
@@ -45,7 +80,7 @@ impl SqlBpe {
             }),
         };
         let inner = without_gil(py, || sql::SqlBpe::train(&train, &valid, options))?;
-        Ok(SqlBpe { inner })
+        Ok(SqlBpe::new(inner))
     }
 
     #[pyo3(signature = (query, limit=None))]
@@ -84,46 +119,6 @@ impl SqlBpe {
 
     fn spelling<'py>(&self, py: Python<'py>, id: u32) -> Option<Bound<'py, PyBytes>> {
         self.inner.spelling(id).map(|b| PyBytes::new(py, b))
-    }
-
-    #[getter]
-    fn vocab_size(&self) -> u32 {
-        self.inner.vocab_size()
-    }
-
-    #[getter]
-    fn base_size(&self) -> u32 {
-        self.inner.base_size()
-    }
-
-    #[getter]
-    fn merges(&self) -> Vec<(u32, u32)> {
-        self.inner.merges().to_vec()
-    }
-
-    /// Every candidate of the stopping criterion: (left, right, count, accepted, rare types).
-    #[getter]
-    fn steps(&self) -> Vec<(u32, u32, u64, bool, u64)> {
-        self.inner
-            .steps()
-            .iter()
-            .map(|s| (s.left, s.right, s.count, s.accepted, s.rare_types))
-            .collect()
-    }
-
-    #[getter]
-    fn rare_types_before(&self) -> u64 {
-        self.inner.rare_types_before()
-    }
-
-    #[getter]
-    fn unparsed(&self) -> usize {
-        self.inner.unparsed()
-    }
-
-    #[getter]
-    fn syntax(&self) -> bool {
-        self.inner.syntax()
     }
 }
 
@@ -191,12 +186,10 @@ fn train_ast_bpe(
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<SqlBpe>()?;
-    m.add_class::<AstBpeTraining>()?;
-    m.add_function(wrap_pyfunction!(train_ast_bpe, m)?)?;
-    m.add("AST_LANGUAGES", ast::LANGUAGES.to_vec())?;
-    m.add_function(wrap_pyfunction!(sql_tokens, m)?)?;
-    m.add_function(wrap_pyfunction!(sql_parse, m)?)?;
-    m.add_function(wrap_pyfunction!(syntax_crossing, m)?)?;
-    Ok(())
+    add_to_module!(
+        m,
+        classes: [SqlBpe, AstBpeTraining],
+        functions: [train_ast_bpe, sql_tokens, sql_parse, syntax_crossing]
+    )?;
+    m.add("AST_LANGUAGES", ast::LANGUAGES.to_vec())
 }

@@ -21,36 +21,16 @@ use crate::sampler::Feed;
 #[pyclass(frozen, name = "Plan", module = "seqpack._core")]
 pub(crate) struct PyPlan(pub(crate) Arc<Plan>);
 
-#[pymethods]
+pymethods_with_fields! {
 impl PyPlan {
+    fields of 0 {
+        capacity: u32, placed_tokens: u64, truncated_tokens: u64, align: u32,
+        alignment_padding: u64,
+    }
+
     #[getter]
     fn num_packs(&self) -> usize {
         self.0.num_packs()
-    }
-
-    #[getter]
-    fn capacity(&self) -> u32 {
-        self.0.capacity
-    }
-
-    #[getter]
-    fn placed_tokens(&self) -> u64 {
-        self.0.placed_tokens
-    }
-
-    #[getter]
-    fn truncated_tokens(&self) -> u64 {
-        self.0.truncated_tokens
-    }
-
-    #[getter]
-    fn align(&self) -> u32 {
-        self.0.align
-    }
-
-    #[getter]
-    fn alignment_padding(&self) -> u64 {
-        self.0.alignment_padding
     }
 
     /// `(pack_offsets, doc, start, length)` as new int64 arrays, as `seqpack.Packing` has them.
@@ -95,30 +75,45 @@ impl PyPlan {
         })
     }
 }
+}
 
-/// `(input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, real_tokens)`.
-pub(crate) type BatchArrays<'py> = (
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<i32>>,
-    Bound<'py, PyArray1<i32>>,
-    u32,
-    u64,
-);
+/// Declares the tuple of arrays a core batch (or shard) is handed to Python as, and the
+/// function that builds it: its matrices (reshaped to its rows) and its vectors, all
+/// handed to numpy without copying, then its figures, each in the order named.
+macro_rules! numpy_tuple {
+    (
+        $(#[$doc:meta])*
+        type $tuple:ident = fn $convert:ident($value:ident: $from:ty),
+        rows [$rows:ident, $len:ident],
+        matrices [$($matrix:ident: $matrix_type:ty),*],
+        vectors [$($vector:ident: $vector_type:ty),*],
+        figures [$($figure:ident: $figure_type:ty),*] $(,)?
+    ) => {
+        $(#[$doc])*
+        pub(crate) type $tuple<'py> = (
+            $(Bound<'py, PyArray2<$matrix_type>>,)*
+            $(Bound<'py, PyArray1<$vector_type>>,)*
+            $($figure_type,)*
+        );
 
-/// Hands a batch's vectors to numpy without copying them.
-pub(crate) fn to_arrays(py: Python<'_>, batch: Batch) -> PyResult<BatchArrays<'_>> {
-    let shape = [batch.batch_size, batch.seq_len];
-    Ok((
-        PyArray1::from_vec(py, batch.input_ids).reshape(shape)?,
-        PyArray1::from_vec(py, batch.labels).reshape(shape)?,
-        PyArray1::from_vec(py, batch.position_ids).reshape(shape)?,
-        PyArray1::from_vec(py, batch.document_ids).reshape(shape)?,
-        PyArray1::from_vec(py, batch.cu_seqlens),
-        batch.max_seqlen,
-        batch.real_tokens,
-    ))
+        pub(crate) fn $convert(py: Python<'_>, $value: $from) -> PyResult<$tuple<'_>> {
+            let shape = [$value.$rows, $value.$len];
+            Ok((
+                $(PyArray1::from_vec(py, $value.$matrix).reshape(shape)?,)*
+                $(PyArray1::from_vec(py, $value.$vector),)*
+                $($value.$figure,)*
+            ))
+        }
+    };
+}
+
+numpy_tuple! {
+    /// `(input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, real_tokens)`.
+    type BatchArrays = fn to_arrays(batch: Batch),
+    rows [batch_size, seq_len],
+    matrices [input_ids: i64, labels: i64, position_ids: i64, document_ids: i32],
+    vectors [cu_seqlens: i32],
+    figures [max_seqlen: u32, real_tokens: u64],
 }
 
 /// The batches of a schedule, assembled ahead on a thread (see `Prefetcher`), and with a
@@ -153,11 +148,27 @@ fn next_batch(py: Python<'_>, stream: &Mutex<Prefetcher>) -> PyResult<Option<Bat
     })
 }
 
-fn remaining(stream: &Mutex<Prefetcher>) -> usize {
-    let prefetcher = stream
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    prefetcher.remaining() as usize
+/// The `#[pymethods]` of a stream over a `Prefetcher` (`self.$batches`): an iterator over
+/// the batches left, each item made by the `__next__` written out in the block.
+macro_rules! stream_pymethods {
+    (impl $class:ty, batches $batches:tt { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+                slf
+            }
+
+            fn __len__(&self) -> usize {
+                let prefetcher = self
+                    .$batches
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                prefetcher.remaining() as usize
+            }
+
+            $($methods)*
+        }
+    };
 }
 
 impl BatchStream {
@@ -171,21 +182,14 @@ impl BatchStream {
     }
 }
 
-#[pymethods]
-impl BatchStream {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
+stream_pymethods! {
+impl BatchStream, batches 0 {
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<BatchArrays<'py>>> {
         next_batch(py, &self.0)?
             .map(|batch| to_arrays(py, batch))
             .transpose()
     }
-
-    fn __len__(&self) -> usize {
-        remaining(&self.0)
-    }
+}
 }
 
 /// The flattened batches of a token budget's schedule, assembled ahead on a thread: each
@@ -205,12 +209,8 @@ impl FlatStream {
     }
 }
 
-#[pymethods]
-impl FlatStream {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
+stream_pymethods! {
+impl FlatStream, batches 0 {
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<(BatchArrays<'py>, u64)>> {
         let Some(batch) = next_batch(py, &self.0)? else {
             return Ok(None);
@@ -223,10 +223,7 @@ impl FlatStream {
             .expect("a flattened schedule knows where each batch leaves the loader");
         Ok(Some((to_arrays(py, batch)?, position)))
     }
-
-    fn __len__(&self) -> usize {
-        remaining(&self.0)
-    }
+}
 }
 
 /// Rank `rank` of a context-parallel group of `size` (see
@@ -234,8 +231,10 @@ impl FlatStream {
 #[pyclass(frozen, name = "ContextParallel", module = "seqpack._core")]
 pub(crate) struct PyContextParallel(pub(crate) ContextParallel);
 
-#[pymethods]
+pymethods_with_fields! {
 impl PyContextParallel {
+    fields of 0 { size: u32, rank: u32 }
+
     #[new]
     #[pyo3(signature = (size, rank, layout))]
     fn new(py: Python<'_>, size: u32, rank: u32, layout: &str) -> PyResult<Self> {
@@ -243,16 +242,6 @@ impl PyContextParallel {
         ContextParallel::new(size, rank, layout)
             .map(PyContextParallel)
             .map_err(|e| to_py(py, e))
-    }
-
-    #[getter]
-    fn size(&self) -> u32 {
-        self.0.size
-    }
-
-    #[getter]
-    fn rank(&self) -> u32 {
-        self.0.rank
     }
 
     /// The alignment every document of the plan needs (`2·size` per document, else 1).
@@ -271,34 +260,18 @@ impl PyContextParallel {
         self.0.gather_indices(&lengths).map_err(|e| to_py(py, e))
     }
 }
+}
 
-/// `(input_ids, labels, position_ids, document_ids, gather_indices, cu_seqlens,
-/// cu_seqlens_padded, max_seqlen, real_tokens)` of one context-parallel shard.
-pub(crate) type ShardArrays<'py> = (
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray2<i32>>,
-    Bound<'py, PyArray2<i64>>,
-    Bound<'py, PyArray1<i32>>,
-    Bound<'py, PyArray1<i32>>,
-    u32,
-    u64,
-);
-
-pub(crate) fn shard_arrays(py: Python<'_>, shard: CpShard) -> PyResult<ShardArrays<'_>> {
-    let shape = [shard.batch_size, shard.local_len];
-    Ok((
-        PyArray1::from_vec(py, shard.input_ids).reshape(shape)?,
-        PyArray1::from_vec(py, shard.labels).reshape(shape)?,
-        PyArray1::from_vec(py, shard.position_ids).reshape(shape)?,
-        PyArray1::from_vec(py, shard.document_ids).reshape(shape)?,
-        PyArray1::from_vec(py, shard.gather_indices).reshape(shape)?,
-        PyArray1::from_vec(py, shard.cu_seqlens),
-        PyArray1::from_vec(py, shard.cu_seqlens_padded),
-        shard.max_seqlen,
-        shard.real_tokens,
-    ))
+numpy_tuple! {
+    /// `(input_ids, labels, position_ids, document_ids, gather_indices, cu_seqlens,
+    /// cu_seqlens_padded, max_seqlen, real_tokens)` of one context-parallel shard.
+    type ShardArrays = fn shard_arrays(shard: CpShard),
+    rows [batch_size, local_len],
+    matrices [
+        input_ids: i64, labels: i64, position_ids: i64, document_ids: i32, gather_indices: i64
+    ],
+    vectors [cu_seqlens: i32, cu_seqlens_padded: i32],
+    figures [max_seqlen: u32, real_tokens: u64],
 }
 
 /// The batches of a schedule cut into one rank's context-parallel shards.
@@ -323,12 +296,8 @@ impl ShardStream {
     }
 }
 
-#[pymethods]
-impl ShardStream {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
+stream_pymethods! {
+impl ShardStream, batches batches {
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<ShardArrays<'py>>> {
         let Some(batch) = next_batch(py, &self.batches)? else {
             return Ok(None);
@@ -337,17 +306,13 @@ impl ShardStream {
         let shard = without_gil(py, || cp.shard(&batch))?;
         shard_arrays(py, shard).map(Some)
     }
-
-    fn __len__(&self) -> usize {
-        remaining(&self.batches)
-    }
+}
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyPlan>()?;
-    m.add_class::<BatchStream>()?;
-    m.add_class::<FlatStream>()?;
-    m.add_class::<PyContextParallel>()?;
-    m.add_class::<ShardStream>()?;
-    Ok(())
+    add_to_module!(
+        m,
+        classes: [PyPlan, BatchStream, FlatStream, PyContextParallel, ShardStream],
+        functions: []
+    )
 }

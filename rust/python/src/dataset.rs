@@ -149,9 +149,9 @@ fn read_decomposition_manifest<'py>(py: Python<'py>, path: PathBuf) -> PyResult<
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyDataset>()?;
-    m.add_class::<PyTokenStore>()?;
-    m.add_class::<ArrowBatch>()?;
-    m.add_function(wrap_pyfunction!(read_decomposition_manifest, m)?)?;
-    Ok(())
+    add_to_module!(
+        m,
+        classes: [PyDataset, PyTokenStore, ArrowBatch],
+        functions: [read_decomposition_manifest]
+    )
 }

@@ -1,6 +1,38 @@
 //! The extension module `seqpack._core`: conversions, GIL release and error mapping over
 //! `seqpack-core`, nothing else. The typed public API lives in `python/seqpack/`.
 
+/// The body of a binding module's `register`: adds its classes, then its functions, to
+/// `_core` in the order given.
+macro_rules! add_to_module {
+    ($m:expr, classes: [$($class:ty),* $(,)?], functions: [$($function:ident),* $(,)?]) => {{
+        $($m.add_class::<$class>()?;)*
+        $($m.add_function(pyo3::wrap_pyfunction!($function, $m)?)?;)*
+        pyo3::PyResult::Ok(())
+    }};
+}
+
+/// The `#[pymethods]` of a class that wraps a core value: a read-only property for each
+/// listed field of `self.$inner` (copied out), then the class's other methods as written.
+macro_rules! pymethods_with_fields {
+    (
+        impl $class:ty {
+            fields of $inner:tt { $($field:ident: $type:ty),* $(,)? }
+            $($methods:tt)*
+        }
+    ) => {
+        #[pyo3::pymethods]
+        impl $class {
+            $(
+                #[getter]
+                fn $field(&self) -> $type {
+                    self.$inner.$field
+                }
+            )*
+            $($methods)*
+        }
+    };
+}
+
 mod ast;
 mod batch;
 mod bpe;

@@ -290,8 +290,5 @@ impl MixtureStream {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyMixture>()?;
-    m.add_class::<PyMixtureCursor>()?;
-    m.add_class::<MixtureStream>()?;
-    Ok(())
+    add_to_module!(m, classes: [PyMixture, PyMixtureCursor, MixtureStream], functions: [])
 }

@@ -137,8 +137,5 @@ fn lower_bound(
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Packing>()?;
-    m.add_function(wrap_pyfunction!(pack, m)?)?;
-    m.add_function(wrap_pyfunction!(lower_bound, m)?)?;
-    Ok(())
+    add_to_module!(m, classes: [Packing], functions: [pack, lower_bound])
 }

@@ -159,9 +159,5 @@ fn checksum_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyProgress>()?;
-    m.add_function(wrap_pyfunction!(preprocess, m)?)?;
-    m.add_function(wrap_pyfunction!(checksum_file, m)?)?;
-    m.add_function(wrap_pyfunction!(read_documents, m)?)?;
-    Ok(())
+    add_to_module!(m, classes: [PyProgress], functions: [preprocess, checksum_file, read_documents])
 }

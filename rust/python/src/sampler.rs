@@ -8,7 +8,7 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString};
 use seqpack_core::Error;
-use seqpack_core::batch::Plan;
+use seqpack_core::batch::{Plan, Schedule};
 use seqpack_core::sampler::{
     self, Balance, CostModel, EpochPlanner, LoaderKind, LoaderState, Partition, PlanOptions,
     Purpose, StepSplit, TokenBudget,
@@ -227,8 +227,10 @@ pub(crate) struct PyStepSplit {
     pub(crate) feed: Feed,
 }
 
-#[pymethods]
+pymethods_with_fields! {
 impl PyStepSplit {
+    fields of split { batch_size: u64, world_size: u64, rank: u64 }
+
     #[new]
     #[pyo3(signature = (*, batch_size, world_size, rank, drop_last, pad_id, prefetch, balance="none", balance_cost=None, micro_batches=None))]
     #[allow(clippy::too_many_arguments)]
@@ -265,21 +267,6 @@ impl PyStepSplit {
     }
 
     #[getter]
-    fn batch_size(&self) -> u64 {
-        self.split.batch_size
-    }
-
-    #[getter]
-    fn world_size(&self) -> u64 {
-        self.split.world_size
-    }
-
-    #[getter]
-    fn rank(&self) -> u64 {
-        self.split.rank
-    }
-
-    #[getter]
     fn rows_per_step(&self) -> u64 {
         self.split.rows_per_step()
     }
@@ -304,8 +291,7 @@ impl PyStepSplit {
         worker: u64,
         workers: u64,
     ) -> BatchStream {
-        let rows = plan.0.num_packs() as u64;
-        let schedule = self.split.schedule(rows, consumed, worker, workers);
+        let schedule = self.schedule(plan, consumed, worker, workers);
         BatchStream::start(store, plan, schedule, self.feed)
     }
 
@@ -320,9 +306,17 @@ impl PyStepSplit {
         workers: u64,
         cp: &PyContextParallel,
     ) -> ShardStream {
-        let rows = plan.0.num_packs() as u64;
-        let schedule = self.split.schedule(rows, consumed, worker, workers);
+        let schedule = self.schedule(plan, consumed, worker, workers);
         ShardStream::start(store, plan, schedule, self.feed, cp.0)
+    }
+}
+}
+
+impl PyStepSplit {
+    /// The rows of `plan` this rank's `worker` of `workers` hands out from `consumed` on.
+    fn schedule(&self, plan: &PyPlan, consumed: u64, worker: u64, workers: u64) -> Schedule {
+        let rows = plan.0.num_packs() as u64;
+        self.split.schedule(rows, consumed, worker, workers)
     }
 }
 
@@ -334,8 +328,10 @@ pub(crate) struct PyTokenBudget {
     pub(crate) feed: Feed,
 }
 
-#[pymethods]
+pymethods_with_fields! {
 impl PyTokenBudget {
+    fields of budget { batch_tokens: u64, world_size: u64, rank: u64 }
+
     #[new]
     #[pyo3(signature = (*, batch_tokens, seq_len, world_size, rank, drop_last, pad_id, prefetch, balance="none", balance_cost=None))]
     #[allow(clippy::too_many_arguments)]
@@ -368,21 +364,6 @@ impl PyTokenBudget {
         })
     }
 
-    #[getter]
-    fn batch_tokens(&self) -> u64 {
-        self.budget.batch_tokens
-    }
-
-    #[getter]
-    fn world_size(&self) -> u64 {
-        self.budget.world_size
-    }
-
-    #[getter]
-    fn rank(&self) -> u64 {
-        self.budget.rank
-    }
-
     /// Steps left in the epoch of `plan` from plan position `consumed`.
     fn steps(&self, py: Python<'_>, plan: &PyPlan, consumed: u64) -> PyResult<usize> {
         let (budget, plan) = (&self.budget, &*plan.0);
@@ -410,6 +391,7 @@ impl PyTokenBudget {
         let schedule = without_gil(py, || budget.schedule(rows, consumed, worker, workers))?;
         Ok(FlatStream::start(store, plan, schedule, self.feed))
     }
+}
 }
 
 /// The seed of `purpose` ("document-order", "row-order", "curriculum") in `epoch` of a run
@@ -545,15 +527,12 @@ fn resume_loader_state(
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyEpochPlanner>()?;
-    m.add_class::<PyStepSplit>()?;
-    m.add_class::<PyTokenBudget>()?;
-    m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
-    m.add_function(wrap_pyfunction!(balance_partition, m)?)?;
-    m.add_function(wrap_pyfunction!(spread_order, m)?)?;
-    m.add_function(wrap_pyfunction!(curriculum_odds, m)?)?;
-    m.add_function(wrap_pyfunction!(curriculum_schedule, m)?)?;
-    m.add_function(wrap_pyfunction!(loader_state, m)?)?;
-    m.add_function(wrap_pyfunction!(resume_loader_state, m)?)?;
-    Ok(())
+    add_to_module!(
+        m,
+        classes: [PyEpochPlanner, PyStepSplit, PyTokenBudget],
+        functions: [
+            derive_seed, balance_partition, spread_order, curriculum_odds, curriculum_schedule,
+            loader_state, resume_loader_state,
+        ]
+    )
 }

@@ -201,13 +201,12 @@ fn check_split(py: Python<'_>, plan: &Plan, split: usize) -> PyResult<()> {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(plan_preprocess, m)?)?;
-    m.add_function(wrap_pyfunction!(begin_preprocess, m)?)?;
-    m.add_function(wrap_pyfunction!(count_split, m)?)?;
-    m.add_function(wrap_pyfunction!(split_starts, m)?)?;
-    m.add_function(wrap_pyfunction!(preprocess_split, m)?)?;
-    m.add_function(wrap_pyfunction!(commit_splits, m)?)?;
-    m.add_function(wrap_pyfunction!(commit_tokenized, m)?)?;
-    m.add_function(wrap_pyfunction!(split_result_name, m)?)?;
-    Ok(())
+    add_to_module!(
+        m,
+        classes: [],
+        functions: [
+            plan_preprocess, begin_preprocess, count_split, split_starts, preprocess_split,
+            commit_splits, commit_tokenized, split_result_name,
+        ]
+    )
 }
