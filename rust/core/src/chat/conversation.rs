@@ -4,7 +4,9 @@
 //! `reasoning_content`, `reasoning`) as `_alias_reasoning_fields` does; plus what the data
 //! says per message about training (`train`, `weight`).
 
-use minijinja::value::Value;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectExt, Value};
 use serde_json::{Map, Value as Json};
 
 use super::RecordFault;
@@ -39,6 +41,20 @@ pub struct Conversation {
     pub tools: Value,
 }
 
+/// `map[key]`. Records and messages have a handful of keys, found sooner by comparing them
+/// in turn than by hashing the key.
+fn field<'m>(map: &'m Map<String, Json>, key: &str) -> Option<&'m Json> {
+    if map.len() <= SMALL_MAP {
+        map.iter()
+            .find_map(|(k, value)| (k == key).then_some(value))
+    } else {
+        map.get(key)
+    }
+}
+
+/// Maps up to this many keys are searched in turn.
+const SMALL_MAP: usize = 8;
+
 fn fault(reason: &'static str, message: String) -> RecordFault {
     RecordFault { reason, message }
 }
@@ -64,14 +80,15 @@ fn required<'v, T>(
 impl Conversation {
     /// Checks `record` (a JSON object with `messages` and optionally `tools`).
     pub fn from_record(record: &Json) -> Result<Conversation, RecordFault> {
+        let top = |key| record.as_object().and_then(|fields| field(fields, key));
         let messages = required(
-            record.get("messages"),
+            top("messages"),
             Json::as_array,
             "missing_messages",
             || "the record has no `messages`".into(),
             |kind| format!("`messages` is {kind}, not a list of messages"),
         )?;
-        let tools = match record.get("tools") {
+        let tools = match top("tools") {
             None | Some(Json::Null) => Value::from(()),
             Some(tools @ Json::Array(_)) => {
                 if value_holds_marker(tools) {
@@ -100,7 +117,7 @@ impl Conversation {
                 ));
             };
             let role = required(
-                message.get("role"),
+                field(message, "role"),
                 Json::as_str,
                 "unknown_role",
                 || format!("message {index} has no `role`"),
@@ -112,7 +129,7 @@ impl Conversation {
                     format!("message {index} has role {role:?}, not one of {ROLES:?}"),
                 ));
             }
-            check_content(message.get("content"), index)?;
+            check_content(field(message, "content"), index)?;
             let train = training_choice(message, index, role)?;
             refuse_markers_in(message, index)?;
             conversation.messages.push(template_message(message));
@@ -170,8 +187,8 @@ fn training_choice(
     index: usize,
     role: &str,
 ) -> Result<Option<bool>, RecordFault> {
-    let train = message.get("train").filter(|value| !value.is_null());
-    let weight = message.get("weight").filter(|value| !value.is_null());
+    let train = field(message, "train").filter(|value| !value.is_null());
+    let weight = field(message, "weight").filter(|value| !value.is_null());
     let choice = match (train, weight) {
         (None, None) => return Ok(None),
         (Some(_), Some(_)) => {
@@ -220,22 +237,60 @@ fn training_choice(
 fn template_message(message: &Map<String, Json>) -> Value {
     let reasoning = REASONING
         .iter()
-        .find_map(|key| message.get(*key).filter(|value| !value.is_null()))
+        .find_map(|key| field(message, key).filter(|value| !value.is_null()))
         .map(to_value);
-    let mut pairs: Vec<(Value, Value)> = Vec::with_capacity(message.len() + 2);
+    let mut fields = Message(Vec::with_capacity(message.len() + 2));
     if let Some(reasoning) = &reasoning {
-        pairs.push((Value::from("thinking"), reasoning.clone()));
+        fields.set("thinking", reasoning.clone());
     }
     for (key, value) in message {
         if !value.is_null() {
-            pairs.push((Value::from(key.as_str()), to_value(value)));
+            fields.set(key, to_value(value));
         }
     }
     if let Some(reasoning) = reasoning {
-        pairs.push((Value::from("reasoning_content"), reasoning));
+        fields.set("reasoning_content", reasoning);
     }
-    // A later pair with the same key replaces the value and keeps the first one's place.
-    Value::from_pairs(pairs)
+    Value::from_object(fields)
+}
+
+/// A message as the template reads it: a map of its few keys in the data's order, found by
+/// comparing them in turn, which costs less to build and to read than a hashed map.
+#[derive(Debug)]
+struct Message(Vec<(Value, Value)>);
+
+impl Message {
+    /// Sets `key`; a key set before keeps its place and takes the new value (as a dict
+    /// does).
+    fn set(&mut self, key: &str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| k.as_str() == Some(key)) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((Value::from(key), value)),
+        }
+    }
+}
+
+impl Object for Message {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, value)| value.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_rev_key_value_enumerator(|this| {
+            Box::new(this.0.iter().map(|(k, v)| (k.clone(), v.clone())))
+        })
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
 }
 
 /// Text holding the characters that mark generated spans would be misread; no real text

@@ -16,6 +16,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use minijinja::value::Value;
 use serde_json::{Map, Value as Json};
@@ -58,7 +59,7 @@ pub struct ChatEncoding {
 #[derive(Debug)]
 pub struct ChatTemplate {
     template: Template,
-    variables: Vec<(String, Value)>,
+    variables: Arc<[(String, Value)]>,
     train_on: TrainOn,
     fingerprint: String,
 }

@@ -11,6 +11,7 @@
 //! id alone (once per tokenizer, [`TokenBytes`]), which must give back the text byte for
 //! byte (true of byte-level tokenizers).
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -34,10 +35,28 @@ pub struct TokenBytes {
 static RECENT: Mutex<Vec<Arc<TokenBytes>>> = Mutex::new(Vec::new());
 const KEPT: usize = 4;
 
+thread_local! {
+    /// The table this thread used last: a run asks for the same one for every record, and
+    /// finds it here without taking the lock the threads share.
+    static LAST: RefCell<Option<Arc<TokenBytes>>> = const { RefCell::new(None) };
+}
+
 impl TokenBytes {
     /// The table of `tokenizer`, read on its first use and kept while it is among the last
     /// [`KEPT`] used.
     pub fn of(tokenizer: &dyn Tokenizer) -> Arc<TokenBytes> {
+        LAST.with_borrow_mut(|last| match last {
+            Some(table) if table.is_of(tokenizer) => Arc::clone(table),
+            _ => {
+                let table = TokenBytes::shared(tokenizer);
+                *last = Some(Arc::clone(&table));
+                table
+            }
+        })
+    }
+
+    /// [`TokenBytes::of`] from the tables all threads share.
+    fn shared(tokenizer: &dyn Tokenizer) -> Arc<TokenBytes> {
         let mut recent = RECENT
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);

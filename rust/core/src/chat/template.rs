@@ -6,8 +6,9 @@
 //! the special tokens and any extra variable.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-use minijinja::value::Value;
+use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
 
 use super::clock::Civil;
@@ -123,22 +124,14 @@ impl Template {
         messages: &[Value],
         tools: &Value,
         add_generation_prompt: bool,
-        variables: &[(String, Value)],
+        variables: &Arc<[(String, Value)]>,
     ) -> std::result::Result<Rendered, RenderFault> {
-        let context = Value::from_pairs(
-            variables
-                .iter()
-                .map(|(name, value)| (Value::from(name.as_str()), value.clone()))
-                .chain([
-                    (Value::from("messages"), Value::from(messages.to_vec())),
-                    (Value::from("tools"), tools.clone()),
-                    (Value::from("documents"), Value::from(())),
-                    (
-                        Value::from("add_generation_prompt"),
-                        Value::from(add_generation_prompt),
-                    ),
-                ]),
-        );
+        let context = Value::from_object(Context {
+            messages: Value::from(messages.to_vec()),
+            tools: tools.clone(),
+            add_generation_prompt,
+            variables: variables.clone(),
+        });
         let template = self
             .env
             .get_template(NAME)
@@ -152,6 +145,45 @@ impl Template {
             })?;
         let generated = generation::take_spans(&mut text).map_err(RenderFault::Failed)?;
         Ok(Rendered { text, generated })
+    }
+}
+
+/// What a rendering reads: the conversation and HF's flag, and the variables, each found
+/// by name without building a map per rendering.
+#[derive(Debug)]
+struct Context {
+    messages: Value,
+    tools: Value,
+    add_generation_prompt: bool,
+    variables: Arc<[(String, Value)]>,
+}
+
+impl Object for Context {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        match key {
+            "messages" => Some(self.messages.clone()),
+            "tools" => Some(self.tools.clone()),
+            "documents" => Some(Value::from(())),
+            "add_generation_prompt" => Some(Value::from(self.add_generation_prompt)),
+            _ => self
+                .variables
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone()),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let names = self.variables.iter().map(|(name, _)| name.as_str());
+        Enumerator::Values(names.chain(RESERVED).map(Value::from).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.variables.len() + RESERVED.len())
     }
 }
 
