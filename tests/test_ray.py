@@ -154,9 +154,7 @@ def test_the_command_line_resumes_a_killed_driver_on_the_cluster_it_is_given(
 
 
 @pytest.mark.usefixtures("ray_cluster")
-def test_object_storage_in_and_out(
-    corpora: Path, tokenizer: Path, tmp_path: Path, s3: str
-) -> None:
+def test_object_storage_in_and_out(corpora: Path, tokenizer: Path, tmp_path: Path, s3: str) -> None:
     """Inputs read from, and the dataset written to, a real S3-compatible server, a task
     per split; fetched back, it is the local dataset (whose sources name the same URIs)."""
     from tests.test_object_store import upload_file
