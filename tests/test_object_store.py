@@ -92,7 +92,18 @@ def test_missing_objects_and_buckets_are_clear_errors(
 def test_an_unreachable_endpoint_is_an_error_naming_the_uri(
     s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # nothing listens there
+    endpoint = "http://127.0.0.1:1"  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    # The store's filesystem with one attempt per request: pyarrow's default retries a
+    # refused connection with back-off (6 s) before raising the same error.
+    opened = storage.filesystem
+
+    def without_retries(uri: str) -> tuple[pafs.FileSystem, str]:
+        _, path = opened(uri)
+        retry = pafs.AwsStandardS3RetryStrategy(max_attempts=1)
+        return pafs.S3FileSystem(endpoint_override=endpoint, retry_strategy=retry), path
+
+    monkeypatch.setattr(storage, "filesystem", without_retries)
     with pytest.raises(
         seqpack.SeqpackIOError,
         match=r"s3://seqpack/data/manifest\.json: cannot reach the object store .*127\.0\.0\.1:1",

@@ -28,7 +28,7 @@ SPLIT = 256 << 10
 def corpus(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Real corpora: standard-library files (long documents) and SQL queries (short ones)."""
     root = tmp_path_factory.mktemp("ray-corpus")
-    return first_lines(corpora, root, {"pystdlib.jsonl": 400, "text2sql.jsonl": 4000})
+    return first_lines(corpora, root, {"pystdlib.jsonl": 150, "text2sql.jsonl": 4000})
 
 
 def first_lines(corpora: Path, root: Path, counts: dict[str, int]) -> list[Path]:
@@ -129,68 +129,46 @@ def test_a_bad_record_is_named_by_file_and_line_as_locally(
     assert not list((tmp_path / "ray").glob("*.arrow")), "found before any tokenizing"
 
 
-DRIVER = """
-import sys, ray, seqpack.ray
-ray.init(address=sys.argv[1])
-seqpack.ray.preprocess(sys.argv[2:4], sys.argv[4], sys.argv[5], append_eos="<|endoftext|>",
-                       shard_size=40_000, split_size={split}, resume=sys.argv[6] == "1",
-                       ray_remote_args={{"num_cpus": 1}})
-print("finished")
-"""
-
-
 @pytest.mark.usefixtures("ray_cluster")
-def test_a_killed_driver_is_resumed(
+def test_the_command_line_resumes_a_killed_driver_on_the_cluster_it_is_given(
     corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
 ) -> None:
-    local = reference
+    """``seqpack preprocess --ray ADDRESS`` killed once its first shard is written, then
+    run again with ``--resume``: the local dataset."""
     out = tmp_path / "ray"
-    address = ray.get_runtime_context().gcs_address
-    script = DRIVER.format(split=SPLIT)
-    args = [sys.executable, "-c", script, address, *map(str, corpus), str(tokenizer), str(out)]
-    driver = subprocess.Popen([*args, "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "seqpack", "preprocess", *map(str, corpus)]
+    command += ["--tokenizer", str(tokenizer), "--out", str(out)]
+    command += ["--append-eos", "<|endoftext|>", "--shard-size", str(OPTIONS["shard_size"])]
+    command += ["--split-size", str(SPLIT), "--ray", ray.get_runtime_context().gcs_address]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not list(out.glob("*.arrow")) and driver.poll() is None:
         assert time.monotonic() < deadline
-        time.sleep(0.05)
+        time.sleep(0.02)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     assert not (out / "manifest.json").exists(), "killed before its commit"
-    resumed = subprocess.run([*args, "1"], capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert files(out) == files(local)
+    assert files(out) == files(reference)
 
 
 @pytest.mark.usefixtures("ray_cluster")
-def test_object_storage_in_and_out(
-    corpus: list[Path], tokenizer: Path, tmp_path: Path, s3: str
-) -> None:
-    """Inputs read from, and the dataset written to, a real S3-compatible server; fetched
-    back, it is the local dataset (whose sources name the same URIs)."""
+def test_object_storage_in_and_out(corpora: Path, tokenizer: Path, tmp_path: Path, s3: str) -> None:
+    """Inputs read from, and the dataset written to, a real S3-compatible server, a task
+    per split; fetched back, it is the local dataset (whose sources name the same URIs)."""
     from tests.test_object_store import upload_file
 
-    uris = [upload_file(s3, f"corpus/{path.name}", path) for path in corpus]
+    inputs = first_lines(corpora, tmp_path, {"pystdlib.jsonl": 20, "text2sql.jsonl": 300})
+    uris = [upload_file(s3, f"corpus/{path.name}", path) for path in inputs]
     local = tmp_path / "local"
     seqpack.preprocess(uris, tokenizer, local, **OPTIONS)
+    splits = {name.split("-")[1] for name in files(local) if name.startswith("shard-")}
+    assert len(splits) > 2, "the inputs make several splits"
     seqpack_ray.preprocess(uris, tokenizer, f"{s3}/datasets/ray", **OPTIONS)
     fetched = seqpack.fetch(f"{s3}/datasets/ray", tmp_path / "fetched")
     assert files(fetched) == files(local)
     assert seqpack.Dataset(fetched).manifest["sources"] == uris
-
-
-@pytest.mark.usefixtures("ray_cluster")
-def test_the_command_line_runs_on_the_cluster_it_is_given(
-    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
-) -> None:
-    local = reference
-    address = ray.get_runtime_context().gcs_address
-    command = [sys.executable, "-m", "seqpack", "preprocess", *map(str, corpus)]
-    command += ["--tokenizer", str(tokenizer), "--out", str(tmp_path / "ray")]
-    command += ["--append-eos", "<|endoftext|>", "--shard-size", "40000"]
-    command += ["--split-size", str(SPLIT), "--ray", address]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert files(tmp_path / "ray") == files(local)
 
 
 def test_import_seqpack_does_not_import_ray() -> None:

@@ -47,7 +47,12 @@ def train_loop(config: dict[str, Any]) -> None:
 
 
 @pytest.mark.usefixtures("ray_cluster")
-def test_two_ray_train_workers_see_every_row_once(loader_dataset: Path, tmp_path: Path) -> None:
+def test_two_ray_train_workers_see_every_row_once(
+    loader_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The controller polls its workers this often (2 s by default, most of it idle waiting
+    # here); Ray Train passes the variable on to the controller.
+    monkeypatch.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.1")
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"data": str(loader_dataset), "out": str(tmp_path)},
