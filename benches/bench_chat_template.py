@@ -88,6 +88,9 @@ def main() -> None:
     clock = RunClock()
     # transformers' stubs are partial; it is used through Any.
     transformers: Any = importlib.import_module("transformers")
+    # transformers' encoding as the chat tests call it, their peer.
+    sys.path.insert(0, str(REPO))
+    from tests.chat_templates import peer_with_generation
 
     chats = conversations(args.corpora)
     path = tokenizer_file(chats, args.work)
@@ -108,14 +111,8 @@ def main() -> None:
     def transformers_pass() -> list[tuple[list[int], list[bool]]]:
         out = []
         for chat in chats:
-            enc = hf.apply_chat_template(
-                chat,
-                chat_template=WITH_GENERATION,
-                tokenize=True,
-                return_dict=True,
-                return_assistant_tokens_mask=True,
-            )
-            out.append((list(enc["input_ids"]), [bool(m) for m in enc["assistant_masks"]]))
+            ids, mask = peer_with_generation(hf, chat, WITH_GENERATION)
+            out.append((ids, [bool(m) for m in mask]))
         return out
 
     tools = {
