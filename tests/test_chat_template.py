@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +141,42 @@ def same_as_peer(
     return encoded
 
 
-def with_text_parts(messages: list[Message]) -> list[Message]:
-    """The user's content as a list of text parts."""
+def each_same_as_transformers(
+    conversations: list[list[Message]],
+    hf: Any,
+    ours: seqpack.Tokenizer,
+    template: str,
+    rewrite: Callable[[list[Message], int], list[Message]],
+    **kwargs: Any,
+) -> Iterator[tuple[int, seqpack.ChatEncoding]]:
+    """:func:`same_as_peer` against transformers' generation blocks on each conversation
+    ``n``, as ``rewrite(messages, n)`` makes it: ``n`` and seqpack's encoding."""
+    for n, messages in enumerate(conversations):
+        rewritten = rewrite(messages, n)
+        what = f"conversation {n}"
+        yield n, same_as_peer(peer_with_generation, hf, ours, rewritten, template, what, **kwargs)
+
+
+def same_as_llama3(
+    hf: Any,
+    ours: seqpack.Tokenizer,
+    messages: list[Message],
+    what: str,
+    date: str,
+    **kwargs: Any,
+) -> seqpack.ChatEncoding:
+    """:func:`same_as_peer` for the Llama-3 template: it has no generation blocks, so the peer
+    is prefix rendering, and its system header's date (``strftime_now`` unless given) is
+    ``date`` for both."""
+    return same_as_peer(
+        peer_by_prefixes, hf, ours, messages, LLAMA3, what, date_string=date, **kwargs
+    )
+
+
+def with_text_parts(messages: list[Message], n: int) -> list[Message]:
+    """In every fifth conversation (``n``), the user's content as a list of text parts."""
+    if n % 5:
+        return messages
     return [
         {**m, "content": [{"type": "text", "text": m["content"]}]} if m["role"] == "user" else m
         for m in messages
@@ -204,12 +238,8 @@ def test_every_conversation_with_generation_blocks_equals_transformers(
 ) -> None:
     assert len(conversations) > 1000
     trained = 0
-    for n, messages in enumerate(conversations):
-        if n % 5 == 0:
-            messages = with_text_parts(messages)
-        encoded = same_as_peer(
-            peer_with_generation, hf, ours, messages, CHATML_GENERATION, f"conversation {n}"
-        )
+    each = each_same_as_transformers(conversations, hf, ours, CHATML_GENERATION, with_text_parts)
+    for _, encoded in each:
         trained += int(encoded.mask.sum())
     assert trained > 0
 
@@ -218,15 +248,7 @@ def test_every_conversation_without_generation_blocks_equals_prefix_rendering(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
     for n, messages in enumerate(conversations):
-        encoded = same_as_peer(
-            peer_by_prefixes,
-            hf,
-            ours,
-            messages,
-            LLAMA3,
-            f"conversation {n}",
-            date_string="26 Jul 2024",
-        )
+        encoded = same_as_llama3(hf, ours, messages, f"conversation {n}", "26 Jul 2024")
         assert encoded.ids[0] == ours.token_to_id("<|begin_of_text|>")
 
 
@@ -249,39 +271,24 @@ def test_chatml_without_a_system_prompt_of_its_own(
 def test_tool_calls_equal_transformers(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
-    for n, messages in enumerate(conversations):
-        calls = as_tool_calls(messages, n)
-        encoded = same_as_peer(
-            peer_with_generation, hf, ours, calls, TOOLS, f"conversation {n}", tools=[RUN_SQL]
-        )
+    each = each_same_as_transformers(conversations, hf, ours, TOOLS, as_tool_calls, tools=[RUN_SQL])
+    for n, encoded in each:
         assert '"arguments": {"query": ' in encoded.text
         assert f', "limit": {10 + n % 90}}}' in encoded.text
     # Tools as indented JSON (`tojson(indent=4)`) in the Llama-3 style.
     messages = conversations[1]
-    encoded = same_as_peer(
-        peer_by_prefixes,
-        hf,
-        ours,
-        messages,
-        LLAMA3,
-        "tools with indent",
-        tools=[RUN_SQL],
-        date_string="1 Jan 2025",
-    )
+    encoded = same_as_llama3(hf, ours, messages, "tools with indent", "1 Jan 2025", tools=[RUN_SQL])
     assert json.dumps(RUN_SQL, indent=4) in encoded.text
 
 
 def test_thinking_switch_equals_transformers(
     conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
 ) -> None:
-    for n, messages in enumerate(conversations):
-        thinking = with_reasoning(messages, n)
-        encoded = same_as_peer(
-            peer_with_generation, hf, ours, thinking, THINKING, f"conversation {n}"
-        )
+    each = each_same_as_transformers(conversations, hf, ours, THINKING, with_reasoning)
+    for n, encoded in each:
         assert "<think>\nThe question is:" in encoded.text
         # Asking for an answer without thinking closes an empty think block.
-        prompt = messages[:2]
+        prompt = conversations[n][:2]
         for enable_thinking in (True, False):
             ids, mask = peer_with_generation(
                 hf, prompt, THINKING, add_generation_prompt=True, enable_thinking=enable_thinking
