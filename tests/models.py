@@ -1,9 +1,22 @@
-"""Tiny randomly initialised HF causal LMs in float64, for equivalence tests on the CPU. They
-are built in eval mode (no dropout, so two runs can be compared; gradients still flow)."""
+"""Tiny randomly initialised HF causal LMs in float64, for equivalence tests on the CPU, and
+the document segments of a packed batch their outputs are compared on. They are built in eval
+mode (no dropout, so two runs can be compared; gradients still flow)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
+
+
+def segments(batch: dict[str, Any], seq_len: int) -> list[tuple[int, int, int]]:
+    """(row, start, end) of every document segment of a batch of ``seq_len``-token rows
+    (padding excluded)."""
+    out = []
+    for a, b in itertools.pairwise(batch["cu_seqlens"].tolist()):
+        row, start = divmod(a, seq_len)
+        if batch["document_ids"][row, start] >= 0:
+            out.append((row, start, start + b - a))
+    return out
 
 
 def tiny_llama(vocab: int, attn: str, max_positions: int) -> Any:

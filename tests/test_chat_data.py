@@ -29,7 +29,7 @@ from seqpack.torch import (  # noqa: E402
 )
 
 from .chat_templates import CHATML_GENERATION, peer_with_generation  # noqa: E402
-from .models import tiny_llama  # noqa: E402
+from .models import segments, tiny_llama  # noqa: E402
 
 EOS = "<|endoftext|>"
 PAIRS = 1500
@@ -141,16 +141,6 @@ def test_the_typed_choices_are_the_cores() -> None:
 def fitting_seq_len(dataset: seqpack.Dataset) -> int:
     """The smallest power of two that holds the dataset's longest document."""
     return 1 << int(dataset.lengths.max() - 1).bit_length()
-
-
-def segments(batch: dict[str, Any], seq_len: int) -> list[tuple[int, int, int]]:
-    """(row, start, end) of every document segment of a batch (padding excluded)."""
-    out = []
-    for a, b in itertools.pairwise(batch["cu_seqlens"].tolist()):
-        row, start = divmod(a, seq_len)
-        if batch["document_ids"][row, start] >= 0:
-            out.append((row, start, start + b - a))
-    return out
 
 
 def test_labels_are_ignored_where_the_mask_is_false(pairs: dict[str, Any]) -> None:

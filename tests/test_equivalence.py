@@ -4,7 +4,6 @@ gradients of each document run on its own. Negative controls show that the check
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 import seqpack
 
 torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
 
 from seqpack.torch import (  # noqa: E402
     PackedLoader,
@@ -24,7 +23,7 @@ from seqpack.torch import (  # noqa: E402
     num_label_tokens,
 )
 
-from .models import tiny_gpt2, tiny_llama  # noqa: E402
+from .models import segments, tiny_gpt2, tiny_llama  # noqa: E402
 
 SEQ_LEN = 1024
 F = torch.nn.functional
@@ -52,21 +51,10 @@ def packed(loader_dataset: Path) -> tuple[list[dict[str, Any]], int]:
     return many[:2], vocab
 
 
-def segments(batch: dict[str, Any]) -> list[tuple[int, int, int]]:
-    """(row, start, end) of every document segment of a batch (padding excluded)."""
-    out = []
-    cu = batch["cu_seqlens"].tolist()
-    for a, b in itertools.pairwise(cu):
-        row, start = divmod(a, SEQ_LEN)
-        if batch["document_ids"][row, start] >= 0:
-            out.append((row, start, start + b - a))
-    return out
-
-
 def reference(model: Any, batch: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     """Logits and per-token losses of every document run on its own."""
     logits, losses = [], []
-    for row, a, b in segments(batch):
+    for row, a, b in segments(batch, SEQ_LEN):
         ids = batch["input_ids"][row, a:b][None]
         out = model(input_ids=ids, use_cache=False).logits[0]
         logits.append(out)
@@ -79,7 +67,7 @@ def packed_losses(logits: Any, batch: dict[str, Any]) -> list[Any]:
         F.cross_entropy(
             logits[row, a : b - 1], batch["input_ids"][row, a + 1 : b], reduction="none"
         )
-        for row, a, b in segments(batch)
+        for row, a, b in segments(batch, SEQ_LEN)
     ]
 
 
@@ -129,7 +117,7 @@ def test_packed_batch_equals_documents_run_one_by_one(
 
     kwargs = hf_kwargs(batch) if how == "positions" else with_mask(batch, attn)
     out = model(**kwargs, num_items_in_batch=total)
-    logits = [out.logits[row, a:b] for row, a, b in segments(batch)]
+    logits = [out.logits[row, a:b] for row, a, b in segments(batch, SEQ_LEN)]
     assert max_diff(logits, ref_logits) < tol
     assert max_diff(packed_losses(out.logits, batch), ref_losses) < tol
     # The loss over our labels, shifted as HF shifts them, is the token-weighted mean over
@@ -168,7 +156,7 @@ def test_flex_attention_forward_equals_documents_run_one_by_one(
             attention_mask=block_mask(batch["document_ids"]),
             use_cache=False,
         )
-    logits = [out.logits[row, a:b] for row, a, b in segments(batch)]
+    logits = [out.logits[row, a:b] for row, a, b in segments(batch, SEQ_LEN)]
     assert max_diff(logits, ref_logits) < 1e-4
     # The check bites: with a causal mask over whole rows the documents see each other.
     with torch.no_grad():
@@ -178,7 +166,7 @@ def test_flex_attention_forward_equals_documents_run_one_by_one(
             attention_mask=block_mask(torch.zeros_like(batch["document_ids"])),
             use_cache=False,
         )
-    logits = [mixed.logits[row, a:b] for row, a, b in segments(batch)]
+    logits = [mixed.logits[row, a:b] for row, a, b in segments(batch, SEQ_LEN)]
     assert max_diff(logits, ref_logits) > 1e-2
 
 
@@ -191,13 +179,13 @@ def test_negative_controls_show_contamination(packed: tuple[list[dict[str, Any]]
         model = gpt2(vocab, "sdpa")
         ref_logits, ref_losses = reference(model, batch)
         out = model(**{**with_mask(batch, "sdpa"), "position_ids": continuous})
-        logits = [out.logits[row, a:b] for row, a, b in segments(batch)]
+        logits = [out.logits[row, a:b] for row, a, b in segments(batch, SEQ_LEN)]
         assert max_diff(logits, ref_logits) > 1e-3
         # Without restarted positions HF sees one long sequence and mixes the documents.
         model = llama(vocab, "sdpa")
         ref_logits, ref_losses = reference(model, batch)
         out = model(**{**hf_kwargs(batch), "position_ids": continuous})
-        logits = [out.logits[row, a:b] for row, a, b in segments(batch)]
+        logits = [out.logits[row, a:b] for row, a, b in segments(batch, SEQ_LEN)]
         assert max_diff(logits, ref_logits) > 1e-3
         # Without -100 on each document's first token, the loss scores predictions across
         # document boundaries.
