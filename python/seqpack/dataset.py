@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from seqpack import _core
+from seqpack._forwarding import CoreAttribute
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "Dataset", "default_long_docs"]
 
@@ -76,25 +77,20 @@ class Dataset:
             f"tokens={self.num_tokens:,}, shards={len(m['shards'])})"
         )
 
-    @property
-    def num_tokens(self) -> int:
-        return self._core.num_tokens
+    num_tokens = CoreAttribute[int]()
 
     @property
     def shard_paths(self) -> list[Path]:
         """The shard files, in dataset order."""
         return [Path(p) for p in self._core.shard_paths]
 
-    @property
-    def fingerprint(self) -> str:
+    fingerprint = CoreAttribute[str](
         """A digest of the dataset's content (tokenizer and every shard's checksum): equal
         for equal datasets wherever they live, and different once any shard changes."""
-        return self._core.fingerprint
-
-    @property
-    def token_store(self) -> _core.TokenStore:
-        """The rows, memory-mapped, for the batch assembler."""
-        return self._core.token_store
+    )
+    token_store = CoreAttribute[_core.TokenStore](
+        "The rows, memory-mapped, for the batch assembler."
+    )
 
     @property
     def packing(self) -> dict[str, Any] | None:

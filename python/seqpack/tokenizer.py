@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from seqpack import _core
 from seqpack._arrays import integer_array
+from seqpack._forwarding import CoreAttribute
 from seqpack.errors import InvalidInputError
 
 __all__ = ["IMPLEMENTATIONS", "PATTERNS", "Tokenizer", "train_bpe", "train_bpe_files"]
@@ -72,26 +73,17 @@ class Tokenizer:
         built from text."""
         return self._path
 
-    @property
-    def implementation(self) -> str:
-        """Which of :data:`IMPLEMENTATIONS` encodes; dataset manifests record it."""
-        return self._core.implementation
-
-    @property
-    def native(self) -> bool:
-        """Whether seqpack's own encoder runs this tokenizer (else HF's)."""
-        return self._core.native
-
-    @property
-    def syntax(self) -> str | None:
-        """The language an AST-BPE tokenizer parses; ``None`` for any other."""
-        return self._core.language
-
-    @property
-    def fallbacks(self) -> int | None:
+    implementation = CoreAttribute[str](
+        "Which of :data:`IMPLEMENTATIONS` encodes; dataset manifests record it."
+    )
+    native = CoreAttribute[bool]("Whether seqpack's own encoder runs this tokenizer (else HF's).")
+    syntax = CoreAttribute[str | None](
+        "The language an AST-BPE tokenizer parses; ``None`` for any other.", name="language"
+    )
+    fallbacks = CoreAttribute[int | None](
         """For AST-BPE: documents encoded so far that did not parse and were encoded as plain
         byte-level BPE. ``None`` for any other tokenizer."""
-        return self._core.fallbacks
+    )
 
     def encode(self, text: str, *, add_special_tokens: bool = False) -> npt.NDArray[np.uint32]:
         """The ids of ``text``. Added tokens written in the text (``<|endoftext|>``) always
@@ -121,16 +113,13 @@ class Tokenizer:
         """The exact bytes of ``ids``: ``decode_bytes(encode(text)) == text.encode()``."""
         return self._core.decode_bytes(_as_ids(ids))
 
-    @property
-    def vocab_size(self) -> int:
-        """The number of ids (one more than the largest, added tokens included)."""
-        return self._core.vocab_size
-
-    @property
-    def fingerprint(self) -> str:
+    vocab_size = CoreAttribute[int](
+        "The number of ids (one more than the largest, added tokens included)."
+    )
+    fingerprint = CoreAttribute[str](
         """16 hex digits that change whenever the ids of some text could: a hash of the
         vocabulary, merges, pre-tokenizer, added tokens and template, not of the JSON."""
-        return self._core.fingerprint
+    )
 
     def token_to_id(self, token: str) -> int | None:
         """The id of a token spelled as in ``tokenizer.json`` (``"Ġthe"`` for " the"), or

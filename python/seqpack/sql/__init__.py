@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from seqpack import _core
+from seqpack._forwarding import CoreAttribute
 from seqpack.ast_bpe import _count, _text, _texts
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import _as_ids
@@ -75,26 +76,17 @@ class SqlBpe:
         """(symbols of ``query``'s encoding that cut across its parse, symbols)."""
         return self._core.crossing(_text(query, "query"))
 
-    @property
-    def syntax(self) -> bool:
-        return self._core.syntax
-
-    @property
-    def vocab_size(self) -> int:
-        return self._core.vocab_size
-
-    @property
-    def base_size(self) -> int:
-        """256 bytes plus the base SQL tokens of the training and validation queries."""
-        return self._core.base_size
+    syntax = CoreAttribute[bool]()
+    vocab_size = CoreAttribute[int]()
+    base_size = CoreAttribute[int](
+        "256 bytes plus the base SQL tokens of the training and validation queries."
+    )
 
     @property
     def num_merges(self) -> int:
         return self.vocab_size - self.base_size
 
-    @property
-    def merges(self) -> list[tuple[int, int]]:
-        return self._core.merges
+    merges = CoreAttribute[list[tuple[int, int]]]()
 
     @property
     def steps(self) -> list[Step]:
@@ -106,16 +98,13 @@ class SqlBpe:
     def rejections(self) -> int:
         return sum(not s.accepted for s in self.steps)
 
-    @property
-    def rare_types_before(self) -> int:
-        """Rare validation types before any merge: what every accepted merge kept."""
-        return self._core.rare_types_before
-
-    @property
-    def unparsed(self) -> int:
+    rare_types_before = CoreAttribute[int](
+        "Rare validation types before any merge: what every accepted merge kept."
+    )
+    unparsed = CoreAttribute[int](
         """Training queries whose quotes or parentheses do not balance (merged as plain
         BPE)."""
-        return self._core.unparsed
+    )
 
     def __repr__(self) -> str:
         kind = "AST-BPE" if self.syntax else "BPE"
