@@ -50,6 +50,21 @@ impl Fixture {
     }
 }
 
+/// A store of documents of `lengths` (`per_shard` to a shard) and the plan of an epoch of
+/// them: packed with `options`, segments aligned to `align`, rows shuffled with `seed`.
+fn planned(
+    lengths: &[usize],
+    per_shard: usize,
+    options: &PackOptions,
+    align: u32,
+    seed: u64,
+) -> (Fixture, Plan) {
+    let fixture = Fixture::new(lengths, per_shard);
+    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+    let plan = Plan::pack_epoch(&lengths, options, align, Some(seed)).unwrap();
+    (fixture, plan)
+}
+
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -289,10 +304,8 @@ fn errors_name_the_document_in_dataset_order() {
 #[test]
 fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() {
     let lengths: Vec<usize> = (0..60).map(|i| 1 + i * 7 % 23).collect();
-    let fixture = Fixture::new(&lengths, 16);
-    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-    let plan =
-        Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5), 1, Some(5)).unwrap());
+    let (fixture, plan) = planned(&lengths, 16, &options(32, Algorithm::Ffd, 5), 1, 5);
+    let plan = Arc::new(plan);
     let schedule = Schedule {
         first: 1,
         stride: 6,
@@ -328,10 +341,8 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
 #[test]
 fn flattened_batches_put_rows_one_after_the_other_with_documents_isolated() {
     let lengths: Vec<usize> = (0..50).map(|i| 1 + i * 11 % 29).collect();
-    let fixture = Fixture::new(&lengths, 16);
-    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-    let plan =
-        Arc::new(Plan::pack_epoch(&lengths, &options(40, Algorithm::Obfd, 3), 1, Some(3)).unwrap());
+    let (fixture, plan) = planned(&lengths, 16, &options(40, Algorithm::Obfd, 3), 1, 3);
+    let plan = Arc::new(plan);
     let schedule = FlatSchedule {
         batches: vec![vec![0, 2, 5], vec![1], vec![]],
         positions: vec![6, 9, 12],
@@ -396,9 +407,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let capacity = capacity_in_patches * align;
-        let fixture = Fixture::new(&lengths, 37);
-        let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed), align, Some(seed ^ 1)).unwrap();
+        let (fixture, plan) = planned(&lengths, 37, &options(capacity, algorithm, seed), align, seed ^ 1);
         let padding: u64 = plan.segments.iter().map(|s| u64::from(s.len.next_multiple_of(align) - s.len)).sum();
         prop_assert_eq!(plan.alignment_padding, padding);
         prop_assert_eq!(plan.placed_tokens, lengths.iter().sum::<usize>() as u64);
@@ -475,9 +484,7 @@ proptest! {
         let layout = if per_document { CpLayout::PerDocument } else { CpLayout::Row };
         let align = if per_document { 2 * cp_size } else { 1 };
         let capacity = 48 * cp_size;
-        let fixture = Fixture::new(&lengths, 16);
-        let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-        let plan = Plan::pack_epoch(&as_i64, &options(capacity, Algorithm::Obfd, seed), align, Some(seed)).unwrap();
+        let (fixture, plan) = planned(&lengths, 16, &options(capacity, Algorithm::Obfd, seed), align, seed);
         let rows: Vec<Option<usize>> = (0..plan.num_packs().min(3)).map(Some).chain([None]).collect();
         let seq_len = capacity as usize;
         let batch = assemble(&fixture.store, &plan, &rows, seq_len, -7).unwrap();
