@@ -6,38 +6,17 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 
+use super::fn_tokenizer::FnTokenizer;
 use super::*;
 use crate::shard;
 
 /// One token per byte: enough to check plumbing, order and counts.
-pub(super) struct Bytes;
-
-impl Tokenizer for Bytes {
-    fn implementation(&self) -> crate::tokenize::Implementation {
-        crate::tokenize::Implementation::Bpe
-    }
-    fn encode(&self, text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
-        Ok(text.bytes().map(u32::from).collect())
-    }
-    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
-        Ok(ids.iter().map(|&id| id as u8).collect())
-    }
-    fn vocab_size(&self) -> u32 {
-        256
-    }
-    fn fingerprint(&self) -> &str {
-        "bytes"
-    }
-    fn token_to_id(&self, _token: &str) -> Option<u32> {
-        None
-    }
-    fn id_to_token(&self, _id: u32) -> Option<String> {
-        None
-    }
-    fn to_json(&self) -> &str {
-        "{}"
-    }
-}
+pub(super) const BYTES: FnTokenizer = FnTokenizer {
+    encode: |text| text.bytes().map(u32::from).collect(),
+    decode: |ids| ids.iter().map(|&id| id as u8).collect(),
+    vocab_size: 256,
+    fingerprint: "bytes",
+};
 
 /// An empty directory of its own for a test (or a test case).
 pub(super) fn temp_dir(name: &str) -> PathBuf {
@@ -104,7 +83,22 @@ pub(super) fn mixed_jsonl(documents: usize, long: usize, broken: &str) -> String
 }
 
 pub(super) fn run(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Result<Manifest> {
-    preprocess(inputs, out, &Bytes, options, &mut |_| Ok(()))
+    preprocess(inputs, out, &BYTES, options, &mut |_| Ok(()))
+}
+
+/// Runs `options` over one input, `file` holding `contents`, in a directory of its own for
+/// the test `test`: the output directory and the manifest.
+pub(super) fn run_one(
+    test: &str,
+    file: &str,
+    contents: &[u8],
+    options: &PreprocessOptions,
+) -> (PathBuf, Manifest) {
+    let dir = temp_dir(test);
+    let input = write(&dir.join(file), contents);
+    let out = dir.join("out");
+    let manifest = run(&[input], &out, options).unwrap();
+    (out, manifest)
 }
 
 /// The manifest on disk in `out` is `manifest`.
@@ -268,7 +262,7 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
     for stop_after in [1, 7, 20, 31] {
         let out = dir.join(format!("resumed-{stop_after}"));
         let mut calls = 0;
-        let err = preprocess(&inputs, &out, &Bytes, &options, &mut |_| {
+        let err = preprocess(&inputs, &out, &BYTES, &options, &mut |_| {
             calls += 1;
             if calls == stop_after {
                 Err(Error::Interrupted)
@@ -305,7 +299,7 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
     // Resuming with other options is refused.
     let out = dir.join("other");
     let mut calls = 0;
-    let _ = preprocess(&inputs, &out, &Bytes, &options, &mut |_| {
+    let _ = preprocess(&inputs, &out, &BYTES, &options, &mut |_| {
         calls += 1;
         if calls == 3 {
             Err(Error::Interrupted)
@@ -418,7 +412,7 @@ fn resume_deletes_nothing_it_did_not_write() {
         lines: true,
         ..PreprocessOptions::default()
     };
-    let _ = preprocess(&inputs, &own, &Bytes, &options, &mut |_| {
+    let _ = preprocess(&inputs, &own, &BYTES, &options, &mut |_| {
         calls += 1;
         if calls == 20 {
             Err(Error::Interrupted)
@@ -479,10 +473,12 @@ fn resume_into_a_finished_dataset_of_other_inputs_or_options_is_an_error() {
 
 #[test]
 fn the_manifest_records_the_tokenizer_and_older_ones_still_read() {
-    let dir = temp_dir("implementation");
-    let input = write(&dir.join("a.jsonl"), b"{\"text\": \"ab\"}\n");
-    let out = dir.join("out");
-    let manifest = run(&[input], &out, &PreprocessOptions::default()).unwrap();
+    let (out, manifest) = run_one(
+        "implementation",
+        "a.jsonl",
+        b"{\"text\": \"ab\"}\n",
+        &PreprocessOptions::default(),
+    );
     assert_eq!(manifest.tokenizer.fingerprint, "bytes");
     assert_eq!(manifest.tokenizer.implementation.as_deref(), Some("bpe"));
     let path = out.join("manifest.json");
@@ -496,5 +492,5 @@ fn the_manifest_records_the_tokenizer_and_older_ones_still_read() {
     let older = Manifest::read(&path).unwrap();
     assert_eq!(older.tokenizer.implementation, None);
     assert_eq!(older.tokenizer.fingerprint, "bytes");
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }
