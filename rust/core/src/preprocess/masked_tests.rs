@@ -8,7 +8,10 @@ use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields};
 
 use super::fn_tokenizer::FnTokenizer;
-use super::tests::{BYTES, assert_written, run, run_one, temp_dir, write};
+use super::tests::{
+    BYTES, assert_bad_records, assert_written, interrupt_when, one_input, resume, run, run_one,
+    temp_dir, write,
+};
 use super::*;
 use crate::chat::{
     ChatOptions, ChatTemplate, EncoderOptions, PromptCompletion, RecordEncoder, TrainOn,
@@ -194,12 +197,11 @@ fn train_on_all_trains_the_prompt_too_and_changes_the_fingerprint() {
 fn a_completion_that_merges_with_the_prompt_starts_at_the_first_token_that_differs() {
     // "SELECT a" + "bc FROM t": the prompt alone ends in the token "a", the whole text has
     // "abc" there, which holds the end of the prompt and is trained on (TRL's rule).
-    let dir = temp_dir("edges");
-    let input = write(
-        &dir.join("pairs.jsonl"),
+    let (input, out) = one_input(
+        "edges",
+        "pairs.jsonl",
         b"{\"prompt\": \"SELECT a\", \"completion\": \"bc FROM t\"}\n{\"prompt\": \"x \", \"completion\": \"y\"}\n",
     );
-    let out = dir.join("out");
     let manifest = preprocess(
         &[input],
         &out,
@@ -263,12 +265,11 @@ fn conversations_go_through_the_chat_encoder_and_plain_text_beside_them_is_train
 
 #[test]
 fn conversations_without_a_chat_template_are_refused_before_anything_is_written() {
-    let dir = temp_dir("no-template");
-    let chat = write(
-        &dir.join("chat.jsonl"),
+    let (chat, out) = one_input(
+        "no-template",
+        "chat.jsonl",
         br#"{"messages": [{"role": "user", "content": "hi"}]}"#,
     );
-    let out = dir.join("out");
     let error = run(&[chat], &out, &PreprocessOptions::default()).unwrap_err();
     let message = error.to_string();
     assert!(
@@ -280,46 +281,22 @@ fn conversations_without_a_chat_template_are_refused_before_anything_is_written(
 
 #[test]
 fn bad_structured_records_name_file_and_line_or_are_counted_by_reason() {
-    let dir = temp_dir("bad-structured");
-    let input = write(
-        &dir.join("pairs.jsonl"),
+    let (input, _) = one_input(
+        "bad-structured",
+        "pairs.jsonl",
         b"{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"completion\": \"b\"}\n{\"prompt\": \"a\", \"completion\": 3}\n{\"prompt\": \n",
     );
-    let out = dir.join("out");
-    let error = run(
-        std::slice::from_ref(&input),
-        &out,
+    let skipped = [
+        ("malformed_json", 1),
+        ("missing_field", 1),
+        ("not_a_string", 1),
+    ];
+    assert_bad_records(
+        &[input],
         &PreprocessOptions::default(),
-    )
-    .unwrap_err();
-    match error {
-        Error::Record {
-            path, line, reason, ..
-        } => {
-            assert!(path.ends_with("pairs.jsonl"));
-            assert_eq!((line, reason), (2, "missing_field"));
-        }
-        other => panic!("expected a record error, got {other}"),
-    }
-    let out = dir.join("skipped");
-    let options = PreprocessOptions {
-        on_error: OnError::Skip,
-        ..PreprocessOptions::default()
-    };
-    let manifest = run(&[input], &out, &options).unwrap();
-    assert_eq!(manifest.total_rows, 1);
-    let skipped: Vec<(&str, u64)> = manifest
-        .skipped
-        .iter()
-        .map(|(k, &v)| (k.as_str(), v))
-        .collect();
-    assert_eq!(
-        skipped,
-        [
-            ("malformed_json", 1),
-            ("missing_field", 1),
-            ("not_a_string", 1)
-        ]
+        ("pairs.jsonl", 2, "missing_field"),
+        1,
+        &skipped,
     );
 }
 
@@ -435,13 +412,14 @@ fn parquet_columns_read_as_the_same_records_as_jsonl() {
 #[test]
 fn an_interrupted_masked_run_resumes_to_the_same_dataset() {
     let dir = temp_dir("masked-resume");
-    let mut lines = String::new();
-    for i in 0..200 {
-        lines.push_str(&format!(
-            "{{\"prompt\": \"question {i}? \", \"completion\": \"answer {}\"}}\n",
-            i * 7
-        ));
-    }
+    let lines: String = (0..200)
+        .map(|i| {
+            format!(
+                "{{\"prompt\": \"question {i}? \", \"completion\": \"answer {}\"}}\n",
+                i * 7
+            )
+        })
+        .collect();
     let input = write(&dir.join("pairs.jsonl"), lines.as_bytes());
     let options = PreprocessOptions {
         shard_tokens: 500,
@@ -451,27 +429,10 @@ fn an_interrupted_masked_run_resumes_to_the_same_dataset() {
     let whole = dir.join("whole");
     let expected = run(std::slice::from_ref(&input), &whole, &options).unwrap();
     let out = dir.join("resumed");
-    let mut calls = 0;
-    let interrupted = preprocess(
-        std::slice::from_ref(&input),
-        &out,
-        &BYTES,
-        &options,
-        &mut |p| {
-            calls += 1;
-            if p.shards >= 2 {
-                Err(Error::Interrupted)
-            } else {
-                Ok(())
-            }
-        },
-    );
-    assert!(interrupted.is_err());
-    let resumed = PreprocessOptions {
-        resume: true,
-        ..options
-    };
-    let manifest = run(&[input], &out, &resumed).unwrap();
+    interrupt_when(std::slice::from_ref(&input), &out, &options, |p| {
+        p.shards >= 2
+    });
+    let manifest = resume(&[input], &out, &options).unwrap();
     assert_eq!(manifest.shards, expected.shards);
     assert_eq!(manifest.loss_mask, expected.loss_mask);
     assert_eq!(masked_rows(&out), masked_rows(&whole));
