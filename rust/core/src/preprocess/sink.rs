@@ -111,8 +111,8 @@ impl<'a> Sink<'a> {
                     let mask = masked.then(|| &mask[range]);
                     next_tokens += count;
                     if masked {
-                        (self.state.written.loss_mask)
-                            .add_record(trained as u64, edges_inside_tokens);
+                        let counts = &mut self.state.written.loss_mask;
+                        counts.add_record(trained as u64, edges_inside_tokens);
                     }
                     progress.documents += 1;
                     progress.tokens += count as u64;
