@@ -85,7 +85,7 @@ macro_rules! numpy_tuple {
         $(#[$doc:meta])*
         type $tuple:ident = fn $convert:ident($value:ident: $from:ty),
         rows [$rows:ident, $len:ident],
-        matrices [$($matrix:ident: $matrix_type:ty),*],
+        matrices [$($($matrix:ident).+: $matrix_type:ty),*],
         vectors [$($vector:ident: $vector_type:ty),*],
         figures [$($figure:ident: $figure_type:ty),*] $(,)?
     ) => {
@@ -99,7 +99,7 @@ macro_rules! numpy_tuple {
         pub(crate) fn $convert(py: Python<'_>, $value: $from) -> PyResult<$tuple<'_>> {
             let shape = [$value.$rows, $value.$len];
             Ok((
-                $(PyArray1::from_vec(py, $value.$matrix).reshape(shape)?,)*
+                $(PyArray1::from_vec(py, $value.$($matrix).+).reshape(shape)?,)*
                 $(PyArray1::from_vec(py, $value.$vector),)*
                 $($value.$figure,)*
             ))
@@ -111,7 +111,12 @@ numpy_tuple! {
     /// `(input_ids, labels, position_ids, document_ids, cu_seqlens, max_seqlen, real_tokens)`.
     type BatchArrays = fn to_arrays(batch: Batch),
     rows [batch_size, seq_len],
-    matrices [input_ids: i64, labels: i64, position_ids: i64, document_ids: i32],
+    matrices [
+        tokens.input_ids: i64,
+        tokens.labels: i64,
+        tokens.position_ids: i64,
+        tokens.document_ids: i32
+    ],
     vectors [cu_seqlens: i32],
     figures [max_seqlen: u32, real_tokens: u64],
 }
@@ -268,7 +273,11 @@ numpy_tuple! {
     type ShardArrays = fn shard_arrays(shard: CpShard),
     rows [batch_size, local_len],
     matrices [
-        input_ids: i64, labels: i64, position_ids: i64, document_ids: i32, gather_indices: i64
+        tokens.input_ids: i64,
+        tokens.labels: i64,
+        tokens.position_ids: i64,
+        tokens.document_ids: i32,
+        gather_indices: i64
     ],
     vectors [cu_seqlens: i32, cu_seqlens_padded: i32],
     figures [max_seqlen: u32, real_tokens: u64],

@@ -17,14 +17,10 @@ pub const IGNORE_INDEX: i64 = -100;
 pub struct Batch {
     pub batch_size: usize,
     pub seq_len: usize,
-    pub input_ids: Vec<i64>,
-    /// `input_ids` with [`IGNORE_INDEX`] on each segment's first token and on padding: the
-    /// loss shifts labels by one, so no token is ever predicted from another document. In
-    /// a dataset with loss masks, also on every token not trained on.
-    pub labels: Vec<i64>,
-    pub position_ids: Vec<i64>,
-    /// Index of the segment within its row (0, 1, …), -1 on padding.
-    pub document_ids: Vec<i32>,
+    /// Its labels are `input_ids` with [`IGNORE_INDEX`] on each segment's first token and
+    /// on padding: the loss shifts labels by one, so no token is ever predicted from
+    /// another document. In a dataset with loss masks, also on every token not trained on.
+    pub tokens: TokenArrays,
     /// Boundaries of all segments (padding included) over the flattened batch, leading 0.
     pub cu_seqlens: Vec<i32>,
     /// Real tokens of each segment of `cu_seqlens` (its alignment padding left out; 0 for
@@ -33,6 +29,37 @@ pub struct Batch {
     pub max_seqlen: u32,
     /// Tokens that are not padding.
     pub real_tokens: u64,
+}
+
+/// The arrays of a model's input, one value per position, row-major: those of a [`Batch`],
+/// and of a context-parallel shard of one (`super::CpShard`), which say how their labels
+/// line up with the positions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenArrays {
+    pub input_ids: Vec<i64>,
+    pub labels: Vec<i64>,
+    /// Positions within each document (restarting at 0 on a row's end padding).
+    pub position_ids: Vec<i64>,
+    /// Index of the segment within its row (0, 1, …), -1 on padding.
+    pub document_ids: Vec<i32>,
+}
+
+impl TokenArrays {
+    /// Arrays with room for `positions` positions and nothing in them yet.
+    pub fn with_capacity(positions: usize) -> TokenArrays {
+        TokenArrays {
+            input_ids: Vec::with_capacity(positions),
+            labels: Vec::with_capacity(positions),
+            position_ids: Vec::with_capacity(positions),
+            document_ids: Vec::with_capacity(positions),
+        }
+    }
+
+    /// `len` positions of `pad_id` that carry no label.
+    fn pad(&mut self, pad_id: i64, len: usize) {
+        self.input_ids.extend(std::iter::repeat_n(pad_id, len));
+        self.labels.extend(std::iter::repeat_n(IGNORE_INDEX, len));
+    }
 }
 
 /// Assembles the rows `packs` of `plan` (`None`: a row of padding only) into a batch of
@@ -57,13 +84,13 @@ pub fn assemble_rows(
 ) -> Result<Batch> {
     let mut batch = empty_batch(rows.len(), seq_len)?;
     for &row in rows {
-        let row_start = batch.input_ids.len();
+        let row_start = batch.tokens.input_ids.len();
         if let Some((store, plan, p)) = row {
             for (index, segment) in plan.checked_row(p)?.iter().enumerate() {
                 let slice = segment.tokens(store)?;
                 let mask = segment.loss_mask(store)?;
                 let aligned = slice.len().next_multiple_of(plan.align as usize);
-                if batch.input_ids.len() + aligned > row_start + seq_len {
+                if batch.tokens.input_ids.len() + aligned > row_start + seq_len {
                     return Err(Error::invalid_option(
                         "plan",
                         format!("row {p} holds more than seq_len = {seq_len} tokens"),
@@ -79,7 +106,7 @@ pub fn assemble_rows(
                 );
             }
         }
-        let padding = row_start + seq_len - batch.input_ids.len();
+        let padding = row_start + seq_len - batch.tokens.input_ids.len();
         if padding > 0 {
             push_padding(&mut batch, padding, pad_id);
         }
@@ -135,10 +162,7 @@ fn empty_batch(batch_size: usize, seq_len: usize) -> Result<Batch> {
     Ok(Batch {
         batch_size,
         seq_len,
-        input_ids: Vec::with_capacity(total),
-        labels: Vec::with_capacity(total),
-        position_ids: Vec::with_capacity(total),
-        document_ids: Vec::with_capacity(total),
+        tokens: TokenArrays::with_capacity(total),
         cu_seqlens: vec![0],
         real_lengths: Vec::new(),
         max_seqlen: 0,
@@ -159,28 +183,24 @@ fn push_segment(
     if tokens.is_empty() {
         return;
     }
-    let first = batch.input_ids.len();
+    let arrays = &mut batch.tokens;
+    let first = arrays.input_ids.len();
     let len = tokens.len() + align_padding;
-    batch.input_ids.extend(tokens.iter().map(|&t| i64::from(t)));
-    batch.labels.push(IGNORE_INDEX);
+    arrays
+        .input_ids
+        .extend(tokens.iter().map(|&t| i64::from(t)));
+    arrays.labels.push(IGNORE_INDEX);
+    let ids = &arrays.input_ids[first + 1..];
     match mask {
-        None => batch
-            .labels
-            .extend_from_slice(&batch.input_ids[first + 1..]),
+        None => arrays.labels.extend_from_slice(ids),
         Some(mask) => {
-            let ids = batch.input_ids[first + 1..].iter();
-            let labels = ids.zip(&mask[1..]);
-            batch
+            let labels = ids.iter().zip(&mask[1..]);
+            arrays
                 .labels
                 .extend(labels.map(|(&id, &trained)| if trained != 0 { id } else { IGNORE_INDEX }));
         }
     }
-    batch
-        .input_ids
-        .extend(std::iter::repeat_n(pad_id, align_padding));
-    batch
-        .labels
-        .extend(std::iter::repeat_n(IGNORE_INDEX, align_padding));
+    arrays.pad(pad_id, align_padding);
     batch.real_tokens += tokens.len() as u64;
     batch.real_lengths.push(tokens.len() as u32);
     end_segment(batch, len, document);
@@ -188,17 +208,17 @@ fn push_segment(
 
 /// Padding at the end of a row: a segment of its own, with no label and document -1.
 fn push_padding(batch: &mut Batch, len: usize, pad_id: i64) {
-    batch.input_ids.extend(std::iter::repeat_n(pad_id, len));
-    batch.labels.extend(std::iter::repeat_n(IGNORE_INDEX, len));
+    batch.tokens.pad(pad_id, len);
     batch.real_lengths.push(0);
     end_segment(batch, len, -1);
 }
 
 fn end_segment(batch: &mut Batch, len: usize, document: i32) {
-    batch.position_ids.extend(0..len as i64);
+    batch.tokens.position_ids.extend(0..len as i64);
     batch
+        .tokens
         .document_ids
         .extend(std::iter::repeat_n(document, len));
-    batch.cu_seqlens.push(batch.input_ids.len() as i32);
+    batch.cu_seqlens.push(batch.tokens.input_ids.len() as i32);
     batch.max_seqlen = batch.max_seqlen.max(len as u32);
 }

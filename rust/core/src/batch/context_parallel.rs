@@ -13,7 +13,7 @@
 //! document, [`IGNORE_INDEX`] where there is none): the shard's positions are not
 //! contiguous, so a loss must not shift them again.
 
-use super::assemble::{Batch, IGNORE_INDEX};
+use super::assemble::{Batch, IGNORE_INDEX, TokenArrays};
 use crate::choice::names;
 use crate::{Error, Result};
 
@@ -39,12 +39,9 @@ pub struct ContextParallel {
 pub struct CpShard {
     pub batch_size: usize,
     pub local_len: usize,
-    pub input_ids: Vec<i64>,
-    /// The target of each position (already shifted, see the module's documentation).
-    pub labels: Vec<i64>,
-    /// Positions within each document, as in the whole row.
-    pub position_ids: Vec<i64>,
-    pub document_ids: Vec<i32>,
+    /// Each position's as in the full batch, but for its label: the target of the position
+    /// itself (already shifted, see the module's documentation).
+    pub tokens: TokenArrays,
     /// Where each local position sits in its full row (`0 … seq_len − 1`).
     pub gather_indices: Vec<i64>,
     /// Boundaries of the segments over the flattened full batch, as the batch has them.
@@ -144,10 +141,7 @@ impl ContextParallel {
         let mut shard = CpShard {
             batch_size: batch.batch_size,
             local_len,
-            input_ids: Vec::with_capacity(total),
-            labels: Vec::with_capacity(total),
-            position_ids: Vec::with_capacity(total),
-            document_ids: Vec::with_capacity(total),
+            tokens: TokenArrays::with_capacity(total),
             gather_indices: Vec::with_capacity(total),
             cu_seqlens_padded: batch.cu_seqlens.clone(),
             cu_seqlens: Vec::with_capacity(batch.cu_seqlens.len()),
@@ -180,17 +174,17 @@ impl ContextParallel {
             }
             for local in self.gather_indices(&lengths)? {
                 let i = first + local;
-                shard.input_ids.push(batch.input_ids[i]);
+                shard.tokens.input_ids.push(batch.tokens.input_ids[i]);
                 // The label of the next position is its token, or IGNORE_INDEX where a
                 // segment starts or padding is: never a token of another document.
                 let target = if local + 1 < seq_len {
-                    batch.labels[i + 1]
+                    batch.tokens.labels[i + 1]
                 } else {
                     IGNORE_INDEX
                 };
-                shard.labels.push(target);
-                shard.position_ids.push(batch.position_ids[i]);
-                shard.document_ids.push(batch.document_ids[i]);
+                shard.tokens.labels.push(target);
+                shard.tokens.position_ids.push(batch.tokens.position_ids[i]);
+                shard.tokens.document_ids.push(batch.tokens.document_ids[i]);
                 shard.gather_indices.push(local as i64);
                 shard.real_tokens += u64::from(real[local]);
             }

@@ -20,7 +20,7 @@ mod plan;
 mod prefetch;
 
 pub use assemble::{
-    Batch, IGNORE_INDEX, assemble, assemble_flat, assemble_flat_rows, assemble_rows,
+    Batch, IGNORE_INDEX, TokenArrays, assemble, assemble_flat, assemble_flat_rows, assemble_rows,
 };
 pub use context_parallel::{ContextParallel, CpLayout, CpShard};
 pub use offline::{PACKED_ROWS_PER_SHARD, write_packed};

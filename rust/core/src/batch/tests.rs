@@ -50,6 +50,33 @@ impl Fixture {
     }
 }
 
+/// A store of documents of `lengths` (`per_shard` to a shard) and the plan of an epoch of
+/// them: packed with `options`, segments aligned to `align`, rows shuffled with `seed`.
+fn planned(
+    lengths: &[usize],
+    per_shard: usize,
+    options: &PackOptions,
+    align: u32,
+    seed: u64,
+) -> (Fixture, Plan) {
+    let fixture = Fixture::new(lengths, per_shard);
+    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
+    let plan = Plan::pack_epoch(&lengths, options, align, Some(seed)).unwrap();
+    (fixture, plan)
+}
+
+/// Batches of `batches` over `plan` in `fixture`, rows of `seq_len` padded with -7,
+/// assembled two ahead.
+fn prefetch(
+    fixture: &Fixture,
+    plan: &Plan,
+    batches: impl Into<Batches>,
+    seq_len: usize,
+) -> Prefetcher {
+    let plan = Arc::new(plan.clone());
+    Prefetcher::start(fixture.store.clone(), plan, batches, seq_len, -7, 2)
+}
+
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -85,7 +112,11 @@ fn labels_follow_the_loss_mask_and_the_document_boundaries() {
                 } else {
                     IGNORE_INDEX
                 };
-                assert_eq!(batch.labels[at], expected, "doc {} token {t}", segment.doc);
+                assert_eq!(
+                    batch.tokens.labels[at], expected,
+                    "doc {} token {t}",
+                    segment.doc
+                );
                 at += 1;
                 checked += 1;
             }
@@ -114,7 +145,7 @@ fn options(capacity: u32, algorithm: Algorithm, seed: u64) -> PackOptions {
 
 /// Checks every invariant of the batch contract for `batch`, built from `rows` of `plan`.
 fn check_batch(batch: &Batch, plan: &Plan, rows: &[Option<usize>], seq_len: usize) {
-    assert_eq!(batch.input_ids.len(), rows.len() * seq_len);
+    assert_eq!(batch.tokens.input_ids.len(), rows.len() * seq_len);
     let mut cu = vec![0i32];
     let mut real = 0;
     for (r, row) in rows.iter().enumerate() {
@@ -129,15 +160,15 @@ fn check_batch(batch: &Batch, plan: &Plan, rows: &[Option<usize>], seq_len: usiz
                 } else {
                     -7
                 };
-                assert_eq!(batch.input_ids[at(i)], expected);
-                assert_eq!(batch.position_ids[at(i)], t as i64);
-                assert_eq!(batch.document_ids[at(i)], index as i32);
+                assert_eq!(batch.tokens.input_ids[at(i)], expected);
+                assert_eq!(batch.tokens.position_ids[at(i)], t as i64);
+                assert_eq!(batch.tokens.document_ids[at(i)], index as i32);
                 let label = if t == 0 || !real {
                     IGNORE_INDEX
                 } else {
                     expected
                 };
-                assert_eq!(batch.labels[at(i)], label);
+                assert_eq!(batch.tokens.labels[at(i)], label);
                 i += 1;
             }
             real += segment.len as u64;
@@ -145,10 +176,10 @@ fn check_batch(batch: &Batch, plan: &Plan, rows: &[Option<usize>], seq_len: usiz
         }
         let padding_start = i;
         while i < seq_len {
-            assert_eq!(batch.input_ids[at(i)], -7);
-            assert_eq!(batch.labels[at(i)], IGNORE_INDEX);
-            assert_eq!(batch.document_ids[at(i)], -1);
-            assert_eq!(batch.position_ids[at(i)], (i - padding_start) as i64);
+            assert_eq!(batch.tokens.input_ids[at(i)], -7);
+            assert_eq!(batch.tokens.labels[at(i)], IGNORE_INDEX);
+            assert_eq!(batch.tokens.document_ids[at(i)], -1);
+            assert_eq!(batch.tokens.position_ids[at(i)], (i - padding_start) as i64);
             i += 1;
         }
         if padding_start < seq_len {
@@ -196,24 +227,24 @@ fn a_hand_made_batch() {
     let batch = assemble(&fixture.store, &plan, &[Some(1), Some(0), None], 5, -7).unwrap();
     let m = IGNORE_INDEX;
     assert_eq!(
-        batch.input_ids,
+        batch.tokens.input_ids,
         [
             2_000_002, 2_000_003, 2_000_004, 2_000_005, -7, 0, 1, 2, 1_000_000, 1_000_001, -7, -7,
             -7, -7, -7
         ]
     );
     assert_eq!(
-        batch.labels,
+        batch.tokens.labels,
         [
             m, 2_000_003, 2_000_004, 2_000_005, m, m, 1, 2, m, 1_000_001, m, m, m, m, m
         ]
     );
     assert_eq!(
-        batch.position_ids,
+        batch.tokens.position_ids,
         [0, 1, 2, 3, 0, 0, 1, 2, 0, 1, 0, 1, 2, 3, 4]
     );
     assert_eq!(
-        batch.document_ids,
+        batch.tokens.document_ids,
         [0, 0, 0, 0, -1, 0, 0, 0, 1, 1, -1, -1, -1, -1, -1]
     );
     assert_eq!(batch.cu_seqlens, [0, 4, 5, 8, 10, 15]);
@@ -289,10 +320,7 @@ fn errors_name_the_document_in_dataset_order() {
 #[test]
 fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() {
     let lengths: Vec<usize> = (0..60).map(|i| 1 + i * 7 % 23).collect();
-    let fixture = Fixture::new(&lengths, 16);
-    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-    let plan =
-        Arc::new(Plan::pack_epoch(&lengths, &options(32, Algorithm::Ffd, 5), 1, Some(5)).unwrap());
+    let (fixture, plan) = planned(&lengths, 16, &options(32, Algorithm::Ffd, 5), 1, 5);
     let schedule = Schedule {
         first: 1,
         stride: 6,
@@ -300,14 +328,7 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
         num_batches: 5,
         dealer: None,
     };
-    let mut prefetcher = Prefetcher::start(
-        fixture.store.clone(),
-        plan.clone(),
-        schedule.clone(),
-        32,
-        -7,
-        2,
-    );
+    let mut prefetcher = prefetch(&fixture, &plan, schedule.clone(), 32);
     assert_eq!(prefetcher.remaining(), 5);
     for i in 0..5 {
         if i == 2 {
@@ -328,22 +349,12 @@ fn the_prefetcher_yields_the_schedule_in_order_also_after_a_fork_like_restart() 
 #[test]
 fn flattened_batches_put_rows_one_after_the_other_with_documents_isolated() {
     let lengths: Vec<usize> = (0..50).map(|i| 1 + i * 11 % 29).collect();
-    let fixture = Fixture::new(&lengths, 16);
-    let lengths: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-    let plan =
-        Arc::new(Plan::pack_epoch(&lengths, &options(40, Algorithm::Obfd, 3), 1, Some(3)).unwrap());
+    let (fixture, plan) = planned(&lengths, 16, &options(40, Algorithm::Obfd, 3), 1, 3);
     let schedule = FlatSchedule {
         batches: vec![vec![0, 2, 5], vec![1], vec![]],
         positions: vec![6, 9, 12],
     };
-    let mut prefetcher = Prefetcher::start(
-        fixture.store.clone(),
-        plan.clone(),
-        schedule.clone(),
-        0,
-        -7,
-        2,
-    );
+    let mut prefetcher = prefetch(&fixture, &plan, schedule.clone(), 0);
     assert_eq!(prefetcher.position(), None);
     for (i, rows) in schedule.batches.iter().enumerate() {
         let batch = prefetcher.next_batch().unwrap().unwrap();
@@ -365,10 +376,10 @@ fn flattened_batches_put_rows_one_after_the_other_with_documents_isolated() {
             documents.extend(std::iter::repeat_n(d as i32, s.len as usize));
             cu.push(cu.last().unwrap() + s.len as i32);
         }
-        assert_eq!(batch.input_ids, ids);
-        assert_eq!(batch.labels, labels);
-        assert_eq!(batch.position_ids, positions);
-        assert_eq!(batch.document_ids, documents);
+        assert_eq!(batch.tokens.input_ids, ids);
+        assert_eq!(batch.tokens.labels, labels);
+        assert_eq!(batch.tokens.position_ids, positions);
+        assert_eq!(batch.tokens.document_ids, documents);
         assert_eq!(batch.cu_seqlens, cu);
         let longest = segments.iter().map(|s| s.len).max().unwrap_or(0);
         assert_eq!(batch.max_seqlen, longest);
@@ -396,9 +407,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let capacity = capacity_in_patches * align;
-        let fixture = Fixture::new(&lengths, 37);
-        let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-        let plan = Plan::pack_epoch(&as_i64, &options(capacity, algorithm, seed), align, Some(seed ^ 1)).unwrap();
+        let (fixture, plan) = planned(&lengths, 37, &options(capacity, algorithm, seed), align, seed ^ 1);
         let padding: u64 = plan.segments.iter().map(|s| u64::from(s.len.next_multiple_of(align) - s.len)).sum();
         prop_assert_eq!(plan.alignment_padding, padding);
         prop_assert_eq!(plan.placed_tokens, lengths.iter().sum::<usize>() as u64);
@@ -475,15 +484,13 @@ proptest! {
         let layout = if per_document { CpLayout::PerDocument } else { CpLayout::Row };
         let align = if per_document { 2 * cp_size } else { 1 };
         let capacity = 48 * cp_size;
-        let fixture = Fixture::new(&lengths, 16);
-        let as_i64: Vec<i64> = lengths.iter().map(|&n| n as i64).collect();
-        let plan = Plan::pack_epoch(&as_i64, &options(capacity, Algorithm::Obfd, seed), align, Some(seed)).unwrap();
+        let (fixture, plan) = planned(&lengths, 16, &options(capacity, Algorithm::Obfd, seed), align, seed);
         let rows: Vec<Option<usize>> = (0..plan.num_packs().min(3)).map(Some).chain([None]).collect();
         let seq_len = capacity as usize;
         let batch = assemble(&fixture.store, &plan, &rows, seq_len, -7).unwrap();
         prop_assert_eq!(batch.real_lengths.len() + 1, batch.cu_seqlens.len());
         prop_assert_eq!(batch.real_lengths.iter().map(|&n| u64::from(n)).sum::<u64>(), batch.real_tokens);
-        let mut seen = vec![0u32; batch.input_ids.len()];
+        let mut seen = vec![0u32; batch.tokens.input_ids.len()];
         let mut real = 0;
         for rank in 0..cp_size {
             let shard = ContextParallel::new(cp_size, rank, layout).unwrap().shard(&batch).unwrap();
@@ -493,14 +500,14 @@ proptest! {
             for (k, &g) in shard.gather_indices.iter().enumerate() {
                 let i = (k / shard.local_len) * seq_len + g as usize;
                 seen[i] += 1;
-                prop_assert_eq!(shard.input_ids[k], batch.input_ids[i]);
-                prop_assert_eq!(shard.position_ids[k], batch.position_ids[i]);
-                prop_assert_eq!(shard.document_ids[k], batch.document_ids[i]);
+                prop_assert_eq!(shard.tokens.input_ids[k], batch.tokens.input_ids[i]);
+                prop_assert_eq!(shard.tokens.position_ids[k], batch.tokens.position_ids[i]);
+                prop_assert_eq!(shard.tokens.document_ids[k], batch.tokens.document_ids[i]);
                 let next_in_row = (g as usize + 1) % seq_len != 0;
-                let label = if next_in_row { batch.labels[i + 1] } else { IGNORE_INDEX };
-                prop_assert_eq!(shard.labels[k], label);
+                let label = if next_in_row { batch.tokens.labels[i + 1] } else { IGNORE_INDEX };
+                prop_assert_eq!(shard.tokens.labels[k], label);
                 if label != IGNORE_INDEX {
-                    prop_assert_eq!(batch.document_ids[i + 1], batch.document_ids[i]);
+                    prop_assert_eq!(batch.tokens.document_ids[i + 1], batch.tokens.document_ids[i]);
                 }
             }
         }

@@ -226,11 +226,16 @@ fn write_dataset_with_masks(dir: &Path, lengths: &[u32], mask: Option<fn(u64, u6
         options: BTreeMap::new(),
         loss_mask: mask.map(|trained| shard::LossMaskInfo {
             formats: vec!["messages".into()],
-            trained_tokens: lengths
-                .iter()
-                .enumerate()
-                .map(|(d, &len)| (0..len).filter(|&i| trained(d as u64, i.into())).count() as u64)
-                .sum(),
+            counts: shard::LossMaskCounts {
+                trained_tokens: lengths
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &len)| {
+                        (0..len).filter(|&i| trained(d as u64, i.into())).count() as u64
+                    })
+                    .sum(),
+                ..shard::LossMaskCounts::default()
+            },
             ..shard::LossMaskInfo::default()
         }),
     }
@@ -336,11 +341,17 @@ fn buckets_keep_the_loss_mask_of_every_token() {
             }
             tokens_seen += tokens.len() as u64;
         }
-        assert_eq!(info.trained_tokens, trained_here);
+        assert_eq!(info.counts.trained_tokens, trained_here);
         trained_in_buckets += trained_here;
     }
     let source = Dataset::open(&dir.join("in"), &verify).unwrap();
-    let source_trained = source.manifest().loss_mask.as_ref().unwrap().trained_tokens;
+    let source_trained = source
+        .manifest()
+        .loss_mask
+        .as_ref()
+        .unwrap()
+        .counts
+        .trained_tokens;
     assert_eq!(tokens_seen, m.corpus.tokens);
     assert_eq!(trained_in_buckets, source_trained);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -129,9 +129,7 @@ fn merge(
             *manifest.skipped.entry(reason.clone()).or_default() += count;
         }
         if let Some(masks) = &mut manifest.loss_mask {
-            masks.trained_tokens += written.trained_tokens;
-            masks.records_with_nothing_to_train += written.records_with_nothing_to_train;
-            masks.edges_inside_tokens += written.edges_inside_tokens;
+            masks.counts.add(&written.loss_mask);
         }
     }
     Ok(manifest)

@@ -11,11 +11,12 @@ use std::sync::atomic::AtomicU64;
 use serde::{Deserialize, Serialize};
 
 use super::commit::SplitStart;
+use super::fn_tokenizer::FnTokenizer;
 use super::record::{self, Outcome};
 use super::recycle::Recycler;
 use super::split::{Plan, first_lines, split_lines};
 use super::{BATCHES_PER_THREAD, OnError, PreprocessOptions, batches, pipeline};
-use crate::tokenize::{Implementation, Tokenizer};
+use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 
 /// What the counting pass found in one split.
@@ -52,7 +53,7 @@ pub fn count_split(
         tokenizer: if plan.loss_mask.is_some() {
             tokenizer
         } else {
-            &NoTokens
+            &NO_TOKENS
         },
         options,
         masked: plan.loss_mask.is_some(),
@@ -176,34 +177,9 @@ fn reason_key(reason: &str) -> &'static str {
 
 /// An encoder that writes no tokens: the counting pass classifies records on the
 /// tokenizing path without the cost of encoding them.
-struct NoTokens;
-
-impl Tokenizer for NoTokens {
-    fn implementation(&self) -> Implementation {
-        Implementation::Bpe
-    }
-    fn encode(&self, _text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
-        Ok(Vec::new())
-    }
-    fn encode_into(&self, _text: &str, _ids: &mut Vec<u32>) -> Result<()> {
-        Ok(())
-    }
-    fn decode(&self, _ids: &[u32]) -> Result<Vec<u8>> {
-        Ok(Vec::new())
-    }
-    fn vocab_size(&self) -> u32 {
-        0
-    }
-    fn fingerprint(&self) -> &str {
-        ""
-    }
-    fn token_to_id(&self, _token: &str) -> Option<u32> {
-        None
-    }
-    fn id_to_token(&self, _id: u32) -> Option<String> {
-        None
-    }
-    fn to_json(&self) -> &str {
-        "{}"
-    }
-}
+const NO_TOKENS: FnTokenizer = FnTokenizer {
+    encode: |_| Vec::new(),
+    decode: |_| Vec::new(),
+    vocab_size: 0,
+    fingerprint: "",
+};

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
-use crate::shard::{LengthHistogram, ShardEntry};
+use crate::shard::{LengthHistogram, LossMaskCounts, ShardEntry};
 
 /// The journal file of split `split`.
 pub(crate) fn journal_name(split: usize) -> String {
@@ -37,13 +37,9 @@ pub struct Written {
     pub skipped: BTreeMap<String, u64>,
     pub histogram: LengthHistogram,
     pub text_bytes: u64,
-    /// Loss-mask counts (see `shard::LossMaskInfo`), in datasets with masks.
-    #[serde(default)]
-    pub trained_tokens: u64,
-    #[serde(default)]
-    pub records_with_nothing_to_train: u64,
-    #[serde(default)]
-    pub edges_inside_tokens: u64,
+    /// What the loss masks written hold, in datasets with masks.
+    #[serde(flatten)]
+    pub loss_mask: LossMaskCounts,
 }
 
 impl Journal {

@@ -7,75 +7,42 @@ use arrow_array::{ArrayRef, ListArray, RecordBatch, StringArray, StructArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Fields};
 
-use super::tests::{Bytes, assert_written, run, temp_dir, write};
+use super::fn_tokenizer::FnTokenizer;
+use super::tests::{
+    BYTES, assert_bad_records, assert_written, interrupt_when, one_input, resume, run, run_one,
+    temp_dir, write,
+};
 use super::*;
 use crate::chat::{
-    EncoderOptions, MaskedIds, PromptCompletion, RecordEncoder, RecordFault, TrainOn,
+    ChatOptions, ChatTemplate, EncoderOptions, PromptCompletion, RecordEncoder, TrainOn,
 };
 use crate::shard;
 use crate::shard::{Dataset, Verify};
 
-/// A stand-in for a chat template, for tests only: each message becomes `<role>content`,
-/// the assistant's messages trained on.
-struct RoleTags;
-
-impl RecordEncoder for RoleTags {
-    fn encode(
-        &self,
-        record: &serde_json::Value,
-        tokenizer: &dyn Tokenizer,
-    ) -> std::result::Result<MaskedIds, RecordFault> {
-        let fault = |reason, message: &str| RecordFault {
-            reason,
-            message: message.into(),
-        };
-        let messages = record
-            .get("messages")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| fault("missing_field", "no messages"))?;
-        let mut out = MaskedIds::default();
-        for message in messages {
-            let role = message["role"].as_str().unwrap_or_default();
-            if !["system", "user", "assistant"].contains(&role) {
-                return Err(fault("unknown_role", role));
-            }
-            let content = message["content"]
-                .as_str()
-                .ok_or_else(|| fault("not_a_string", "content"))?;
-            let ids = tokenizer
-                .encode(&format!("<{role}>{content}"), false)
-                .unwrap();
-            out.mask
-                .extend(std::iter::repeat_n(role == "assistant", ids.len()));
-            out.ids.extend(ids);
-        }
-        Ok(out)
-    }
-
-    fn fingerprint(&self) -> String {
-        "0123456789abcdef".into()
-    }
+/// A chat template for tests: each message becomes `<role>content`, the assistant's
+/// messages (their tags too) trained on.
+fn role_tags() -> ChatTemplate {
+    let source = "{% for message in messages %}{% if message.role == 'assistant' %}\
+        {% generation %}<assistant>{{ message.content }}{% endgeneration %}\
+        {% else %}<{{ message.role }}>{{ message.content }}{% endif %}{% endfor %}";
+    let options = ChatOptions {
+        train_on: TrainOn::Assistant,
+        ..ChatOptions::default()
+    };
+    ChatTemplate::new(source, options).unwrap()
 }
 
 /// Each run of ASCII letters or digits is one token, any other byte a token of its own:
 /// words merge across a prompt/completion boundary that falls inside them.
-struct Words;
-
-impl Words {
-    fn id(piece: &str) -> u32 {
-        if piece.len() == 1 {
-            u32::from(piece.as_bytes()[0])
-        } else {
-            256 + (xxhash_rust::xxh3::xxh3_64(piece.as_bytes()) % (1 << 20)) as u32
-        }
-    }
-}
-
-impl Tokenizer for Words {
-    fn implementation(&self) -> crate::tokenize::Implementation {
-        crate::tokenize::Implementation::Bpe
-    }
-    fn encode(&self, text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
+const WORDS: FnTokenizer = FnTokenizer {
+    encode: |text| {
+        let id = |piece: &str| {
+            if piece.len() == 1 {
+                u32::from(piece.as_bytes()[0])
+            } else {
+                256 + (xxhash_rust::xxh3::xxh3_64(piece.as_bytes()) % (1 << 20)) as u32
+            }
+        };
         let mut ids = Vec::new();
         let mut start = 0;
         let bytes = text.as_bytes();
@@ -86,34 +53,19 @@ impl Tokenizer for Words {
                     end += 1;
                 }
             }
-            ids.push(Self::id(&text[start..end]));
+            ids.push(id(&text[start..end]));
             start = end;
         }
-        Ok(ids)
-    }
-    fn decode(&self, _ids: &[u32]) -> Result<Vec<u8>> {
-        unimplemented!("not needed by these tests")
-    }
-    fn vocab_size(&self) -> u32 {
-        256 + (1 << 20)
-    }
-    fn fingerprint(&self) -> &str {
-        "words"
-    }
-    fn token_to_id(&self, _token: &str) -> Option<u32> {
-        None
-    }
-    fn id_to_token(&self, _id: u32) -> Option<String> {
-        None
-    }
-    fn to_json(&self) -> &str {
-        "{}"
-    }
-}
+        ids
+    },
+    decode: |_| unimplemented!("not needed by these tests"),
+    vocab_size: 256 + (1 << 20),
+    fingerprint: "words",
+};
 
 fn with_chat(options: PreprocessOptions) -> PreprocessOptions {
     let mut options = options;
-    options.encoders.messages = Some(Arc::new(RoleTags));
+    options.encoders.messages = Some(Arc::new(role_tags()));
     options
 }
 
@@ -143,18 +95,17 @@ fn bytes_of(text: &str) -> Vec<u32> {
 
 #[test]
 fn prompt_completion_records_train_on_the_completion_and_the_end_token() {
-    let dir = temp_dir("prompt-completion");
-    let input = write(
-        &dir.join("pairs.jsonl"),
-        b"{\"prompt\": \"Q: 1+1?\\n\", \"completion\": \"2\"}\n\n{\"completion\": \"yes\", \"prompt\": \"ok?\"}\n",
-    );
-    let out = dir.join("out");
     let options = PreprocessOptions {
         prepend: Some(1),
         append: Some(2),
         ..PreprocessOptions::default()
     };
-    let manifest = run(&[input], &out, &options).unwrap();
+    let (out, manifest) = run_one(
+        "prompt-completion",
+        "pairs.jsonl",
+        b"{\"prompt\": \"Q: 1+1?\\n\", \"completion\": \"2\"}\n\n{\"completion\": \"yes\", \"prompt\": \"ok?\"}\n",
+        &options,
+    );
     let rows = masked_rows(&out);
     let expected = [("Q: 1+1?\n", "2"), ("ok?", "yes")].map(|(prompt, completion)| {
         let tokens: Vec<u32> = [1]
@@ -178,9 +129,9 @@ fn prompt_completion_records_train_on_the_completion_and_the_end_token() {
         .iter()
         .map(|(_, mask)| mask.iter().filter(|&&m| m).count())
         .sum();
-    assert_eq!(info.trained_tokens, trained as u64);
-    assert_eq!(info.records_with_nothing_to_train, 0);
-    assert_eq!(info.edges_inside_tokens, 0);
+    assert_eq!(info.counts.trained_tokens, trained as u64);
+    assert_eq!(info.counts.records_with_nothing_to_train, 0);
+    assert_eq!(info.counts.edges_inside_tokens, 0);
     assert_eq!(
         manifest.total_text_bytes,
         ("Q: 1+1?\n2".len() + "ok?yes".len()) as u64
@@ -189,23 +140,51 @@ fn prompt_completion_records_train_on_the_completion_and_the_end_token() {
     assert_written(&out, &manifest);
 }
 
+/// The loss-mask counts stand in the manifest's `loss_mask` object beside `formats` and
+/// `encoders`, as manifests have always had them; absent ones read as 0.
+#[test]
+fn the_loss_mask_counts_keep_their_place_in_the_manifest() {
+    let written = serde_json::json!({
+        "formats": ["messages"],
+        "encoders": {"messages": "0123456789abcdef"},
+        "trained_tokens": 7,
+        "records_with_nothing_to_train": 2,
+        "edges_inside_tokens": 1,
+    });
+    let info: shard::LossMaskInfo = serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(
+        info.counts,
+        shard::LossMaskCounts {
+            trained_tokens: 7,
+            records_with_nothing_to_train: 2,
+            edges_inside_tokens: 1,
+        }
+    );
+    assert_eq!(serde_json::to_value(&info).unwrap(), written);
+    let journal = serde_json::json!({
+        "shards": [], "skipped": {}, "histogram": {"counts": [], "min": 0, "max": 0},
+        "text_bytes": 0,
+    });
+    let older: Written = serde_json::from_value(journal).unwrap();
+    assert_eq!(older.loss_mask, shard::LossMaskCounts::default());
+}
+
 #[test]
 fn train_on_all_trains_the_prompt_too_and_changes_the_fingerprint() {
-    let dir = temp_dir("train-all");
-    let input = write(
-        &dir.join("pairs.jsonl"),
-        b"{\"prompt\": \"ab\", \"completion\": \"c\"}\n",
-    );
-    let out = dir.join("out");
     let chat = EncoderOptions {
         train_on: Some(TrainOn::All),
         ..EncoderOptions::default()
     };
     let options = PreprocessOptions {
-        encoders: crate::chat::record_encoders(&chat, &Bytes).unwrap(),
+        encoders: crate::chat::record_encoders(&chat, &BYTES).unwrap(),
         ..PreprocessOptions::default()
     };
-    let manifest = run(&[input], &out, &options).unwrap();
+    let (out, manifest) = run_one(
+        "train-all",
+        "pairs.jsonl",
+        b"{\"prompt\": \"ab\", \"completion\": \"c\"}\n",
+        &options,
+    );
     assert_eq!(masked_rows(&out), [(bytes_of("abc"), vec![true; 3])]);
     let info = manifest.loss_mask.unwrap();
     assert_ne!(
@@ -218,29 +197,28 @@ fn train_on_all_trains_the_prompt_too_and_changes_the_fingerprint() {
 fn a_completion_that_merges_with_the_prompt_starts_at_the_first_token_that_differs() {
     // "SELECT a" + "bc FROM t": the prompt alone ends in the token "a", the whole text has
     // "abc" there, which holds the end of the prompt and is trained on (TRL's rule).
-    let dir = temp_dir("edges");
-    let input = write(
-        &dir.join("pairs.jsonl"),
+    let (input, out) = one_input(
+        "edges",
+        "pairs.jsonl",
         b"{\"prompt\": \"SELECT a\", \"completion\": \"bc FROM t\"}\n{\"prompt\": \"x \", \"completion\": \"y\"}\n",
     );
-    let out = dir.join("out");
     let manifest = preprocess(
         &[input],
         &out,
-        &Words,
+        &WORDS,
         &PreprocessOptions::default(),
         &mut |_| Ok(()),
     )
     .unwrap();
     let rows = masked_rows(&out);
-    let whole = Words.encode("SELECT abc FROM t", false).unwrap();
+    let whole = WORDS.encode("SELECT abc FROM t", false).unwrap();
     assert_eq!(rows[0].0, whole);
     // SELECT, " " untrained; "abc", " ", "FROM", " ", "t" trained.
     assert_eq!(rows[0].1, [false, false, true, true, true, true, true]);
     assert_eq!(rows[1].1, [false, false, true]);
     let info = manifest.loss_mask.unwrap();
-    assert_eq!(info.edges_inside_tokens, 1);
-    assert_eq!(info.trained_tokens, 6);
+    assert_eq!(info.counts.edges_inside_tokens, 1);
+    assert_eq!(info.counts.trained_tokens, 6);
 }
 
 #[test]
@@ -281,18 +259,17 @@ fn conversations_go_through_the_chat_encoder_and_plain_text_beside_them_is_train
     );
     let info = manifest.loss_mask.unwrap();
     assert_eq!(info.formats, ["messages", "text"]);
-    assert_eq!(info.encoders["messages"], "0123456789abcdef");
+    assert_eq!(info.encoders["messages"], role_tags().fingerprint());
     assert!(!info.encoders.contains_key("text"));
 }
 
 #[test]
 fn conversations_without_a_chat_template_are_refused_before_anything_is_written() {
-    let dir = temp_dir("no-template");
-    let chat = write(
-        &dir.join("chat.jsonl"),
+    let (chat, out) = one_input(
+        "no-template",
+        "chat.jsonl",
         br#"{"messages": [{"role": "user", "content": "hi"}]}"#,
     );
-    let out = dir.join("out");
     let error = run(&[chat], &out, &PreprocessOptions::default()).unwrap_err();
     let message = error.to_string();
     assert!(
@@ -304,63 +281,38 @@ fn conversations_without_a_chat_template_are_refused_before_anything_is_written(
 
 #[test]
 fn bad_structured_records_name_file_and_line_or_are_counted_by_reason() {
-    let dir = temp_dir("bad-structured");
-    let input = write(
-        &dir.join("pairs.jsonl"),
+    let (input, _) = one_input(
+        "bad-structured",
+        "pairs.jsonl",
         b"{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"completion\": \"b\"}\n{\"prompt\": \"a\", \"completion\": 3}\n{\"prompt\": \n",
     );
-    let out = dir.join("out");
-    let error = run(
-        std::slice::from_ref(&input),
-        &out,
+    let skipped = [
+        ("malformed_json", 1),
+        ("missing_field", 1),
+        ("not_a_string", 1),
+    ];
+    assert_bad_records(
+        &[input],
         &PreprocessOptions::default(),
-    )
-    .unwrap_err();
-    match error {
-        Error::Record {
-            path, line, reason, ..
-        } => {
-            assert!(path.ends_with("pairs.jsonl"));
-            assert_eq!((line, reason), (2, "missing_field"));
-        }
-        other => panic!("expected a record error, got {other}"),
-    }
-    let out = dir.join("skipped");
-    let options = PreprocessOptions {
-        on_error: OnError::Skip,
-        ..PreprocessOptions::default()
-    };
-    let manifest = run(&[input], &out, &options).unwrap();
-    assert_eq!(manifest.total_rows, 1);
-    let skipped: Vec<(&str, u64)> = manifest
-        .skipped
-        .iter()
-        .map(|(k, &v)| (k.as_str(), v))
-        .collect();
-    assert_eq!(
-        skipped,
-        [
-            ("malformed_json", 1),
-            ("missing_field", 1),
-            ("not_a_string", 1)
-        ]
+        ("pairs.jsonl", 2, "missing_field"),
+        1,
+        &skipped,
     );
 }
 
 #[test]
 fn a_forced_format_overrides_detection() {
-    let dir = temp_dir("forced");
-    // Detected as prompt/completion, forced to plain text: its `text` field is read.
-    let input = write(
-        &dir.join("a.jsonl"),
-        b"{\"prompt\": \"p\", \"completion\": \"c\", \"text\": \"t\"}\n",
-    );
-    let out = dir.join("out");
     let options = PreprocessOptions {
         format: Some(RecordFormat::Text),
         ..PreprocessOptions::default()
     };
-    let manifest = run(&[input], &out, &options).unwrap();
+    // Detected as prompt/completion, forced to plain text: its `text` field is read.
+    let (out, manifest) = run_one(
+        "forced",
+        "a.jsonl",
+        b"{\"prompt\": \"p\", \"completion\": \"c\", \"text\": \"t\"}\n",
+        &options,
+    );
     assert!(manifest.loss_mask.is_none());
     assert_eq!(manifest.format_version, shard::FORMAT_VERSION);
     assert_eq!(manifest.total_tokens, 1);
@@ -460,13 +412,14 @@ fn parquet_columns_read_as_the_same_records_as_jsonl() {
 #[test]
 fn an_interrupted_masked_run_resumes_to_the_same_dataset() {
     let dir = temp_dir("masked-resume");
-    let mut lines = String::new();
-    for i in 0..200 {
-        lines.push_str(&format!(
-            "{{\"prompt\": \"question {i}? \", \"completion\": \"answer {}\"}}\n",
-            i * 7
-        ));
-    }
+    let lines: String = (0..200)
+        .map(|i| {
+            format!(
+                "{{\"prompt\": \"question {i}? \", \"completion\": \"answer {}\"}}\n",
+                i * 7
+            )
+        })
+        .collect();
     let input = write(&dir.join("pairs.jsonl"), lines.as_bytes());
     let options = PreprocessOptions {
         shard_tokens: 500,
@@ -476,27 +429,10 @@ fn an_interrupted_masked_run_resumes_to_the_same_dataset() {
     let whole = dir.join("whole");
     let expected = run(std::slice::from_ref(&input), &whole, &options).unwrap();
     let out = dir.join("resumed");
-    let mut calls = 0;
-    let interrupted = preprocess(
-        std::slice::from_ref(&input),
-        &out,
-        &Bytes,
-        &options,
-        &mut |p| {
-            calls += 1;
-            if p.shards >= 2 {
-                Err(Error::Interrupted)
-            } else {
-                Ok(())
-            }
-        },
-    );
-    assert!(interrupted.is_err());
-    let resumed = PreprocessOptions {
-        resume: true,
-        ..options
-    };
-    let manifest = run(&[input], &out, &resumed).unwrap();
+    interrupt_when(std::slice::from_ref(&input), &out, &options, |p| {
+        p.shards >= 2
+    });
+    let manifest = resume(&[input], &out, &options).unwrap();
     assert_eq!(manifest.shards, expected.shards);
     assert_eq!(manifest.loss_mask, expected.loss_mask);
     assert_eq!(masked_rows(&out), masked_rows(&whole));

@@ -12,6 +12,7 @@ mod arrow_input;
 mod batches;
 mod commit;
 mod count;
+mod fn_tokenizer;
 mod input;
 mod journal;
 mod json_scan;

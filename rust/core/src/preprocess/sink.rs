@@ -111,9 +111,8 @@ impl<'a> Sink<'a> {
                     let mask = masked.then(|| &mask[range]);
                     next_tokens += count;
                     if masked {
-                        self.state.written.trained_tokens += trained as u64;
-                        self.state.written.records_with_nothing_to_train += u64::from(trained == 0);
-                        self.state.written.edges_inside_tokens += edges_inside_tokens;
+                        let counts = &mut self.state.written.loss_mask;
+                        counts.add_record(trained as u64, edges_inside_tokens);
                     }
                     progress.documents += 1;
                     progress.tokens += count as u64;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::tests::{Bytes, mixed_jsonl, rows, temp_dir, write};
+use super::tests::{BYTES, mixed_jsonl, rows, temp_dir, write};
 use super::*;
 use crate::shard;
 
@@ -35,7 +35,7 @@ fn options(split_bytes: u64) -> PreprocessOptions {
 }
 
 fn local(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Manifest {
-    preprocess(inputs, out, &Bytes, options, &mut |_| Ok(())).unwrap()
+    preprocess(inputs, out, &BYTES, options, &mut |_| Ok(())).unwrap()
 }
 
 /// The splits as a cluster runs them: counted, then tokenized in `order`, then committed.
@@ -45,20 +45,20 @@ fn apart(
     options: &PreprocessOptions,
     order: impl Fn(usize) -> Vec<usize>,
 ) -> Result<Manifest> {
-    let plan = plan_run(inputs, &Bytes, options)?;
-    assert!(begin(out, &plan, &Bytes, options)?.is_none());
+    let plan = plan_run(inputs, &BYTES, options)?;
+    assert!(begin(out, &plan, &BYTES, options)?.is_none());
     let counts = (0..plan.splits.len())
-        .map(|k| count_split(&plan, k, &Bytes, options))
+        .map(|k| count_split(&plan, k, &BYTES, options))
         .collect::<Result<Vec<_>>>()?;
     let starts = starts(&plan, &counts)?;
     let mut results = vec![None; plan.splits.len()];
     for k in order(plan.splits.len()) {
-        let result = preprocess_split(&plan, k, starts[k], out, &Bytes, options, &mut |_| Ok(()))?;
+        let result = preprocess_split(&plan, k, starts[k], out, &BYTES, options, &mut |_| Ok(()))?;
         assert_eq!(result.documents, counts[k].documents, "split {k}");
         results[k] = Some(result);
     }
     let results: Vec<SplitResult> = results.into_iter().map(Option::unwrap).collect();
-    commit(out, &plan, &results, &Bytes, options)
+    commit(out, &plan, &results, &BYTES, options)
 }
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -137,7 +137,7 @@ fn the_counting_pass_names_the_first_bad_record_as_the_local_run_does() {
         split_bytes: 1000,
         ..PreprocessOptions::default()
     };
-    let local_error = preprocess(&inputs, &dir.join("local"), &Bytes, &options, &mut |_| {
+    let local_error = preprocess(&inputs, &dir.join("local"), &BYTES, &options, &mut |_| {
         Ok(())
     })
     .unwrap_err()
@@ -164,9 +164,9 @@ fn a_split_killed_part_way_goes_on_from_its_journal() {
     };
     let reference = dir.join("reference");
     let manifest = local(&inputs, &reference, &options);
-    let plan = plan_run(&inputs, &Bytes, &options).unwrap();
+    let plan = plan_run(&inputs, &BYTES, &options).unwrap();
     let counts: Vec<SplitCount> = (0..plan.splits.len())
-        .map(|k| count_split(&plan, k, &Bytes, &options).unwrap())
+        .map(|k| count_split(&plan, k, &BYTES, &options).unwrap())
         .collect();
     let starts = starts(&plan, &counts).unwrap();
     let out = dir.join("killed");
@@ -174,7 +174,7 @@ fn a_split_killed_part_way_goes_on_from_its_journal() {
     for (k, start) in starts.iter().enumerate() {
         // The first attempt of every split is stopped after a few batches.
         let mut batches = 0;
-        let stopped = preprocess_split(&plan, k, *start, &out, &Bytes, &options, &mut |_| {
+        let stopped = preprocess_split(&plan, k, *start, &out, &BYTES, &options, &mut |_| {
             batches += 1;
             if batches == 3 {
                 Err(Error::Interrupted)
@@ -185,10 +185,10 @@ fn a_split_killed_part_way_goes_on_from_its_journal() {
         if let Err(error) = &stopped {
             assert!(matches!(error, Error::Interrupted), "{error}");
         }
-        let result = preprocess_split(&plan, k, *start, &out, &Bytes, &options, &mut |_| Ok(()));
+        let result = preprocess_split(&plan, k, *start, &out, &BYTES, &options, &mut |_| Ok(()));
         results.push(result.unwrap());
     }
-    let resumed = commit(&out, &plan, &results, &Bytes, &options).unwrap();
+    let resumed = commit(&out, &plan, &results, &BYTES, &options).unwrap();
     assert_eq!(resumed, manifest);
     assert_eq!(files(&out), files(&reference));
 }
@@ -198,7 +198,7 @@ fn a_commit_of_results_that_do_not_follow_on_is_refused() {
     let dir = temp_dir("split-commit");
     let inputs = corpus(&dir);
     let options = options(30_000);
-    let plan = plan_run(&inputs, &Bytes, &options).unwrap();
+    let plan = plan_run(&inputs, &BYTES, &options).unwrap();
     let out = dir.join("out");
     let mut results = Vec::new();
     let mut start = SplitStart {
@@ -208,20 +208,20 @@ fn a_commit_of_results_that_do_not_follow_on_is_refused() {
     // Every split told it starts at document 0 and line 1: ids would repeat.
     for k in 0..plan.splits.len() {
         results.push(
-            preprocess_split(&plan, k, start, &out, &Bytes, &options, &mut |_| Ok(())).unwrap(),
+            preprocess_split(&plan, k, start, &out, &BYTES, &options, &mut |_| Ok(())).unwrap(),
         );
         start = SplitStart {
             first_line: 1,
             first_doc_id: 0,
         };
     }
-    let refused = commit(&out, &plan, &results, &Bytes, &options).unwrap_err();
+    let refused = commit(&out, &plan, &results, &BYTES, &options).unwrap_err();
     assert!(
         refused.to_string().contains("does not follow on"),
         "{refused}"
     );
     assert!(!out.join(shard::MANIFEST).exists());
-    let short = commit(&out, &plan, &results[1..], &Bytes, &options).unwrap_err();
+    let short = commit(&out, &plan, &results[1..], &BYTES, &options).unwrap_err();
     assert!(
         short.to_string().contains("split results for a plan"),
         "{short}"

@@ -6,38 +6,17 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type};
 
+use super::fn_tokenizer::FnTokenizer;
 use super::*;
 use crate::shard;
 
 /// One token per byte: enough to check plumbing, order and counts.
-pub(super) struct Bytes;
-
-impl Tokenizer for Bytes {
-    fn implementation(&self) -> crate::tokenize::Implementation {
-        crate::tokenize::Implementation::Bpe
-    }
-    fn encode(&self, text: &str, _add_special_tokens: bool) -> Result<Vec<u32>> {
-        Ok(text.bytes().map(u32::from).collect())
-    }
-    fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
-        Ok(ids.iter().map(|&id| id as u8).collect())
-    }
-    fn vocab_size(&self) -> u32 {
-        256
-    }
-    fn fingerprint(&self) -> &str {
-        "bytes"
-    }
-    fn token_to_id(&self, _token: &str) -> Option<u32> {
-        None
-    }
-    fn id_to_token(&self, _id: u32) -> Option<String> {
-        None
-    }
-    fn to_json(&self) -> &str {
-        "{}"
-    }
-}
+pub(super) const BYTES: FnTokenizer = FnTokenizer {
+    encode: |text| text.bytes().map(u32::from).collect(),
+    decode: |ids| ids.iter().map(|&id| id as u8).collect(),
+    vocab_size: 256,
+    fingerprint: "bytes",
+};
 
 /// An empty directory of its own for a test (or a test case).
 pub(super) fn temp_dir(name: &str) -> PathBuf {
@@ -104,7 +83,115 @@ pub(super) fn mixed_jsonl(documents: usize, long: usize, broken: &str) -> String
 }
 
 pub(super) fn run(inputs: &[PathBuf], out: &Path, options: &PreprocessOptions) -> Result<Manifest> {
-    preprocess(inputs, out, &Bytes, options, &mut |_| Ok(()))
+    preprocess(inputs, out, &BYTES, options, &mut |_| Ok(()))
+}
+
+/// Runs `options` over one input, `file` holding `contents`, in a directory of its own for
+/// the test `test`: the output directory and the manifest.
+pub(super) fn run_one(
+    test: &str,
+    file: &str,
+    contents: &[u8],
+    options: &PreprocessOptions,
+) -> (PathBuf, Manifest) {
+    let (input, out) = one_input(test, file, contents);
+    let manifest = run(&[input], &out, options).unwrap();
+    (out, manifest)
+}
+
+/// Runs `options` over `inputs` into `out`, interrupted (as by Ctrl-C) at the first
+/// progress report `stop` picks.
+pub(super) fn interrupt_when(
+    inputs: &[PathBuf],
+    out: &Path,
+    options: &PreprocessOptions,
+    mut stop: impl FnMut(&Progress) -> bool,
+) {
+    let error = preprocess(inputs, out, &BYTES, options, &mut |progress| {
+        if stop(progress) {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(error, Error::Interrupted), "{error}");
+}
+
+/// The `reports`-th progress report.
+fn after(reports: usize) -> impl FnMut(&Progress) -> bool {
+    let mut calls = 0;
+    move |_| {
+        calls += 1;
+        calls == reports
+    }
+}
+
+/// [`run`] resuming the run interrupted in `out`.
+pub(super) fn resume(
+    inputs: &[PathBuf],
+    out: &Path,
+    options: &PreprocessOptions,
+) -> Result<Manifest> {
+    let resume = PreprocessOptions {
+        resume: true,
+        ..options.clone()
+    };
+    run(inputs, out, &resume)
+}
+
+/// A directory of its own for the test `test` holding one input, `file` with `contents`:
+/// the input's path, and the output directory's beside it.
+pub(super) fn one_input(test: &str, file: &str, contents: &[u8]) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(test);
+    (write(&dir.join(file), contents), dir.join("out"))
+}
+
+/// Bad records in `inputs`: a run stops at the first, `first` (file, line, reason); one
+/// that skips them (with `options` otherwise) keeps `rows` rows and counts the bad ones by
+/// reason as `skipped`.
+pub(super) fn assert_bad_records(
+    inputs: &[PathBuf],
+    options: &PreprocessOptions,
+    first: (&str, u64, &str),
+    rows: u64,
+    skipped: &[(&str, u64)],
+) {
+    let error = run(inputs, &inputs[0].with_file_name("stopped"), options).unwrap_err();
+    assert_bad_record(&error, first);
+    let skip = PreprocessOptions {
+        on_error: OnError::Skip,
+        ..options.clone()
+    };
+    let manifest = run(inputs, &inputs[0].with_file_name("skipped"), &skip).unwrap();
+    assert_eq!(manifest.total_rows, rows);
+    let counted: Vec<(&str, u64)> = manifest
+        .skipped
+        .iter()
+        .map(|(reason, &count)| (reason.as_str(), count))
+        .collect();
+    assert_eq!(counted, skipped);
+}
+
+/// `error` names record `line` of the input `file`, bad for `reason`.
+#[track_caller]
+pub(super) fn assert_bad_record(error: &Error, (file, line, reason): (&str, u64, &str)) {
+    match error {
+        Error::Record {
+            path,
+            line: at,
+            reason: why,
+            ..
+        } => {
+            assert!(path.ends_with(file), "{error}");
+            assert_eq!((*at, *why), (line, reason), "{error}");
+            assert!(
+                error.to_string().contains(&format!("{file}:{line}: ")),
+                "{error}"
+            );
+        }
+        other => panic!("expected a bad record, got {other}"),
+    }
 }
 
 /// The manifest on disk in `out` is `manifest`.
@@ -165,76 +252,44 @@ fn formats_order_and_counts() {
 #[test]
 fn bad_records_fail_with_file_and_line_or_are_counted() {
     let dir = temp_dir("bad");
-    let jsonl = write(
-        &dir.join("bad.jsonl"),
-        b"{\"text\": \"ok\"}\n{\"text\": 3}\n{nope\n{\"body\": \"x\"}\n{\"text\": \"\"}\n{\"text\": \"\xff\"}\n",
-    );
-    let txt = write(&dir.join("bad.txt"), b"\xff\xfe");
-    let missing = dir.join("missing.jsonl");
-    let err = run(
-        std::slice::from_ref(&jsonl),
-        &dir.join("out1"),
-        &PreprocessOptions::default(),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Record {
-                line: 2,
-                reason: "missing_field",
-                ..
-            }
+    let inputs = [
+        write(
+            &dir.join("bad.jsonl"),
+            b"{\"text\": \"ok\"}\n{\"text\": 3}\n{nope\n{\"body\": \"x\"}\n{\"text\": \"\"}\n{\"text\": \"\xff\"}\n",
         ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("bad.jsonl:2:"), "{err}");
-    let skip = PreprocessOptions {
-        on_error: OnError::Skip,
+        write(&dir.join("bad.txt"), b"\xff\xfe"),
+        dir.join("missing.jsonl"),
+    ];
+    let lines = PreprocessOptions {
         lines: true,
         ..PreprocessOptions::default()
     };
-    let out = dir.join("out2");
-    let manifest = run(&[jsonl, txt, missing.clone()], &out, &skip).unwrap();
-    assert_eq!(manifest.total_rows, 1);
-    let skipped: Vec<(&str, u64)> = manifest
-        .skipped
-        .iter()
-        .map(|(k, v)| (k.as_str(), *v))
-        .collect();
-    assert_eq!(
-        skipped,
-        [
-            ("empty", 1),
-            ("invalid_utf8", 2),
-            ("malformed_json", 1),
-            ("missing_field", 2),
-            ("unreadable_file", 1)
-        ]
+    let skipped = [
+        ("empty", 1),
+        ("invalid_utf8", 2),
+        ("malformed_json", 1),
+        ("missing_field", 2),
+        ("unreadable_file", 1),
+    ];
+    assert_bad_records(
+        &inputs,
+        &lines,
+        ("bad.jsonl", 2, "missing_field"),
+        1,
+        &skipped,
     );
-    let err = run(&[missing], &dir.join("out3"), &PreprocessOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Record {
-                reason: "unreadable_file",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let error = run(&inputs[2..], &dir.join("out3"), &lines).unwrap_err();
+    assert_bad_record(&error, ("missing.jsonl", 0, "unreadable_file"));
 }
 
 #[test]
 fn a_failed_run_leaves_no_half_written_shard() {
-    let dir = temp_dir("failed");
     // The first document fills a record batch, so its shard is open when the second fails.
     let big = "x".repeat(sink::RECORD_BATCH_TOKENS as usize + 10);
     let text = format!("{{\"text\": \"{big}\"}}\n{{nope\n");
-    let jsonl = write(&dir.join("a.jsonl"), text.as_bytes());
-    let out = dir.join("out");
-    let err = run(&[jsonl], &out, &PreprocessOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Record { line: 2, .. }), "{err}");
+    let (jsonl, out) = one_input("failed", "a.jsonl", text.as_bytes());
+    let error = run(&[jsonl], &out, &PreprocessOptions::default()).unwrap_err();
+    assert_bad_record(&error, ("a.jsonl", 2, "malformed_json"));
     let left: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -245,13 +300,9 @@ fn a_failed_run_leaves_no_half_written_shard() {
 #[test]
 fn an_interrupted_run_resumes_to_the_same_dataset() {
     let dir = temp_dir("resume");
-    let mut text = String::new();
-    for i in 0..500 {
-        text.push_str(&format!(
-            "{{\"text\": \"document {i} {}\"}}\n",
-            "x".repeat(i % 37)
-        ));
-    }
+    let text: String = (0..500)
+        .map(|i| format!("{{\"text\": \"document {i} {}\"}}\n", "x".repeat(i % 37)))
+        .collect();
     let inputs = [
         write(&dir.join("a.jsonl"), text.as_bytes()),
         write(&dir.join("b.txt"), b"one\ntwo\n\nthree"),
@@ -267,32 +318,14 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
     assert!(reference.shards.len() > 5);
     for stop_after in [1, 7, 20, 31] {
         let out = dir.join(format!("resumed-{stop_after}"));
-        let mut calls = 0;
-        let err = preprocess(&inputs, &out, &Bytes, &options, &mut |_| {
-            calls += 1;
-            if calls == stop_after {
-                Err(Error::Interrupted)
-            } else {
-                Ok(())
-            }
-        })
-        .unwrap_err();
-        assert!(matches!(err, Error::Interrupted));
+        interrupt_when(&inputs, &out, &options, after(stop_after));
         // Without resume a half-done directory is refused.
         if std::fs::read_dir(&out).unwrap().next().is_some() {
             assert!(run(&inputs, &out, &options).is_err());
         }
         // A temporary file left by a kill during a write is cleaned up.
         std::fs::write(out.join("shard-00000-00099.arrow.tmp"), b"half").unwrap();
-        let resumed = run(
-            &inputs,
-            &out,
-            &PreprocessOptions {
-                resume: true,
-                ..options.clone()
-            },
-        )
-        .unwrap();
+        let resumed = resume(&inputs, &out, &options).unwrap();
         assert_eq!(
             resumed.shards, reference.shards,
             "stopped after {stop_after} batches"
@@ -304,21 +337,12 @@ fn an_interrupted_run_resumes_to_the_same_dataset() {
     }
     // Resuming with other options is refused.
     let out = dir.join("other");
-    let mut calls = 0;
-    let _ = preprocess(&inputs, &out, &Bytes, &options, &mut |_| {
-        calls += 1;
-        if calls == 3 {
-            Err(Error::Interrupted)
-        } else {
-            Ok(())
-        }
-    });
+    interrupt_when(&inputs, &out, &options, after(3));
     let other = PreprocessOptions {
-        resume: true,
         shard_tokens: 900,
         ..options
     };
-    assert!(run(&inputs, &out, &other).is_err());
+    assert!(resume(&inputs, &out, &other).is_err());
 }
 
 #[test]
@@ -385,17 +409,13 @@ fn a_directory_being_written_by_another_run_is_refused() {
 fn resume_deletes_nothing_it_did_not_write() {
     let dir = temp_dir("resume-foreign");
     let inputs = [write(&dir.join("a.txt"), b"one\ntwo\n")];
-    let resume = PreprocessOptions {
-        resume: true,
-        ..PreprocessOptions::default()
-    };
     // A directory no run of seqpack made: refused, every file kept.
     let foreign = dir.join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();
     for name in ["shard-00000.arrow", "notes.tmp", "keep.txt"] {
         std::fs::write(foreign.join(name), b"mine").unwrap();
     }
-    let refused = run(&inputs, &foreign, &resume).unwrap_err();
+    let refused = resume(&inputs, &foreign, &PreprocessOptions::default()).unwrap_err();
     assert!(
         refused.to_string().contains("no interrupted seqpack run"),
         "{refused}"
@@ -409,7 +429,6 @@ fn resume_deletes_nothing_it_did_not_write() {
     }
     // An interrupted run of its own: its temporary files go, a user's files beside them stay.
     let own = dir.join("own");
-    let mut calls = 0;
     let many: String = (0..300).map(|i| format!("line {i}\n")).collect();
     let inputs = [write(&dir.join("many.txt"), many.as_bytes())];
     let options = PreprocessOptions {
@@ -418,26 +437,11 @@ fn resume_deletes_nothing_it_did_not_write() {
         lines: true,
         ..PreprocessOptions::default()
     };
-    let _ = preprocess(&inputs, &own, &Bytes, &options, &mut |_| {
-        calls += 1;
-        if calls == 20 {
-            Err(Error::Interrupted)
-        } else {
-            Ok(())
-        }
-    });
+    interrupt_when(&inputs, &own, &options, after(20));
     assert!(own.join(journal::journal_name(0)).exists());
     std::fs::write(own.join("notes.tmp"), b"mine").unwrap();
     std::fs::write(own.join("shard-00000-00077.arrow.tmp"), b"half").unwrap();
-    let resumed = run(
-        &inputs,
-        &own,
-        &PreprocessOptions {
-            resume: true,
-            ..options.clone()
-        },
-    )
-    .unwrap();
+    let resumed = resume(&inputs, &own, &options).unwrap();
     assert_eq!(resumed.total_rows, 300);
     assert_eq!(std::fs::read(own.join("notes.tmp")).unwrap(), b"mine");
     assert!(!own.join("shard-00000-00077.arrow.tmp").exists());
@@ -454,24 +458,20 @@ fn resume_into_a_finished_dataset_of_other_inputs_or_options_is_an_error() {
     };
     let out = dir.join("out");
     let made = run(&a, &out, &lines).unwrap();
-    let resume = PreprocessOptions {
-        resume: true,
-        ..lines.clone()
-    };
     // The same run again: its finished manifest.
-    assert_eq!(run(&a, &out, &resume).unwrap(), made);
+    assert_eq!(resume(&a, &out, &lines).unwrap(), made);
     // Other inputs, or other options: an error, the dataset untouched.
     for (inputs, options) in [
-        (&b, resume.clone()),
+        (&b, lines.clone()),
         (
             &a,
             PreprocessOptions {
                 shard_tokens: 3,
-                ..resume.clone()
+                ..lines.clone()
             },
         ),
     ] {
-        let refused = run(inputs, &out, &options).unwrap_err();
+        let refused = resume(inputs, &out, &options).unwrap_err();
         assert!(refused.to_string().contains("other inputs"), "{refused}");
     }
     assert_written(&out, &made);
@@ -479,10 +479,12 @@ fn resume_into_a_finished_dataset_of_other_inputs_or_options_is_an_error() {
 
 #[test]
 fn the_manifest_records_the_tokenizer_and_older_ones_still_read() {
-    let dir = temp_dir("implementation");
-    let input = write(&dir.join("a.jsonl"), b"{\"text\": \"ab\"}\n");
-    let out = dir.join("out");
-    let manifest = run(&[input], &out, &PreprocessOptions::default()).unwrap();
+    let (out, manifest) = run_one(
+        "implementation",
+        "a.jsonl",
+        b"{\"text\": \"ab\"}\n",
+        &PreprocessOptions::default(),
+    );
     assert_eq!(manifest.tokenizer.fingerprint, "bytes");
     assert_eq!(manifest.tokenizer.implementation.as_deref(), Some("bpe"));
     let path = out.join("manifest.json");
@@ -496,5 +498,5 @@ fn the_manifest_records_the_tokenizer_and_older_ones_still_read() {
     let older = Manifest::read(&path).unwrap();
     assert_eq!(older.tokenizer.implementation, None);
     assert_eq!(older.tokenizer.fingerprint, "bytes");
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }

@@ -59,12 +59,39 @@ pub struct LossMaskInfo {
     /// The fingerprint of the encoder of each structured format used (see
     /// `chat::RecordEncoder::fingerprint`).
     pub encoders: BTreeMap<String, String>,
+    /// What the masks hold (in the manifest, beside the fields above).
+    #[serde(flatten)]
+    pub counts: LossMaskCounts,
+}
+
+/// What loss masks hold: those of a dataset in its manifest, those a preprocess split has
+/// written so far in its journal. Absent counts read as 0 (journals written before masks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LossMaskCounts {
     /// Tokens whose mask is true.
     pub trained_tokens: u64,
     /// Records kept whose mask is false everywhere.
     pub records_with_nothing_to_train: u64,
     /// Mask edges that fell inside a token, resolved by the encoder's rule.
     pub edges_inside_tokens: u64,
+}
+
+impl LossMaskCounts {
+    /// Counts one record of `trained` trained tokens, whose mask had
+    /// `edges_inside_tokens` edges inside a token.
+    pub fn add_record(&mut self, trained: u64, edges_inside_tokens: u64) {
+        self.trained_tokens += trained;
+        self.records_with_nothing_to_train += u64::from(trained == 0);
+        self.edges_inside_tokens += edges_inside_tokens;
+    }
+
+    /// Adds the records counted in `other`.
+    pub fn add(&mut self, other: &LossMaskCounts) {
+        self.trained_tokens += other.trained_tokens;
+        self.records_with_nothing_to_train += other.records_with_nothing_to_train;
+        self.edges_inside_tokens += other.edges_inside_tokens;
+    }
 }
 
 impl LossMaskInfo {
@@ -75,17 +102,17 @@ impl LossMaskInfo {
         LossMaskInfo {
             formats: source.formats.clone(),
             encoders: source.encoders.clone(),
-            trained_tokens: 0,
-            records_with_nothing_to_train: 0,
-            edges_inside_tokens: source.edges_inside_tokens,
+            counts: LossMaskCounts {
+                edges_inside_tokens: source.counts.edges_inside_tokens,
+                ..LossMaskCounts::default()
+            },
         }
     }
 
     /// Counts one row's mask: its trained tokens, and the row if it has none.
     pub fn add_row(&mut self, mask: &[u8]) {
         let trained = mask.iter().filter(|&&m| m != 0).count() as u64;
-        self.trained_tokens += trained;
-        self.records_with_nothing_to_train += u64::from(trained == 0);
+        self.counts.add_record(trained, 0);
     }
 }
 

@@ -32,8 +32,8 @@ pub(crate) use dataset::is_plain_file_name;
 pub use dataset::{Dataset, Verify};
 pub use fingerprint::dataset_fingerprint;
 pub use manifest::{
-    FORMAT_NAME, FORMAT_VERSION, LOSS_MASK_FORMAT_VERSION, LengthHistogram, LossMaskInfo, Manifest,
-    NEWEST_FORMAT_VERSION, ShardEntry, TokenizerInfo, format_version,
+    FORMAT_NAME, FORMAT_VERSION, LOSS_MASK_FORMAT_VERSION, LengthHistogram, LossMaskCounts,
+    LossMaskInfo, Manifest, NEWEST_FORMAT_VERSION, ShardEntry, TokenizerInfo, format_version,
 };
 pub use reader::TokenStore;
 pub use writer::{PackedRow, Row, ShardBuilder, ShardWriter, write_packed_shard, write_shard};
