@@ -128,8 +128,8 @@ fn merge(
         for (reason, count) in &written.skipped {
             *manifest.skipped.entry(reason.clone()).or_default() += count;
         }
-        if let Some(masks) = &mut manifest.loss_mask {
-            masks.counts.add(&written.loss_mask);
+        if let (Some(masks), Some(counts)) = (&mut manifest.loss_mask, &written.loss_mask) {
+            masks.counts.add(counts);
         }
     }
     Ok(manifest)

@@ -37,9 +37,10 @@ pub struct Written {
     pub skipped: BTreeMap<String, u64>,
     pub histogram: LengthHistogram,
     pub text_bytes: u64,
-    /// What the loss masks written hold, in datasets with masks.
+    /// What the loss masks written hold, in datasets with masks; `None` in plain-text runs
+    /// and in journals written before masks existed, which still resume.
     #[serde(flatten)]
-    pub loss_mask: LossMaskCounts,
+    pub loss_mask: Option<LossMaskCounts>,
 }
 
 impl Journal {

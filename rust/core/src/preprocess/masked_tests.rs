@@ -141,7 +141,8 @@ fn prompt_completion_records_train_on_the_completion_and_the_end_token() {
 }
 
 /// The loss-mask counts stand in the manifest's `loss_mask` object beside `formats` and
-/// `encoders`, as manifests have always had them; absent ones read as 0.
+/// `encoders`, as manifests have always had them; a manifest without them is refused, a
+/// journal written before masks existed still reads.
 #[test]
 fn the_loss_mask_counts_keep_their_place_in_the_manifest() {
     let written = serde_json::json!({
@@ -161,12 +162,18 @@ fn the_loss_mask_counts_keep_their_place_in_the_manifest() {
         }
     );
     assert_eq!(serde_json::to_value(&info).unwrap(), written);
+    let mut without_counts = written.clone();
+    without_counts
+        .as_object_mut()
+        .unwrap()
+        .remove("trained_tokens");
+    assert!(serde_json::from_value::<shard::LossMaskInfo>(without_counts).is_err());
     let journal = serde_json::json!({
         "shards": [], "skipped": {}, "histogram": {"counts": [], "min": 0, "max": 0},
         "text_bytes": 0,
     });
     let older: Written = serde_json::from_value(journal).unwrap();
-    assert_eq!(older.loss_mask, shard::LossMaskCounts::default());
+    assert_eq!(older.loss_mask, None);
 }
 
 #[test]

@@ -111,7 +111,7 @@ impl<'a> Sink<'a> {
                     let mask = masked.then(|| &mask[range]);
                     next_tokens += count;
                     if masked {
-                        let counts = &mut self.state.written.loss_mask;
+                        let counts = self.state.written.loss_mask.get_or_insert_default();
                         counts.add_record(trained as u64, edges_inside_tokens);
                     }
                     progress.documents += 1;

@@ -65,9 +65,8 @@ pub struct LossMaskInfo {
 }
 
 /// What loss masks hold: those of a dataset in its manifest, those a preprocess split has
-/// written so far in its journal. Absent counts read as 0 (journals written before masks).
+/// written so far in its journal. A manifest without them is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct LossMaskCounts {
     /// Tokens whose mask is true.
     pub trained_tokens: u64,
