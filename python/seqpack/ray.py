@@ -284,12 +284,17 @@ def _tokenize(
 
 def _fault_for_tests(split: int) -> Callable[[_core.PreprocessProgress], None] | None:
     """A progress hook that kills the task's process after its first batch, on its first
-    attempt, when the test suite asks (``SEQPACK_TEST_KILL_SPLIT=<split>:<marker file>``
-    in the task's environment): a real worker death, for Ray to retry."""
-    request = os.environ.get("SEQPACK_TEST_KILL_SPLIT")
-    if not request:
+    attempt, when the test suite asks: ``SEQPACK_TEST_KILL_SPLIT`` in the workers'
+    environment names a request file, which holds ``<split>:<marker file>`` while a test
+    wants that split's task killed (a real worker death, for Ray to retry). The variable is
+    set once for the test cluster, so asking starts no workers of another environment."""
+    request_file = os.environ.get("SEQPACK_TEST_KILL_SPLIT")
+    if not request_file:
         return None
-    which, marker = request.split(":", 1)
+    try:
+        which, marker = Path(request_file).read_text().split(":", 1)
+    except FileNotFoundError:
+        return None
     if int(which) != split or os.path.exists(marker):
         return None
     batches = [0]
