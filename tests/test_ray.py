@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +273,59 @@ def test_the_datasink_refuses_ids_tokenized_with_other_options(
     with pytest.raises(Exception, match="not framed by the run's prepend None and append"):
         tokenized.write_datasink(sink)
     assert not (tmp_path / "sink" / "manifest.json").exists()
+
+
+def test_a_split_staged_for_a_uri_goes_on_from_its_journal(
+    corpus: list[Path],
+    tokenizer: Path,
+    reference: Path,
+    s3: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task writing to a URI stages its split in a directory of its run and split on the
+    node, kept until the split is uploaded: the attempt after one that died there goes on
+    from the split's journal (the shards it had are not written again: one that started
+    again would clear and rewrite them) and uploads the split's shards of the local
+    dataset, then removes the staging directory."""
+    from seqpack import _core, storage
+    from seqpack.preprocess import core_options
+
+    loaded = seqpack.Tokenizer.from_file(tokenizer)
+    options = core_options(loaded, **OPTIONS)
+    plan = _core.plan_preprocess(corpus, loaded._core, options)
+    counts = [_core.count_split(plan, k, loaded._core, options) for k in range(len(plan["splits"]))]
+    start = _core.split_starts(plan, counts)[0]
+    staging = storage.split_staging(plan["run"], 0)
+
+    class Died(Exception):
+        pass
+
+    def die_after_a_shard(progress: _core.PreprocessProgress) -> None:
+        if progress.shards:
+            raise Died
+
+    with pytest.raises(Died):
+        _core.preprocess_split(
+            plan, 0, start, staging, loaded._core, options, progress=die_after_a_shard
+        )
+    kept = {p.name: p.stat() for p in staging.glob("*.arrow")}
+    assert kept, "the first attempt wrote shards"
+    uploaded: dict[str, os.stat_result] = {}
+    upload = storage.upload
+
+    def note_upload(local: Path, uri: str, names: Sequence[str]) -> None:
+        uploaded.update({name: (local / name).stat() for name in names})
+        upload(local, uri, names)
+
+    monkeypatch.setattr(storage, "upload", note_upload)
+    out = f"{s3}/staged"
+    result = seqpack_ray._Target(out, plan["run"]).run_split(plan, 0, start, loaded, options)
+    for name, before in kept.items():
+        after = uploaded[name]
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), name
+    assert set(kept) <= {shard["file"] for shard in result["shards"]}
+    assert not staging.exists(), "removed once uploaded"
+    fs, root = storage.filesystem(out)
+    for shard in result["shards"]:
+        with fs.open_input_stream(f"{root}/{shard['file']}") as source:
+            assert source.read() == (reference / shard["file"]).read_bytes(), shard["file"]
