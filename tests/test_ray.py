@@ -151,6 +151,7 @@ def test_a_killed_command_line_driver_is_resumed_to_the_local_dataset(
     assert not (out / "manifest.json").exists(), "killed before its commit"
     # The cluster ends the dead driver's tasks soon after, not at once: the run is resumed
     # once their CPUs are free again, so that none of them still writes.
+    deadline = time.monotonic() + 60
     while ray.available_resources().get("CPU", 0) < ray.cluster_resources()["CPU"]:
         assert time.monotonic() < deadline, "the killed driver's tasks still run"
         time.sleep(0.05)
