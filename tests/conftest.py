@@ -91,15 +91,26 @@ def s3() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(s3: str) -> Iterator[None]:
+def ray_cluster(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The one local Ray cluster of the session, for every test that runs on Ray (2 CPUs, no
     dashboard; never one that happens to run already), started after the S3 server so that
-    its workers see it too."""
+    its workers see it too. Yields the file through which a test asks for a task to be
+    killed (see ``seqpack.ray._fault_for_tests``): the workers' environment names it from
+    the start, so that asking starts no workers of another environment."""
     ray = pytest.importorskip("ray")
+    kill_request = tmp_path_factory.mktemp("ray-faults") / "kill-split"
+    saved = os.environ.get(KILL_SPLIT_VARIABLE)
+    os.environ[KILL_SPLIT_VARIABLE] = str(kill_request)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+    yield kill_request
     ray.shutdown()
+    if saved is None:
+        os.environ.pop(KILL_SPLIT_VARIABLE, None)
+    else:
+        os.environ[KILL_SPLIT_VARIABLE] = saved
 
+
+KILL_SPLIT_VARIABLE = "SEQPACK_TEST_KILL_SPLIT"
 
 S3_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +93,17 @@ def test_ray_writes_the_local_dataset_byte_for_byte(
     assert manifest["total_rows"] == theirs.manifest["total_rows"]
 
 
-@pytest.mark.usefixtures("ray_cluster")
 def test_a_task_killed_part_way_is_retried_to_the_same_dataset(
-    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
+    corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path, ray_cluster: Path
 ) -> None:
     local = reference
     marker = tmp_path / "killed"
-    seqpack_ray.preprocess(
-        corpus,
-        tokenizer,
-        tmp_path / "ray",
-        **OPTIONS,
-        ray_remote_args={"runtime_env": {"env_vars": {"SEQPACK_TEST_KILL_SPLIT": f"0:{marker}"}}},
-    )
+    # The first attempt of split 0's task dies after its first batch (the marker is left).
+    ray_cluster.write_text(f"0:{marker}")
+    try:
+        seqpack_ray.preprocess(corpus, tokenizer, tmp_path / "ray", **OPTIONS)
+    finally:
+        ray_cluster.unlink()
     shards_before_the_kill = int(marker.read_text().split()[2])
     assert shards_before_the_kill > 0, "the first attempt died part way, after some shards"
     assert files(tmp_path / "ray") == files(local)
@@ -130,26 +128,34 @@ def test_a_bad_record_is_named_by_file_and_line_as_locally(
 
 
 @pytest.mark.usefixtures("ray_cluster")
-def test_the_command_line_resumes_a_killed_driver_on_the_cluster_it_is_given(
+def test_a_killed_command_line_driver_is_resumed_to_the_local_dataset(
     corpus: list[Path], tokenizer: Path, reference: Path, tmp_path: Path
 ) -> None:
-    """``seqpack preprocess --ray ADDRESS`` killed once its first shard is written, then
-    run again with ``--resume``: the local dataset."""
+    """``seqpack preprocess --ray ADDRESS`` on the cluster it is given, killed once its first
+    shard is written, then resumed (``resume=True``, here in-process on the same cluster):
+    the local dataset."""
     out = tmp_path / "ray"
     command = [sys.executable, "-m", "seqpack", "preprocess", *map(str, corpus)]
     command += ["--tokenizer", str(tokenizer), "--out", str(out)]
     command += ["--append-eos", "<|endoftext|>", "--shard-size", str(OPTIONS["shard_size"])]
     command += ["--split-size", str(SPLIT), "--ray", ray.get_runtime_context().gcs_address]
-    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not list(out.glob("*.arrow")) and driver.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    _, stderr = driver.communicate()
+    assert driver.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    assert list(out.glob("*.arrow")), "the driver got as far as a shard"
     assert not (out / "manifest.json").exists(), "killed before its commit"
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # The cluster ends the dead driver's tasks soon after, not at once: the run is resumed
+    # once their CPUs are free again, so that none of them still writes.
+    deadline = time.monotonic() + 60
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources()["CPU"]:
+        assert time.monotonic() < deadline, "the killed driver's tasks still run"
+        time.sleep(0.05)
+    seqpack_ray.preprocess(corpus, tokenizer, out, **OPTIONS, resume=True)
     assert files(out) == files(reference)
 
 
@@ -202,10 +208,6 @@ def test_conversations_and_pairs_on_ray_are_the_local_dataset(
     assert len(splits) > 2, "the corpus makes several splits"
 
 
-# One tokenizing actor on one of the cluster's CPUs.
-ONE_ACTOR: dict[str, Any] = {"compute": ray.data.ActorPoolStrategy(size=1), "num_cpus": 1}
-
-
 @pytest.fixture
 def ordered() -> Iterator[None]:
     """Ray Data keeps the dataset's order (what the datasink needs) while the test runs."""
@@ -250,10 +252,10 @@ def test_the_datasink_refuses_a_dataset_whose_order_is_not_kept(
     assert not ray.data.DataContext.get_current().execution_options.preserve_order
     sink = seqpack_ray.SeqpackDatasink(tmp_path / "sink", tokenizer, source="items")
     records = ray.data.from_items([{"text": f"document {i}"} for i in range(10)])
+    # Tokenized by tasks (an instance, not the class): no actor to start.
+    tokenize = seqpack_ray.Tokenize(**sink.tokenize_kwargs)
     with pytest.raises(Exception, match="preserve_order = True"):
-        records.map_batches(
-            seqpack_ray.Tokenize, fn_constructor_kwargs=sink.tokenize_kwargs, **ONE_ACTOR
-        ).write_datasink(sink)
+        records.map_batches(tokenize).write_datasink(sink)
     assert not (tmp_path / "sink" / "manifest.json").exists()
 
 
@@ -266,9 +268,65 @@ def test_the_datasink_refuses_ids_tokenized_with_other_options(
         tmp_path / "sink", tokenizer, source="items", append_eos="<|endoftext|>"
     )
     records = ray.data.from_items([{"text": f"document {i}"} for i in range(10)])
-    tokenized = records.map_batches(
-        seqpack_ray.Tokenize, fn_constructor_kwargs={"tokenizer": tokenizer}, **ONE_ACTOR
-    )
+    # Tokenized by tasks (no actor to start), apart from the write: fused into one task, the
+    # sink would be shown the records' columns.
+    tokenized = records.map_batches(seqpack_ray.Tokenize(tokenizer)).materialize()
     with pytest.raises(Exception, match="not framed by the run's prepend None and append"):
         tokenized.write_datasink(sink)
     assert not (tmp_path / "sink" / "manifest.json").exists()
+
+
+def test_a_split_staged_for_a_uri_goes_on_from_its_journal(
+    corpus: list[Path],
+    tokenizer: Path,
+    reference: Path,
+    s3: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task writing to a URI stages its split in a directory of its run and split on the
+    node, kept until the split is uploaded: the attempt after one that died there goes on
+    from the split's journal (the shards it had are not written again: one that started
+    again would clear and rewrite them) and uploads the split's shards of the local
+    dataset, then removes the staging directory."""
+    from seqpack import _core, storage
+    from seqpack.preprocess import core_options
+
+    loaded = seqpack.Tokenizer.from_file(tokenizer)
+    options = core_options(loaded, **OPTIONS)
+    plan = _core.plan_preprocess(corpus, loaded._core, options)
+    counts = [_core.count_split(plan, k, loaded._core, options) for k in range(len(plan["splits"]))]
+    start = _core.split_starts(plan, counts)[0]
+    staging = storage.split_staging(plan["run"], 0)
+
+    class Died(Exception):
+        pass
+
+    def die_after_a_shard(progress: _core.PreprocessProgress) -> None:
+        if progress.shards:
+            raise Died
+
+    with pytest.raises(Died):
+        _core.preprocess_split(
+            plan, 0, start, staging, loaded._core, options, progress=die_after_a_shard
+        )
+    kept = {p.name: p.stat() for p in staging.glob("*.arrow")}
+    assert kept, "the first attempt wrote shards"
+    uploaded: dict[str, os.stat_result] = {}
+    upload = storage.upload
+
+    def note_upload(local: Path, uri: str, names: Sequence[str]) -> None:
+        uploaded.update({name: (local / name).stat() for name in names})
+        upload(local, uri, names)
+
+    monkeypatch.setattr(storage, "upload", note_upload)
+    out = f"{s3}/staged"
+    result = seqpack_ray._Target(out, plan["run"]).run_split(plan, 0, start, loaded, options)
+    for name, before in kept.items():
+        after = uploaded[name]
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), name
+    assert set(kept) <= {shard["file"] for shard in result["shards"]}
+    assert not staging.exists(), "removed once uploaded"
+    fs, root = storage.filesystem(out)
+    for shard in result["shards"]:
+        with fs.open_input_stream(f"{root}/{shard['file']}") as source:
+            assert source.read() == (reference / shard["file"]).read_bytes(), shard["file"]

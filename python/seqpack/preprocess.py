@@ -10,12 +10,15 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from seqpack import _core, storage
 from seqpack.chat import TRAIN_ON, TrainOn
 from seqpack.errors import InvalidInputError
 from seqpack.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_SPLIT_SIZE",
@@ -23,6 +26,7 @@ __all__ = [
     "RECORD_FORMATS",
     "TRAIN_ON",
     "RecordFormat",
+    "RunOptions",
     "TrainOn",
     "expand_inputs",
     "preprocess",
@@ -48,28 +52,41 @@ DEFAULT_SHARD_SIZE = 1 << 25
 WORKERS_PER_CORE = 4
 
 
+class RunOptions(TypedDict, total=False):
+    """The keyword options of a run, taken alike by :func:`preprocess`,
+    :func:`seqpack.ray.preprocess` and (some of them) :mod:`seqpack.ray_data`; each is
+    described by :func:`preprocess`. Those not given take their defaults: ``text_field``
+    ``"text"``, ``lines`` false, ``append_eos``/``prepend_bos`` none, ``shard_size``
+    :data:`DEFAULT_SHARD_SIZE`, ``split_size`` :data:`DEFAULT_SPLIT_SIZE`, ``on_error``
+    ``"fail"``, ``resume`` false, ``format``/``train_on``/``chat_template``/
+    ``template_vars`` none (detected, or the format's default)."""
+
+    text_field: str
+    lines: bool
+    append_eos: str | None
+    prepend_bos: str | None
+    shard_size: int
+    split_size: int
+    on_error: Literal["fail", "skip"]
+    resume: bool
+    format: RecordFormat | None
+    train_on: TrainOn | None
+    chat_template: PathLike | None
+    template_vars: Mapping[str, Any] | None
+
+
 def preprocess(
     inputs: PathLike | Sequence[PathLike],
     tokenizer: Tokenizer | PathLike,
     out: PathLike,
     *,
-    text_field: str = "text",
-    lines: bool = False,
-    append_eos: str | None = None,
-    prepend_bos: str | None = None,
     workers: int | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    split_size: int = DEFAULT_SPLIT_SIZE,
-    on_error: Literal["fail", "skip"] = "fail",
-    resume: bool = False,
     progress: bool | None = None,
-    format: RecordFormat | None = None,
-    train_on: TrainOn | None = None,
-    chat_template: PathLike | None = None,
-    template_vars: Mapping[str, Any] | None = None,
+    **options: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """Tokenize ``inputs`` with ``tokenizer`` (a :class:`seqpack.Tokenizer` or the path of a
-    ``tokenizer.json``) into the dataset directory ``out`` and return its manifest.
+    ``tokenizer.json``) into the dataset directory ``out`` and return its manifest. The
+    keywords are ``workers``, ``progress`` and those of :class:`RunOptions`.
 
     ``inputs``: files, directories (searched recursively) and glob patterns of ``.jsonl`` or
     ``.ndjson`` (optionally ``.gz``/``.zst``), ``.txt`` (one document per file, or per line
@@ -103,35 +120,20 @@ def preprocess(
     tokenizer = load_tokenizer(tokenizer)
     if workers is not None and workers < 1:
         raise InvalidInputError(f"workers must be at least 1, got {workers}")
-    options = core_options(
-        tokenizer,
-        text_field=text_field,
-        lines=lines,
-        append_eos=append_eos,
-        prepend_bos=prepend_bos,
-        workers=_clamped_workers(workers) or 0,
-        shard_size=shard_size,
-        split_size=split_size,
-        on_error=on_error,
-        resume=resume,
-        format=format,
-        train_on=train_on,
-        chat_template=chat_template,
-        template_vars=template_vars,
-    )
+    core = core_options(tokenizer, workers=_clamped_workers(workers) or 0, **options)
     paths, names = resolve_inputs(inputs)
     show = sys.stderr.isatty() if progress is None else progress
     bar = _ProgressBar() if show else None
 
     def run(local_out: Path) -> dict[str, Any]:
         manifest: dict[str, Any] = _core.preprocess(
-            paths, local_out, tokenizer._core, source_names=names, progress=bar, **options
+            paths, local_out, tokenizer._core, source_names=names, progress=bar, **core
         )
         return manifest
 
     if storage.is_uri(out):
         uri = str(out)
-        storage.check_empty_output(uri, resume=resume)
+        storage.check_empty_output(uri, resume=core["resume"])
         with storage.staged_output(uri) as local_out:
             manifest = run(local_out)
             storage.upload_dataset(local_out, uri)
@@ -152,40 +154,37 @@ def load_tokenizer(tokenizer: Tokenizer | PathLike) -> Tokenizer:
 
 
 def core_options(
-    tokenizer: Tokenizer,
-    *,
-    text_field: str = "text",
-    lines: bool = False,
-    append_eos: str | None = None,
-    prepend_bos: str | None = None,
-    workers: int = 0,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    split_size: int = DEFAULT_SPLIT_SIZE,
-    on_error: Literal["fail", "skip"] = "fail",
-    resume: bool = False,
-    format: RecordFormat | None = None,
-    train_on: TrainOn | None = None,
-    chat_template: PathLike | None = None,
-    template_vars: Mapping[str, Any] | None = None,
+    tokenizer: Tokenizer, *, workers: int = 0, **options: Unpack[RunOptions]
 ) -> dict[str, Any]:
-    """The options of a run (those of :func:`preprocess`) as the core takes them, the
-    keywords of ``_core.preprocess``: special tokens as ids, sizes checked. Every way of
-    running (locally, a task per split, a Ray Data sink) records the same options in its
-    manifest from this one dict."""
-    ids = _special_ids(tokenizer, {"append_eos": append_eos, "prepend_bos": prepend_bos})
+    """The options of a run (:class:`RunOptions`, those of :func:`preprocess`) as the core
+    takes them, the keywords of ``_core.preprocess``: special tokens as ids, sizes checked,
+    defaults filled in. Every way of running (locally, a task per split, a Ray Data sink)
+    records the same options in its manifest from this one dict."""
+    unknown = sorted(set(options) - set(RunOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    given: dict[str, Any] = dict(options)
+    ids = _special_ids(
+        tokenizer,
+        {"append_eos": given.get("append_eos"), "prepend_bos": given.get("prepend_bos")},
+    )
+    shard_size = given.get("shard_size", DEFAULT_SHARD_SIZE)
+    split_size = given.get("split_size", DEFAULT_SPLIT_SIZE)
     check_sizes(shard_size, split_size)
+    chat_template = given.get("chat_template")
+    template_vars = given.get("template_vars")
     return {
-        "text_field": text_field,
-        "lines": lines,
+        "text_field": given.get("text_field", "text"),
+        "lines": given.get("lines", False),
         "prepend": ids["prepend_bos"],
         "append": ids["append_eos"],
         "shard_size": shard_size,
-        "on_error": on_error,
-        "resume": resume,
+        "on_error": given.get("on_error", "fail"),
+        "resume": given.get("resume", False),
         "workers": workers,
         "split_size": split_size,
-        "format": format,
-        "train_on": train_on,
+        "format": given.get("format"),
+        "train_on": given.get("train_on"),
         "chat_template": None if chat_template is None else os.fspath(chat_template),
         "template_vars": None if template_vars is None else dict(template_vars),
         "tokenizer_path": None if tokenizer.path is None else os.fspath(tokenizer.path),

@@ -26,25 +26,25 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import ray
 
 from seqpack import _core, storage
-from seqpack.chat import TrainOn
 from seqpack.preprocess import (
-    DEFAULT_SHARD_SIZE,
-    DEFAULT_SPLIT_SIZE,
     PathLike,
-    RecordFormat,
+    RunOptions,
     core_options,
     load_tokenizer,
     resolve_inputs,
 )
 from seqpack.ray_data import SeqpackDatasink, Tokenize
 from seqpack.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SeqpackDatasink", "Tokenize", "preprocess"]
 
@@ -54,27 +54,17 @@ def preprocess(
     tokenizer: Tokenizer | PathLike,
     out: PathLike,
     *,
-    text_field: str = "text",
-    lines: bool = False,
-    append_eos: str | None = None,
-    prepend_bos: str | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    split_size: int = DEFAULT_SPLIT_SIZE,
-    on_error: Literal["fail", "skip"] = "fail",
-    resume: bool = False,
     ray_remote_args: dict[str, Any] | None = None,
     max_retries: int = 3,
     progress: bool | None = None,
     on_split: Callable[[int, float], object] | None = None,
-    format: RecordFormat | None = None,
-    train_on: TrainOn | None = None,
-    chat_template: PathLike | None = None,
-    template_vars: Mapping[str, Any] | None = None,
+    **options: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """:func:`seqpack.preprocess` on the Ray cluster this process is connected to (one is
     started locally if none is), one task per split; returns the manifest.
 
-    Arguments are those of :func:`seqpack.preprocess`. ``ray_remote_args`` are passed to
+    Arguments are those of :func:`seqpack.preprocess` (:class:`seqpack.preprocess.RunOptions`,
+    ``progress``) but ``workers``. ``ray_remote_args`` are passed to
     every task (default ``num_cpus=1``; a task tokenizes with as many threads as it has
     CPUs). A task that dies is retried ``max_retries`` times and goes on from its split's
     journal; a driver that dies is resumed with ``resume=True``. ``out`` on a shared or
@@ -92,33 +82,18 @@ def preprocess(
     tokenizer = load_tokenizer(tokenizer)
     remote_args: dict[str, Any] = {"num_cpus": 1, "max_retries": max_retries}
     remote_args.update(ray_remote_args or {})
-    options = core_options(
-        tokenizer,
-        text_field=text_field,
-        lines=lines,
-        append_eos=append_eos,
-        prepend_bos=prepend_bos,
-        workers=max(1, int(remote_args.get("num_cpus", 1))),
-        shard_size=shard_size,
-        split_size=split_size,
-        on_error=on_error,
-        resume=resume,
-        format=format,
-        train_on=train_on,
-        chat_template=chat_template,
-        template_vars=template_vars,
-    )
+    core = core_options(tokenizer, workers=max(1, int(remote_args.get("num_cpus", 1))), **options)
     paths, names = resolve_inputs(inputs)
     if names is not None:
-        options["source_names"] = names
-    plan = _core.plan_preprocess(paths, tokenizer._core, options)
+        core["source_names"] = names
+    plan = _core.plan_preprocess(paths, tokenizer._core, core)
     target = _Target(str(out) if storage.is_uri(out) else Path(out), plan["run"])
-    finished = target.begin(plan, tokenizer, options)
+    finished = target.begin(plan, tokenizer, core)
     if finished is not None:
         return finished
     if not ray.is_initialized():
         ray.init()
-    shared = ray.put((plan, options, tokenizer, target))
+    shared = ray.put((plan, core, tokenizer, target))
     splits = range(len(plan["splits"]))
     count = ray.remote(_count).options(**remote_args)
     counted = [count.remote(shared, k) for k in splits]
@@ -158,7 +133,7 @@ def preprocess(
             sys.stderr.flush()
     if show:
         sys.stderr.write("\n")
-    return target.commit(plan, results, tokenizer, options)
+    return target.commit(plan, results, tokenizer, core)
 
 
 def _split_bytes(plan: dict[str, Any], split: int) -> int:
@@ -284,12 +259,17 @@ def _tokenize(
 
 def _fault_for_tests(split: int) -> Callable[[_core.PreprocessProgress], None] | None:
     """A progress hook that kills the task's process after its first batch, on its first
-    attempt, when the test suite asks (``SEQPACK_TEST_KILL_SPLIT=<split>:<marker file>``
-    in the task's environment): a real worker death, for Ray to retry."""
-    request = os.environ.get("SEQPACK_TEST_KILL_SPLIT")
-    if not request:
+    attempt, when the test suite asks: ``SEQPACK_TEST_KILL_SPLIT`` in the workers'
+    environment names a request file, which holds ``<split>:<marker file>`` while a test
+    wants that split's task killed (a real worker death, for Ray to retry). The variable is
+    set once for the test cluster, so asking starts no workers of another environment."""
+    request_file = os.environ.get("SEQPACK_TEST_KILL_SPLIT")
+    if not request_file:
         return None
-    which, marker = request.split(":", 1)
+    try:
+        which, marker = Path(request_file).read_text().split(":", 1)
+    except FileNotFoundError:
+        return None
     if int(which) != split or os.path.exists(marker):
         return None
     batches = [0]

@@ -209,3 +209,7 @@ impl Framing {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "tokenized_tests.rs"]
+mod tests;
