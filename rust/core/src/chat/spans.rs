@@ -23,12 +23,16 @@ use crate::tokenize::Tokenizer;
 #[derive(Debug)]
 pub struct TokenBytes {
     fingerprint: String,
+    /// The ids' bytes end to end, then [`WORD`] bytes of padding, so that a word can be
+    /// read from where any id's bytes start.
     bytes: Vec<u8>,
-    /// Id `i`'s bytes are `bytes[starts[i]..starts[i + 1]]`.
-    starts: Vec<usize>,
-    /// Ids that decode to nothing (holes in the vocabulary).
-    unknown: Vec<bool>,
+    /// Id `i`'s bytes are `bytes[start..end]` for `[start, end] = pieces[i]`; an id that
+    /// decodes to nothing (a hole in the vocabulary) has `start > end`.
+    pieces: Vec<[u32; 2]>,
 }
+
+/// Tokens this long or shorter (nearly all) are compared with the text as one word.
+const WORD: usize = 8;
 
 /// The tables of the last tokenizers used, by fingerprint: one costs a decode of every id,
 /// too much to repeat per call.
@@ -77,18 +81,20 @@ impl TokenBytes {
         let size = tokenizer.vocab_size() as usize;
         let mut table = TokenBytes {
             fingerprint: tokenizer.fingerprint().to_owned(),
-            bytes: Vec::with_capacity(size * 4),
-            starts: Vec::with_capacity(size + 1),
-            unknown: vec![false; size],
+            bytes: Vec::with_capacity(size * 4 + WORD),
+            pieces: Vec::with_capacity(size),
         };
-        table.starts.push(0);
         for id in 0..size {
+            let start = table.bytes.len() as u32;
             match tokenizer.decode(&[id as u32]) {
-                Ok(piece) => table.bytes.extend_from_slice(&piece),
-                Err(_) => table.unknown[id] = true,
+                Ok(piece) => {
+                    table.bytes.extend_from_slice(&piece);
+                    table.pieces.push([start, table.bytes.len() as u32]);
+                }
+                Err(_) => table.pieces.push([1, 0]),
             }
-            table.starts.push(table.bytes.len());
         }
+        table.bytes.extend_from_slice(&[0; WORD]);
         table
     }
 
@@ -98,9 +104,28 @@ impl TokenBytes {
     }
 
     fn piece(&self, id: u32) -> Option<&[u8]> {
-        let id = id as usize;
-        (id < self.unknown.len() && !self.unknown[id])
-            .then(|| &self.bytes[self.starts[id]..self.starts[id + 1]])
+        let &[start, end] = self.pieces.get(id as usize)?;
+        self.bytes.get(start as usize..end as usize)
+    }
+
+    /// Where `id`'s bytes end in `text` if they are there from `at`; `None` if they are
+    /// not, or `id` stands for nothing.
+    #[inline]
+    fn spelled_at(&self, id: u32, text: &[u8], at: usize) -> Option<usize> {
+        let &[start, end] = self.pieces.get(id as usize)?;
+        let len = end.checked_sub(start)? as usize;
+        let start = start as usize;
+        if len <= WORD
+            && let Some(here) = text.get(at..at + WORD)
+        {
+            // One comparison of a word, not a call to `memcmp`: most tokens are a few
+            // bytes. The bytes past the token's are masked off.
+            let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().expect("a word"));
+            let piece = word(&self.bytes[start..start + WORD]);
+            let kept = u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0);
+            return ((word(here) ^ piece) & kept == 0).then_some(at + len);
+        }
+        (text.get(at..at + len)? == &self.bytes[start..start + len]).then_some(at + len)
     }
 }
 
@@ -111,24 +136,13 @@ pub fn token_ends(table: &TokenBytes, ids: &[u32], text: &str) -> Result<Vec<usi
     let mut ends = Vec::with_capacity(ids.len());
     let mut at = 0;
     for (index, &id) in ids.iter().enumerate() {
-        let piece = table.piece(id).ok_or_else(|| RecordFault {
-            reason: "tokenizer_offsets",
-            message: format!("token {index} (id {id}) stands for nothing in the vocabulary"),
-        })?;
-        let end = at + piece.len();
-        if bytes.get(at..end) != Some(piece) {
-            return Err(RecordFault {
-                reason: "tokenizer_offsets",
-                message: format!(
-                    "token {index} (id {id}) decodes to {:?}, which is not the rendered text at \
-                     byte {at}: the tokenizer does not give the text back byte for byte, so \
-                     the trained text cannot be mapped to tokens",
-                    String::from_utf8_lossy(piece)
-                ),
-            });
+        match table.spelled_at(id, bytes, at) {
+            Some(end) => {
+                ends.push(end);
+                at = end;
+            }
+            None => return Err(misspelled(table, index, id, at)),
         }
-        ends.push(end);
-        at = end;
     }
     if at != bytes.len() {
         return Err(RecordFault {
@@ -142,21 +156,39 @@ pub fn token_ends(table: &TokenBytes, ids: &[u32], text: &str) -> Result<Vec<usi
     Ok(ends)
 }
 
-/// The mask of the tokens ending at `ends` for `spans` (sorted, not overlapping), and how
-/// many span edges fell inside a token.
+/// Why token `index` (id `id`) is not the text at byte `at`.
+#[cold]
+fn misspelled(table: &TokenBytes, index: usize, id: u32, at: usize) -> RecordFault {
+    let message = match table.piece(id) {
+        None => format!("token {index} (id {id}) stands for nothing in the vocabulary"),
+        Some(piece) => format!(
+            "token {index} (id {id}) decodes to {:?}, which is not the rendered text at byte \
+             {at}: the tokenizer does not give the text back byte for byte, so the trained \
+             text cannot be mapped to tokens",
+            String::from_utf8_lossy(piece)
+        ),
+    };
+    RecordFault {
+        reason: "tokenizer_offsets",
+        message,
+    }
+}
+
+/// The mask of the tokens ending at `ends` for `spans` (sorted), and how many span edges
+/// fell inside a token.
+///
+/// Token `i` overlaps span `s..e` iff it ends after `s` and starts (where token `i - 1`
+/// ends) before `e`: the tokens from the first ending after `s` to the first ending at or
+/// after `e`, found by binary search, so the cost is per span, not per token.
 pub fn mask_tokens(ends: &[usize], spans: &[Range<usize>]) -> (Vec<bool>, u64) {
     let mut mask = vec![false; ends.len()];
-    let mut span = 0;
-    let mut start = 0;
-    for (index, &end) in ends.iter().enumerate() {
-        while span < spans.len() && start >= spans[span].end {
-            span += 1;
+    for span in spans.iter().filter(|span| span.end > 0) {
+        let first = ends.partition_point(|&end| end <= span.start);
+        let last = ends.partition_point(|&end| end < span.end);
+        let through = (last + 1).min(ends.len());
+        if first < through {
+            mask[first..through].fill(true);
         }
-        if span == spans.len() {
-            break;
-        }
-        mask[index] = end > spans[span].start;
-        start = end;
     }
     let total = ends.last().copied().unwrap_or(0);
     let inside = |at: usize| at > 0 && at < total && ends.binary_search(&at).is_err();

@@ -8,7 +8,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use minijinja::value::{Enumerator, Object, Value};
+use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
 
 use super::clock::Civil;
@@ -78,6 +78,7 @@ impl Template {
         env.set_syntax(syntax);
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_formatter(write_value);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("tojson", pyjson::tojson);
         env.add_filter(generation::FILTER, |body: String| generation::mark(&body));
@@ -146,6 +147,21 @@ impl Template {
         let generated = generation::take_spans(&mut text).map_err(RenderFault::Failed)?;
         Ok(Rendered { text, generated })
     }
+}
+
+/// Writes a value the template outputs, as minijinja's own formatter does without
+/// escaping; a string (nearly every value a chat template outputs) straight, not through
+/// `Display`.
+fn write_value(
+    out: &mut minijinja::Output,
+    _: &mut minijinja::State,
+    value: &Value,
+) -> std::result::Result<(), JinjaError> {
+    let written = match value.kind() {
+        ValueKind::String => out.write_str(value.as_str().unwrap_or_default()),
+        _ => write!(out, "{value}"),
+    };
+    written.map_err(JinjaError::from)
 }
 
 /// What a rendering reads: the conversation and HF's flag, and the variables, each found

@@ -118,6 +118,14 @@ fn token_ends_follow_the_decoded_bytes() {
     // A text the ids do not spell is refused.
     let fault = token_ends(&table, &ids, "something else").unwrap_err();
     assert_eq!(fault.reason, "tokenizer_offsets");
+    // So is one that differs in a single byte: past a long token's first word, inside a
+    // short token, or in the last bytes of the text.
+    for (at, byte) in [(9, b'T'), (17, b'H'), (text.len() - 1, b']')] {
+        let mut changed = text.as_bytes().to_vec();
+        changed[at] = byte;
+        let changed = String::from_utf8(changed).unwrap();
+        assert!(token_ends(&table, &ids, &changed).is_err(), "{changed}");
+    }
 }
 
 #[test]
