@@ -10,7 +10,7 @@ use arrow_array::{ArrayRef, LargeListArray, RecordBatch, UInt32Array, UInt64Arra
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field};
 
-use super::super::tests::{Bytes, mixed_jsonl, rows, run, temp_dir, write};
+use super::super::tests::{BYTES, mixed_jsonl, rows, run, temp_dir, write};
 use super::*;
 
 const BOS: u32 = 1;
@@ -27,7 +27,7 @@ fn options() -> PreprocessOptions {
 }
 
 /// The documents of a JSONL file as the sink's blocks carry them: (ids, text bytes), the
-/// ids framed by `BOS` and `EOS` (one token a byte, as `Bytes` encodes), an empty text
+/// ids framed by `BOS` and `EOS` (one token a byte, as `BYTES` encodes), an empty text
 /// without ids.
 fn tokenized(jsonl: &str) -> Vec<(Vec<u32>, u64)> {
     jsonl
@@ -127,7 +127,7 @@ fn the_committed_dataset_is_the_one_preprocess_writes() {
     let out = dir.join("sink");
     let files = spill_blocks(&out.join(".blocks"), &tokenized(&jsonl), &[40, 1, 150]);
     let source = input.display().to_string();
-    let manifest = commit_tokenized(&files, &out, &source, &Bytes, &options()).unwrap();
+    let manifest = commit_tokenized(&files, &out, &source, &BYTES, &options()).unwrap();
     assert_eq!(manifest, expected);
     assert_eq!(dataset_files(&out), dataset_files(&local));
 }
@@ -142,7 +142,7 @@ fn blocks_are_written_in_the_order_given() {
     assert_eq!(files.len(), 2);
     let out = dir.join("out");
     let swapped = [files[1].clone(), files[0].clone()];
-    let manifest = commit_tokenized(&swapped, &out, "items", &Bytes, &options()).unwrap();
+    let manifest = commit_tokenized(&swapped, &out, "items", &BYTES, &options()).unwrap();
     // The second block's documents first, numbered as records from 1 in that order.
     let kept = |block: &[(Vec<u32>, u64)]| -> Vec<Vec<u32>> {
         block
@@ -188,7 +188,7 @@ fn ids_not_framed_by_the_runs_tokens_are_refused_and_nothing_is_committed() {
     assert!(last > 100);
     documents[last].0.pop();
     let bad = spill_blocks(&dir.join("bad"), &documents, &[100]);
-    let error = commit_tokenized(&bad, &out, &source, &Bytes, &options()).unwrap_err();
+    let error = commit_tokenized(&bad, &out, &source, &BYTES, &options()).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("00000001.arrow"), "{message}");
     assert!(
@@ -200,7 +200,7 @@ fn ids_not_framed_by_the_runs_tokens_are_refused_and_nothing_is_committed() {
     // A token the tokenizer does not have.
     documents[last].0.push(300);
     let foreign = spill_blocks(&dir.join("foreign"), &documents, &[100]);
-    let error = commit_tokenized(&foreign, &out, &source, &Bytes, &options()).unwrap_err();
+    let error = commit_tokenized(&foreign, &out, &source, &BYTES, &options()).unwrap_err();
     assert!(
         error.to_string().contains("token 300 is not below"),
         "{error}"
@@ -214,14 +214,14 @@ fn ids_not_framed_by_the_runs_tokens_are_refused_and_nothing_is_committed() {
         &[good[0].clone(), damaged],
         &out,
         &source,
-        &Bytes,
+        &BYTES,
         &options(),
     )
     .unwrap_err();
     assert!(error.to_string().contains("damaged.arrow"), "{error}");
 
     // What the failed attempts left is written again by the next.
-    let manifest = commit_tokenized(&good, &out, &source, &Bytes, &options()).unwrap();
+    let manifest = commit_tokenized(&good, &out, &source, &BYTES, &options()).unwrap();
     assert_eq!(dataset_files(&out), dataset_files(&local));
     assert_eq!(manifest.shards.len(), dataset_files(&local).len() - 1);
 }
