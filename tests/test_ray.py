@@ -268,11 +268,13 @@ def test_the_datasink_refuses_ids_tokenized_with_other_options(
         tmp_path / "sink", tokenizer, source="items", append_eos="<|endoftext|>"
     )
     records = ray.data.from_items([{"text": f"document {i}"} for i in range(10)])
-    # Tokenized by tasks (no actor to start), apart from the write: fused into one task, the
-    # sink would be shown the records' columns.
-    tokenized = records.map_batches(seqpack_ray.Tokenize(tokenizer)).materialize()
+    # Tokenized by tasks (no actor to start), which Ray fuses with the write into one task.
+    tokenized = records.map_batches(seqpack_ray.Tokenize(tokenizer))
     with pytest.raises(Exception, match="not framed by the run's prepend None and append"):
         tokenized.write_datasink(sink)
+    assert not (tmp_path / "sink" / "manifest.json").exists()
+    with pytest.raises(Exception, match="tokenize them first"):
+        records.write_datasink(sink)
     assert not (tmp_path / "sink" / "manifest.json").exists()
 
 

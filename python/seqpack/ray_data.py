@@ -173,11 +173,8 @@ class SeqpackDatasink(Datasink[str | None]):
 
     def on_write_start(self, schema: pa.Schema | None = None) -> None:
         _check_order()
-        if schema is not None and not {"input_ids", "text_bytes"} <= set(schema.names):
-            raise InvalidInputError(
-                f"the blocks have the columns {schema.names}: tokenize them first with "
-                "map_batches(seqpack.ray.Tokenize, ...)"
-            )
+        # The columns are checked on the blocks themselves, in `write`: where Ray fuses a
+        # task-based `map_batches(Tokenize(...))` into the write, `schema` is the records'.
         if self.out.exists() and any(self.out.iterdir()):
             raise InvalidInputError(f"{self.out} exists and is not empty; choose another directory")
         self.spill_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +183,7 @@ class SeqpackDatasink(Datasink[str | None]):
         # The dataset's own context, in the task: the one that decides the order.
         _check_order()
         tables = [BlockAccessor.for_block(block).to_arrow() for block in blocks]
-        tables = [table.select(TOKENIZED_SCHEMA.names) for table in tables if table.num_rows]
+        tables = [_tokenized_columns(table) for table in tables if table.num_rows]
         if not tables:
             return None
         name = f"{ctx.task_idx:08}.arrow"
@@ -210,6 +207,15 @@ class SeqpackDatasink(Datasink[str | None]):
 
     def on_write_failed(self, error: Exception) -> None:
         shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+def _tokenized_columns(table: pa.Table) -> pa.Table:
+    if not set(TOKENIZED_SCHEMA.names) <= set(table.column_names):
+        raise InvalidInputError(
+            f"the blocks have the columns {table.column_names}: tokenize them first with "
+            "map_batches(seqpack.ray.Tokenize, ...)"
+        )
+    return table.select(TOKENIZED_SCHEMA.names)
 
 
 def _check_order() -> None:
