@@ -244,8 +244,15 @@ fn template_message(message: &Map<String, Json>) -> Value {
         fields.set("thinking", reasoning.clone());
     }
     for (key, value) in message {
-        if !value.is_null() {
+        if value.is_null() {
+            continue;
+        }
+        // The data's keys are distinct: only the one set above can be there already, and
+        // searching for every key would make a message of many keys cost their square.
+        if key == "thinking" {
             fields.set(key, to_value(value));
+        } else {
+            fields.0.push((Value::from(key.as_str()), to_value(value)));
         }
     }
     if let Some(reasoning) = reasoning {
