@@ -8,18 +8,19 @@ set -euo pipefail
 dir=$1 out=$2
 shift 2
 work=$(mktemp -d)
-python3 -m venv --system-site-packages "$work/venv"
-# shellcheck disable=SC1091
-source "$work/venv/bin/activate"
-site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# Into a directory of their own, ahead of the interpreter's packages (numpy, pyarrow, HF
+# tokenizers), wherever those are installed.
+site=$work/site
+export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
 for wheel in "$dir"/wheels/*.whl; do
     # A wheel whose platform tag pip does not take here is unpacked as it is.
-    pip install --quiet --no-index --no-deps "$wheel" || python -m zipfile -e "$wheel" "$site"
+    python3 -m pip install --quiet --no-index --no-deps --target "$site" "$wheel" ||
+        python3 -m zipfile -e "$wheel" "$site"
 done
-python -c 'import seqpack, tiktoken; print("seqpack", seqpack.__file__, "tiktoken", tiktoken.__version__)'
+python3 -c 'import seqpack, tiktoken; print("seqpack", seqpack.__file__, "tiktoken", tiktoken.__version__)'
 mkdir -p "$work/families" "$work/corpora" "$out"
 tar xJf "$dir/fams.tar.xz" -C "$work/families"
 xz -dc "$dir/pystdlib.jsonl.xz" >"$work/corpora/pystdlib.jsonl"
 lscpu >"$out/lscpu.txt"
-python benches/bench_tokenize.py --families "$work/families" --corpora "$work/corpora" \
+python3 benches/bench_tokenize.py --families "$work/families" --corpora "$work/corpora" \
     --out "$out" --work "$work/scratch" "$@"
