@@ -89,7 +89,7 @@ impl ChatTemplate {
         if let Some(tools) = tools {
             record.insert("tools".into(), from_python(tools, "tools")?);
         }
-        let record = Value::Object(record);
+        let record = seqpack_core::chat::value::from_json(&Value::Object(record));
         let tokenizer = tokenizer.get().inner();
         let encoded = without_gil(py, || {
             Ok(self

@@ -4,14 +4,11 @@
 //! `reasoning_content`, `reasoning`) as `_alias_reasoning_fields` does; plus what the data
 //! says per message about training (`train`, `weight`).
 
-use std::sync::Arc;
-
-use minijinja::value::{Enumerator, Object, ObjectExt, Value};
-use serde_json::{Map, Value as Json};
+use minijinja::value::{Value, ValueKind};
 
 use super::RecordFault;
 use super::generation::holds_marker;
-use super::template::to_value;
+use super::value::{JsonObject, kind, list, object, short};
 
 /// Roles a message may have.
 pub const ROLES: [&str; 7] = [
@@ -41,20 +38,6 @@ pub struct Conversation {
     pub tools: Value,
 }
 
-/// `map[key]`. Records and messages have a handful of keys, found sooner by comparing them
-/// in turn than by hashing the key.
-fn field<'m>(map: &'m Map<String, Json>, key: &str) -> Option<&'m Json> {
-    if map.len() <= SMALL_MAP {
-        map.iter()
-            .find_map(|(k, value)| (k == key).then_some(value))
-    } else {
-        map.get(key)
-    }
-}
-
-/// Maps up to this many keys are searched in turn.
-const SMALL_MAP: usize = 8;
-
 fn fault(reason: &'static str, message: String) -> RecordFault {
     RecordFault { reason, message }
 }
@@ -62,8 +45,8 @@ fn fault(reason: &'static str, message: String) -> RecordFault {
 /// `value` as `pick` reads it; else a fault for `reason`, saying it is `missing` or what
 /// kind of value it is instead (`wrong` gets the kind).
 fn required<'v, T>(
-    value: Option<&'v Json>,
-    pick: impl FnOnce(&'v Json) -> Option<T>,
+    value: Option<&'v Value>,
+    pick: impl FnOnce(&'v Value) -> Option<T>,
     reason: &'static str,
     missing: impl FnOnce() -> String,
     wrong: impl FnOnce(&str) -> String,
@@ -78,23 +61,24 @@ fn required<'v, T>(
 }
 
 impl Conversation {
-    /// Checks `record` (a JSON object with `messages` and optionally `tools`).
-    pub fn from_record(record: &Json) -> Result<Conversation, RecordFault> {
-        let top = |key| record.as_object().and_then(|fields| field(fields, key));
+    /// Checks `record` (an object with `messages` and optionally `tools`).
+    pub fn from_record(record: &Value) -> Result<Conversation, RecordFault> {
+        let top = |key| object(record).and_then(|fields| fields.get(key));
         let messages = required(
             top("messages"),
-            Json::as_array,
+            list,
             "missing_messages",
             || "the record has no `messages`".into(),
             |kind| format!("`messages` is {kind}, not a list of messages"),
         )?;
         let tools = match top("tools") {
-            None | Some(Json::Null) => Value::from(()),
-            Some(tools @ Json::Array(_)) => {
+            None => Value::from(()),
+            Some(tools) if tools.is_none() => Value::from(()),
+            Some(tools) if tools.kind() == ValueKind::Seq => {
                 if value_holds_marker(tools) {
                     return Err(marker_fault("`tools`"));
                 }
-                to_value(tools)
+                tools.clone()
             }
             Some(other) => {
                 return Err(fault(
@@ -109,16 +93,16 @@ impl Conversation {
             train: Vec::with_capacity(messages.len()),
             tools,
         };
-        for (index, message) in messages.iter().enumerate() {
-            let Json::Object(message) = message else {
+        for (index, value) in messages.iter().enumerate() {
+            let Some(message) = object(value) else {
                 return Err(fault(
                     "bad_message",
-                    format!("message {index} is {}, not an object", kind(message)),
+                    format!("message {index} is {}, not an object", kind(value)),
                 ));
             };
             let role = required(
-                field(message, "role"),
-                Json::as_str,
+                message.get("role"),
+                Value::as_str,
                 "unknown_role",
                 || format!("message {index} has no `role`"),
                 |kind| format!("message {index}: `role` is {kind}, not a string"),
@@ -129,10 +113,10 @@ impl Conversation {
                     format!("message {index} has role {role:?}, not one of {ROLES:?}"),
                 ));
             }
-            check_content(field(message, "content"), index)?;
+            check_content(message.get("content"), index)?;
             let train = training_choice(message, index, role)?;
             refuse_markers_in(message, index)?;
-            conversation.messages.push(template_message(message));
+            conversation.messages.push(template_message(value, message));
             conversation.is_assistant.push(role == "assistant");
             conversation.train.push(train);
         }
@@ -148,47 +132,56 @@ impl Conversation {
     }
 }
 
+/// A value that is there and not `null`.
+fn given(value: Option<&Value>) -> Option<&Value> {
+    value.filter(|value| !value.is_none())
+}
+
 /// `content`: a string, a list of `{"type": "text", "text": …}` parts, or absent/null.
-fn check_content(content: Option<&Json>, index: usize) -> Result<(), RecordFault> {
-    match content {
-        None | Some(Json::Null | Json::String(_)) => Ok(()),
-        Some(Json::Array(parts)) => {
-            for (part_index, part) in parts.iter().enumerate() {
-                let text_part = part.get("type").and_then(Json::as_str) == Some("text")
-                    && part.get("text").is_some_and(Json::is_string);
-                if !text_part {
-                    return Err(fault(
-                        "bad_content",
-                        format!(
-                            "message {index}, content part {part_index}: expected \
-                             {{\"type\": \"text\", \"text\": \"…\"}}, got {}",
-                            short(part)
-                        ),
-                    ));
-                }
-            }
-            Ok(())
-        }
-        Some(other) => Err(fault(
+fn check_content(content: Option<&Value>, index: usize) -> Result<(), RecordFault> {
+    let Some(content) = given(content) else {
+        return Ok(());
+    };
+    if content.kind() == ValueKind::String {
+        return Ok(());
+    }
+    let Some(parts) = list(content) else {
+        return Err(fault(
             "bad_content",
             format!(
                 "message {index}: `content` is {}, not a string or a list of text parts",
-                kind(other)
+                kind(content)
             ),
-        )),
+        ));
+    };
+    for (part_index, part) in parts.iter().enumerate() {
+        let field = |key| object(part).and_then(|part| part.get(key));
+        let text_part = field("type").and_then(Value::as_str) == Some("text")
+            && field("text").is_some_and(|text| text.kind() == ValueKind::String);
+        if !text_part {
+            return Err(fault(
+                "bad_content",
+                format!(
+                    "message {index}, content part {part_index}: expected \
+                     {{\"type\": \"text\", \"text\": \"…\"}}, got {}",
+                    short(part)
+                ),
+            ));
+        }
     }
+    Ok(())
 }
 
 /// The data's choice for one message: `train` (a boolean) or `weight` (a number; > 0
 /// trains). Only the assistant's messages can be chosen: what a template marks as
 /// generated is theirs.
 fn training_choice(
-    message: &Map<String, Json>,
+    message: &JsonObject,
     index: usize,
     role: &str,
 ) -> Result<Option<bool>, RecordFault> {
-    let train = field(message, "train").filter(|value| !value.is_null());
-    let weight = field(message, "weight").filter(|value| !value.is_null());
+    let train = given(message.get("train"));
+    let weight = given(message.get("weight"));
     let choice = match (train, weight) {
         (None, None) => return Ok(None),
         (Some(_), Some(_)) => {
@@ -197,9 +190,9 @@ fn training_choice(
                 format!("message {index} has both `train` and `weight`; give one"),
             ));
         }
-        (Some(Json::Bool(train)), None) => *train,
-        (None, Some(Json::Number(weight))) => {
-            let weight = weight.as_f64().unwrap_or(f64::NAN);
+        (Some(train), None) if train.kind() == ValueKind::Bool => train.is_true(),
+        (None, Some(weight)) if weight.kind() == ValueKind::Number => {
+            let weight = f64::try_from(weight.clone()).unwrap_or(f64::NAN);
             if weight.is_nan() || weight < 0.0 {
                 return Err(fault(
                     "bad_override",
@@ -234,93 +227,64 @@ fn training_choice(
 /// The message as HF renders it: `null` values dropped, and reasoning found under any of
 /// its names given as `thinking` and `reasoning_content` too (HF's
 /// `{"thinking": r, **message, "reasoning_content": r}`).
-fn template_message(message: &Map<String, Json>) -> Value {
+fn template_message(value: &Value, message: &JsonObject) -> Value {
+    let as_given = message.iter().all(|(key, item)| {
+        !item.is_none() && !key.as_str().is_some_and(|key| REASONING.contains(&key))
+    });
+    if as_given {
+        // Nothing to drop or alias (nearly every message): the parsed object itself.
+        return value.clone();
+    }
     let reasoning = REASONING
         .iter()
-        .find_map(|key| field(message, key).filter(|value| !value.is_null()))
-        .map(to_value);
-    let mut fields = Message(Vec::with_capacity(message.len() + 2));
+        .find_map(|key| given(message.get(key)))
+        .cloned();
+    let mut fields = JsonObject::with_capacity(message.len() + 2);
     if let Some(reasoning) = &reasoning {
-        fields.set("thinking", reasoning.clone());
+        fields.push(Value::from("thinking"), reasoning.clone());
     }
-    for (key, value) in message {
-        if value.is_null() {
+    for (key, value) in message.iter() {
+        if value.is_none() {
             continue;
         }
         // The data's keys are distinct: only the one set above can be there already, and
         // searching for every key would make a message of many keys cost their square.
-        if key == "thinking" {
-            fields.set(key, to_value(value));
+        if key.as_str() == Some("thinking") {
+            fields.set(key.clone(), value.clone());
         } else {
-            fields.0.push((Value::from(key.as_str()), to_value(value)));
+            fields.push(key.clone(), value.clone());
         }
     }
     if let Some(reasoning) = reasoning {
-        fields.set("reasoning_content", reasoning);
+        fields.set(Value::from("reasoning_content"), reasoning);
     }
-    Value::from_object(fields)
-}
-
-/// A message as the template reads it: a map of its few keys in the data's order, found by
-/// comparing them in turn, which costs less to build and to read than a hashed map.
-#[derive(Debug)]
-struct Message(Vec<(Value, Value)>);
-
-impl Message {
-    /// Sets `key`; a key set before keeps its place and takes the new value (as a dict
-    /// does).
-    fn set(&mut self, key: &str, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| k.as_str() == Some(key)) {
-            Some((_, old)) => *old = value,
-            None => self.0.push((Value::from(key), value)),
-        }
-    }
-}
-
-impl Object for Message {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.get_value_by_str(key.as_str()?)
-    }
-
-    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, value)| value.clone())
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        self.mapped_rev_key_value_enumerator(|this| {
-            Box::new(this.0.iter().map(|(k, v)| (k.clone(), v.clone())))
-        })
-    }
-
-    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.0.len())
-    }
+    fields.into_value()
 }
 
 /// Text holding the characters that mark generated spans would be misread; no real text
 /// holds them (they are Unicode noncharacters).
-fn refuse_markers_in(message: &Map<String, Json>, index: usize) -> Result<(), RecordFault> {
+fn refuse_markers_in(message: &JsonObject, index: usize) -> Result<(), RecordFault> {
     let holds = message
         .iter()
-        .any(|(key, value)| holds_marker(key) || value_holds_marker(value));
+        .any(|(key, value)| value_holds_marker(key) || value_holds_marker(value));
     if holds {
         return Err(marker_fault(&format!("message {index}")));
     }
     Ok(())
 }
 
-fn value_holds_marker(value: &Json) -> bool {
-    match value {
-        Json::String(text) => holds_marker(text),
-        Json::Array(items) => items.iter().any(value_holds_marker),
-        Json::Object(map) => map
-            .iter()
-            .any(|(key, item)| holds_marker(key) || value_holds_marker(item)),
-        _ => false,
+fn value_holds_marker(value: &Value) -> bool {
+    if let Some(text) = value.as_str() {
+        return holds_marker(text);
     }
+    if let Some(items) = list(value) {
+        return items.iter().any(value_holds_marker);
+    }
+    object(value).is_some_and(|fields| {
+        fields
+            .iter()
+            .any(|(key, item)| value_holds_marker(key) || value_holds_marker(item))
+    })
 }
 
 fn marker_fault(what: &str) -> RecordFault {
@@ -331,24 +295,4 @@ fn marker_fault(what: &str) -> RecordFault {
              mark generated text"
         ),
     )
-}
-
-fn kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "an object",
-    }
-}
-
-/// A value for an error message, cut short.
-fn short(value: &Json) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(60) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text,
-    }
 }

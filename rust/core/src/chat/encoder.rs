@@ -11,7 +11,7 @@
 //!    default (every assistant message, or only the last).
 //!
 //! The rendered text is tokenized with added tokens recognised and nothing added around it
-//! (HF's `add_special_tokens=False`); [`spans::mask_tokens`] turns the trained text into
+//! (HF's `add_special_tokens=False`); [`spans::mark_tokens`] turns the trained text into
 //! the mask.
 
 use std::ops::Range;
@@ -90,7 +90,7 @@ impl ChatTemplate {
         let variables = options
             .variables
             .iter()
-            .map(|(name, value)| (name.clone(), super::template::to_value(value)))
+            .map(|(name, value)| (name.clone(), super::value::from_json(value)))
             .collect();
         Ok(ChatTemplate {
             template,
@@ -113,28 +113,51 @@ impl ChatTemplate {
     /// Renders and encodes one conversation record (`messages`, optional `tools`).
     pub fn encode_record(
         &self,
-        record: &Json,
+        record: &Value,
         tokenizer: &dyn Tokenizer,
         add_generation_prompt: bool,
     ) -> std::result::Result<ChatEncoding, RecordFault> {
-        let conversation = Conversation::from_record(record)?;
-        let (text, trained) = self.trained_text(&conversation, add_generation_prompt)?;
-        let ids = tokenizer
-            .encode(&text, false)
-            .map_err(|error| RecordFault {
-                reason: "tokenizer_error",
-                message: error.to_string(),
-            })?;
-        let ends = spans::token_ends(&TokenBytes::of(tokenizer), &ids, &text)?;
-        let (mask, edges_inside_tokens) = spans::mask_tokens(&ends, &trained);
+        let (mut ids, mut mask) = (Vec::new(), Vec::new());
+        let (text, edges_inside_tokens) = self.append_rendered(
+            record,
+            tokenizer,
+            add_generation_prompt,
+            &mut ids,
+            &mut mask,
+        )?;
         Ok(ChatEncoding {
             text,
             masked: MaskedIds {
                 ids,
-                mask,
+                mask: mask.into_iter().map(|m| m != 0).collect(),
                 edges_inside_tokens,
             },
         })
+    }
+
+    /// Renders one conversation record, appends its ids and mask (1 where trained) to
+    /// `ids` and `mask`; the rendered text and the mask edges inside tokens.
+    fn append_rendered(
+        &self,
+        record: &Value,
+        tokenizer: &dyn Tokenizer,
+        add_generation_prompt: bool,
+        ids: &mut Vec<u32>,
+        mask: &mut Vec<u8>,
+    ) -> std::result::Result<(String, u64), RecordFault> {
+        let conversation = Conversation::from_record(record)?;
+        let (text, trained) = self.trained_text(&conversation, add_generation_prompt)?;
+        let start = ids.len();
+        tokenizer
+            .encode_into(&text, ids)
+            .map_err(|error| RecordFault {
+                reason: "tokenizer_error",
+                message: error.to_string(),
+            })?;
+        let ends = spans::token_ends(&TokenBytes::of(tokenizer), &ids[start..], &text)?;
+        mask.resize(ids.len(), 0);
+        let edges_inside_tokens = spans::mark_tokens(&ends, &trained, &mut mask[start..]);
+        Ok((text, edges_inside_tokens))
     }
 
     /// The rendered conversation and the byte ranges of it to train on.
@@ -263,12 +286,14 @@ impl ChatTemplate {
 }
 
 impl RecordEncoder for ChatTemplate {
-    fn encode(
+    fn append(
         &self,
-        record: &Json,
+        record: &Value,
         tokenizer: &dyn Tokenizer,
-    ) -> std::result::Result<MaskedIds, RecordFault> {
-        Ok(self.encode_record(record, tokenizer, false)?.masked)
+        ids: &mut Vec<u32>,
+        mask: &mut Vec<u8>,
+    ) -> std::result::Result<u64, RecordFault> {
+        Ok(self.append_rendered(record, tokenizer, false, ids, mask)?.1)
     }
 
     fn fingerprint(&self) -> String {

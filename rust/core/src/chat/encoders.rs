@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::prompt_completion::PromptCompletion;
-use super::{ChatOptions, ChatTemplate, MaskedIds, RecordEncoder, RecordFault, TrainOn, source};
+use super::{ChatOptions, ChatTemplate, RecordEncoder, RecordFault, TrainOn, source};
 use crate::tokenize::Tokenizer;
 use crate::{Error, Result};
 
@@ -107,15 +107,19 @@ struct ByTools {
 }
 
 impl RecordEncoder for ByTools {
-    fn encode(
+    fn append(
         &self,
-        record: &serde_json::Value,
+        record: &minijinja::Value,
         tokenizer: &dyn Tokenizer,
-    ) -> std::result::Result<MaskedIds, RecordFault> {
-        let has_tools = record.get("tools").is_some_and(|tools| !tools.is_null());
+        ids: &mut Vec<u32>,
+        mask: &mut Vec<u8>,
+    ) -> std::result::Result<u64, RecordFault> {
+        let has_tools = super::value::object(record)
+            .and_then(|fields| fields.get("tools"))
+            .is_some_and(|tools| !tools.is_none());
         match (&self.default, has_tools) {
-            (_, true) => self.tool_use.encode(record, tokenizer),
-            (Some(default), false) => default.encode(record, tokenizer),
+            (_, true) => self.tool_use.append(record, tokenizer, ids, mask),
+            (Some(default), false) => default.append(record, tokenizer, ids, mask),
             (None, false) => Err(RecordFault {
                 reason: "template_error",
                 message: "the conversation has no `tools`, and the tokenizer has no default \

@@ -14,6 +14,7 @@ mod pyjson;
 pub mod source;
 pub mod spans;
 pub mod template;
+pub mod value;
 
 #[cfg(test)]
 mod tests;
@@ -92,13 +93,33 @@ pub struct RecordFault {
     pub message: String,
 }
 
-/// Turns one parsed record (a JSON object) into ids and a loss mask.
+/// Turns one parsed record (a JSON object, as [`value`] reads it) into ids and a loss mask.
 pub trait RecordEncoder: Send + Sync {
+    /// Appends the record's ids to `ids` and their mask (1 where trained) to `mask`, and
+    /// returns the mask edges that fell inside a token. On a fault some may have been
+    /// appended: the caller drops them.
+    fn append(
+        &self,
+        record: &minijinja::Value,
+        tokenizer: &dyn Tokenizer,
+        ids: &mut Vec<u32>,
+        mask: &mut Vec<u8>,
+    ) -> Result<u64, RecordFault>;
+
+    /// The record's ids and mask on their own.
     fn encode(
         &self,
-        record: &serde_json::Value,
+        record: &minijinja::Value,
         tokenizer: &dyn Tokenizer,
-    ) -> Result<MaskedIds, RecordFault>;
+    ) -> Result<MaskedIds, RecordFault> {
+        let (mut ids, mut mask) = (Vec::new(), Vec::new());
+        let edges_inside_tokens = self.append(record, tokenizer, &mut ids, &mut mask)?;
+        Ok(MaskedIds {
+            ids,
+            mask: mask.into_iter().map(|m| m != 0).collect(),
+            edges_inside_tokens,
+        })
+    }
 
     /// 16 hex digits that change whenever the ids or mask of some record could (the
     /// template's hash with the options); recorded in the manifest.

@@ -9,7 +9,9 @@
 //! completion, is trained on (as TRL does). Each such record counts one edge inside a
 //! token.
 
-use super::{MaskedIds, RecordEncoder, RecordFault, TrainOn};
+use minijinja::Value;
+
+use super::{RecordEncoder, RecordFault, TrainOn, value};
 use crate::tokenize::Tokenizer;
 
 /// Encodes `{"prompt": str, "completion": str}` records.
@@ -31,35 +33,26 @@ impl PromptCompletion {
 }
 
 /// The string field `name` of `record`, or why it has none (a null field is missing).
-pub fn string_field<'r>(record: &'r serde_json::Value, name: &str) -> Result<&'r str, RecordFault> {
-    let Some(object) = record.as_object() else {
+pub fn string_field<'r>(record: &'r Value, name: &str) -> Result<&'r str, RecordFault> {
+    let Some(object) = value::object(record) else {
         return Err(RecordFault {
             reason: "not_an_object",
-            message: format!("the record is {}, not an object", kind_of(record)),
+            message: format!("the record is {}, not an object", value::kind(record)),
         });
     };
     match object.get(name) {
-        None | Some(serde_json::Value::Null) => Err(RecordFault {
+        None => Err(RecordFault {
             reason: "missing_field",
             message: format!("no field {name:?}"),
         }),
-        Some(serde_json::Value::String(text)) => Ok(text),
-        Some(other) => Err(RecordFault {
-            reason: "not_a_string",
-            message: format!("field {name:?} is not a string but {}", kind_of(other)),
+        Some(field) if field.is_none() => Err(RecordFault {
+            reason: "missing_field",
+            message: format!("no field {name:?}"),
         }),
-    }
-}
-
-/// A JSON value's kind, as error messages name it.
-pub(crate) fn kind_of(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
+        Some(field) => field.as_str().ok_or_else(|| RecordFault {
+            reason: "not_a_string",
+            message: format!("field {name:?} is not a string but {}", value::kind(field)),
+        }),
     }
 }
 
@@ -124,21 +117,16 @@ thread_local! {
 }
 
 impl RecordEncoder for PromptCompletion {
-    fn encode(
+    fn append(
         &self,
-        record: &serde_json::Value,
+        record: &Value,
         tokenizer: &dyn Tokenizer,
-    ) -> Result<MaskedIds, RecordFault> {
+        ids: &mut Vec<u32>,
+        mask: &mut Vec<u8>,
+    ) -> Result<u64, RecordFault> {
         let prompt = string_field(record, "prompt")?;
         let completion = string_field(record, "completion")?;
-        let (mut ids, mut mask) = (Vec::new(), Vec::new());
-        let edges_inside_tokens =
-            self.encode_into(prompt, completion, tokenizer, &mut ids, &mut mask)?;
-        Ok(MaskedIds {
-            ids,
-            mask: mask.into_iter().map(|m| m != 0).collect(),
-            edges_inside_tokens,
-        })
+        self.encode_into(prompt, completion, tokenizer, ids, mask)
     }
 
     fn fingerprint(&self) -> String {

@@ -45,6 +45,22 @@ pub(crate) fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     Ok(Value::from_safe_string(out))
 }
 
+/// `value` as compact JSON (`json.dumps(value, separators=(",", ":"))`), for messages.
+pub(crate) fn compact(value: &Value) -> String {
+    let format = Format {
+        indent: None,
+        item: ",".to_owned(),
+        key: ":".to_owned(),
+        sort_keys: false,
+        ensure_ascii: false,
+    };
+    let mut out = String::new();
+    match format.write(&mut out, value, 0) {
+        Ok(()) => out,
+        Err(_) => value.to_string(),
+    }
+}
+
 struct Format {
     indent: Option<String>,
     item: String,

@@ -9,7 +9,9 @@
 //!
 //! Spans are byte ranges of the rendered text; tokens' byte ranges come from decoding each
 //! id alone (once per tokenizer, [`TokenBytes`]), which must give back the text byte for
-//! byte (true of byte-level tokenizers).
+//! byte (true of byte-level tokenizers). Of a tokenizer that guarantees it
+//! ([`Tokenizer::decodes_to_its_text`]) the lengths are added up; any other's tokens are
+//! compared with the text one by one, and a difference refuses the record.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -23,6 +25,8 @@ use crate::tokenize::Tokenizer;
 #[derive(Debug)]
 pub struct TokenBytes {
     fingerprint: String,
+    /// The tokenizer's encodings decode to their text: tokens are placed by their lengths.
+    exact: bool,
     /// The ids' bytes end to end, then [`WORD`] bytes of padding, so that a word can be
     /// read from where any id's bytes start.
     bytes: Vec<u8>,
@@ -81,6 +85,7 @@ impl TokenBytes {
         let size = tokenizer.vocab_size() as usize;
         let mut table = TokenBytes {
             fingerprint: tokenizer.fingerprint().to_owned(),
+            exact: tokenizer.decodes_to_its_text(),
             bytes: Vec::with_capacity(size * 4 + WORD),
             pieces: Vec::with_capacity(size),
         };
@@ -96,6 +101,14 @@ impl TokenBytes {
         }
         table.bytes.extend_from_slice(&[0; WORD]);
         table
+    }
+
+    /// The same table, comparing every token with the text even where the tokenizer
+    /// guarantees it (to test that comparison).
+    #[cfg(test)]
+    pub(crate) fn comparing_every_token(mut self) -> TokenBytes {
+        self.exact = false;
+        self
     }
 
     /// Whether the table was read from `tokenizer`.
@@ -130,8 +143,43 @@ impl TokenBytes {
 }
 
 /// Where each of `ids` ends in `text` (bytes): token `i` covers `ends[i - 1]..ends[i]`
-/// (from 0 for the first). Each token's bytes must be the text's at that place.
+/// (from 0 for the first). Each token's bytes must be the text's at that place: of an
+/// exact tokenizer their lengths must add up to the text's (and, in builds with debug
+/// assertions, each is compared as well); of any other each is compared.
 pub fn token_ends(table: &TokenBytes, ids: &[u32], text: &str) -> Result<Vec<usize>, RecordFault> {
+    if !table.exact || cfg!(debug_assertions) {
+        let ends = compared_ends(table, ids, text)?;
+        debug_assert!(!table.exact || ends == lengths_ends(table, ids, text)?);
+        return Ok(ends);
+    }
+    lengths_ends(table, ids, text)
+}
+
+/// Token ends from the tokens' lengths alone; their sum must be the text's length.
+pub(crate) fn lengths_ends(
+    table: &TokenBytes,
+    ids: &[u32],
+    text: &str,
+) -> Result<Vec<usize>, RecordFault> {
+    let mut ends = Vec::with_capacity(ids.len());
+    let mut at = 0usize;
+    for (index, &id) in ids.iter().enumerate() {
+        match table.pieces.get(id as usize) {
+            Some(&[start, end]) if start <= end => {
+                at += (end - start) as usize;
+                ends.push(at);
+            }
+            _ => return Err(misspelled(table, index, id, at)),
+        }
+    }
+    if at != text.len() {
+        return Err(decoded_length(at, text));
+    }
+    Ok(ends)
+}
+
+/// Token ends found by comparing each token's bytes with the text's at its place.
+fn compared_ends(table: &TokenBytes, ids: &[u32], text: &str) -> Result<Vec<usize>, RecordFault> {
     let bytes = text.as_bytes();
     let mut ends = Vec::with_capacity(ids.len());
     let mut at = 0;
@@ -145,15 +193,20 @@ pub fn token_ends(table: &TokenBytes, ids: &[u32], text: &str) -> Result<Vec<usi
         }
     }
     if at != bytes.len() {
-        return Err(RecordFault {
-            reason: "tokenizer_offsets",
-            message: format!(
-                "the tokens decode to {at} bytes of the {}-byte rendered text",
-                bytes.len()
-            ),
-        });
+        return Err(decoded_length(at, text));
     }
     Ok(ends)
+}
+
+#[cold]
+fn decoded_length(at: usize, text: &str) -> RecordFault {
+    RecordFault {
+        reason: "tokenizer_offsets",
+        message: format!(
+            "the tokens decode to {at} bytes of the {}-byte rendered text",
+            text.len()
+        ),
+    }
 }
 
 /// Why token `index` (id `id`) is not the text at byte `at`.
@@ -180,22 +233,28 @@ fn misspelled(table: &TokenBytes, index: usize, id: u32, at: usize) -> RecordFau
 /// Token `i` overlaps span `s..e` iff it ends after `s` and starts (where token `i - 1`
 /// ends) before `e`: the tokens from the first ending after `s` to the first ending at or
 /// after `e`, found by binary search, so the cost is per span, not per token.
+#[cfg(test)]
 pub fn mask_tokens(ends: &[usize], spans: &[Range<usize>]) -> (Vec<bool>, u64) {
-    let mut mask = vec![false; ends.len()];
+    let mut mask = vec![0; ends.len()];
+    let edges = mark_tokens(ends, spans, &mut mask);
+    (mask.into_iter().map(|m| m != 0).collect(), edges)
+}
+
+/// [`mask_tokens`] into `mask` (as long as `ends`, all 0): 1 for each trained token.
+pub fn mark_tokens(ends: &[usize], spans: &[Range<usize>], mask: &mut [u8]) -> u64 {
     for span in spans.iter().filter(|span| span.end > 0) {
         let first = ends.partition_point(|&end| end <= span.start);
         let last = ends.partition_point(|&end| end < span.end);
         let through = (last + 1).min(ends.len());
         if first < through {
-            mask[first..through].fill(true);
+            mask[first..through].fill(1);
         }
     }
     let total = ends.last().copied().unwrap_or(0);
     let inside = |at: usize| at > 0 && at < total && ends.binary_search(&at).is_err();
-    let edges = spans
+    spans
         .iter()
         .filter(|span| !span.is_empty())
         .map(|span| u64::from(inside(span.start)) + u64::from(inside(span.end)))
-        .sum();
-    (mask, edges)
+        .sum()
 }

@@ -220,26 +220,3 @@ fn describe(error: &JinjaError, source: &str) -> String {
         None => detail,
     }
 }
-
-/// A JSON value as a template value; objects keep their keys' order.
-pub(crate) fn to_value(json: &serde_json::Value) -> Value {
-    match json {
-        serde_json::Value::Null => Value::from(()),
-        serde_json::Value::Bool(flag) => Value::from(*flag),
-        serde_json::Value::Number(number) => {
-            if let Some(integer) = number.as_i64() {
-                Value::from(integer)
-            } else if let Some(integer) = number.as_u64() {
-                Value::from(integer)
-            } else {
-                Value::from(number.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        serde_json::Value::String(text) => Value::from(text.as_str()),
-        serde_json::Value::Array(items) => items.iter().map(to_value).collect(),
-        serde_json::Value::Object(map) => Value::from_pairs(
-            map.iter()
-                .map(|(key, item)| (Value::from(key.as_str()), to_value(item))),
-        ),
-    }
-}

@@ -3,7 +3,8 @@ use serde_json::{Map, Value as Json, json};
 use super::clock::Civil;
 use super::generation;
 use super::pyjson::python_float;
-use super::spans::{TokenBytes, mask_tokens, token_ends};
+use super::spans::{TokenBytes, lengths_ends, mask_tokens, token_ends};
+use super::value::from_json;
 use super::{ChatOptions, ChatTemplate, MaskedIds, RecordEncoder, RecordFault, TrainOn};
 use crate::tokenize::Tokenizer;
 use crate::tokenize::bpe::{BpeTokenizer, BpeTrainer, Pattern, TrainerOptions};
@@ -67,7 +68,9 @@ fn trained_text(tokenizer: &dyn Tokenizer, masked: &MaskedIds) -> String {
 
 /// The text `chat` trains on in `record`.
 fn trained_in(chat: &ChatTemplate, record: &Json, tokenizer: &dyn Tokenizer) -> String {
-    let encoded = chat.encode_record(record, tokenizer, false).unwrap();
+    let encoded = chat
+        .encode_record(&from_json(record), tokenizer, false)
+        .unwrap();
     trained_text(tokenizer, &encoded.masked)
 }
 
@@ -115,16 +118,45 @@ fn token_ends_follow_the_decoded_bytes() {
     assert_eq!(ends.len(), ids.len());
     assert_eq!(*ends.last().unwrap(), text.len());
     assert_eq!(ends[0], "<|im_start|>".len());
-    // A text the ids do not spell is refused.
+    // A text the ids do not spell is refused, by the lengths alone too.
     let fault = token_ends(&table, &ids, "something else").unwrap_err();
     assert_eq!(fault.reason, "tokenizer_offsets");
-    // So is one that differs in a single byte: past a long token's first word, inside a
-    // short token, or in the last bytes of the text.
+    let fault = lengths_ends(&table, &ids, "something else").unwrap_err();
+    assert_eq!(fault.reason, "tokenizer_offsets");
+    // Compared token by token, so is one that differs in a single byte: past a long
+    // token's first word, inside a short token, or in the last bytes of the text.
+    let compared = TokenBytes::new(&tokenizer).comparing_every_token();
     for (at, byte) in [(9, b'T'), (17, b'H'), (text.len() - 1, b']')] {
         let mut changed = text.as_bytes().to_vec();
         changed[at] = byte;
         let changed = String::from_utf8(changed).unwrap();
-        assert!(token_ends(&table, &ids, &changed).is_err(), "{changed}");
+        assert!(token_ends(&compared, &ids, &changed).is_err(), "{changed}");
+    }
+}
+
+#[test]
+fn an_exact_tokenizer_places_its_tokens_by_their_lengths() {
+    let tokenizer = tokenizer();
+    assert!(tokenizer.decodes_to_its_text());
+    let table = TokenBytes::new(&tokenizer);
+    let compared = TokenBytes::new(&tokenizer).comparing_every_token();
+    for text in [
+        "<|im_start|>system\nYou are   helpful.<|im_end|>\n",
+        "héllo wörld 🙂 \t\r\n  x<|im_end|><|im_end|>",
+        "",
+    ] {
+        let ids = tokenizer.encode(text, false).unwrap();
+        let by_lengths = lengths_ends(&table, &ids, text).unwrap();
+        assert_eq!(
+            by_lengths,
+            token_ends(&compared, &ids, text).unwrap(),
+            "{text:?}"
+        );
+        assert_eq!(
+            by_lengths,
+            token_ends(&table, &ids, text).unwrap(),
+            "{text:?}"
+        );
     }
 }
 
@@ -159,7 +191,7 @@ fn generation_blocks_train_the_assistant_text_and_end_token() {
     let chat = template(CHATML, TrainOn::Assistant);
     assert!(chat.has_generation());
     let encoded = chat
-        .encode_record(&conversation(), &tokenizer, false)
+        .encode_record(&from_json(&conversation()), &tokenizer, false)
         .unwrap();
     assert!(
         encoded
@@ -180,7 +212,7 @@ fn generation_blocks_train_the_assistant_text_and_end_token() {
         "SELECT name FROM users<|im_end|>"
     );
     let all = template(CHATML, TrainOn::All);
-    let encoded = all.encode(&conversation(), &tokenizer).unwrap();
+    let encoded = all.encode(&from_json(&conversation()), &tokenizer).unwrap();
     assert!(encoded.mask.iter().all(|&m| m));
 }
 
@@ -223,7 +255,7 @@ fn the_data_chooses_messages_to_train_on() {
 
 fn fault(source: &str, record: Json) -> RecordFault {
     template(source, TrainOn::Assistant)
-        .encode(&record, &tokenizer())
+        .encode(&from_json(&record), &tokenizer())
         .unwrap_err()
 }
 
@@ -349,7 +381,7 @@ fn templates_get_python_methods_tojson_and_loop_controls() {
         "tools": [{"name": "f", "parameters": {"a": [1, 2.5, 1e-7, "é\n"]}}],
     });
     let text = chat
-        .encode_record(&record, &tokenizer(), false)
+        .encode_record(&from_json(&record), &tokenizer(), false)
         .unwrap()
         .text;
     assert_eq!(

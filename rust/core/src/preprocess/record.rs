@@ -12,7 +12,7 @@ use super::input::{Batch, Payload};
 use super::json_text::{FieldError, text_field};
 use super::record_format::RecordFormat;
 use crate::Error;
-use crate::chat::{MaskedIds, RecordEncoder, RecordFault, string_field};
+use crate::chat::{self, RecordEncoder, RecordFault, string_field};
 use crate::tokenize::Tokenizer;
 
 /// What a worker encodes with.
@@ -82,9 +82,13 @@ pub(super) fn tokenize(
                     Payload::Bad { reason, message } => bad(reason, message),
                     Payload::Str(text) => encode(&text, tokenizer, options, &mut out.tokens),
                     Payload::Text(bytes) => text(&bytes, tokenizer, options, &mut out.tokens),
-                    Payload::Json { format, value } => {
-                        structured(format, &value, encoding, &mut out.tokens, &mut out.mask)
-                    }
+                    Payload::Json { format, value } => structured(
+                        format,
+                        &chat::value::from_json(&value),
+                        encoding,
+                        &mut out.tokens,
+                        &mut out.mask,
+                    ),
                 };
                 mask_plain_text(encoding, &outcome, &mut out);
                 out.records.push(Tokenized {
@@ -104,7 +108,7 @@ pub(super) fn tokenize(
                 } else if chunk.format == RecordFormat::PromptCompletion {
                     json_pair(bytes, encoding, &mut out.tokens, &mut out.mask)
                 } else if chunk.format != RecordFormat::Text {
-                    match serde_json::from_slice(bytes) {
+                    match chat::value::parse(bytes) {
                         Ok(value) => structured(
                             chunk.format,
                             &value,
@@ -206,7 +210,7 @@ fn mask_plain_text(encoding: &Encoding<'_>, outcome: &Outcome, out: &mut Tokeniz
 /// completion or conversation is learnt).
 fn structured(
     format: RecordFormat,
-    record: &serde_json::Value,
+    record: &minijinja::Value,
     encoding: &Encoding<'_>,
     tokens: &mut Vec<u32>,
     mask: &mut Vec<u8>,
@@ -231,17 +235,9 @@ fn structured(
         },
         RecordFormat::Text => unreachable!("plain text is not a structured record"),
     };
-    let encoded = encoder.encode(record, encoding.tokenizer);
-    let text_bytes = text_bytes(record);
+    let text_bytes = chat::value::text_bytes(record);
     framed(encoding, tokens, mask, text_bytes, |tokens, mask| {
-        let MaskedIds {
-            ids,
-            mask: trained,
-            edges_inside_tokens,
-        } = encoded?;
-        tokens.extend_from_slice(&ids);
-        mask.extend(trained.iter().map(|&t| u8::from(t)));
-        Ok(edges_inside_tokens)
+        encoder.append(record, encoding.tokenizer, tokens, mask)
     })
 }
 
@@ -349,16 +345,6 @@ fn json_pair(
         }
         outcome
     })
-}
-
-/// The bytes of every string in a record: its text, as `total_text_bytes` counts it.
-fn text_bytes(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::String(text) => text.len(),
-        serde_json::Value::Array(items) => items.iter().map(text_bytes).sum(),
-        serde_json::Value::Object(fields) => fields.values().map(text_bytes).sum(),
-        _ => 0,
-    }
 }
 
 fn invalid_utf8(error: &std::str::Utf8Error) -> String {

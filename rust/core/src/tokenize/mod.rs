@@ -97,6 +97,14 @@ pub trait Tokenizer: Send + Sync {
     /// implementation: decoding never drops an id silently.
     fn decode(&self, ids: &[u32]) -> Result<Vec<u8>>;
 
+    /// Whether every encoding decodes, id by id, to the very text it was made from, byte for
+    /// byte (a byte-level BPE: each id stands for the bytes it was merged from, an added
+    /// token for its content). Where it does, a token's place in the text follows from the
+    /// lengths of the tokens before it.
+    fn decodes_to_its_text(&self) -> bool {
+        false
+    }
+
     /// The number of ids: one more than the largest, added tokens included.
     fn vocab_size(&self) -> u32;
 

@@ -70,6 +70,11 @@ impl Tokenizer for BpeTokenizer {
         Implementation::Bpe
     }
 
+    /// Pieces are cut from the text and merged from its bytes; no normalizer loads.
+    fn decodes_to_its_text(&self) -> bool {
+        true
+    }
+
     /// Added tokens found in the text always become their ids; `add_special_tokens` adds
     /// what the file's `TemplateProcessing` post-processor puts around the text.
     fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {

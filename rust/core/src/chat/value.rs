@@ -1,0 +1,344 @@
+//! Records as a chat template reads them: JSON as template values, objects keeping their
+//! keys' order (as `json.loads` and HF hand them to the template).
+//!
+//! A JSONL line is parsed straight into these values: a serde_json tree in between cost a
+//! second copy of every string and a hashed map per object, a third of what a conversation
+//! costs before rendering. Records from elsewhere (Arrow rows, Python objects) come as
+//! serde_json values and are converted by [`from_json`]; both give the same value.
+
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectExt, Value, ValueKind};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value as Json;
+
+/// A JSON object: its keys in order, each once. Records, messages and what they hold have a
+/// handful of keys, found sooner by comparing them in turn than by hashing; the template
+/// sees a map, as it would see a `dict`.
+#[derive(Debug, Default)]
+pub struct JsonObject(Vec<(Value, Value)>);
+
+impl JsonObject {
+    pub fn with_capacity(capacity: usize) -> JsonObject {
+        JsonObject(Vec::with_capacity(capacity))
+    }
+
+    /// The value of `key`, if the object has it.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .find_map(|(k, value)| (k.as_str() == Some(key)).then_some(value))
+    }
+
+    /// Sets `key`: a key already there keeps its place and takes the new value (as a `dict`
+    /// does, and as JSON parsers read a key given twice).
+    pub fn set(&mut self, key: Value, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Adds `key`, known not to be there yet.
+    pub fn push(&mut self, key: Value, value: Value) {
+        self.0.push((key, value));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.0.iter().map(|(key, value)| (key, value))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `pairs` as an object: a key given twice keeps its first place and its last value.
+    fn from_pairs(pairs: Vec<(Value, Value)>) -> JsonObject {
+        if distinct_keys(&pairs) {
+            return JsonObject(pairs);
+        }
+        let mut object = JsonObject::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            object.set(key, value);
+        }
+        object
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::from_object(self)
+    }
+}
+
+/// Whether no key repeats; by comparing each with those before it up to a handful of keys,
+/// through a hash set beyond.
+fn distinct_keys(pairs: &[(Value, Value)]) -> bool {
+    const COMPARED: usize = 16;
+    if pairs.len() <= COMPARED {
+        return pairs
+            .iter()
+            .enumerate()
+            .all(|(i, (key, _))| pairs[..i].iter().all(|(k, _)| k != key));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    pairs.iter().all(|(key, _)| seen.insert(key))
+}
+
+impl Object for JsonObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_rev_key_value_enumerator(|this| {
+            Box::new(this.0.iter().map(|(k, v)| (k.clone(), v.clone())))
+        })
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+/// The object `value` is, if it is one made here.
+pub fn object(value: &Value) -> Option<&JsonObject> {
+    value.downcast_object_ref::<JsonObject>()
+}
+
+/// The items of a list made here.
+pub fn list(value: &Value) -> Option<&[Value]> {
+    value.downcast_object_ref::<Vec<Value>>().map(Vec::as_slice)
+}
+
+/// A serde_json value as a template value.
+pub fn from_json(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::from(()),
+        Json::Bool(flag) => Value::from(*flag),
+        Json::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                Value::from(integer)
+            } else if let Some(integer) = number.as_u64() {
+                Value::from(integer)
+            } else {
+                Value::from(number.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Json::String(text) => Value::from(text.as_str()),
+        Json::Array(items) => items.iter().map(from_json).collect(),
+        Json::Object(map) => JsonObject::from_pairs(
+            map.iter()
+                .map(|(key, item)| (Value::from(key.as_str()), from_json(item)))
+                .collect(),
+        )
+        .into_value(),
+    }
+}
+
+/// A JSON text (one JSONL line) as a template value; a syntax error as serde_json gives it.
+pub fn parse(text: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    let value = Build.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Builds template values from what serde_json reads, as [`from_json`] converts them.
+#[derive(Clone, Copy)]
+struct Build;
+
+impl<'de> DeserializeSeed<'de> for Build {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Value, E> {
+        Ok(Value::from(flag))
+    }
+
+    fn visit_i64<E>(self, integer: i64) -> Result<Value, E> {
+        Ok(Value::from(integer))
+    }
+
+    fn visit_u64<E>(self, integer: u64) -> Result<Value, E> {
+        // As serde_json's `as_i64` first: an integer that fits is signed.
+        Ok(i64::try_from(integer).map_or_else(|_| Value::from(integer), Value::from))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Value, E> {
+        Ok(Value::from(number))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Value, E> {
+        Ok(Value::from(text))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::from(()))
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::from(()))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::from(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        while let Some(key) = map.next_key_seed(self)? {
+            pairs.push((key, map.next_value_seed(self)?));
+        }
+        Ok(JsonObject::from_pairs(pairs).into_value())
+    }
+}
+
+/// What kind of JSON value `value` is, for error messages.
+pub fn kind(value: &Value) -> &'static str {
+    match value.kind() {
+        ValueKind::None | ValueKind::Undefined => "null",
+        ValueKind::Bool => "a boolean",
+        ValueKind::Number => "a number",
+        ValueKind::String => "a string",
+        ValueKind::Seq => "an array",
+        ValueKind::Map => "an object",
+        _ => "a value",
+    }
+}
+
+/// The bytes of every string in a record (not its keys): its text.
+pub fn text_bytes(value: &Value) -> usize {
+    match value.kind() {
+        ValueKind::String => value.as_str().map_or(0, str::len),
+        ValueKind::Seq => list(value).map_or(0, |items| items.iter().map(text_bytes).sum()),
+        ValueKind::Map => object(value).map_or(0, |object| {
+            object.iter().map(|(_, item)| text_bytes(item)).sum()
+        }),
+        _ => 0,
+    }
+}
+
+/// Short JSON text of a value for an error message, cut at 60 characters.
+pub fn short(value: &Value) -> String {
+    let text = super::pyjson::compact(value);
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::from),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            (-1e9f64..1e9).prop_map(Json::from),
+            "[a-c\"\\\\\u{e9}\u{1F600}\n]{0,30}".prop_map(Json::from),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                prop::collection::vec(("[a-d]{1,2}", inner), 0..6)
+                    .prop_map(|pairs| Json::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The same structure, kinds and order, compared through minijinja's own equality
+    /// plus the keys' order (which equality of maps does not look at).
+    fn same(a: &Value, b: &Value) -> bool {
+        match (object(a), object(b)) {
+            (Some(x), Some(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y.iter())
+                        .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+            }
+            (None, None) if a.kind() == ValueKind::Seq && b.kind() == ValueKind::Seq => {
+                let (xs, ys): (Vec<Value>, Vec<Value>) = (
+                    a.try_iter().unwrap().collect(),
+                    b.try_iter().unwrap().collect(),
+                );
+                xs.len() == ys.len() && xs.iter().zip(&ys).all(|(x, y)| same(x, y))
+            }
+            (None, None) => a.kind() == b.kind() && a == b,
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_a_line_gives_the_converted_value(json in json()) {
+            let text = serde_json::to_vec(&json).unwrap();
+            // Read back by serde_json, as it reads records from elsewhere (its floats need
+            // not round-trip).
+            let json: Json = serde_json::from_slice(&text).unwrap();
+            let parsed = parse(&text).unwrap();
+            prop_assert!(same(&parsed, &from_json(&json)), "{parsed:?} != {:?}", from_json(&json));
+            prop_assert_eq!(text_bytes(&parsed), json_text_bytes(&json));
+        }
+    }
+
+    fn json_text_bytes(json: &Json) -> usize {
+        match json {
+            Json::String(text) => text.len(),
+            Json::Array(items) => items.iter().map(json_text_bytes).sum(),
+            Json::Object(map) => map.values().map(json_text_bytes).sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_keeps_its_first_place_and_last_value() {
+        let parsed = parse(br#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
+        let expected = from_json(&serde_json::from_str(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap());
+        assert!(same(&parsed, &expected));
+        let fields = object(&parsed).unwrap();
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str().unwrap()).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(fields.get("a"), Some(&Value::from(3)));
+        let many: String = (0..40).map(|i| format!("\"k{}\": {i},", i % 30)).collect();
+        let parsed = parse(format!("{{{}\"z\": 0}}", many).as_bytes()).unwrap();
+        assert_eq!(object(&parsed).unwrap().len(), 31);
+        assert_eq!(object(&parsed).unwrap().get("k5"), Some(&Value::from(35)));
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_as_serde_json_refuses_them() {
+        for bad in [&b"{\"a\": 1"[..], b"{\"a\": 1} x", b"[1,]", b"\"\\x\""] {
+            let ours = parse(bad).unwrap_err().to_string();
+            let theirs = serde_json::from_slice::<Json>(bad).unwrap_err().to_string();
+            assert_eq!(ours, theirs);
+        }
+    }
+}
