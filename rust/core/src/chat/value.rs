@@ -10,58 +10,91 @@ use std::fmt;
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectExt, Value, ValueKind};
+use rustc_hash::FxHashMap;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 
 /// A JSON object: its keys in order, each once. Records, messages and what they hold have a
-/// handful of keys, found sooner by comparing them in turn than by hashing; the template
-/// sees a map, as it would see a `dict`.
+/// handful of keys, found sooner by comparing them in turn than by hashing; an object with
+/// more (a tool's parameter schema, or a hostile record) is indexed, so that neither reading
+/// it nor a key given twice costs the square of its keys. The template sees a map, as it
+/// would see a `dict`.
 #[derive(Debug, Default)]
-pub struct JsonObject(Vec<(Value, Value)>);
+pub struct JsonObject {
+    pairs: Vec<(Value, Value)>,
+    /// Each key's place in `pairs`, once there are more than [`COMPARED`] keys.
+    index: Option<FxHashMap<Value, usize>>,
+}
+
+/// Objects of up to this many keys are searched in turn.
+const COMPARED: usize = 16;
 
 impl JsonObject {
     pub fn with_capacity(capacity: usize) -> JsonObject {
-        JsonObject(Vec::with_capacity(capacity))
+        JsonObject {
+            pairs: Vec::with_capacity(capacity),
+            index: None,
+        }
     }
 
     /// The value of `key`, if the object has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0
-            .iter()
-            .find_map(|(k, value)| (k.as_str() == Some(key)).then_some(value))
+        match &self.index {
+            Some(index) => index.get(&Value::from(key)).map(|&at| &self.pairs[at].1),
+            None => self
+                .pairs
+                .iter()
+                .find_map(|(k, value)| (k.as_str() == Some(key)).then_some(value)),
+        }
+    }
+
+    /// Where `key` is in `pairs`.
+    fn place(&self, key: &Value) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.pairs.iter().position(|(k, _)| k == key),
+        }
     }
 
     /// Sets `key`: a key already there keeps its place and takes the new value (as a `dict`
     /// does, and as JSON parsers read a key given twice).
     pub fn set(&mut self, key: Value, value: Value) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, old)) => *old = value,
-            None => self.0.push((key, value)),
+        match self.place(&key) {
+            Some(at) => self.pairs[at].1 = value,
+            None => self.push(key, value),
         }
     }
 
     /// Adds `key`, known not to be there yet.
     pub fn push(&mut self, key: Value, value: Value) {
-        self.0.push((key, value));
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.pairs.len());
+        }
+        self.pairs.push((key, value));
+        if self.index.is_none() && self.pairs.len() > COMPARED {
+            let places = self
+                .pairs
+                .iter()
+                .enumerate()
+                .map(|(at, (k, _))| (k.clone(), at));
+            self.index = Some(places.collect());
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
-        self.0.iter().map(|(key, value)| (key, value))
+        self.pairs.iter().map(|(key, value)| (key, value))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.pairs.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.pairs.is_empty()
     }
 
     /// `pairs` as an object: a key given twice keeps its first place and its last value.
     fn from_pairs(pairs: Vec<(Value, Value)>) -> JsonObject {
-        if distinct_keys(&pairs) {
-            return JsonObject(pairs);
-        }
         let mut object = JsonObject::with_capacity(pairs.len());
         for (key, value) in pairs {
             object.set(key, value);
@@ -74,33 +107,20 @@ impl JsonObject {
     }
 }
 
-/// Whether no key repeats; by comparing each with those before it up to a handful of keys,
-/// through a hash set beyond.
-fn distinct_keys(pairs: &[(Value, Value)]) -> bool {
-    const COMPARED: usize = 16;
-    if pairs.len() <= COMPARED {
-        return pairs
-            .iter()
-            .enumerate()
-            .all(|(i, (key, _))| pairs[..i].iter().all(|(k, _)| k != key));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
-    pairs.iter().all(|(key, _)| seen.insert(key))
-}
-
 impl Object for JsonObject {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.get(key.as_str()?).cloned()
+        key.as_str()?;
+        self.place(key).map(|at| self.pairs[at].1.clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         self.mapped_rev_key_value_enumerator(|this| {
-            Box::new(this.0.iter().map(|(k, v)| (k.clone(), v.clone())))
+            Box::new(this.pairs.iter().map(|(k, v)| (k.clone(), v.clone())))
         })
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.0.len())
+        Some(self.pairs.len())
     }
 }
 
@@ -331,6 +351,32 @@ mod tests {
         let parsed = parse(format!("{{{}\"z\": 0}}", many).as_bytes()).unwrap();
         assert_eq!(object(&parsed).unwrap().len(), 31);
         assert_eq!(object(&parsed).unwrap().get("k5"), Some(&Value::from(35)));
+    }
+
+    #[test]
+    fn an_object_finds_its_keys_before_and_after_it_is_indexed() {
+        let mut fields = JsonObject::with_capacity(0);
+        for i in 0..40 {
+            let key = Value::from(format!("key {i} of a schema with long names"));
+            fields.push(key.clone(), Value::from(i));
+            fields.set(key, Value::from(i + 100));
+            let keys = fields.iter().map(|(k, _)| k.as_str().unwrap().to_owned());
+            let wanted = (0..=i).map(|j| format!("key {j} of a schema with long names"));
+            assert!(keys.eq(wanted), "order after {i}");
+            for j in 0..=i {
+                let key = format!("key {j} of a schema with long names");
+                assert_eq!(fields.get(&key), Some(&Value::from(j + 100)), "{j} of {i}");
+            }
+            assert_eq!(fields.get("key 99"), None);
+        }
+        let object = fields.into_value();
+        assert_eq!(
+            object
+                .get_item(&Value::from("key 30 of a schema with long names"))
+                .unwrap(),
+            Value::from(130)
+        );
+        assert!(object.get_item(&Value::from(30)).unwrap().is_undefined());
     }
 
     #[test]
