@@ -127,11 +127,7 @@ impl ChatTemplate {
         )?;
         Ok(ChatEncoding {
             text,
-            masked: MaskedIds {
-                ids,
-                mask: mask.into_iter().map(|m| m != 0).collect(),
-                edges_inside_tokens,
-            },
+            masked: MaskedIds::from_appended(ids, mask, edges_inside_tokens),
         })
     }
 

@@ -35,6 +35,17 @@ pub struct MaskedIds {
     pub edges_inside_tokens: u64,
 }
 
+impl MaskedIds {
+    /// From what an encoder appended: the mask as bytes, 1 where trained.
+    fn from_appended(ids: Vec<u32>, mask: Vec<u8>, edges_inside_tokens: u64) -> MaskedIds {
+        MaskedIds {
+            ids,
+            mask: mask.into_iter().map(|m| m != 0).collect(),
+            edges_inside_tokens,
+        }
+    }
+}
+
 /// Which tokens of a record are trained on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TrainOn {
@@ -114,11 +125,7 @@ pub trait RecordEncoder: Send + Sync {
     ) -> Result<MaskedIds, RecordFault> {
         let (mut ids, mut mask) = (Vec::new(), Vec::new());
         let edges_inside_tokens = self.append(record, tokenizer, &mut ids, &mut mask)?;
-        Ok(MaskedIds {
-            ids,
-            mask: mask.into_iter().map(|m| m != 0).collect(),
-            edges_inside_tokens,
-        })
+        Ok(MaskedIds::from_appended(ids, mask, edges_inside_tokens))
     }
 
     /// 16 hex digits that change whenever the ids or mask of some record could (the
