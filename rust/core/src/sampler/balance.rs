@@ -115,6 +115,16 @@ pub fn partition(costs: &[f64], groups: usize, method: Partition) -> Result<Vec<
         Partition::KarmarkarKarp => karmarkar_karp(costs, &order, groups),
     };
     refine(costs, &mut members);
+    // Both heuristics, refined, can still end heavier than the rows dealt in turn (a swap
+    // at a time reaches only a local optimum): balancing never does worse than that.
+    let size = costs.len() / groups;
+    let mut in_turn: Vec<Vec<usize>> = (0..groups)
+        .map(|g| (g * size..(g + 1) * size).collect())
+        .collect();
+    refine(costs, &mut in_turn);
+    if heaviest(costs, &in_turn) < heaviest(costs, &members) {
+        members = in_turn;
+    }
     let mut group_of = vec![0; costs.len()];
     for (g, rows) in members.iter().enumerate() {
         for &i in rows {
@@ -126,6 +136,14 @@ pub fn partition(costs: &[f64], groups: usize, method: Partition) -> Result<Vec<
 
 fn load(costs: &[f64], rows: &[usize]) -> f64 {
     rows.iter().map(|&i| costs[i]).sum()
+}
+
+/// The load of the heaviest of `members`.
+fn heaviest(costs: &[f64], members: &[Vec<usize>]) -> f64 {
+    members
+        .iter()
+        .map(|rows| load(costs, rows))
+        .fold(0.0, f64::max)
 }
 
 fn lpt(costs: &[f64], order: &[usize], groups: usize) -> Vec<Vec<usize>> {
