@@ -106,6 +106,44 @@ fn a_token_is_trained_iff_it_overlaps_a_span() {
     assert_eq!(mask_tokens(&ends, &spans(&[])), (vec![false; 4], 0));
 }
 
+proptest::proptest! {
+    /// The spans' edges placed among the tokens give each token what the rule says of it
+    /// alone: trained iff it ends after some span's start and starts before its end; an
+    /// edge strictly inside the text and at no token's end is inside a token.
+    #[test]
+    fn each_token_is_marked_by_what_it_overlaps(
+        lengths in proptest::collection::vec(0usize..5, 0..40),
+        cuts in proptest::collection::vec(0usize..120, 0..8),
+    ) {
+        let ends: Vec<usize> = lengths
+            .iter()
+            .scan(0, |at, len| {
+                *at += len;
+                Some(*at)
+            })
+            .collect();
+        let total = ends.last().copied().unwrap_or(0);
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut % (total + 2)).collect();
+        cuts.sort_unstable();
+        let spans: Vec<_> = cuts.chunks_exact(2).map(|pair| pair[0]..pair[1]).collect();
+        let expected: Vec<bool> = ends
+            .iter()
+            .enumerate()
+            .map(|(i, &end)| {
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                spans.iter().any(|span| end > span.start && start < span.end)
+            })
+            .collect();
+        let inside = |at: usize| at > 0 && at < total && !ends.contains(&at);
+        let edges: u64 = spans
+            .iter()
+            .filter(|span| !span.is_empty())
+            .map(|span| u64::from(inside(span.start)) + u64::from(inside(span.end)))
+            .sum();
+        proptest::prop_assert_eq!(mask_tokens(&ends, &spans), (expected, edges));
+    }
+}
+
 #[test]
 fn token_ends_follow_the_decoded_bytes() {
     let tokenizer = tokenizer();

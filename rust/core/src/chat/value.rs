@@ -39,27 +39,23 @@ impl JsonObject {
 
     /// The value of `key`, if the object has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        match &self.index {
-            Some(index) => index.get(&Value::from(key)).map(|&at| &self.pairs[at].1),
-            None => self
-                .pairs
-                .iter()
-                .find_map(|(k, value)| (k.as_str() == Some(key)).then_some(value)),
-        }
+        self.place(key).map(|at| &self.pairs[at].1)
     }
 
-    /// Where `key` is in `pairs`.
-    fn place(&self, key: &Value) -> Option<usize> {
+    /// Where `key` is in `pairs`. Keys are compared as strings, not through the template
+    /// engine's equality of values, which looks at their kinds first: the templates look
+    /// up a message's fields several times each.
+    fn place(&self, key: &str) -> Option<usize> {
         match &self.index {
-            Some(index) => index.get(key).copied(),
-            None => self.pairs.iter().position(|(k, _)| k == key),
+            Some(index) => index.get(&Value::from(key)).copied(),
+            None => self.pairs.iter().position(|(k, _)| k.as_str() == Some(key)),
         }
     }
 
     /// Sets `key`: a key already there keeps its place and takes the new value (as a `dict`
     /// does, and as JSON parsers read a key given twice).
     pub fn set(&mut self, key: Value, value: Value) {
-        match self.place(&key) {
+        match key.as_str().and_then(|key| self.place(key)) {
             Some(at) => self.pairs[at].1 = value,
             None => self.push(key, value),
         }
@@ -109,8 +105,7 @@ impl JsonObject {
 
 impl Object for JsonObject {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        key.as_str()?;
-        self.place(key).map(|at| self.pairs[at].1.clone())
+        self.get(key.as_str()?).cloned()
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -161,7 +156,18 @@ pub fn from_json(json: &Json) -> Value {
 
 /// A JSON text (one JSONL line) as a template value; a syntax error as serde_json gives it.
 pub fn parse(text: &[u8]) -> Result<Value, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    // A line checked once as a whole is read without checking each string again (a fifth of
+    // what parsing costs); a line that is not UTF-8 is read as bytes, for serde_json's error
+    // naming where.
+    match std::str::from_utf8(text) {
+        Ok(text) => read(serde_json::Deserializer::from_str(text)),
+        Err(_) => read(serde_json::Deserializer::from_slice(text)),
+    }
+}
+
+fn read<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<Value, serde_json::Error> {
     let value = Build.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
@@ -228,11 +234,12 @@ impl<'de> Visitor<'de> for Build {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4));
+        let mut object = JsonObject::with_capacity(map.size_hint().unwrap_or(4));
         while let Some(key) = map.next_key_seed(self)? {
-            pairs.push((key, map.next_value_seed(self)?));
+            let value = map.next_value_seed(self)?;
+            object.set(key, value);
         }
-        Ok(JsonObject::from_pairs(pairs).into_value())
+        Ok(object.into_value())
     }
 }
 
@@ -381,7 +388,16 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_refused_as_serde_json_refuses_them() {
-        for bad in [&b"{\"a\": 1"[..], b"{\"a\": 1} x", b"[1,]", b"\"\\x\""] {
+        let not_utf8 = b"{\"a\": \"caf\xe9\"}";
+        let lone_surrogate = b"[\"\\ud800\"]";
+        for bad in [
+            &b"{\"a\": 1"[..],
+            b"{\"a\": 1} x",
+            b"[1,]",
+            b"\"\\x\"",
+            not_utf8,
+            lone_surrogate,
+        ] {
             let ours = parse(bad).unwrap_err().to_string();
             let theirs = serde_json::from_slice::<Json>(bad).unwrap_err().to_string();
             assert_eq!(ours, theirs);
