@@ -1,9 +1,14 @@
 //! `{% generation %}` … `{% endgeneration %}`: HF's way for a template to mark the text a
-//! model generates. minijinja has no tag extensions, so the source is rewritten: each block
-//! becomes a filter block (`{% filter … %}` … `{% endfilter %}`), which keeps the tags'
-//! whitespace control (`{%-`, `-%}`) and `trim_blocks`/`lstrip_blocks` exactly as written,
-//! and the filter wraps the block's output in two reserved characters. After rendering,
-//! [`take_spans`] removes them and returns where the generated text lies.
+//! model generates. minijinja has no tag extensions, so the source is rewritten: each tag
+//! becomes an `{% if true %}` block that holds only a reserved character (one to open, one
+//! to close), written as template text. The block keeps the tag's whitespace control (`{%-`
+//! on its start, `-%}` on its end) and is trimmed by `trim_blocks`/`lstrip_blocks` exactly
+//! where the tag was; the character costs the render nothing but its copy. After rendering,
+//! [`take_spans`] removes the characters and returns where the generated text lies.
+//!
+//! The tags must pair up as blocks do (HF's Jinja parses them as one): the source is also
+//! rewritten with each pair as a block of its own kind (a `filter` block, never run),
+//! compiled only to refuse a template whose tags do not nest.
 
 use std::ops::Range;
 
@@ -13,11 +18,17 @@ pub(crate) const OPEN: char = '\u{FDD0}';
 /// Closes a generated span.
 pub(crate) const CLOSE: char = '\u{FDD1}';
 
-/// The name of the filter the rewritten blocks call.
-pub(crate) const FILTER: &str = "__seqpack_generation";
+/// What the tags become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rewrite {
+    /// Blocks that write the markers: what is rendered.
+    Markers,
+    /// A block per generation block: what checks that the tags nest.
+    Nesting,
+}
 
-/// `source` with every generation block turned into a filter block, and whether it had any.
-pub(crate) fn rewrite(source: &str) -> (String, bool) {
+/// `source` with every generation tag rewritten as `form` says, and whether it had any.
+pub(crate) fn rewrite(source: &str, form: Rewrite) -> (String, bool) {
     let mut out = String::with_capacity(source.len() + 64);
     let mut rest = source;
     let mut found = false;
@@ -27,18 +38,24 @@ pub(crate) fn rewrite(source: &str) -> (String, bool) {
         match parse_tag(tag) {
             Some((open_trim, word, close_trim, len)) => {
                 found = true;
-                let body = if word == "generation" {
-                    format!("filter {FILTER}")
-                } else {
-                    "endfilter".to_owned()
-                };
-                out.push_str("{%");
-                out.push_str(open_trim);
-                out.push(' ');
-                out.push_str(&body);
-                out.push(' ');
-                out.push_str(close_trim);
-                out.push_str("%}");
+                let opens = word == "generation";
+                match form {
+                    Rewrite::Markers => {
+                        let marker = if opens { OPEN } else { CLOSE };
+                        out.push_str(&format!(
+                            "{{%{open_trim} if true %}}{marker}{{% endif {close_trim}%}}"
+                        ));
+                    }
+                    Rewrite::Nesting => {
+                        // A kind of block of their own, so that one crossing another is seen.
+                        let tag = if opens {
+                            "filter generation"
+                        } else {
+                            "endfilter"
+                        };
+                        out.push_str(&format!("{{%{open_trim} {tag} {close_trim}%}}"));
+                    }
+                }
                 rest = &tag[len..];
             }
             None => {
@@ -79,15 +96,6 @@ fn control(text: &str) -> &str {
 
 fn whitespace(text: &str) -> usize {
     text.len() - text.trim_start().len()
-}
-
-/// What the filter puts around a generation block's output.
-pub(crate) fn mark(body: &str) -> String {
-    let mut marked = String::with_capacity(body.len() + 2 * OPEN.len_utf8());
-    marked.push(OPEN);
-    marked.push_str(body);
-    marked.push(CLOSE);
-    marked
 }
 
 /// Where the markers are in `text`, in order, with which one each is. Both are three bytes

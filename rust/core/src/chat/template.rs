@@ -12,7 +12,7 @@ use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
 
 use super::clock::Civil;
-use super::generation;
+use super::generation::{self, Rewrite};
 use super::pyjson;
 use crate::{Error, Result};
 
@@ -67,7 +67,7 @@ impl std::error::Error for Raised {}
 impl Template {
     /// Compiles `source`; a syntax error names its line.
     pub fn new(source: &str) -> Result<Template> {
-        let (rewritten, has_generation) = generation::rewrite(source);
+        let (rewritten, has_generation) = generation::rewrite(source, Rewrite::Markers);
         let mut env = Environment::new();
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
@@ -81,7 +81,6 @@ impl Template {
         env.set_formatter(write_value);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_filter("tojson", pyjson::tojson);
-        env.add_filter(generation::FILTER, |body: String| generation::mark(&body));
         env.add_function(
             "raise_exception",
             |message: String| -> std::result::Result<Value, JinjaError> {
@@ -96,11 +95,15 @@ impl Template {
                 .strftime(&format)
                 .map_err(|message| JinjaError::new(ErrorKind::InvalidOperation, message))
         });
-        env.add_template_owned(NAME, rewritten)
-            .map_err(|error| Error::InvalidOption {
-                name: "chat_template",
-                message: describe(&error, source),
-            })?;
+        let refuse = |error: JinjaError| Error::InvalidOption {
+            name: "chat_template",
+            message: describe(&error, source),
+        };
+        if has_generation {
+            let (nesting, _) = generation::rewrite(source, Rewrite::Nesting);
+            env.add_template_owned(NAME, nesting).map_err(refuse)?;
+        }
+        env.add_template_owned(NAME, rewritten).map_err(refuse)?;
         Ok(Template {
             env,
             source: source.to_owned(),

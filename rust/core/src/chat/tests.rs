@@ -1,7 +1,7 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::clock::Civil;
-use super::generation;
+use super::generation::{self, Rewrite};
 use super::pyjson::python_float;
 use super::spans::{TokenBytes, lengths_ends, mask_tokens, token_ends};
 use super::value::from_json;
@@ -200,16 +200,29 @@ fn an_exact_tokenizer_places_its_tokens_by_their_lengths() {
 
 #[test]
 fn generation_blocks_keep_whitespace_control_and_give_spans() {
-    let (rewritten, found) = generation::rewrite("a{%- generation -%} b {%+ endgeneration %}c");
+    let source = "a{%- generation -%} b {%+ endgeneration %}c";
+    let (rewritten, found) = generation::rewrite(source, Rewrite::Markers);
     assert!(found);
     assert_eq!(
         rewritten,
         format!(
-            "a{{%- filter {} -%}} b {{%+ endfilter %}}c",
-            generation::FILTER
+            "a{{%- if true %}}{}{{% endif -%}} b {{%+ if true %}}{}{{% endif %}}c",
+            generation::OPEN,
+            generation::CLOSE
         )
     );
-    assert!(!generation::rewrite("{% if x %}generation{% endif %}").1);
+    let (nesting, _) = generation::rewrite(source, Rewrite::Nesting);
+    assert_eq!(nesting, "a{%- filter generation -%} b {%+ endfilter %}c");
+    assert!(!generation::rewrite("{% if x %}generation{% endif %}", Rewrite::Markers).1);
+    // Tags that do not pair up as blocks are a syntax error, as in HF's Jinja.
+    for unpaired in [
+        "{% generation %}x",
+        "x{% endgeneration %}",
+        "{% if a %}{% generation %}{% endif %}{% endgeneration %}",
+    ] {
+        let error = super::template::Template::new(unpaired).unwrap_err();
+        assert!(error.to_string().contains("template line 1"), "{error}");
+    }
     let mut text = format!(
         "ab{}cd{}e{}f{}",
         generation::OPEN,
