@@ -19,6 +19,7 @@ mod contained;
 pub mod decompose;
 pub mod error;
 mod json;
+mod json_scan;
 #[cfg(test)]
 mod mutation_runner;
 pub mod pack;

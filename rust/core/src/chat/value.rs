@@ -14,6 +14,8 @@ use rustc_hash::FxHashMap;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 
+use crate::json_scan::{MAX_DEPTH, Scanned, Scanner};
+
 /// A JSON object: its keys in order, each once. Records, messages and what they hold have a
 /// handful of keys, found sooner by comparing them in turn than by hashing; an object with
 /// more (a tool's parameter schema, or a hostile record) is indexed, so that neither reading
@@ -156,13 +158,105 @@ pub fn from_json(json: &Json) -> Value {
 
 /// A JSON text (one JSONL line) as a template value; a syntax error as serde_json gives it.
 pub fn parse(text: &[u8]) -> Result<Value, serde_json::Error> {
-    // A line checked once as a whole is read without checking each string again (a fifth of
-    // what parsing costs); a line that is not UTF-8 is read as bytes, for serde_json's error
+    // A line of the usual shape is read in one pass, its strings found sixteen bytes at a
+    // time (serde_json's own reading was a twelfth of what a conversation costs); serde_json
+    // reads the rest and is the reference. A line checked once as UTF-8 is read without
+    // checking each string again; one that is not is read as bytes, for serde_json's error
     // naming where.
     match std::str::from_utf8(text) {
-        Ok(text) => read(serde_json::Deserializer::from_str(text)),
+        Ok(text) => match scanned(text) {
+            Some(value) => Ok(value),
+            None => read(serde_json::Deserializer::from_str(text)),
+        },
         Err(_) => read(serde_json::Deserializer::from_slice(text)),
     }
+}
+
+/// `line` as [`parse`] reads it, in one pass; `None` where serde_json must decide (anything
+/// unusual, a malformed line included).
+fn scanned(line: &str) -> Option<Value> {
+    let mut scanner = Scanner::new(line);
+    let mut scratch = String::new();
+    scanner.skip_space();
+    let value = scanned_value(&mut scanner, line, &mut scratch, 0)?;
+    scanner.skip_space();
+    scanner.at_end().then_some(value)
+}
+
+fn scanned_value(
+    scanner: &mut Scanner<'_>,
+    line: &str,
+    scratch: &mut String,
+    depth: usize,
+) -> Option<Value> {
+    Some(match scanner.peek()? {
+        b'"' => match scanner.text(line, scratch)? {
+            Scanned::Borrowed(start, end) => Value::from(&line[start..end]),
+            Scanned::Decoded => Value::from(scratch.as_str()),
+            Scanned::Missing => return None,
+        },
+        b'{' | b'[' if depth >= MAX_DEPTH => return None,
+        b'{' => {
+            scanner.expect(b'{')?;
+            let mut object = JsonObject::with_capacity(4);
+            scanner.skip_space();
+            if !scanner.eat(b'}') {
+                loop {
+                    let key = scanner.plain_str(line)?;
+                    scanner.skip_space();
+                    scanner.expect(b':')?;
+                    scanner.skip_space();
+                    let value = scanned_value(scanner, line, scratch, depth + 1)?;
+                    object.set(Value::from(key), value);
+                    scanner.skip_space();
+                    if !scanner.eat(b',') {
+                        scanner.expect(b'}')?;
+                        break;
+                    }
+                    scanner.skip_space();
+                }
+            }
+            object.into_value()
+        }
+        b'[' => {
+            scanner.expect(b'[')?;
+            let mut items = Vec::new();
+            scanner.skip_space();
+            if !scanner.eat(b']') {
+                loop {
+                    items.push(scanned_value(scanner, line, scratch, depth + 1)?);
+                    scanner.skip_space();
+                    if !scanner.eat(b',') {
+                        scanner.expect(b']')?;
+                        break;
+                    }
+                    scanner.skip_space();
+                }
+            }
+            Value::from(items)
+        }
+        b't' => scanner.literal(b"true").map(|()| Value::from(true))?,
+        b'f' => scanner.literal(b"false").map(|()| Value::from(false))?,
+        b'n' => scanner.literal(b"null").map(|()| Value::from(()))?,
+        _ => {
+            let (start, end) = scanner.number()?;
+            scanned_number(&line[start..end])?
+        }
+    })
+}
+
+/// A number as serde_json gives it to [`Build`]: digits alone that fit in 64 bits as an
+/// integer (signed where it fits); any other (a sign, a fraction, an exponent, more digits)
+/// as serde_json reads that number.
+fn scanned_number(text: &str) -> Option<Value> {
+    if text.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(integer) = text.parse::<u64>()
+    {
+        return Some(i64::try_from(integer).map_or_else(|_| Value::from(integer), Value::from));
+    }
+    serde_json::from_str::<Json>(text)
+        .ok()
+        .map(|number| from_json(&number))
 }
 
 fn read<'de, R: serde_json::de::Read<'de>>(
@@ -334,6 +428,58 @@ mod tests {
             prop_assert!(same(&parsed, &from_json(&json)), "{parsed:?} != {:?}", from_json(&json));
             prop_assert_eq!(text_bytes(&parsed), json_text_bytes(&json));
         }
+    }
+
+    proptest! {
+        /// Every line, valid or made invalid by a cut, a changed byte or an added one, read in
+        /// one pass gives the value serde_json reads, or is left to serde_json.
+        #[test]
+        fn one_pass_reads_what_serde_json_reads(
+            json in json(),
+            at in any::<prop::sample::Index>(),
+            byte in prop_oneof![any::<u8>(), prop::sample::select(b"{}[]\",:\\-0.eE \t".to_vec())],
+            change in 0..4u8,
+        ) {
+            let mut text = serde_json::to_vec(&json).unwrap();
+            match change {
+                0 => text.truncate(at.index(text.len() + 1)),
+                1 if !text.is_empty() => {
+                    let i = at.index(text.len());
+                    text[i] = byte;
+                }
+                2 => text.insert(at.index(text.len() + 1), byte),
+                _ => {}
+            }
+            if let Ok(line) = std::str::from_utf8(&text) {
+                let theirs = read(serde_json::Deserializer::from_str(line));
+                match (scanned(line), theirs) {
+                    (Some(ours), Ok(theirs)) => prop_assert!(same(&ours, &theirs), "{line}"),
+                    (Some(ours), Err(error)) => {
+                        prop_assert!(false, "{line}: read as {ours:?}, refused by serde_json: {error}")
+                    }
+                    (None, _) => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_conversation_is_read_in_one_pass() {
+        let line = r#"{"messages": [{"role": "user", "content": "caf\u00e9 \"q\"\n"},
+            {"role": "assistant", "content": "SELECT 1;", "weight": 1, "train": true}],
+            "tools": null, "source": "x"}"#;
+        let value = scanned(line).expect("the usual shape is read in one pass");
+        assert!(same(
+            &value,
+            &read(serde_json::Deserializer::from_str(line)).unwrap()
+        ));
+        // Numbers other than plain digits are read by serde_json, in place.
+        let line = r#"{"w": [0.5, -3, 1e2, -0, 18446744073709551615, 18446744073709551616]}"#;
+        let value = scanned(line).unwrap();
+        assert!(same(
+            &value,
+            &read(serde_json::Deserializer::from_str(line)).unwrap()
+        ));
     }
 
     fn json_text_bytes(json: &Json) -> usize {

@@ -3,7 +3,7 @@
 //! malformed line is refused as before), a text without escapes is borrowed from the line
 //! instead of copied, and one with escapes is decoded into a buffer the caller reuses.
 //!
-//! Lines of the usual shape are read in one pass by [`super::json_scan`]; serde_json reads
+//! Lines of the usual shape are read in one pass by [`crate::json_scan`]; serde_json reads
 //! the others, and is the reference for both.
 //!
 //! The result is what `Value::get(field)` on the parsed line would give: the last of
@@ -17,8 +17,8 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::json_scan::{Scanned, scan};
 use crate::json::{Borrowed, StrOrKind};
+use crate::json_scan::{Scanned, scan};
 
 /// Why a line has no usable text.
 #[derive(Debug, Clone, PartialEq, Eq)]

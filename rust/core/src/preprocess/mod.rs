@@ -15,7 +15,6 @@ mod count;
 mod fn_tokenizer;
 mod input;
 mod journal;
-mod json_scan;
 mod json_text;
 mod output;
 mod pipeline;

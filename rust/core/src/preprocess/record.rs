@@ -71,9 +71,13 @@ pub(super) fn tokenize(
         mask: Vec::new(),
         input: None,
     };
-    // Room for the tokens at once (text takes over 2 bytes a token in every corpus here),
-    // rather than growing a fresh buffer step by step, copying it each time.
+    // Room for the tokens (and their mask) at once (text takes over 2 bytes a token in
+    // every corpus here), rather than growing a fresh buffer step by step, copying it each
+    // time.
     out.tokens.reserve(batch.text_bytes() / 2);
+    if encoding.masked {
+        out.mask.reserve(batch.text_bytes() / 2);
+    }
     let bad = |reason, message| Outcome::Bad { reason, message };
     match batch {
         Batch::Records(records) => {

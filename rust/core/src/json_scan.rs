@@ -1,5 +1,7 @@
-//! One pass over a JSONL line of the usual shape, finding, checking and decoding its text
-//! field at once; for anything unusual it answers "not sure", and serde_json decides.
+//! One pass over a JSONL line of the usual shape, for anything unusual answering "not
+//! sure", so that serde_json decides: the text field of a plain-text record, found,
+//! checked and decoded at once ([`scan`]), and the scanner the chat records' reader builds
+//! template values with (`chat::value`).
 //!
 //! On source code, whose JSON strings have an escape every few dozen bytes, serde_json's
 //! check of the line and then a decoding pass over the text took 40 % of the time preprocess
@@ -14,11 +16,11 @@
 //! verdict and its messages stay the reference.
 
 /// Containers nested deeper than this are left to serde_json, which has its own limit.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Where the scan found the text.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Scanned {
+pub(crate) enum Scanned {
     /// `line[start..end]`, which has no escapes.
     Borrowed(usize, usize),
     /// Decoded into the scratch buffer.
@@ -28,7 +30,7 @@ pub(super) enum Scanned {
 }
 
 /// The last value of `field` in `line`, or `None` when serde_json must decide.
-pub(super) fn scan(line: &str, field: &str, scratch: &mut String) -> Option<Scanned> {
+pub(crate) fn scan(line: &str, field: &str, scratch: &mut String) -> Option<Scanned> {
     let mut s = Scanner {
         bytes: line.as_bytes(),
         at: 0,
@@ -61,34 +63,46 @@ pub(super) fn scan(line: &str, field: &str, scratch: &mut String) -> Option<Scan
     (s.at == s.bytes.len()).then_some(found)
 }
 
-struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scanner<'a> {
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn new(line: &'a str) -> Scanner<'a> {
+        Scanner {
+            bytes: line.as_bytes(),
+            at: 0,
+        }
+    }
+
+    /// Whether the whole line has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
-    fn eat(&mut self, byte: u8) -> bool {
+    pub(crate) fn eat(&mut self, byte: u8) -> bool {
         let found = self.peek() == Some(byte);
         self.at += usize::from(found);
         found
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    pub(crate) fn expect(&mut self, byte: u8) -> Option<()> {
         self.eat(byte).then_some(())
     }
 
-    fn skip_space(&mut self) {
+    pub(crate) fn skip_space(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
     }
 
     /// A string without escapes (an object key), as its bytes.
-    fn plain_string(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
         let end = next_special(self.bytes, start);
@@ -99,8 +113,16 @@ impl<'a> Scanner<'a> {
         Some(&self.bytes[start..end])
     }
 
-    /// The text field's value: a string, borrowed or decoded into `scratch`.
-    fn text(&mut self, line: &str, scratch: &mut String) -> Option<Scanned> {
+    /// A string without escapes (an object key) of `line`, the text being scanned.
+    pub(crate) fn plain_str<'l>(&mut self, line: &'l str) -> Option<&'l str> {
+        let start = self.at + 1;
+        let bytes = self.plain_string()?;
+        // Between two quotes, which no character's bytes but the quote's own can be.
+        line.get(start..start + bytes.len())
+    }
+
+    /// A string (the text field's value): borrowed from `line`, or decoded into `scratch`.
+    pub(crate) fn text(&mut self, line: &str, scratch: &mut String) -> Option<Scanned> {
         self.expect(b'"')?;
         let start = self.at;
         let mut run = start;
@@ -243,10 +265,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
         let found = self.bytes.get(self.at..self.at + word.len())? == word;
         self.at += word.len();
         found.then_some(())
+    }
+
+    /// A number, as the byte range it spans.
+    pub(crate) fn number(&mut self) -> Option<(usize, usize)> {
+        let start = self.at;
+        self.skip_number()?;
+        Some((start, self.at))
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
