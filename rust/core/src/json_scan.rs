@@ -31,10 +31,7 @@ pub(crate) enum Scanned {
 
 /// The last value of `field` in `line`, or `None` when serde_json must decide.
 pub(crate) fn scan(line: &str, field: &str, scratch: &mut String) -> Option<Scanned> {
-    let mut s = Scanner {
-        bytes: line.as_bytes(),
-        at: 0,
-    };
+    let mut s = Scanner::new(line);
     let mut found = Scanned::Missing;
     s.skip_space();
     s.expect(b'{')?;
@@ -60,7 +57,7 @@ pub(crate) fn scan(line: &str, field: &str, scratch: &mut String) -> Option<Scan
         }
     }
     s.skip_space();
-    (s.at == s.bytes.len()).then_some(found)
+    s.at_end().then_some(found)
 }
 
 pub(crate) struct Scanner<'a> {
@@ -228,14 +225,14 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'"' => self.skip_string(),
             b'{' | b'[' if depth >= MAX_DEPTH => None,
-            b'{' => self.skip_entries(b'}', |scan| {
+            b'{' => self.entries(b'}', |scan| {
                 scan.skip_string()?;
                 scan.skip_space();
                 scan.expect(b':')?;
                 scan.skip_space();
                 scan.skip_value(depth + 1)
             }),
-            b'[' => self.skip_entries(b']', |scan| scan.skip_value(depth + 1)),
+            b'[' => self.entries(b']', |scan| scan.skip_value(depth + 1)),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -243,12 +240,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// An object or a list, from its opening bracket to `close`: the entries `skip_entry`
-    /// skips (a key and its value, or a value), separated by commas.
-    fn skip_entries(
+    /// An object or a list, from its opening bracket to `close`: the entries `entry` reads
+    /// (a key and its value, or a value), separated by commas.
+    pub(crate) fn entries(
         &mut self,
         close: u8,
-        mut skip_entry: impl FnMut(&mut Self) -> Option<()>,
+        mut entry: impl FnMut(&mut Self) -> Option<()>,
     ) -> Option<()> {
         self.at += 1;
         self.skip_space();
@@ -256,7 +253,7 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            skip_entry(self)?;
+            entry(self)?;
             self.skip_space();
             if !self.eat(b',') {
                 return self.expect(close);

@@ -197,42 +197,24 @@ fn scanned_value(
         },
         b'{' | b'[' if depth >= MAX_DEPTH => return None,
         b'{' => {
-            scanner.expect(b'{')?;
             let mut object = JsonObject::with_capacity(4);
-            scanner.skip_space();
-            if !scanner.eat(b'}') {
-                loop {
-                    let key = scanner.plain_str(line)?;
-                    scanner.skip_space();
-                    scanner.expect(b':')?;
-                    scanner.skip_space();
-                    let value = scanned_value(scanner, line, scratch, depth + 1)?;
-                    object.set(Value::from(key), value);
-                    scanner.skip_space();
-                    if !scanner.eat(b',') {
-                        scanner.expect(b'}')?;
-                        break;
-                    }
-                    scanner.skip_space();
-                }
-            }
+            scanner.entries(b'}', |scanner| {
+                let key = scanner.plain_str(line)?;
+                scanner.skip_space();
+                scanner.expect(b':')?;
+                scanner.skip_space();
+                let value = scanned_value(scanner, line, scratch, depth + 1)?;
+                object.set(Value::from(key), value);
+                Some(())
+            })?;
             object.into_value()
         }
         b'[' => {
-            scanner.expect(b'[')?;
             let mut items = Vec::new();
-            scanner.skip_space();
-            if !scanner.eat(b']') {
-                loop {
-                    items.push(scanned_value(scanner, line, scratch, depth + 1)?);
-                    scanner.skip_space();
-                    if !scanner.eat(b',') {
-                        scanner.expect(b']')?;
-                        break;
-                    }
-                    scanner.skip_space();
-                }
-            }
+            scanner.entries(b']', |scanner| {
+                items.push(scanned_value(scanner, line, scratch, depth + 1)?);
+                Some(())
+            })?;
             Value::from(items)
         }
         b't' => scanner.literal(b"true").map(|()| Value::from(true))?,
