@@ -89,7 +89,11 @@ pub trait Tokenizer: Send + Sync {
 
     /// [`Tokenizer::encode`] over many texts, in parallel.
     fn encode_batch(&self, texts: &[&str], add_special_tokens: bool) -> Result<Vec<Vec<u32>>> {
-        parallel::try_map(texts, |text| self.encode(text, add_special_tokens))
+        parallel::try_map(
+            texts,
+            |text| text.len(),
+            |text| self.encode(text, add_special_tokens),
+        )
     }
 
     /// The bytes `ids` stand for (a slice of a longer encoding may cut a character, hence

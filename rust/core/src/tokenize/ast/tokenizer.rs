@@ -106,9 +106,11 @@ impl AstTokenizer {
             ));
         }
         // Parsing is most of the cost before merging, and independent per document.
-        let parsed = parallel::try_map(texts, |t| {
-            Ok::<_, Error>(language.parse(t.as_ref()).map(|p| p.spans))
-        })?;
+        let parsed = parallel::try_map(
+            texts,
+            |t| t.as_ref().len(),
+            |t| Ok::<_, Error>(language.parse(t.as_ref()).map(|p| p.spans)),
+        )?;
         let mut units = Vec::new();
         let mut layout = Layout::new();
         let mut stats = AstTrainStats::default();
