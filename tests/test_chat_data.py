@@ -208,8 +208,10 @@ def assert_each_segment_has_its_losses_alone(
         trained = labels[1:] != -100
         assert int(trained.sum()) > 0
         assert float((per_token[trained] - packed[trained]).abs().max()) < 1e-10
-        # The record's mean loss over its trained tokens is HF's loss for it alone.
-        assert abs(float(per_token[trained].mean()) - float(alone.loss)) < 1e-6
+        # The record's mean loss over its trained tokens is HF's loss for it alone. HF casts
+        # the logits to float32 before its loss, so the two agree to float32 precision.
+        mean = float(per_token[trained].mean())
+        assert abs(mean - float(alone.loss)) < 1e-5 * mean
         alone_losses.append(per_token[trained])
         total += int(trained.sum())
     assert total == num_label_tokens(batch)
