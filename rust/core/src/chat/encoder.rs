@@ -181,7 +181,7 @@ impl ChatTemplate {
         let trained = if self.template.has_generation() {
             if chosen.iter().all(|&c| c) {
                 // Every block is trained, however many the template wrote per message.
-                full.generated.clone()
+                full.generated
             } else if full.generated.len() == assistants.len() {
                 full.generated
                     .iter()

@@ -85,7 +85,15 @@ pub fn count_split(
                 submit,
             )
         },
-        |batch| record::tokenize(batch, &encoding, Vec::new(), token_buffers.take()),
+        |batch| {
+            record::tokenize(
+                batch,
+                &encoding,
+                Vec::new(),
+                token_buffers.take(),
+                Vec::new(),
+            )
+        },
         |batch| {
             for record in batch.records {
                 match record.outcome {

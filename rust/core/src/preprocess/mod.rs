@@ -368,10 +368,11 @@ impl<'a> SplitRunner<'a> {
         let mut sink = Sink::new(out, split, &journal_path, plan, options, state);
         // Buffers of up to four times a usual batch are kept (a chunk of lines ends after the
         // line that reaches the batch size, a worker reserves a token per two bytes of text, and
-        // vectors grow by doubling).
-        let (input_buffers, record_buffers, token_buffers) = (
+        // vectors grow by doubling); a loss mask takes a byte a token.
+        let (input_buffers, record_buffers, token_buffers, mask_buffers) = (
             Recycler::new(4 * batches::BATCH_BYTES),
             Recycler::new(2 * options.batch_records),
+            Recycler::new(2 * batches::BATCH_BYTES),
             Recycler::new(2 * batches::BATCH_BYTES),
         );
         let read = report.read.clone();
@@ -398,7 +399,7 @@ impl<'a> SplitRunner<'a> {
                     options,
                     masked: plan.loss_mask.is_some(),
                 };
-                record::tokenize(batch, &encoding, records, tokens)
+                record::tokenize(batch, &encoding, records, tokens, mask_buffers.take())
             },
             |mut batch| {
                 sink.append(
@@ -409,6 +410,7 @@ impl<'a> SplitRunner<'a> {
                 )?;
                 record_buffers.give(batch.records);
                 token_buffers.give(batch.tokens);
+                mask_buffers.give(batch.mask);
                 if let Some(input) = batch.input {
                     input_buffers.give(input);
                 }

@@ -57,18 +57,20 @@ pub(super) struct TokenizedBatch {
     pub input: Option<Vec<u8>>,
 }
 
-/// Tokenizes `batch` in order into `records` and `tokens` (both empty, reused memory).
+/// Tokenizes `batch` in order into `records`, `tokens` and `mask` (all empty, reused
+/// memory; `mask` is filled only in a dataset with masks).
 pub(super) fn tokenize(
     batch: Batch,
     encoding: &Encoding<'_>,
     records: Vec<Tokenized>,
     tokens: Vec<u32>,
+    mask: Vec<u8>,
 ) -> TokenizedBatch {
     let (tokenizer, options) = (encoding.tokenizer, encoding.options);
     let mut out = TokenizedBatch {
         records,
         tokens,
-        mask: Vec::new(),
+        mask,
         input: None,
     };
     // Room for the tokens (and their mask) at once (text takes over 2 bytes a token in
@@ -300,9 +302,18 @@ fn framed(
     Outcome::Tokens {
         tokens: tokens.len() - start,
         text_bytes,
-        trained: mask[start..].iter().filter(|&&m| m != 0).count(),
+        trained: count_trained(&mask[start..]),
         edges_inside_tokens,
     }
+}
+
+/// How many tokens of `mask` are trained (not 0): summed a block of 255 at a time in
+/// bytes, which the compiler does 16 or 32 at once (counted one by one into a `usize` it
+/// took a percent of a conversation's cost).
+fn count_trained(mask: &[u8]) -> usize {
+    mask.chunks(255)
+        .map(|block| usize::from(block.iter().fold(0u8, |sum, &m| sum + u8::from(m != 0))))
+        .sum()
 }
 
 /// The `prompt` and `completion` of a JSONL line, found as plain text's field is (without
@@ -374,4 +385,26 @@ fn json_text<'a>(
             format!("field {field:?} is not a string but {kind}"),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::count_trained;
+
+    proptest! {
+        /// Blocks of up to 255 bytes never overflow their byte sum, whatever the values.
+        #[test]
+        fn trained_tokens_are_the_nonzero_bytes(mask in prop::collection::vec(
+            prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..2000,
+        )) {
+            prop_assert_eq!(count_trained(&mask), mask.iter().filter(|&&m| m != 0).count());
+        }
+    }
+
+    #[test]
+    fn a_long_fully_trained_mask_counts_every_token() {
+        assert_eq!(count_trained(&[1; 100_000]), 100_000);
+    }
 }
