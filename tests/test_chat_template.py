@@ -379,6 +379,28 @@ def test_tojson_escapes_as_json_dumps(ours: seqpack.Tokenizer, hf: Any) -> None:
     assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
 
 
+def test_strip_and_trim_strip_what_python_strips(ours: seqpack.Tokenizer, hf: Any) -> None:
+    # Python's whitespace (`str.isspace`) has the separators U+001C-U+001F besides Unicode's
+    # White_Space; neither counts the zero-width space or U+180E.
+    template = (
+        "{% for m in messages %}[{{ m.content.strip() }}|{{ m.content.lstrip() }}|"
+        "{{ m.content.rstrip() }}|{{ m.content|trim }}|{{ m.content.strip('\x1cx') }}|"
+        "{{ m.content|trim('x') }}]{% endfor %}"
+    )
+    contents = [
+        "\x1c\x1d a b \x1e\x1f",
+        "\u3000\u2028\x85 a\xa0\t\n",
+        "\u200ba\u180e",
+        "x\x1cxa x\x1c",
+        "nothing to strip",
+        "",
+    ]
+    messages = [{"role": "user", "content": c} for c in contents]
+    text = seqpack.apply_chat_template(ours, messages, template).text
+    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+    assert "[a b|" in text
+
+
 def test_todays_date_is_what_python_prints(
     ours: seqpack.Tokenizer, conversations: list[list[Message]]
 ) -> None:

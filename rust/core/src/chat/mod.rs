@@ -11,6 +11,7 @@ mod encoders;
 mod generation;
 mod prompt_completion;
 mod pyjson;
+mod pystr;
 pub mod source;
 pub mod spans;
 pub mod template;

@@ -1,7 +1,8 @@
 //! A chat template compiled once, rendered as HF's `apply_chat_template` renders it: the
 //! Jinja environment of `_compile_jinja_template` (`trim_blocks`, `lstrip_blocks`, loop
 //! controls, `raise_exception`, `strftime_now`, `namespace`, `dict`, `|tojson` as
-//! `json.dumps`), Python's string and dict methods (`.strip()`, `.split()`, `.items()`, …),
+//! `json.dumps`, `|trim` as `str.strip`), Python's string and dict methods (`.strip()`,
+//! `.split()`, `.items()`, …),
 //! and the variables HF passes: `messages`, `tools`, `documents`, `add_generation_prompt`,
 //! the special tokens and any extra variable.
 
@@ -13,7 +14,7 @@ use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
 
 use super::clock::Civil;
 use super::generation::{self, Rewrite};
-use super::pyjson;
+use super::{pyjson, pystr};
 use crate::{Error, Result};
 
 /// The template's name in the environment (and in its error messages).
@@ -79,7 +80,8 @@ impl Template {
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_formatter(write_value);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(pystr::methods);
+        env.add_filter("trim", pystr::trim);
         env.add_filter("tojson", pyjson::tojson);
         env.add_function(
             "raise_exception",
