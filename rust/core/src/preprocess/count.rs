@@ -60,8 +60,9 @@ pub fn count_split(
     };
     let pool = super::thread_pool(options)?;
     let read = Arc::new(AtomicU64::new(0));
-    let (input_buffers, token_buffers) = (
+    let (input_buffers, token_buffers, mask_buffers) = (
         Recycler::new(4 * batches::BATCH_BYTES),
+        Recycler::new(2 * batches::BATCH_BYTES),
         Recycler::new(2 * batches::BATCH_BYTES),
     );
     let mut count = SplitCount {
@@ -91,7 +92,7 @@ pub fn count_split(
                 &encoding,
                 Vec::new(),
                 token_buffers.take(),
-                Vec::new(),
+                mask_buffers.take(),
             )
         },
         |batch| {
@@ -113,6 +114,7 @@ pub fn count_split(
                 }
             }
             token_buffers.give(batch.tokens);
+            mask_buffers.give(batch.mask);
             if let Some(input) = batch.input {
                 input_buffers.give(input);
             }
