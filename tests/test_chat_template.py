@@ -401,6 +401,54 @@ def test_strip_and_trim_strip_what_python_strips(ours: seqpack.Tokenizer, hf: An
     assert "[a b|" in text
 
 
+# Strings at Python's word and line boundaries that Rust draws elsewhere: the separators
+# U+001C-U+001F (whitespace and line breaks to Python), lone \r, \v, \f, NEL, U+2028/9.
+AWKWARD_STRINGS = [
+    "  a b  c ",
+    "a\rb\nc\r\nd\x0be\x0cf\x1cg\x85h\u2028i\u2029j",
+    "\x1c x \x1f y\t",
+    "",
+    "   ",
+    "a\n\nb\n",
+    "x\u3000y\u200bz,w",
+    "k=v=w, a,b,,c",
+]
+
+# Each method's result as text: lists by their items (the engine prints a list as Python's
+# repr does, but escapes fewer characters).
+PYTHON_STRING_METHODS = [
+    "c.split()|join('|')",
+    "c.split(None, 1)|join('|')",
+    "c.split(maxsplit=1)|join('|')",
+    "c.split(none, 0)|join('|')",
+    "c.split(',')|join('|')",
+    "c.split(',', 1)|join('|')",
+    "c.rsplit()|join('|')",
+    "c.rsplit(None, 1)|join('|')",
+    "c.rsplit(',', 1)|join('|')",
+    "c.rsplit(',')|join('|')",
+    "c.rsplit(sep=',', maxsplit=2)|join('|')",
+    "c.splitlines()|join('|')",
+    "c.splitlines(true)|join('|')",
+    "c.splitlines(keepends=true)|join('|')",
+    "c.isspace()",
+    "c.partition('=')|join('|')",
+    "c.rpartition(',')|join('|')",
+    "c.removeprefix('  a')",
+    "c.removesuffix('c ')",
+]
+
+
+@pytest.mark.parametrize("method", PYTHON_STRING_METHODS)
+def test_string_methods_split_where_python_splits(
+    ours: seqpack.Tokenizer, hf: Any, method: str
+) -> None:
+    template = "{% for m in messages %}{% set c = m.content %}[{{ " + method + " }}]{% endfor %}"
+    messages = [{"role": "user", "content": c} for c in AWKWARD_STRINGS]
+    text = seqpack.apply_chat_template(ours, messages, template).text
+    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+
+
 def test_todays_date_is_what_python_prints(
     ours: seqpack.Tokenizer, conversations: list[list[Message]]
 ) -> None:

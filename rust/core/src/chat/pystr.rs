@@ -1,15 +1,20 @@
-//! Python's `str.strip()`, `lstrip()`, `rstrip()` and Jinja's `|trim` (which is
-//! `str.strip`) for chat templates, which call them on nearly every message.
+//! Python's string methods where the engine's differ from Python's, for chat templates:
+//! `.strip()`, `.lstrip()`, `.rstrip()` and Jinja's `|trim` (which is `str.strip`), which
+//! templates call on nearly every message; `.split()` and `.rsplit()` without a separator,
+//! `.splitlines()` and `.isspace()`, which split at or test Python's whitespace and line
+//! breaks; and `.rsplit()`, `.partition()`, `.rpartition()`, `.removeprefix()` and
+//! `.removesuffix()`, which the engine lacks. The other methods are the engine's
+//! Python-compatible ones.
 //!
-//! Python strips what `str.isspace()` calls whitespace: Unicode's `White_Space` characters
-//! (Rust's `char::is_whitespace`) and the four separators U+001C–U+001F, which the engine's
-//! own `strip` and `trim` kept. A string with nothing to strip is handed back as it is, not
-//! copied: the usual case, once per message.
+//! Python's whitespace (`str.isspace()`) is Unicode's `White_Space` characters (Rust's
+//! `char::is_whitespace`) and the four separators U+001C–U+001F, which the engine's own
+//! methods keep. A string with nothing to strip is handed back as it is, not copied: the
+//! usual case, once per message.
 
 use std::borrow::Cow;
 
-use minijinja::value::{StringInput, Value, ValueKind, from_args};
-use minijinja::{Error, State};
+use minijinja::value::{Kwargs, StringInput, Value, ValueKind, from_args};
+use minijinja::{Error, ErrorKind, State};
 
 /// Which ends are stripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +52,7 @@ fn stripped(value: &Value, text: &str, chars: Option<&str>, ends: Ends) -> Value
     }
 }
 
-/// The engine's callback for methods it does not know: the strip family on strings here,
+/// The engine's callback for methods it does not know: those of this module on strings,
 /// everything else as Python-compatible methods.
 pub(crate) fn methods(
     state: &mut State,
@@ -55,18 +60,214 @@ pub(crate) fn methods(
     method: &str,
     args: &[Value],
 ) -> Result<Value, Error> {
-    let ends = match method {
-        "strip" => Some(Ends::Both),
-        "lstrip" => Some(Ends::Start),
-        "rstrip" => Some(Ends::End),
-        _ => None,
-    };
-    match (ends, value.kind(), value.as_str()) {
-        (Some(ends), ValueKind::String, Some(text)) => {
-            let (chars,): (Option<&str>,) = from_args(args)?;
-            Ok(stripped(value, text, chars, ends))
-        }
+    match (value.kind(), value.as_str()) {
+        (ValueKind::String, Some(text)) => match string_method(value, text, method, args) {
+            Some(result) => result,
+            None => {
+                minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+            }
+        },
         _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),
+    }
+}
+
+/// `value.method(*args)` for `value` a string (`text`), if it is a method of this module.
+fn string_method(
+    value: &Value,
+    text: &str,
+    method: &str,
+    args: &[Value],
+) -> Option<Result<Value, Error>> {
+    let ends = match method {
+        "strip" => Ends::Both,
+        "lstrip" => Ends::Start,
+        "rstrip" => Ends::End,
+        "split" | "rsplit" => return split_method(text, method == "rsplit", args),
+        "splitlines" => {
+            return Some(keep_ends(args).map(|keep| Value::from(split_lines(text, keep))));
+        }
+        "isspace" => {
+            return Some(
+                from_args::<()>(args)
+                    .map(|()| Value::from(!text.is_empty() && text.chars().all(is_python_space))),
+            );
+        }
+        "partition" | "rpartition" => {
+            return Some(separator(args).map(|sep| {
+                let parts = partition(text, sep, method == "rpartition");
+                Value::from(parts.map(Value::from).to_vec())
+            }));
+        }
+        "removeprefix" | "removesuffix" => {
+            return Some(from_args::<(&str,)>(args).map(|(affix,)| {
+                let kept = if method == "removeprefix" {
+                    text.strip_prefix(affix)
+                } else {
+                    text.strip_suffix(affix)
+                };
+                kept.map_or_else(|| value.clone(), Value::from)
+            }));
+        }
+        _ => return None,
+    };
+    Some(from_args(args).map(|(chars,): (Option<&str>,)| stripped(value, text, chars, ends)))
+}
+
+/// The `keepends` argument of `splitlines` (by place or by name; false if not given).
+fn keep_ends(args: &[Value]) -> Result<bool, Error> {
+    let (positional, kwargs): (Option<bool>, Kwargs) = from_args(args)?;
+    let named: Option<bool> = kwargs.get("keepends")?;
+    kwargs.assert_all_used()?;
+    Ok(positional.or(named).unwrap_or(false))
+}
+
+/// `str.split(sep=None, maxsplit=-1)` or `str.rsplit`: at Python's whitespace without a
+/// separator, else the engine's `split` and its mirror. `None` where the engine's `split`
+/// does the same (a separator, splitting from the start).
+fn split_method(text: &str, from_end: bool, args: &[Value]) -> Option<Result<Value, Error>> {
+    let parsed = (|| {
+        let (sep, maxsplit, kwargs): (Option<Value>, Option<i64>, Kwargs) = from_args(args)?;
+        let sep = match sep {
+            Some(sep) => Some(sep),
+            None => kwargs.get::<Option<Value>>("sep")?,
+        };
+        let maxsplit = match maxsplit {
+            Some(maxsplit) => Some(maxsplit),
+            None => kwargs.get::<Option<i64>>("maxsplit")?,
+        };
+        kwargs.assert_all_used()?;
+        let sep = sep.filter(|sep| !sep.is_none());
+        let sep =
+            match &sep {
+                None => None,
+                Some(sep) => Some(sep.as_str().map(str::to_owned).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidOperation, "must be str or None")
+                })?),
+            };
+        // A negative count splits everywhere, as in Python.
+        let limit = maxsplit.and_then(|m| usize::try_from(m).ok());
+        Ok::<_, Error>((sep, limit))
+    })();
+    let (sep, limit) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return Some(Err(error)),
+    };
+    let parts: Vec<&str> = match (sep.as_deref(), from_end) {
+        (Some(""), _) => {
+            return Some(Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "empty separator",
+            )));
+        }
+        (Some(_), false) => return None,
+        (Some(sep), true) => {
+            let mut parts: Vec<&str> = match limit {
+                Some(limit) => text.rsplitn(limit + 1, sep).collect(),
+                None => text.rsplit(sep).collect(),
+            };
+            parts.reverse();
+            parts
+        }
+        (None, false) => split_whitespace(text, limit),
+        (None, true) => rsplit_whitespace(text, limit),
+    };
+    Some(Ok(Value::from(
+        parts.into_iter().map(Value::from).collect::<Vec<_>>(),
+    )))
+}
+
+/// `str.split(None, limit)`: the words between runs of Python's whitespace, at most `limit`
+/// of them split off; the rest (its leading whitespace skipped) is the last part.
+fn split_whitespace(text: &str, limit: Option<usize>) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim_start_matches(is_python_space);
+    while !rest.is_empty() {
+        if limit == Some(parts.len()) {
+            parts.push(rest);
+            break;
+        }
+        let end = rest.find(is_python_space).unwrap_or(rest.len());
+        parts.push(&rest[..end]);
+        rest = rest[end..].trim_start_matches(is_python_space);
+    }
+    parts
+}
+
+/// `str.rsplit(None, limit)`: [`split_whitespace`] from the end.
+fn rsplit_whitespace(text: &str, limit: Option<usize>) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim_end_matches(is_python_space);
+    while !rest.is_empty() {
+        if limit == Some(parts.len()) {
+            parts.push(rest);
+            break;
+        }
+        let start = rest.rfind(is_python_space).map_or(0, |at| {
+            at + rest[at..].chars().next().map_or(1, char::len_utf8)
+        });
+        parts.push(&rest[start..]);
+        rest = rest[..start].trim_end_matches(is_python_space);
+    }
+    parts.reverse();
+    parts
+}
+
+/// Whether Python's `str.splitlines()` ends a line at `c`.
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r'
+            | '\u{0b}'
+            | '\u{0c}'
+            | '\u{1c}'
+            | '\u{1d}'
+            | '\u{1e}'
+            | '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// `str.splitlines(keepends)`: lines end at Python's line breaks (`\r\n` is one).
+fn split_lines(text: &str, keep_ends: bool) -> Vec<Value> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(is_line_break) {
+        let break_len = if rest[at..].starts_with("\r\n") {
+            2
+        } else {
+            rest[at..].chars().next().map_or(1, char::len_utf8)
+        };
+        let end = if keep_ends { at + break_len } else { at };
+        lines.push(Value::from(&rest[..end]));
+        rest = &rest[at + break_len..];
+    }
+    if !rest.is_empty() {
+        lines.push(Value::from(rest));
+    }
+    lines
+}
+
+/// The one separator argument of `partition`, which may not be empty.
+fn separator(args: &[Value]) -> Result<&str, Error> {
+    let (sep,): (&str,) = from_args(args)?;
+    if sep.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidOperation, "empty separator"));
+    }
+    Ok(sep)
+}
+
+/// `str.partition(sep)` (or `rpartition`, at the last `sep`): before, separator, after.
+fn partition<'a>(text: &'a str, sep: &'a str, last: bool) -> [&'a str; 3] {
+    let found = if last {
+        text.rfind(sep)
+    } else {
+        text.find(sep)
+    };
+    match found {
+        Some(at) => [&text[..at], sep, &text[at + sep.len()..]],
+        None if last => ["", "", text],
+        None => [text, "", ""],
     }
 }
 
@@ -107,5 +308,58 @@ mod tests {
         );
         assert_eq!(strip("xxaxyx", Some("xy"), Ends::Both), "a");
         assert_eq!(strip("  a  ", Some(""), Ends::Both), "  a  ");
+    }
+
+    #[test]
+    fn words_split_at_python_whitespace() {
+        // What Python's `str.split(None, n)` and `str.rsplit(None, n)` give.
+        let cases: [(&str, Option<usize>, &[&str], &[&str]); 7] = [
+            ("  a b  c ", None, &["a", "b", "c"], &["a", "b", "c"]),
+            ("  a b  c ", Some(1), &["a", "b  c "], &["  a b", "c"]),
+            ("  a b  c ", Some(0), &["a b  c "], &["  a b  c"]),
+            (
+                "\u{1c} x \u{1f} y\t",
+                Some(1),
+                &["x", "y\t"],
+                &["\u{1c} x", "y"],
+            ),
+            ("", None, &[], &[]),
+            ("   ", Some(0), &[], &[]),
+            ("é\u{3000}ü", None, &["é", "ü"], &["é", "ü"]),
+        ];
+        for (text, limit, split, rsplit) in cases {
+            assert_eq!(split_whitespace(text, limit), split, "{text:?} {limit:?}");
+            assert_eq!(rsplit_whitespace(text, limit), rsplit, "{text:?} {limit:?}");
+        }
+    }
+
+    #[test]
+    fn lines_end_at_python_line_breaks() {
+        let text = "a\r\nb\rc\n\n\u{2028}d\u{85}";
+        let lines = |keep| -> Vec<String> {
+            let lines = split_lines(text, keep);
+            lines
+                .iter()
+                .map(|line| line.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(lines(false), ["a", "b", "c", "", "", "d"]);
+        assert_eq!(
+            lines(true),
+            ["a\r\n", "b\r", "c\n", "\n", "\u{2028}", "d\u{85}"]
+        );
+        assert!(split_lines("", false).is_empty());
+        assert_eq!(
+            split_lines("\u{1c}x", false),
+            [Value::from(""), Value::from("x")]
+        );
+    }
+
+    #[test]
+    fn partitions_are_pythons() {
+        assert_eq!(partition("a=b=c", "=", false), ["a", "=", "b=c"]);
+        assert_eq!(partition("a=b=c", "=", true), ["a=b", "=", "c"]);
+        assert_eq!(partition("x", "y", false), ["x", "", ""]);
+        assert_eq!(partition("x", "y", true), ["", "", "x"]);
     }
 }
