@@ -24,7 +24,11 @@ TRL's ``assistant_only_loss``). TRL needs ``{% generation %}`` blocks to mask;
 ``--trl-chat-template FILE`` gives it a template with them that renders the same text (by
 default the same file), and seqpack runs that one too, so both of its mask sources are
 measured (``chatml.jinja``: prefix rendering; ``chatml-generation.jinja``: generation
-blocks). Results go to ``results/chat.{json,md}``.
+blocks). The tokenizer (a BPE trained on the pairs) has ChatML's ``<|im_start|>`` and
+``<|im_end|>`` as special tokens, as every ChatML model's vocabulary does; conversations with
+generation blocks also run with a tokenizer that has only the end-of-text token, where the
+template's markers are tokenized as text (what this benchmark measured before), for their
+ratio to plain text. Results go to ``results/chat.{json,md}``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from harness.results import RunClock, add_dataset_options, machine_section, writ
 
 MAKE_CORPORA = REPO.parent / "shared" / "corpora" / "make-corpora"
 EOS = "<|endoftext|>"
+CHATML_MARKERS = ["<|im_start|>", "<|im_end|>"]
 VOCAB = 8192
 
 
@@ -142,9 +147,12 @@ def main() -> None:
         "".join(json.dumps({"text": t}) + "\n" for t in texts) * args.repeat, encoding="utf-8"
     )
     text_mb = sum(len(t.encode()) for t in texts) / 1e6
-    tokenizer = work / "tokenizer.json"
+    tokenizer = work / "tokenizer-chatml.json"
     if not tokenizer.exists():
-        seqpack.train_bpe(texts, VOCAB, special_tokens=[EOS], out=tokenizer)
+        seqpack.train_bpe(texts, VOCAB, special_tokens=[EOS, *CHATML_MARKERS], out=tokenizer)
+    markers_as_text = work / "tokenizer.json"
+    if not markers_as_text.exists():
+        seqpack.train_bpe(texts, VOCAB, special_tokens=[EOS], out=markers_as_text)
 
     runs: dict[str, Callable[[], Any]] = {
         "seqpack prompt/completion": lambda: seqpack_prepare(
@@ -158,8 +166,11 @@ def main() -> None:
     sizes = dict.fromkeys(runs, text_mb * args.repeat)
     sizes["TRL SFT preparation"] = text_mb
     chat_runs: dict[str, Path] = {}
+    as_text_run = "seqpack conversations (TRL's template), ChatML markers as text"
+    trl_template_data = work / "chat-data-none"
     if args.chat_template is not None:
         trl_template = args.trl_chat_template or args.chat_template
+        trl_template_data = work / f"chat-data-{trl_template.stem}"
         chat_runs = {"seqpack conversations": args.chat_template}
         if trl_template != args.chat_template:
             chat_runs["seqpack conversations (TRL's template)"] = trl_template
@@ -186,6 +197,16 @@ def main() -> None:
                 chat_template=template_file,
             )
             sizes[name] = chat_mb * args.repeat
+        runs[as_text_run] = functools.partial(
+            seqpack_prepare,
+            chats,
+            markers_as_text,
+            work / "chat-data-markers-as-text",
+            args.workers,
+            append_eos=None,
+            chat_template=trl_template,
+        )
+        sizes[as_text_run] = chat_mb * args.repeat
         trl_text = trl_template.read_text(encoding="utf-8")
         runs["TRL SFT conversations"] = lambda: trl_prepare(chat, tokenizer, args.workers, trl_text)
         sizes["TRL SFT conversations"] = chat_mb
@@ -197,6 +218,12 @@ def main() -> None:
             results[name] = run()
             times[name].append(time.perf_counter() - start)
     check = agreement(results["TRL SFT preparation"], work / "pairs-data")
+    markers_text_tokens = (
+        seqpack.Dataset(work / "chat-data-markers-as-text").num_tokens
+        / seqpack.Dataset(trl_template_data).num_tokens
+        if as_text_run in runs
+        else None
+    )
     chat_checks = {
         name: agreement(results["TRL SFT conversations"], work / f"chat-data-{path.stem}")
         for name, path in chat_runs.items()
@@ -223,6 +250,7 @@ def main() -> None:
         "masked_vs_plain": vs_plain,
         "agreement": check,
         "chat_agreement": chat_checks,
+        "markers_as_text_tokens_ratio": markers_text_tokens,
         "peak_rss_bytes": peak_rss_bytes(),
         "machine": machine,
     }
@@ -259,6 +287,16 @@ def main() -> None:
                 "out: the labels differ from TRL's by that token"
             ]
             if len(chat_runs) > 1
+            else []
+        ),
+        *(
+            [
+                f"- {as_text_run} (a tokenizer with only `{EOS}` special, so the template's "
+                "`<|im_start|>`/`<|im_end|>` are tokenized as text: "
+                f"{markers_text_tokens:.2f}x the tokens): conversations / plain text MB/s "
+                f"**{100 * rate[as_text_run] / rate['seqpack plain text']:.0f} %**"
+            ]
+            if as_text_run in rate
             else []
         ),
         "",
