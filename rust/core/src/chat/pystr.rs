@@ -312,8 +312,15 @@ mod tests {
 
     #[test]
     fn words_split_at_python_whitespace() {
-        // What Python's `str.split(None, n)` and `str.rsplit(None, n)` give.
-        let cases: [(&str, Option<usize>, &[&str], &[&str]); 7] = [
+        // A text, a limit, and what Python's `str.split(None, limit)` and
+        // `str.rsplit(None, limit)` give.
+        type Case = (
+            &'static str,
+            Option<usize>,
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let cases: [Case; 7] = [
             ("  a b  c ", None, &["a", "b", "c"], &["a", "b", "c"]),
             ("  a b  c ", Some(1), &["a", "b  c "], &["  a b", "c"]),
             ("  a b  c ", Some(0), &["a b  c "], &["  a b  c"]),
