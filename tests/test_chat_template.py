@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -447,6 +448,52 @@ def test_string_methods_split_where_python_splits(
     messages = [{"role": "user", "content": c} for c in AWKWARD_STRINGS]
     text = seqpack.apply_chat_template(ours, messages, template).text
     assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+
+
+def test_string_literals_are_read_as_python_reads_them(ours: seqpack.Tokenizer, hf: Any) -> None:
+    # Jinja decodes literals with Python's `unicode_escape`: a backslash before a line break
+    # continues the line (Mistral's default system prompt is written so), `\a`, `\v` and
+    # `\U…` are escapes, an unknown escape such as `\/` keeps its backslash, and line breaks
+    # inside a literal become `\n`.
+    template = (
+        '{%- set system = "You are a model.\\\n'
+        'You answer in one line. \\/ \\a\\v \\U0001F600 \\x41\\101 \\\\" %}'
+        "{{- system }}|{{ 'two\r\nlines' }}|{{ {'k\\\n': 1}['k'] }}"
+        "{% for m in messages %}[{{ m.content }}]{% endfor %}\n{{ undefined_name }}"
+    )
+    messages = [{"role": "user", "content": "hi"}]
+    text = seqpack.apply_chat_template(ours, messages, template).text
+    with warnings.catch_warnings():
+        # Python warns of the unknown escape (and keeps it) where the tests make warnings errors.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        expected = hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+    assert text == expected
+    assert text.startswith("You are a model.You answer in one line. \\/ \x07\x0b 😀 AA \\|")
+    # An escape Python refuses stops the template, naming its line.
+    with pytest.raises(ValueError, match="line 2"):
+        seqpack.apply_chat_template(ours, messages, "x\n{{ 'a\\x4' }}")
+
+
+def test_printed_values_are_what_python_prints(ours: seqpack.Tokenizer, hf: Any) -> None:
+    # Floats printed as they are (`str()`), and lists and dicts of the data (`repr()` of
+    # their items); `none` is not iterable, as in Python.
+    template = (
+        "{% for m in messages %}{% for v in m.vals %}"
+        "{% if v is string %}s{% elif v is iterable and v is not mapping %}[{{ v }}]"
+        "{% else %}{{ v }}{% endif %};{% endfor %}{{ m.vals }}|{{ m.args }}{% endfor %}"
+    )
+    values = [1e20, 3e-05, 1.5e300, 123456789012345678.0, 1e16, 1e15, 0.0001, -0.0, 2.5]
+    messages = [
+        {
+            "role": "user",
+            "content": "x",
+            "vals": [*values, None, 7, True, "a", [1.0, None, "q'\"r"]],
+            "args": {"temperature": 1e-07, "nested": {"b": [False, 2e16]}},
+        }
+    ]
+    text = seqpack.apply_chat_template(ours, messages, template).text
+    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+    assert text.startswith("1e+20;3e-05;1.5e+300;")
 
 
 def test_todays_date_is_what_python_prints(

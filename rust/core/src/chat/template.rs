@@ -14,7 +14,7 @@ use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
 
 use super::clock::Civil;
 use super::generation::{self, Rewrite};
-use super::{pyjson, pystr};
+use super::{literals, pyjson, pyrepr, pystr, pytests};
 use crate::{Error, Result};
 
 /// The template's name in the environment (and in its error messages).
@@ -68,7 +68,12 @@ impl std::error::Error for Raised {}
 impl Template {
     /// Compiles `source`; a syntax error names its line.
     pub fn new(source: &str) -> Result<Template> {
-        let (rewritten, has_generation) = generation::rewrite(source, Rewrite::Markers);
+        let refuse_literal = |message| Error::InvalidOption {
+            name: "chat_template",
+            message,
+        };
+        let python_literals = literals::rewrite(source).map_err(refuse_literal)?;
+        let (rewritten, has_generation) = generation::rewrite(&python_literals, Rewrite::Markers);
         let mut env = Environment::new();
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
@@ -83,6 +88,8 @@ impl Template {
         env.set_unknown_method_callback(pystr::methods);
         env.add_filter("trim", pystr::trim);
         env.add_filter("tojson", pyjson::tojson);
+        env.add_test("iterable", |value: &Value| pytests::is_iterable(value));
+        env.add_test("sequence", |value: &Value| pytests::is_sequence(value));
         env.add_function(
             "raise_exception",
             |message: String| -> std::result::Result<Value, JinjaError> {
@@ -102,7 +109,7 @@ impl Template {
             message: describe(&error, source),
         };
         if has_generation {
-            let (nesting, _) = generation::rewrite(source, Rewrite::Nesting);
+            let (nesting, _) = generation::rewrite(&python_literals, Rewrite::Nesting);
             env.add_template_owned(NAME, nesting).map_err(refuse)?;
         }
         env.add_template_owned(NAME, rewritten).map_err(refuse)?;
@@ -154,9 +161,9 @@ impl Template {
     }
 }
 
-/// Writes a value the template outputs, as minijinja's own formatter does without
-/// escaping; a string (nearly every value a chat template outputs) straight, not through
-/// `Display`.
+/// Writes a value the template outputs without escaping: a string (nearly every value a
+/// chat template outputs) straight, not through `Display`; floats and the records' lists and
+/// dicts as Python prints them ([`pyrepr`]); anything else as minijinja's own formatter does.
 fn write_value(
     out: &mut minijinja::Output,
     _: &mut minijinja::State,
@@ -164,7 +171,7 @@ fn write_value(
 ) -> std::result::Result<(), JinjaError> {
     let written = match value.kind() {
         ValueKind::String => out.write_str(value.as_str().unwrap_or_default()),
-        _ => write!(out, "{value}"),
+        _ => pyrepr::write_printed(out, value).unwrap_or_else(|| write!(out, "{value}")),
     };
     written.map_err(JinjaError::from)
 }
