@@ -496,6 +496,17 @@ def test_printed_values_are_what_python_prints(ours: seqpack.Tokenizer, hf: Any)
     assert text.startswith("1e+20;3e-05;1.5e+300;")
 
 
+def test_variables_keep_the_order_of_their_keys(ours: seqpack.Tokenizer, hf: Any) -> None:
+    template = "{{ controls|tojson }}|{{ controls }}|{% for k in controls %}{{ k }}{% endfor %}"
+    messages = [{"role": "user", "content": "x"}]
+    for controls in ({"page": 1, "bbox": [0.5]}, {"bbox": [0.5], "page": 1}):
+        text = seqpack.apply_chat_template(ours, messages, template, controls=controls).text
+        assert text == hf.apply_chat_template(
+            messages, chat_template=template, tokenize=False, controls=controls
+        )
+        assert text.startswith(json.dumps(controls))
+
+
 def test_todays_date_is_what_python_prints(
     ours: seqpack.Tokenizer, conversations: list[list[Message]]
 ) -> None:

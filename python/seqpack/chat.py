@@ -105,7 +105,8 @@ def _template(
     else:
         text, origin = template, "template"
     try:
-        key = json.dumps(variables, sort_keys=True)
+        # In the order given: a dict inside a variable renders its keys in that order.
+        key = json.dumps(variables)
     except (TypeError, ValueError):  # not JSON data: the core says what is wrong with it
         return _core.ChatTemplate(
             text, origin=origin, tokenizer_path=beside, train_on=train_on, variables=variables
