@@ -86,6 +86,16 @@ def hf(model_dir: Path) -> Any:
     return transformers.AutoTokenizer.from_pretrained(str(model_dir))
 
 
+def rendered_alike(
+    ours: seqpack.Tokenizer, hf: Any, messages: list[Message], template: str, **variables: Any
+) -> str:
+    """The text seqpack renders, checked to be transformers' own."""
+    text = seqpack.apply_chat_template(ours, messages, template, **variables).text
+    expected = hf.apply_chat_template(messages, chat_template=template, tokenize=False, **variables)
+    assert text == expected
+    return text
+
+
 def assert_equal(
     encoded: seqpack.ChatEncoding, ids: Sequence[int], mask: Sequence[int], what: str
 ) -> None:
@@ -397,8 +407,7 @@ def test_strip_and_trim_strip_what_python_strips(ours: seqpack.Tokenizer, hf: An
         "",
     ]
     messages = [{"role": "user", "content": c} for c in contents]
-    text = seqpack.apply_chat_template(ours, messages, template).text
-    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+    text = rendered_alike(ours, hf, messages, template)
     assert "[a b|" in text
 
 
@@ -446,8 +455,7 @@ def test_string_methods_split_where_python_splits(
 ) -> None:
     template = "{% for m in messages %}{% set c = m.content %}[{{ " + method + " }}]{% endfor %}"
     messages = [{"role": "user", "content": c} for c in AWKWARD_STRINGS]
-    text = seqpack.apply_chat_template(ours, messages, template).text
-    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+    rendered_alike(ours, hf, messages, template)
 
 
 def test_string_literals_are_read_as_python_reads_them(ours: seqpack.Tokenizer, hf: Any) -> None:
@@ -462,12 +470,10 @@ def test_string_literals_are_read_as_python_reads_them(ours: seqpack.Tokenizer, 
         "{% for m in messages %}[{{ m.content }}]{% endfor %}\n{{ undefined_name }}"
     )
     messages = [{"role": "user", "content": "hi"}]
-    text = seqpack.apply_chat_template(ours, messages, template).text
     with warnings.catch_warnings():
         # Python warns of the unknown escape (and keeps it) where the tests make warnings errors.
         warnings.simplefilter("ignore", DeprecationWarning)
-        expected = hf.apply_chat_template(messages, chat_template=template, tokenize=False)
-    assert text == expected
+        text = rendered_alike(ours, hf, messages, template)
     assert text.startswith("You are a model.You answer in one line. \\/ \x07\x0b 😀 AA \\|")
     # An escape Python refuses stops the template, naming its line.
     with pytest.raises(ValueError, match="line 2"):
@@ -491,8 +497,7 @@ def test_printed_values_are_what_python_prints(ours: seqpack.Tokenizer, hf: Any)
             "args": {"temperature": 1e-07, "nested": {"b": [False, 2e16]}},
         }
     ]
-    text = seqpack.apply_chat_template(ours, messages, template).text
-    assert text == hf.apply_chat_template(messages, chat_template=template, tokenize=False)
+    text = rendered_alike(ours, hf, messages, template)
     assert text.startswith("1e+20;3e-05;1.5e+300;")
 
 
@@ -500,10 +505,7 @@ def test_variables_keep_the_order_of_their_keys(ours: seqpack.Tokenizer, hf: Any
     template = "{{ controls|tojson }}|{{ controls }}|{% for k in controls %}{{ k }}{% endfor %}"
     messages = [{"role": "user", "content": "x"}]
     for controls in ({"page": 1, "bbox": [0.5]}, {"bbox": [0.5], "page": 1}):
-        text = seqpack.apply_chat_template(ours, messages, template, controls=controls).text
-        assert text == hf.apply_chat_template(
-            messages, chat_template=template, tokenize=False, controls=controls
-        )
+        text = rendered_alike(ours, hf, messages, template, controls=controls)
         assert text.startswith(json.dumps(controls))
 
 

@@ -8,15 +8,7 @@ use minijinja::value::{Value, ValueKind};
 
 /// Whether `iter(value)` works in Python.
 pub(crate) fn is_iterable(value: &Value) -> bool {
-    matches!(
-        value.kind(),
-        ValueKind::Undefined
-            | ValueKind::String
-            | ValueKind::Bytes
-            | ValueKind::Seq
-            | ValueKind::Map
-            | ValueKind::Iterable
-    )
+    is_sequence(value) || value.kind() == ValueKind::Iterable
 }
 
 /// Whether Python's `len(value)` and `value[…]` both work (Jinja's `sequence` test).
