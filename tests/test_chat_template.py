@@ -433,6 +433,7 @@ PYTHON_STRING_METHODS = [
     "c.split(none, 0)|join('|')",
     "c.split(',')|join('|')",
     "c.split(',', 1)|join('|')",
+    "c.split(sep=',')|join('|')",
     "c.rsplit()|join('|')",
     "c.rsplit(None, 1)|join('|')",
     "c.rsplit(',', 1)|join('|')",

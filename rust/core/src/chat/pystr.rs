@@ -1,9 +1,9 @@
 //! Python's string methods where the engine's differ from Python's, for chat templates:
 //! `.strip()`, `.lstrip()`, `.rstrip()` and Jinja's `|trim` (which is `str.strip`), which
-//! templates call on nearly every message; `.split()` and `.rsplit()` without a separator,
-//! `.splitlines()` and `.isspace()`, which split at or test Python's whitespace and line
-//! breaks; and `.rsplit()`, `.partition()`, `.rpartition()`, `.removeprefix()` and
-//! `.removesuffix()`, which the engine lacks. The other methods are the engine's
+//! templates call on nearly every message; `.split()` (which splits at Python's whitespace
+//! without a separator), `.splitlines()` and `.isspace()`, which split at or test Python's
+//! whitespace and line breaks; and `.rsplit()`, `.partition()`, `.rpartition()`,
+//! `.removeprefix()` and `.removesuffix()`, which the engine lacks. The other methods are the engine's
 //! Python-compatible ones.
 //!
 //! Python's whitespace (`str.isspace()`) is Unicode's `White_Space` characters (Rust's
@@ -82,7 +82,7 @@ fn string_method(
         "strip" => Ends::Both,
         "lstrip" => Ends::Start,
         "rstrip" => Ends::End,
-        "split" | "rsplit" => return split_method(text, method == "rsplit", args),
+        "split" | "rsplit" => return Some(split_method(text, method == "rsplit", args)),
         "splitlines" => {
             return Some(keep_ends(args).map(|keep| Value::from(split_lines(text, keep))));
         }
@@ -122,9 +122,8 @@ fn keep_ends(args: &[Value]) -> Result<bool, Error> {
 }
 
 /// `str.split(sep=None, maxsplit=-1)` or `str.rsplit`: at Python's whitespace without a
-/// separator, else the engine's `split` and its mirror. `None` where the engine's `split`
-/// does the same (a separator, splitting from the start).
-fn split_method(text: &str, from_end: bool, args: &[Value]) -> Option<Result<Value, Error>> {
+/// separator, else at each separator; arguments by place or by name.
+fn split_method(text: &str, from_end: bool, args: &[Value]) -> Result<Value, Error> {
     let parsed = (|| {
         let (sep, maxsplit, kwargs): (Option<Value>, Option<i64>, Kwargs) = from_args(args)?;
         let sep = match sep {
@@ -148,18 +147,15 @@ fn split_method(text: &str, from_end: bool, args: &[Value]) -> Option<Result<Val
         let limit = maxsplit.and_then(|m| usize::try_from(m).ok());
         Ok::<_, Error>((sep, limit))
     })();
-    let (sep, limit) = match parsed {
-        Ok(parsed) => parsed,
-        Err(error) => return Some(Err(error)),
-    };
+    let (sep, limit) = parsed?;
     let parts: Vec<&str> = match (sep.as_deref(), from_end) {
         (Some(""), _) => {
-            return Some(Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "empty separator",
-            )));
+            return Err(Error::new(ErrorKind::InvalidOperation, "empty separator"));
         }
-        (Some(_), false) => return None,
+        (Some(sep), false) => match limit {
+            Some(limit) => text.splitn(limit + 1, sep).collect(),
+            None => text.split(sep).collect(),
+        },
         (Some(sep), true) => {
             let mut parts: Vec<&str> = match limit {
                 Some(limit) => text.rsplitn(limit + 1, sep).collect(),
@@ -171,9 +167,9 @@ fn split_method(text: &str, from_end: bool, args: &[Value]) -> Option<Result<Val
         (None, false) => split_whitespace(text, limit),
         (None, true) => rsplit_whitespace(text, limit),
     };
-    Some(Ok(Value::from(
+    Ok(Value::from(
         parts.into_iter().map(Value::from).collect::<Vec<_>>(),
-    )))
+    ))
 }
 
 /// `str.split(None, limit)`: the words between runs of Python's whitespace, at most `limit`
