@@ -519,6 +519,19 @@ def test_todays_date_is_what_python_prints(
     assert f"Today Date: {before}\n" in text or f"Today Date: {after}\n" in text
 
 
+def test_dates_use_the_c_librarys_codes(ours: seqpack.Tokenizer, hf: Any) -> None:
+    # `strftime_now` is `datetime.now().strftime`: glibc's codes and flags, no zone.
+    template = "{{ strftime_now('%-d %B %Y|%e|%^a|%x %X|%c|%D %R %r|%u %C|%P|[%Z%z]') }}"
+    messages = [{"role": "user", "content": "x"}]
+    for _ in range(3):  # a second may turn between the two renderings
+        text = seqpack.apply_chat_template(ours, messages, template).text
+        if text == hf.apply_chat_template(messages, chat_template=template, tokenize=False):
+            break
+    else:
+        pytest.fail(f"{text!r} is not transformers' rendering")
+    assert text.endswith("|[]")
+
+
 def runs(mask: Sequence[int]) -> list[tuple[int, int]]:
     """The runs of trained tokens, as (start, end)."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]])))

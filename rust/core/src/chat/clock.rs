@@ -1,6 +1,7 @@
 //! `strftime_now(format)`: the current time formatted as Python's `datetime.now().strftime`
 //! does, for templates that print today's date (Llama 3's "Today Date"). The time is UTC;
-//! the codes are those templates use, and any other is an error naming it.
+//! the codes are the C library's (with its `-`, `_`, `^` and `0` flags), which Python on
+//! Linux hands them to, and any other is an error naming it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -80,39 +81,92 @@ impl Civil {
         }
     }
 
+    /// `format` with its codes replaced as Python's `strftime` on Linux replaces them (the C
+    /// library's codes, its `-`, `_` and `^` flags, a naive time's empty `%Z` and `%z`).
     pub(crate) fn strftime(&self, format: &str) -> Result<String, String> {
         let mut out = String::new();
-        let mut chars = format.chars();
+        let mut chars = format.chars().peekable();
         while let Some(c) = chars.next() {
             if c != '%' {
                 out.push(c);
                 continue;
             }
+            let flag = chars.next_if(|c| matches!(c, '-' | '_' | '^' | '0'));
             let code = chars.next().ok_or("format ends with a lone %")?;
-            let month = MONTHS[self.month as usize - 1];
-            let weekday = WEEKDAYS[self.weekday as usize];
-            let field = match code {
-                'Y' => format!("{:04}", self.year),
-                'y' => format!("{:02}", self.year.rem_euclid(100)),
-                'm' => format!("{:02}", self.month),
-                'd' => format!("{:02}", self.day),
-                'H' => format!("{:02}", self.hour),
-                'I' => format!("{:02}", (self.hour + 11) % 12 + 1),
-                'p' => (if self.hour < 12 { "AM" } else { "PM" }).to_owned(),
-                'M' => format!("{:02}", self.minute),
-                'S' => format!("{:02}", self.second),
-                'j' => format!("{:03}", self.yearday),
-                'B' => month.to_owned(),
-                'b' | 'h' => month[..3].to_owned(),
-                'A' => weekday.to_owned(),
-                'a' => weekday[..3].to_owned(),
-                'w' => ((self.weekday + 1) % 7).to_string(),
-                'F' => format!("{:04}-{:02}-{:02}", self.year, self.month, self.day),
-                '%' => "%".to_owned(),
-                other => return Err(format!("strftime code %{other} is not supported")),
+            let field = self.field(code)?;
+            let text = match (field, flag) {
+                (Field::Text(text), Some('^')) => text.to_uppercase(),
+                (Field::Text(text), _) => text,
+                (Field::Number { value, width, pad }, flag) => match flag {
+                    Some('-') => value.to_string(),
+                    Some('_') => format!("{value:>width$}"),
+                    Some('0') => format!("{value:0>width$}"),
+                    _ if pad == ' ' => format!("{value:>width$}"),
+                    _ => format!("{value:0>width$}"),
+                },
             };
-            out.push_str(&field);
+            out.push_str(&text);
         }
         Ok(out)
     }
+
+    /// What `%code` stands for.
+    fn field(&self, code: char) -> Result<Field, String> {
+        let number = |value: i64, width: usize| Field::Number {
+            value,
+            width,
+            pad: '0',
+        };
+        let spaced = |value: i64, width: usize| Field::Number {
+            value,
+            width,
+            pad: ' ',
+        };
+        let month = MONTHS[self.month as usize - 1];
+        let weekday = WEEKDAYS[self.weekday as usize];
+        let hour12 = i64::from((self.hour + 11) % 12 + 1);
+        let text = |text: &str| Field::Text(text.to_owned());
+        let formatted = |format: &str| self.strftime(format).map(Field::Text);
+        Ok(match code {
+            'Y' => number(self.year, 4),
+            'C' => number(self.year.div_euclid(100), 2),
+            'y' => number(self.year.rem_euclid(100), 2),
+            'm' => number(self.month.into(), 2),
+            'd' => number(self.day.into(), 2),
+            'e' => spaced(self.day.into(), 2),
+            'H' => number(self.hour.into(), 2),
+            'k' => spaced(self.hour.into(), 2),
+            'I' => number(hour12, 2),
+            'l' => spaced(hour12, 2),
+            'p' => text(if self.hour < 12 { "AM" } else { "PM" }),
+            'P' => text(if self.hour < 12 { "am" } else { "pm" }),
+            'M' => number(self.minute.into(), 2),
+            'S' => number(self.second.into(), 2),
+            'j' => number(self.yearday.into(), 3),
+            'B' => text(month),
+            'b' | 'h' => text(&month[..3]),
+            'A' => text(weekday),
+            'a' => text(&weekday[..3]),
+            'w' => number(((self.weekday + 1) % 7).into(), 1),
+            'u' => number((self.weekday + 1).into(), 1),
+            'F' => formatted("%Y-%m-%d")?,
+            'D' | 'x' => formatted("%m/%d/%y")?,
+            'T' | 'X' => formatted("%H:%M:%S")?,
+            'R' => formatted("%H:%M")?,
+            'r' => formatted("%I:%M:%S %p")?,
+            'c' => formatted("%a %b %e %H:%M:%S %Y")?,
+            // A naive time, as `datetime.now()` is, has no zone.
+            'Z' | 'z' => text(""),
+            'n' => text("\n"),
+            't' => text("\t"),
+            '%' => text("%"),
+            other => return Err(format!("strftime code %{other} is not supported")),
+        })
+    }
+}
+
+/// A code's replacement: text, or a number and how it is padded by default.
+enum Field {
+    Text(String),
+    Number { value: i64, width: usize, pad: char },
 }

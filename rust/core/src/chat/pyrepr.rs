@@ -7,6 +7,7 @@ use std::fmt::{self, Write};
 
 use minijinja::value::{Value, ValueKind};
 
+use super::pyjson::python_float;
 use super::value::{list, object};
 
 /// Writes `value` as `{{ value }}` prints it in Python; `None` where the engine's own
@@ -54,60 +55,11 @@ fn write_repr(out: &mut impl Write, value: &Value) -> fmt::Result {
 
 fn write_float(out: &mut impl Write, value: &Value) -> fmt::Result {
     let number = f64::try_from(value.clone()).unwrap_or(f64::NAN);
-    out.write_str(&python_float(number))
-}
-
-/// Python's `repr(number)`: the shortest digits that read back as `number`, with an
-/// exponent (two digits at least, and a sign) below 1e-4 and from 1e16 on.
-pub(crate) fn python_float(number: f64) -> String {
-    if number.is_nan() {
-        return "nan".into();
-    }
-    if number.is_infinite() {
-        return if number > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    let scientific = format!("{number:e}");
-    let (digits, exponent) = scientific
-        .split_once('e')
-        .expect("`{:e}` writes an exponent");
-    let exponent: i32 = exponent.parse().expect("an integer exponent");
-    if number != 0.0 && !(-4..16).contains(&exponent) {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{digits}e{sign}{:02}", exponent.abs());
-    }
-    let mut fixed = number.to_string();
-    if !fixed.contains('.') {
-        fixed.push_str(".0");
-    }
-    fixed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats_read_as_python_writes_them() {
-        // `repr()` of each in Python.
-        let cases = [
-            (1e20, "1e+20"),
-            (1e16, "1e+16"),
-            (1e15, "1000000000000000.0"),
-            (123456789012345678.0, "1.2345678901234568e+17"),
-            (1e-5, "1e-05"),
-            (3e-5, "3e-05"),
-            (0.0001, "0.0001"),
-            (-0.0, "-0.0"),
-            (0.0, "0.0"),
-            (1.5e300, "1.5e+300"),
-            (-2.5e-300, "-2.5e-300"),
-            (100.0, "100.0"),
-            (1.0 / 3.0, "0.3333333333333333"),
-            (f64::INFINITY, "inf"),
-            (f64::NAN, "nan"),
-        ];
-        for (number, python) in cases {
-            assert_eq!(python_float(number), python, "{number}");
-        }
+    // `str()` of the non-finite floats; `json.dumps`, which `python_float` follows, differs.
+    match number {
+        n if n.is_nan() => out.write_str("nan"),
+        f64::INFINITY => out.write_str("inf"),
+        f64::NEG_INFINITY => out.write_str("-inf"),
+        n => out.write_str(&python_float(n)),
     }
 }

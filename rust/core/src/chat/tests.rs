@@ -451,6 +451,10 @@ fn floats_print_as_python_prints_them() {
         (1e15, "1000000000000000.0"),
         (-2.5, "-2.5"),
         (0.0001, "0.0001"),
+        (1e20, "1e+20"),
+        (123456789012345678.0, "1.2345678901234568e+17"),
+        (1.5e300, "1.5e+300"),
+        (-0.0, "-0.0"),
     ] {
         assert_eq!(python_float(number), python);
     }
@@ -465,6 +469,22 @@ fn dates_format_as_strftime() {
         "29 Feb 2024, Thursday 13:05:09 060 %"
     );
     assert!(moment.strftime("%Q").is_err());
+    // 2026-12-06 02:47:09 UTC, a Sunday: the C library's codes and flags, as Python writes
+    // them; a naive time has no zone.
+    let moment = Civil::from_unix(1_796_525_229);
+    for (format, expected) in [
+        ("%-d %B %Y, %A", "6 December 2026, Sunday"),
+        ("%e|%k|%l|%_d|%^a|%^B", " 6| 2| 2| 6|SUN|DECEMBER"),
+        ("%c", "Sun Dec  6 02:47:09 2026"),
+        (
+            "%x %X %D %T %R %r",
+            "12/06/26 02:47:09 12/06/26 02:47:09 02:47 02:47:09 AM",
+        ),
+        ("%j %u %w %C %y %I%p %P", "340 7 0 20 26 02AM am"),
+        ("[%Z][%z]%%%n%t", "[][]%\n\t"),
+    ] {
+        assert_eq!(moment.strftime(format).unwrap(), expected, "{format}");
+    }
 }
 
 #[test]
