@@ -150,9 +150,6 @@ def main() -> None:
     tokenizer = work / "tokenizer-chatml.json"
     if not tokenizer.exists():
         seqpack.train_bpe(texts, VOCAB, special_tokens=[EOS, *CHATML_MARKERS], out=tokenizer)
-    markers_as_text = work / "tokenizer.json"
-    if not markers_as_text.exists():
-        seqpack.train_bpe(texts, VOCAB, special_tokens=[EOS], out=markers_as_text)
 
     runs: dict[str, Callable[[], Any]] = {
         "seqpack prompt/completion": lambda: seqpack_prepare(
@@ -197,6 +194,9 @@ def main() -> None:
                 chat_template=template_file,
             )
             sizes[name] = chat_mb * args.repeat
+        markers_as_text = work / "tokenizer.json"
+        if not markers_as_text.exists():
+            seqpack.train_bpe(texts, VOCAB, special_tokens=[EOS], out=markers_as_text)
         runs[as_text_run] = functools.partial(
             seqpack_prepare,
             chats,

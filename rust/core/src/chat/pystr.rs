@@ -124,31 +124,26 @@ fn keep_ends(args: &[Value]) -> Result<bool, Error> {
 /// `str.split(sep=None, maxsplit=-1)` or `str.rsplit`: at Python's whitespace without a
 /// separator, else at each separator; arguments by place or by name.
 fn split_method(text: &str, from_end: bool, args: &[Value]) -> Result<Value, Error> {
-    let parsed = (|| {
-        let (sep, maxsplit, kwargs): (Option<Value>, Option<i64>, Kwargs) = from_args(args)?;
-        let sep = match sep {
-            Some(sep) => Some(sep),
-            None => kwargs.get::<Option<Value>>("sep")?,
-        };
-        let maxsplit = match maxsplit {
-            Some(maxsplit) => Some(maxsplit),
-            None => kwargs.get::<Option<i64>>("maxsplit")?,
-        };
-        kwargs.assert_all_used()?;
-        let sep = sep.filter(|sep| !sep.is_none());
-        let sep =
-            match &sep {
-                None => None,
-                Some(sep) => Some(sep.as_str().map(str::to_owned).ok_or_else(|| {
-                    Error::new(ErrorKind::InvalidOperation, "must be str or None")
-                })?),
-            };
-        // A negative count splits everywhere, as in Python.
-        let limit = maxsplit.and_then(|m| usize::try_from(m).ok());
-        Ok::<_, Error>((sep, limit))
-    })();
-    let (sep, limit) = parsed?;
-    let parts: Vec<&str> = match (sep.as_deref(), from_end) {
+    let (sep, maxsplit, kwargs): (Option<Value>, Option<i64>, Kwargs) = from_args(args)?;
+    let sep = match sep {
+        Some(sep) => Some(sep),
+        None => kwargs.get::<Option<Value>>("sep")?,
+    };
+    let maxsplit = match maxsplit {
+        Some(maxsplit) => Some(maxsplit),
+        None => kwargs.get::<Option<i64>>("maxsplit")?,
+    };
+    kwargs.assert_all_used()?;
+    let sep = match sep.as_ref().filter(|sep| !sep.is_none()) {
+        None => None,
+        Some(sep) => Some(
+            sep.as_str()
+                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "must be str or None"))?,
+        ),
+    };
+    // A negative count splits everywhere, as in Python.
+    let limit = maxsplit.and_then(|m| usize::try_from(m).ok());
+    let parts: Vec<&str> = match (sep, from_end) {
         (Some(""), _) => {
             return Err(Error::new(ErrorKind::InvalidOperation, "empty separator"));
         }
