@@ -1,6 +1,6 @@
 """Chat templates for the tests, written in the styles models ship (not copies of any):
 ChatML with a default system prompt and generation blocks, plain ChatML, Llama-3 headers,
-tool calls, and a thinking switch. Together they use what HF templates use: Python string
+tool calls, a thinking switch, and one that keeps reasoning only after the last question. Together they use what HF templates use: Python string
 methods, loop controls, ``namespace``, macros, ``|tojson`` (with ``indent``),
 ``raise_exception``, ``strftime_now``, ``loop.previtem``/``nextitem`` and whitespace
 control under ``trim_blocks``/``lstrip_blocks``. Also transformers' own encoding by a
@@ -203,6 +203,40 @@ THINKING = """\
     {%- if enable_thinking is defined and enable_thinking is false %}
         {{- '<think>\\n\\n</think>\\n\\n' }}
     {%- endif %}
+{%- endif %}
+"""
+
+
+# Reasoning kept only in the turns after the last question, and the last turn always thinks
+# (an empty block when it has no reasoning), as recent reasoning models' templates do: a
+# turn renders differently once a later question follows, so without its generation blocks
+# prefix rendering has to find each turn in the whole conversation.
+THINKING_LAST_TURN = """\
+{%- set ns = namespace(last_question=-1) %}
+{%- for message in messages %}
+    {%- if message.role == 'user' %}{% set ns.last_question = loop.index0 %}{% endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.role == 'assistant' %}
+        {%- set content = message.content %}
+        {%- set reasoning = message.reasoning_content if message.reasoning_content is string else '' %}
+        {%- if '</think>' in content %}
+            {%- set reasoning = content.split('</think>')[0].split('<think>')[-1].strip('\\n') %}
+            {%- set content = content.split('</think>')[-1].lstrip('\\n') %}
+        {%- endif %}
+        {{- '<|im_start|>assistant\\n' }}
+        {%- generation %}
+            {%- if loop.index0 > ns.last_question and (loop.last or reasoning) %}
+                {{- '<think>\\n' + reasoning.strip('\\n') + '\\n</think>\\n\\n' }}
+            {%- endif %}
+            {{- content + '<|im_end|>\\n' }}
+        {%- endgeneration %}
+    {%- else %}
+        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\\n' }}
 {%- endif %}
 """
 

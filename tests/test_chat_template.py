@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.chat_templates import (
     LLAMA3,
     SPECIAL_TOKENS,
     THINKING,
+    THINKING_LAST_TURN,
     TOOLS,
     peer_with_generation,
 )
@@ -310,6 +312,28 @@ def test_thinking_switch_equals_transformers(
             assert_equal(encoded, ids, mask, f"conversation {n}, enable_thinking={enable_thinking}")
             assert encoded.text.endswith("<think>\n\n</think>\n\n") is not enable_thinking
             assert not encoded.mask.any()
+
+
+def test_turns_rendered_differently_later_train_what_generation_blocks_mark(
+    conversations: list[list[Message]], ours: seqpack.Tokenizer, hf: Any
+) -> None:
+    """A template that drops a turn's reasoning once a later question follows does not
+    render a conversation as an extension of its shorter ones. Without its generation
+    blocks, prefix rendering finds each turn in the whole conversation, and must train what
+    transformers marks by the same template's blocks."""
+    without_blocks = re.sub(r"\{%-? *(end)?generation *-?%\}", "", THINKING_LAST_TURN)
+    assert "{%- generation" not in without_blocks and "endgeneration" not in without_blocks
+    rendered_differently = 0
+    for n, messages in enumerate(conversations):
+        rewritten = with_reasoning(messages, n)
+        ids, mask = peer_with_generation(hf, rewritten, THINKING_LAST_TURN)
+        encoded = seqpack.apply_chat_template(ours, rewritten, without_blocks)
+        assert_equal(encoded, ids, mask, f"conversation {n}")
+        # An earlier turn lost its reasoning: the conversation is not an extension of it.
+        rendered_differently += encoded.text.count("<think>") < sum(
+            m["role"] == "assistant" for m in messages
+        )
+    assert rendered_differently > 1000
 
 
 def test_the_template_beside_the_tokenizer_is_found_as_transformers_finds_it(
@@ -601,11 +625,15 @@ def test_bad_conversations_say_what_is_wrong(ours: seqpack.Tokenizer) -> None:
         seqpack.apply_chat_template(ours, [user], broken)
     with pytest.raises(InvalidInputError, match="line 2"):
         seqpack.apply_chat_template(ours, [user], "ok\n{% if %}")
-    # A template that rewrites earlier turns once later ones follow cannot be prefix-rendered.
-    rewriting = "{% for m in messages %}{{ m.content }}{% if loop.last %}!{% endif %}|{% endfor %}"
+    # A template that does not write the question when it is the last message: the prompt
+    # for the first answer has no text to lead into its turn from.
+    unasked = (
+        "{% for m in messages %}{{ '?' if loop.last and m.role == 'user' else m.content }}"
+        "{{ '!' if loop.last and m.role == 'assistant' else '' }}|{% endfor %}"
+    )
     answer = {"role": "assistant", "content": "SELECT 1"}
-    with pytest.raises(InvalidInputError, match=r"\[not_a_prefix\].*assistant message 1"):
-        seqpack.apply_chat_template(ours, [user, answer, user, answer], rewriting)
+    with pytest.raises(InvalidInputError, match=r"\[not_a_prefix\] assistant message 1: "):
+        seqpack.apply_chat_template(ours, [user, answer, user, answer], unasked)
     with pytest.raises(InvalidInputError, match="train_on"):
         seqpack.apply_chat_template(ours, [user], CHATML_GENERATION, train_on="completion")
     with pytest.raises(InvalidInputError, match="train_on"):

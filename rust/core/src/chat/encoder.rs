@@ -3,10 +3,10 @@
 //! What is trained comes, in this order, from:
 //! 1. the template's `{% generation %}` blocks, when it has them (one block per assistant
 //!    message: the text the model generates);
-//! 2. otherwise prefix rendering: assistant message `i` adds the text between the
-//!    rendering of `messages[..i]` with the generation prompt and the rendering of
-//!    `messages[..=i]`; each rendering must extend the one before, and the whole
-//!    conversation's rendering must extend them all, or the record is refused;
+//! 2. otherwise prefix rendering ([`prefix`]): assistant message `i` adds the text between
+//!    the rendering of `messages[..i]` with the generation prompt and the rendering of
+//!    `messages[..=i]`, found in the whole conversation's rendering where a template does
+//!    not render a conversation as an extension of its shorter ones;
 //! 3. and within either, the data's per-message `train`/`weight`, over [`TrainOn`]'s
 //!    default (every assistant message, or only the last).
 //!
@@ -22,6 +22,7 @@ use minijinja::value::Value;
 use serde_json::{Map, Value as Json};
 
 use super::conversation::Conversation;
+use super::prefix;
 use super::spans::{self, TokenBytes};
 use super::template::{RESERVED, RenderFault, Template};
 use super::{MaskedIds, RecordEncoder, RecordFault, TrainOn};
@@ -201,10 +202,21 @@ impl ChatTemplate {
                 });
             }
         } else {
+            let render = |messages: &[Value], add_generation_prompt: bool| {
+                self.template
+                    .render_text(
+                        messages,
+                        &conversation.tools,
+                        add_generation_prompt,
+                        &self.variables,
+                    )
+                    .map_err(record_fault)
+            };
             let mut trained = Vec::new();
             for (&index, _) in assistants.iter().zip(&chosen).filter(|(_, c)| **c) {
-                trained.push(self.added_by(
-                    conversation,
+                trained.push(prefix::added_by(
+                    &render,
+                    &conversation.messages,
                     index,
                     &full.text,
                     add_generation_prompt,
@@ -213,46 +225,6 @@ impl ChatTemplate {
             trained
         };
         Ok((full.text, trained))
-    }
-
-    /// What assistant message `index` adds to the rendering: prefix rendering. `full` is the
-    /// whole conversation rendered with `add_generation_prompt`.
-    fn added_by(
-        &self,
-        conversation: &Conversation,
-        index: usize,
-        full: &str,
-        add_generation_prompt: bool,
-    ) -> std::result::Result<Range<usize>, RecordFault> {
-        let before = self.render(&conversation.messages[..index], conversation, true)?;
-        let rendered;
-        let through = if index + 1 == conversation.messages.len() && !add_generation_prompt {
-            // The same messages and flag as `full`: the same rendering, not made twice.
-            full
-        } else {
-            rendered = self.render(&conversation.messages[..=index], conversation, false)?;
-            rendered.text.as_str()
-        };
-        let not_prefix = |what: &str| RecordFault {
-            reason: "not_a_prefix",
-            message: format!(
-                "{what}: the template renders earlier messages differently once later ones \
-                 follow, so what assistant message {index} adds cannot be found by prefix \
-                 rendering; use a template with {{% generation %}} blocks"
-            ),
-        };
-        if !through.starts_with(&before.text) {
-            return Err(not_prefix(&format!(
-                "messages[..={index}] do not render as an extension of messages[..{index}] \
-                 with the generation prompt"
-            )));
-        }
-        if !full.starts_with(through) {
-            return Err(not_prefix(&format!(
-                "the whole conversation does not render as an extension of messages[..={index}]"
-            )));
-        }
-        Ok(before.text.len()..through.len())
     }
 
     fn render(
@@ -268,16 +240,20 @@ impl ChatTemplate {
                 add_generation_prompt,
                 &self.variables,
             )
-            .map_err(|fault| match fault {
-                RenderFault::Raised(message) => RecordFault {
-                    reason: "raise_exception",
-                    message: format!("the template raised: {message}"),
-                },
-                RenderFault::Failed(message) => RecordFault {
-                    reason: "template_error",
-                    message,
-                },
-            })
+            .map_err(record_fault)
+    }
+}
+
+fn record_fault(fault: RenderFault) -> RecordFault {
+    match fault {
+        RenderFault::Raised(message) => RecordFault {
+            reason: "raise_exception",
+            message: format!("the template raised: {message}"),
+        },
+        RenderFault::Failed(message) => RecordFault {
+            reason: "template_error",
+            message,
+        },
     }
 }
 

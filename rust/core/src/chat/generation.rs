@@ -114,24 +114,38 @@ pub(crate) fn holds_marker(text: &str) -> bool {
     markers(text).next().is_some()
 }
 
+/// Removes the markers from `rendered`: which ones were there, each with where it was in
+/// what remains, in order.
+pub(crate) fn take_markers(rendered: &mut String) -> Vec<(usize, char)> {
+    let found: Vec<(usize, char)> = markers(rendered).collect();
+    if found.is_empty() {
+        return found;
+    }
+    let mut text = String::with_capacity(rendered.len());
+    let mut copied = 0;
+    let taken = found
+        .into_iter()
+        .map(|(at, marker)| {
+            text.push_str(&rendered[copied..at]);
+            copied = at + marker.len_utf8();
+            (text.len(), marker)
+        })
+        .collect();
+    text.push_str(&rendered[copied..]);
+    *rendered = text;
+    taken
+}
+
 /// Removes the markers from `rendered`; the byte ranges of generated text in what remains,
 /// in order. Nested blocks count once (the outermost). `Err` names what is unbalanced.
 pub(crate) fn take_spans(rendered: &mut String) -> Result<Vec<Range<usize>>, String> {
-    let found: Vec<(usize, char)> = markers(rendered).collect();
-    if found.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut text = String::with_capacity(rendered.len());
     let mut spans = Vec::new();
     let mut depth = 0usize;
     let mut start = 0;
-    let mut copied = 0;
-    for (at, marker) in found {
-        text.push_str(&rendered[copied..at]);
-        copied = at + marker.len_utf8();
+    for (at, marker) in take_markers(rendered) {
         if marker == OPEN {
             if depth == 0 {
-                start = text.len();
+                start = at;
             }
             depth += 1;
         } else {
@@ -139,14 +153,12 @@ pub(crate) fn take_spans(rendered: &mut String) -> Result<Vec<Range<usize>>, Str
                 .checked_sub(1)
                 .ok_or("a generation block closed before it opened")?;
             if depth == 0 {
-                spans.push(start..text.len());
+                spans.push(start..at);
             }
         }
     }
-    text.push_str(&rendered[copied..]);
     if depth != 0 {
         return Err("a generation block was never closed".into());
     }
-    *rendered = text;
     Ok(spans)
 }

@@ -10,6 +10,7 @@ mod encoder;
 mod encoders;
 mod generation;
 mod literals;
+mod prefix;
 mod prompt_completion;
 mod pyjson;
 mod pyrepr;

@@ -25,7 +25,7 @@ enum Ends {
 }
 
 /// Whether Python's `str.isspace()` is true of `c`.
-fn is_python_space(c: char) -> bool {
+pub(crate) fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 

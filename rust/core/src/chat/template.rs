@@ -139,6 +139,20 @@ impl Template {
         add_generation_prompt: bool,
         variables: &Arc<[(String, Value)]>,
     ) -> std::result::Result<Rendered, RenderFault> {
+        let mut text = self.render_text(messages, tools, add_generation_prompt, variables)?;
+        let generated = generation::take_spans(&mut text).map_err(RenderFault::Failed)?;
+        Ok(Rendered { text, generated })
+    }
+
+    /// [`Template::render`]'s text as the engine writes it: generation markers (and any
+    /// the messages were given) still in it.
+    pub(crate) fn render_text(
+        &self,
+        messages: &[Value],
+        tools: &Value,
+        add_generation_prompt: bool,
+        variables: &Arc<[(String, Value)]>,
+    ) -> std::result::Result<String, RenderFault> {
         let context = Value::from_object(Context {
             messages: Value::from(messages.to_vec()),
             tools: tools.clone(),
@@ -149,15 +163,12 @@ impl Template {
             .env
             .get_template(NAME)
             .map_err(|error| RenderFault::Failed(describe(&error, &self.source)))?;
-        let mut text =
-            template.render(context).map_err(|error| {
-                match std::error::Error::source(&error).and_then(|s| s.downcast_ref::<Raised>()) {
-                    Some(Raised(message)) => RenderFault::Raised(message.clone()),
-                    None => RenderFault::Failed(describe(&error, &self.source)),
-                }
-            })?;
-        let generated = generation::take_spans(&mut text).map_err(RenderFault::Failed)?;
-        Ok(Rendered { text, generated })
+        template.render(context).map_err(|error| {
+            match std::error::Error::source(&error).and_then(|s| s.downcast_ref::<Raised>()) {
+                Some(Raised(message)) => RenderFault::Raised(message.clone()),
+                None => RenderFault::Failed(describe(&error, &self.source)),
+            }
+        })
     }
 }
 

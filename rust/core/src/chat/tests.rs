@@ -12,7 +12,16 @@ use crate::tokenize::bpe::{BpeTokenizer, BpeTrainer, Pattern, TrainerOptions};
 fn tokenizer() -> BpeTokenizer {
     let mut trainer = BpeTrainer::new(TrainerOptions {
         vocab_size: 300,
-        special_tokens: vec!["<|im_start|>".into(), "<|im_end|>".into()],
+        special_tokens: [
+            "<|im_start|>",
+            "<|im_end|>",
+            "<|user|>",
+            "<|assistant|>",
+            "<|end|>",
+            "<|endoftext|>",
+        ]
+        .map(String::from)
+        .to_vec(),
         pattern: Pattern::Gpt2,
         min_frequency: 1,
     })
@@ -385,24 +394,120 @@ fn template_errors_name_their_line_and_raise_exception_its_message() {
     assert!(syntax.to_string().contains("line 2"), "{syntax}");
 }
 
+/// ChatML that opens an empty thinking block in the last assistant turn only, as Qwen3's
+/// template does: a turn renders differently once a later one follows.
+const CHATML_THINKING_LAST: &str = "{% for m in messages %}<|im_start|>{{ m.role }}\n\
+{% if m.role == 'assistant' and loop.last %}<think>\n\n</think>\n\n{% endif %}\
+{{ m.content if m.content is string else m.content[0].text }}<|im_end|>\n{% endfor %}\
+{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
 #[test]
-fn a_template_that_rewrites_earlier_turns_is_refused_by_prefix_rendering() {
-    // Only the last assistant turn keeps its reasoning: earlier renderings are not prefixes.
-    let rewriting = "{% for m in messages %}{{ m.role }}: {{ m.content }}\
-{% if m.role == 'assistant' and loop.last %} (final){% endif %}\n{% endfor %}\
+fn turns_a_template_renders_differently_later_are_found_in_the_whole_rendering() {
+    let tokenizer = tokenizer();
+    let chat = template(CHATML_THINKING_LAST, TrainOn::Assistant);
+    assert_eq!(
+        trained_in(&chat, &conversation(), &tokenizer),
+        "SELECT 1<|im_end|>\n<think>\n\n</think>\n\nSELECT name FROM users<|im_end|>\n"
+    );
+    // A generation prompt that opens a block the turns do not have (DeepSeek-R1), and an
+    // end-of-text token after the last turn only (Phi-3.5; the turn ends before the next
+    // special token, not inside it); answers with trailing whitespace that the template
+    // strips.
+    let opens_and_ends = "{% for m in messages %}{% if m.role == 'user' %}<|user|>{{ m.content }}\
+{% elif m.role == 'assistant' %}<|assistant|>{{ m.content.strip() }}<|end|>{% endif %}{% endfor %}\
+{% if add_generation_prompt %}<|assistant|><think>\n{% else %}<|endoftext|>{% endif %}";
+    let record = json!({"messages": [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "SELECT 1\n\n"},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": " SELECT 2 "},
+    ]});
+    let chat = template(opens_and_ends, TrainOn::Assistant);
+    assert_eq!(
+        trained_in(&chat, &record, &tokenizer),
+        "SELECT 1<|end|>SELECT 2<|end|><|endoftext|>"
+    );
+    // Tools listed before the last question (Mistral): the prompt for the first answer
+    // differs from the whole rendering before the question, and agrees after it.
+    let tools_before_last_question = "{%- set ns = namespace(last=-1) %}\
+{%- for m in messages %}{% if m.role == 'user' %}{% set ns.last = loop.index0 %}{% endif %}{% endfor %}\
+{%- for m in messages %}{% if loop.index0 == ns.last %}[TOOLS]{% endif %}\
+{% if m.role == 'user' %}[INST]{{ m.content }}[/INST]{% else %}{{ m.content }}</s>{% endif %}{% endfor %}";
+    let chat = template(tools_before_last_question, TrainOn::Assistant);
+    assert_eq!(
+        trained_in(&chat, &record, &tokenizer),
+        "SELECT 1\n\n</s> SELECT 2 </s>"
+    );
+}
+
+#[test]
+fn turns_that_cannot_be_found_are_refused() {
+    let conversation = || {
+        json!({"messages": [
+            {"role": "user", "content": "a question"},
+            {"role": "assistant", "content": "an answer"},
+            {"role": "user", "content": "another"},
+            {"role": "assistant", "content": "the last"},
+        ]})
+    };
+    let refused = |source: &str, record: Json, why: &str| {
+        let fault = fault(source, record);
+        assert_eq!(fault.reason, "not_a_prefix", "{}", fault.message);
+        assert!(
+            fault.message.contains("assistant message 1") && fault.message.contains(why),
+            "{}",
+            fault.message
+        );
+    };
+    // The template reads the text's length: a marker in it changes the rendering.
+    refused(
+        "{% for m in messages %}{{ m.content }}({{ m.content|length }}){% if loop.last %}!\
+{% endif %}|{% endfor %}",
+        conversation(),
+        "changes the rendering",
+    );
+    // The question is not written when it is the last message: the prompt for the first
+    // answer has no text to lead into its turn from.
+    refused(
+        "{% for m in messages %}{{ '?' if loop.last and m.role == 'user' else m.content }}\
+{{ '!' if loop.last and m.role == 'assistant' else '' }}|{% endfor %}",
+        conversation(),
+        "does not lead into",
+    );
+    // An answer with no text and no tool call: nothing to find its turn by.
+    let mut record = conversation();
+    record["messages"][1]["content"] = json!("");
+    refused(
+        "{% for m in messages %}{{ m.content }}{% if loop.last %}!{% endif %}|{% endfor %}",
+        record,
+        "neither text nor a tool call",
+    );
+}
+
+#[test]
+fn a_turn_of_tool_calls_alone_is_found_by_its_last_call() {
+    let tokenizer = tokenizer();
+    // The assistant's last turn closes with `!`, earlier ones do not; calls are listed after
+    // the text.
+    let source = "{% for m in messages %}{{ m.role }}: {{ m.content or '' }}\
+{% for c in m.tool_calls or [] %}<call {{ (c.function or c).name }}>{% endfor %}\
+{% if loop.last and m.role == 'assistant' %}!{% endif %}|{% endfor %}\
 {% if add_generation_prompt %}assistant: {% endif %}";
     let record = json!({"messages": [
-        {"role": "user", "content": "a"},
-        {"role": "assistant", "content": "b"},
-        {"role": "user", "content": "c"},
-        {"role": "assistant", "content": "d"},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "tool_calls": [
+            {"type": "function", "function": {"name": "lookup", "arguments": {}}},
+            {"name": "count", "arguments": {}},
+        ]},
+        {"role": "tool", "content": "3"},
+        {"role": "assistant", "content": "three"},
     ]});
-    let refused = fault(rewriting, record);
-    assert_eq!(refused.reason, "not_a_prefix");
-    assert!(
-        refused.message.contains("assistant message 1"),
-        "{}",
-        refused.message
+    let chat = template(source, TrainOn::Assistant);
+    assert_eq!(
+        trained_in(&chat, &record, &tokenizer),
+        // The first turn ends before `|`, which the last turn (`!|`) does not end with;
+        // ` three` is one token, trained since it holds the answer's first byte.
+        "<call lookup><call count> three!|"
     );
 }
 
