@@ -1,7 +1,7 @@
 """Chat templates for the tests, written in the styles models ship (not copies of any):
 ChatML with a default system prompt and generation blocks, plain ChatML, Llama-3 headers,
-tool calls, a thinking switch, and one that keeps reasoning only after the last question. Together they use what HF templates use: Python string
-methods, loop controls, ``namespace``, macros, ``|tojson`` (with ``indent``),
+tool calls, a thinking switch, and one that keeps reasoning only after the last question.
+Together they use what HF templates use: Python string methods, loop controls, ``namespace``, macros, ``|tojson`` (with ``indent``),
 ``raise_exception``, ``strftime_now``, ``loop.previtem``/``nextitem`` and whitespace
 control under ``trim_blocks``/``lstrip_blocks``. Also transformers' own encoding by a
 template's generation blocks, the peer the chat tests compare with."""
