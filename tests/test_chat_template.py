@@ -471,6 +471,21 @@ PYTHON_STRING_METHODS = [
     "c.rpartition(',')|join('|')",
     "c.removeprefix('  a')",
     "c.removesuffix('c ')",
+    "c.ljust(12, '.')",
+    "c.rjust(11)",
+    "c.center(12, '*')",
+    "c.center(13)",
+    "c.zfill(12)",
+    "('-' ~ c).zfill(12)",
+    "c.index('') ~ c.rindex('')",
+    "c|center(15)",
+    "c|center",
+    "c|wordcount",
+    "c|truncate(6)",
+    "c|truncate(5, true)",
+    "c|truncate(6, end='~', leeway=0)",
+    "c|truncate(length=4, killwords=false, end='')",
+    "c|int ~ (c ~ '7')|int ~ '0x1f'|int(base=16) ~ c|int(default=-1)",
 ]
 
 
@@ -481,6 +496,11 @@ def test_string_methods_split_where_python_splits(
     template = "{% for m in messages %}{% set c = m.content %}[{{ " + method + " }}]{% endfor %}"
     messages = [{"role": "user", "content": c} for c in AWKWARD_STRINGS]
     rendered_alike(ours, hf, messages, template)
+
+
+def test_a_substring_that_is_not_there_raises_in_index(ours: seqpack.Tokenizer) -> None:
+    with pytest.raises(InvalidInputError, match="substring not found"):
+        seqpack.apply_chat_template(ours, [{"role": "user", "content": "abc"}], "{{ 'abc'.index('x') }}")
 
 
 def test_string_literals_are_read_as_python_reads_them(ours: seqpack.Tokenizer, hf: Any) -> None:
@@ -506,12 +526,13 @@ def test_string_literals_are_read_as_python_reads_them(ours: seqpack.Tokenizer, 
 
 
 def test_printed_values_are_what_python_prints(ours: seqpack.Tokenizer, hf: Any) -> None:
-    # Floats printed as they are (`str()`), and lists and dicts of the data (`repr()` of
-    # their items); `none` is not iterable, as in Python.
+    # Floats printed as they are (`str()`, also through `|string` and `|join`), and lists
+    # and dicts of the data (`repr()` of their items); `none` is not iterable, as in Python.
     template = (
         "{% for m in messages %}{% for v in m.vals %}"
         "{% if v is string %}s{% elif v is iterable and v is not mapping %}[{{ v }}]"
-        "{% else %}{{ v }}{% endif %};{% endfor %}{{ m.vals }}|{{ m.args }}{% endfor %}"
+        "{% else %}{{ v }}{% endif %};{% endfor %}{{ m.vals }}|{{ m.args }}"
+        "|{{ m.vals|join(',') }}|{{ m.vals|string }}|{{ m.args.temperature|string }}{% endfor %}"
     )
     values = [1e20, 3e-05, 1.5e300, 123456789012345678.0, 1e16, 1e15, 0.0001, -0.0, 2.5]
     messages = [

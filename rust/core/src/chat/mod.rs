@@ -12,6 +12,7 @@ mod generation;
 mod literals;
 mod prefix;
 mod prompt_completion;
+mod pyfilters;
 mod pyjson;
 mod pyrepr;
 mod pystr;

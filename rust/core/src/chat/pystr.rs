@@ -60,14 +60,25 @@ pub(crate) fn methods(
     method: &str,
     args: &[Value],
 ) -> Result<Value, Error> {
+    let compat = minijinja_contrib::pycompat::unknown_method_callback;
     match (value.kind(), value.as_str()) {
+        (ValueKind::String, Some(_)) if matches!(method, "index" | "rindex") => {
+            // `find` that raises where it would give -1.
+            let find = if method == "index" { "find" } else { "rfind" };
+            let found = compat(state, value, find, args)?;
+            if found.as_i64() == Some(-1) {
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "substring not found",
+                ));
+            }
+            Ok(found)
+        }
         (ValueKind::String, Some(text)) => match string_method(value, text, method, args) {
             Some(result) => result,
-            None => {
-                minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
-            }
+            None => compat(state, value, method, args),
         },
-        _ => minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args),
+        _ => compat(state, value, method, args),
     }
 }
 
@@ -108,9 +119,70 @@ fn string_method(
                 kept.map_or_else(|| value.clone(), Value::from)
             }));
         }
+        "ljust" | "rjust" | "center" => {
+            return Some(
+                from_args(args).and_then(|(width, fill): (i64, Option<&str>)| {
+                    let fill = fill_char(fill)?;
+                    let padded = match method {
+                        "ljust" => pad(text, width, fill, |_| 0),
+                        "rjust" => pad(text, width, fill, |margin| margin),
+                        _ => center(text, width, fill),
+                    };
+                    Ok(Value::from(padded))
+                }),
+            );
+        }
+        "zfill" => {
+            return Some(from_args(args).map(|(width,): (i64,)| Value::from(zfill(text, width))));
+        }
         _ => return None,
     };
     Some(from_args(args).map(|(chars,): (Option<&str>,)| stripped(value, text, chars, ends)))
+}
+
+/// The fill character of `ljust`, `rjust` and `center`: one character, a space by default.
+fn fill_char(fill: Option<&str>) -> Result<char, Error> {
+    let mut chars = fill.unwrap_or(" ").chars();
+    match (chars.next(), chars.next()) {
+        (Some(fill), None) => Ok(fill),
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "the fill character must be exactly one character long",
+        )),
+    }
+}
+
+/// `text` padded with `fill` to `width` characters, `left(margin)` of them before it.
+fn pad(text: &str, width: i64, fill: char, left: impl Fn(i64) -> i64) -> String {
+    let margin = width - text.chars().count() as i64;
+    if margin <= 0 {
+        return text.to_owned();
+    }
+    let before = left(margin);
+    let mut padded = String::with_capacity(text.len() + margin as usize * fill.len_utf8());
+    padded.extend(std::iter::repeat_n(fill, before as usize));
+    padded.push_str(text);
+    padded.extend(std::iter::repeat_n(fill, (margin - before) as usize));
+    padded
+}
+
+/// `str.center(width, fill)`: of an odd margin, the extra character goes before the text
+/// when `width` is odd, after it when even (CPython's rule).
+pub(crate) fn center(text: &str, width: i64, fill: char) -> String {
+    pad(text, width, fill, |margin| {
+        margin / 2 + (margin & width & 1)
+    })
+}
+
+/// `str.zfill(width)`: zeros after the sign, to `width` characters.
+fn zfill(text: &str, width: i64) -> String {
+    let margin = width - text.chars().count() as i64;
+    if margin <= 0 {
+        return text.to_owned();
+    }
+    let signed = text.starts_with(['+', '-']);
+    let (sign, digits) = text.split_at(usize::from(signed));
+    format!("{sign}{}{digits}", "0".repeat(margin as usize))
 }
 
 /// The `keepends` argument of `splitlines` (by place or by name; false if not given).

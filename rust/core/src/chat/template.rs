@@ -14,7 +14,7 @@ use minijinja::{Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
 
 use super::clock::Civil;
 use super::generation::{self, Rewrite};
-use super::{literals, pyjson, pyrepr, pystr, pytests};
+use super::{literals, pyfilters, pyjson, pyrepr, pystr, pytests};
 use crate::{Error, Result};
 
 /// The template's name in the environment (and in its error messages).
@@ -87,6 +87,7 @@ impl Template {
         env.set_formatter(write_value);
         env.set_unknown_method_callback(pystr::methods);
         env.add_filter("trim", pystr::trim);
+        pyfilters::register(&mut env);
         env.add_filter("tojson", pyjson::tojson);
         env.add_test("iterable", |value: &Value| pytests::is_iterable(value));
         env.add_test("sequence", |value: &Value| pytests::is_sequence(value));
