@@ -500,7 +500,9 @@ def test_string_methods_split_where_python_splits(
 
 def test_a_substring_that_is_not_there_raises_in_index(ours: seqpack.Tokenizer) -> None:
     with pytest.raises(InvalidInputError, match="substring not found"):
-        seqpack.apply_chat_template(ours, [{"role": "user", "content": "abc"}], "{{ 'abc'.index('x') }}")
+        seqpack.apply_chat_template(
+            ours, [{"role": "user", "content": "abc"}], "{{ 'abc'.index('x') }}"
+        )
 
 
 def test_string_literals_are_read_as_python_reads_them(ours: seqpack.Tokenizer, hf: Any) -> None:
