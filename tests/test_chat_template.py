@@ -336,6 +336,56 @@ def test_turns_rendered_differently_later_train_what_generation_blocks_mark(
     assert rendered_differently > 1000
 
 
+@pytest.fixture(scope="module")
+def sentencepiece(
+    conversations: list[list[Message]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[seqpack.Tokenizer, Any]:
+    """A SentencePiece-style BPE as Llama 2, Mistral and Phi-3 ship it in ``tokenizer.json``:
+    spaces as ``▁``, one prepended to each text, byte fallback. seqpack runs it through the
+    ``tokenizers`` library."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")]
+    )
+    tokenizer.decoder = decoders.Sequence(
+        [
+            decoders.Replace("▁", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(" ", 1, 0),
+        ]
+    )
+    texts = [m["content"] for conversation in conversations[:2000] for m in conversation]
+    texts += ["system\nuser\nassistant\n<think>\n</think>\n\n"] * 20
+    trainer = trainers.BpeTrainer(vocab_size=1500, special_tokens=["<unk>", *SPECIAL_TOKENS])
+    tokenizer.train_from_iterator(texts, trainer)
+    path = tmp_path_factory.mktemp("sentencepiece") / "tokenizer.json"
+    tokenizer.save(str(path))
+    return seqpack.Tokenizer.from_file(path), transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(path)
+    )
+
+
+def test_sentencepiece_tokens_are_placed_where_the_tokenizer_aligns_them(
+    conversations: list[list[Message]], sentencepiece: tuple[seqpack.Tokenizer, Any]
+) -> None:
+    """A SentencePiece token decoded alone loses the space its ``▁`` stands for, and a ``▁``
+    may share its character with the token after it: tokens are placed by the library's
+    offsets, as transformers places them, for generation blocks and prefix rendering."""
+    ours, hf = sentencepiece
+    assert ours.implementation == "hf"
+    without_blocks = re.sub(r"\{%-? *(end)?generation *-?%\}", "", THINKING_LAST_TURN)
+    for n, messages in enumerate(conversations[:600]):
+        what = f"conversation {n}"
+        parts = with_text_parts(messages, n)
+        same_as_peer(peer_with_generation, hf, ours, parts, CHATML_GENERATION, what)
+        reasoning = with_reasoning(messages, n)
+        ids, mask = peer_with_generation(hf, reasoning, THINKING_LAST_TURN)
+        assert_equal(seqpack.apply_chat_template(ours, reasoning, without_blocks), ids, mask, what)
+
+
 def test_the_template_beside_the_tokenizer_is_found_as_transformers_finds_it(
     conversations: list[list[Message]],
     ours: seqpack.Tokenizer,

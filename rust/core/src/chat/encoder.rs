@@ -23,7 +23,7 @@ use serde_json::{Map, Value as Json};
 
 use super::conversation::Conversation;
 use super::prefix;
-use super::spans::{self, TokenBytes};
+use super::spans::{self, TokenBytes, TokenPlaces};
 use super::template::{RESERVED, RenderFault, Template};
 use super::{MaskedIds, RecordEncoder, RecordFault, TrainOn};
 use crate::tokenize::Tokenizer;
@@ -145,15 +145,24 @@ impl ChatTemplate {
         let conversation = Conversation::from_record(record)?;
         let (text, trained) = self.trained_text(&conversation, add_generation_prompt)?;
         let start = ids.len();
-        tokenizer
-            .encode_into(&text, ids)
-            .map_err(|error| RecordFault {
-                reason: "tokenizer_error",
-                message: error.to_string(),
-            })?;
-        let ends = spans::token_ends(&TokenBytes::of(tokenizer), &ids[start..], &text)?;
+        let tokenizer_error = |error: Error| RecordFault {
+            reason: "tokenizer_error",
+            message: error.to_string(),
+        };
+        let mut places = TokenPlaces::default();
+        let mut starts = Vec::new();
+        match tokenizer.encode_aligned_into(&text, ids, &mut starts, &mut places.ends) {
+            Some(encoded) => {
+                encoded.map_err(tokenizer_error)?;
+                places.starts = Some(starts);
+            }
+            None => {
+                tokenizer.encode_into(&text, ids).map_err(tokenizer_error)?;
+                places.ends = spans::token_ends(&TokenBytes::of(tokenizer), &ids[start..], &text)?;
+            }
+        }
         mask.resize(ids.len(), 0);
-        let edges_inside_tokens = spans::mark_tokens(&ends, &trained, &mut mask[start..]);
+        let edges_inside_tokens = spans::mark_tokens(&places, &trained, &mut mask[start..]);
         Ok((text, edges_inside_tokens))
     }
 

@@ -7,9 +7,13 @@
 //! follows it. Each span edge that falls strictly inside a token is counted. (Like HF, an
 //! empty span marks the one token that straddles it, if any, and counts no edge.)
 //!
-//! Spans are byte ranges of the rendered text; tokens' byte ranges come from decoding each
-//! id alone (once per tokenizer, [`TokenBytes`]), which must give back the text byte for
-//! byte (true of byte-level tokenizers). Of a tokenizer that guarantees it
+//! Spans are byte ranges of the rendered text. Tokens' byte ranges come from the
+//! tokenizer's own alignment of its tokens with the text where it keeps one
+//! ([`Tokenizer::encode_aligned_into`]: the `tokenizers` library's offsets, as HF reads
+//! them; SentencePiece-style tokenizers need them, since a token decoded alone loses the
+//! space its `▁` stands for). Otherwise they come from decoding each id alone (once per
+//! tokenizer, [`TokenBytes`]), which must give back the text byte for byte (true of
+//! byte-level tokenizers). Of a tokenizer that guarantees it
 //! ([`Tokenizer::decodes_to_its_text`]) the lengths are added up; any other's tokens are
 //! compared with the text one by one, and a difference refuses the record.
 
@@ -227,25 +231,39 @@ fn misspelled(table: &TokenBytes, index: usize, id: u32, at: usize) -> RecordFau
     }
 }
 
-/// The mask of the tokens ending at `ends` for `spans` (sorted), and how many span edges
-/// fell inside a token.
+/// Where each token of a text lies: its end, and its start where the tokenizer aligns its
+/// tokens itself (two tokens may share a character there: SentencePiece's `▁` before a
+/// byte token); else a token starts where the one before it ends.
+#[derive(Debug, Default)]
+pub struct TokenPlaces {
+    pub ends: Vec<usize>,
+    pub starts: Option<Vec<usize>>,
+}
+
+/// The mask of the tokens at `places` for `spans` (sorted), and how many span edges fell
+/// inside a token.
 ///
-/// Token `i` overlaps span `s..e` iff it ends after `s` and starts (where token `i - 1`
-/// ends) before `e`: the tokens from the first ending after `s` to the first ending at or
-/// after `e`, found by binary search, so the cost is per span, not per token.
+/// Token `i` overlaps span `s..e` iff it ends after `s` and starts before `e`: the tokens
+/// from the first ending after `s` to the last starting before `e`, found by binary search
+/// (starts and ends never go back), so the cost is per span, not per token.
 #[cfg(test)]
-pub fn mask_tokens(ends: &[usize], spans: &[Range<usize>]) -> (Vec<bool>, u64) {
-    let mut mask = vec![0; ends.len()];
-    let edges = mark_tokens(ends, spans, &mut mask);
+pub fn mask_tokens(places: &TokenPlaces, spans: &[Range<usize>]) -> (Vec<bool>, u64) {
+    let mut mask = vec![0; places.ends.len()];
+    let edges = mark_tokens(places, spans, &mut mask);
     (mask.into_iter().map(|m| m != 0).collect(), edges)
 }
 
-/// [`mask_tokens`] into `mask` (as long as `ends`, all 0): 1 for each trained token.
-pub fn mark_tokens(ends: &[usize], spans: &[Range<usize>], mask: &mut [u8]) -> u64 {
+/// [`mask_tokens`] into `mask` (as long as the tokens, all 0): 1 for each trained token.
+pub fn mark_tokens(places: &TokenPlaces, spans: &[Range<usize>], mask: &mut [u8]) -> u64 {
+    let ends = &places.ends;
     for span in spans.iter().filter(|span| span.end > 0) {
         let first = ends.partition_point(|&end| end <= span.start);
-        let last = ends.partition_point(|&end| end < span.end);
-        let through = (last + 1).min(ends.len());
+        let through = match &places.starts {
+            Some(starts) => starts.partition_point(|&start| start < span.end),
+            // Token `i` starts where `i - 1` ends: it starts before `e` iff `i - 1` ends
+            // before `e`.
+            None => (ends.partition_point(|&end| end < span.end) + 1).min(ends.len()),
+        };
         if first < through {
             mask[first..through].fill(1);
         }

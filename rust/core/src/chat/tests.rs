@@ -3,7 +3,7 @@ use serde_json::{Map, Value as Json, json};
 use super::clock::Civil;
 use super::generation::{self, Rewrite};
 use super::pyjson::python_float;
-use super::spans::{TokenBytes, lengths_ends, mask_tokens, token_ends};
+use super::spans::{TokenBytes, TokenPlaces, lengths_ends, mask_tokens, token_ends};
 use super::value::from_json;
 use super::{ChatOptions, ChatTemplate, MaskedIds, RecordEncoder, RecordFault, TrainOn};
 use crate::tokenize::Tokenizer;
@@ -83,9 +83,34 @@ fn trained_in(chat: &ChatTemplate, record: &Json, tokenizer: &dyn Tokenizer) -> 
     trained_text(tokenizer, &encoded.masked)
 }
 
+/// Tokens placed by their ends alone, each starting where the one before ends.
+fn placed(ends: &[usize]) -> TokenPlaces {
+    TokenPlaces {
+        ends: ends.to_vec(),
+        starts: None,
+    }
+}
+
 /// Byte ranges from (start, end) pairs.
 fn spans(pairs: &[(usize, usize)]) -> Vec<std::ops::Range<usize>> {
     pairs.iter().map(|&(start, end)| start..end).collect()
+}
+
+#[test]
+fn tokens_aligned_by_the_tokenizer_may_share_a_character() {
+    // SentencePiece: `▁` and the byte token after it both lie at [3,4).
+    let aligned = TokenPlaces {
+        ends: vec![3, 4, 4, 6],
+        starts: Some(vec![0, 3, 3, 4]),
+    };
+    assert_eq!(
+        mask_tokens(&aligned, &spans(&[(0, 4)])),
+        (vec![true, true, true, false], 0)
+    );
+    assert_eq!(
+        mask_tokens(&aligned, &spans(&[(4, 6)])),
+        (vec![false, false, false, true], 0)
+    );
 }
 
 #[test]
@@ -93,26 +118,32 @@ fn a_token_is_trained_iff_it_overlaps_a_span() {
     // Tokens: [0,3) [3,5) [5,9) [9,10)
     let ends = [3, 5, 9, 10];
     assert_eq!(
-        mask_tokens(&ends, &spans(&[(3, 5)])),
+        mask_tokens(&placed(&ends), &spans(&[(3, 5)])),
         (vec![false, true, false, false], 0)
     );
     // Starts inside token 0 and ends inside token 2: both trained, two edges inside.
     assert_eq!(
-        mask_tokens(&ends, &spans(&[(2, 6)])),
+        mask_tokens(&placed(&ends), &spans(&[(2, 6)])),
         (vec![true, true, true, false], 2)
     );
     // Two spans, one ending at the text's end.
     assert_eq!(
-        mask_tokens(&ends, &spans(&[(0, 3), (9, 10)])),
+        mask_tokens(&placed(&ends), &spans(&[(0, 3), (9, 10)])),
         (vec![true, false, false, true], 0)
     );
     // An empty span marks only a token that straddles it, and counts no edge.
     assert_eq!(
-        mask_tokens(&ends, &spans(&[(4, 4)])),
+        mask_tokens(&placed(&ends), &spans(&[(4, 4)])),
         (vec![false, true, false, false], 0)
     );
-    assert_eq!(mask_tokens(&ends, &spans(&[(5, 5)])), (vec![false; 4], 0));
-    assert_eq!(mask_tokens(&ends, &spans(&[])), (vec![false; 4], 0));
+    assert_eq!(
+        mask_tokens(&placed(&ends), &spans(&[(5, 5)])),
+        (vec![false; 4], 0)
+    );
+    assert_eq!(
+        mask_tokens(&placed(&ends), &spans(&[])),
+        (vec![false; 4], 0)
+    );
 }
 
 proptest::proptest! {
@@ -149,7 +180,11 @@ proptest::proptest! {
             .filter(|span| !span.is_empty())
             .map(|span| u64::from(inside(span.start)) + u64::from(inside(span.end)))
             .sum();
-        proptest::prop_assert_eq!(mask_tokens(&ends, &spans), (expected, edges));
+        proptest::prop_assert_eq!(mask_tokens(&placed(&ends), &spans), (expected.clone(), edges));
+        // The same starts given as a tokenizer's alignment gives them: the same mask.
+        let starts = std::iter::once(0).chain(ends.iter().copied()).take(ends.len()).collect();
+        let aligned = TokenPlaces { ends: ends.clone(), starts: Some(starts) };
+        proptest::prop_assert_eq!(mask_tokens(&aligned, &spans), (expected, edges));
     }
 }
 

@@ -88,6 +88,29 @@ impl Tokenizer for HfTokenizer {
         })
     }
 
+    /// Tokens lie where the library's offsets say. Neither starts nor ends go back (the
+    /// byte tokens of one character, and SentencePiece's `▁` before one, share its offsets).
+    fn encode_aligned_into(
+        &self,
+        text: &str,
+        ids: &mut Vec<u32>,
+        starts: &mut Vec<usize>,
+        ends: &mut Vec<usize>,
+    ) -> Option<Result<()>> {
+        Some(guarded(|| {
+            let encoding = self.inner.encode(text, false).map_err(invalid)?;
+            ids.extend_from_slice(encoding.get_ids());
+            let (mut start, mut end) = (0, 0);
+            for &(token_start, token_end) in encoding.get_offsets() {
+                start = token_start.max(start);
+                end = token_end.max(end);
+                starts.push(start);
+                ends.push(end);
+            }
+            Ok(())
+        }))
+    }
+
     /// The library's decoder gives the text; it skips ids it does not know, so they are
     /// refused first, as the native implementations refuse them.
     fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {

@@ -87,6 +87,20 @@ pub trait Tokenizer: Send + Sync {
         Ok(())
     }
 
+    /// [`Tokenizer::encode_into`], and where each token starts and ends in `text` (in bytes)
+    /// appended to `starts` and `ends`, as the implementation aligns its tokens with the text
+    /// it normalized (HF's offsets). `None` where it keeps no alignment: its tokens are
+    /// placed by the bytes each decodes to.
+    fn encode_aligned_into(
+        &self,
+        _text: &str,
+        _ids: &mut Vec<u32>,
+        _starts: &mut Vec<usize>,
+        _ends: &mut Vec<usize>,
+    ) -> Option<Result<()>> {
+        None
+    }
+
     /// [`Tokenizer::encode`] over many texts, in parallel.
     fn encode_batch(&self, texts: &[&str], add_special_tokens: bool) -> Result<Vec<Vec<u32>>> {
         parallel::try_map(
