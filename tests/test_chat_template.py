@@ -536,6 +536,8 @@ PYTHON_STRING_METHODS = [
     "c|truncate(6, end='~', leeway=0)",
     "c|truncate(length=4, killwords=false, end='')",
     "c|int ~ (c ~ '7')|int ~ '0x1f'|int(base=16) ~ c|int(default=-1)",
+    "(c ~ \" they're 'q' x2y ÉCOLE\").title()",
+    "(c ~ ' MiXeD é').swapcase()",
 ]
 
 

@@ -135,9 +135,43 @@ fn string_method(
         "zfill" => {
             return Some(from_args(args).map(|(width,): (i64,)| Value::from(zfill(text, width))));
         }
+        "title" => return Some(from_args::<()>(args).map(|()| Value::from(title(text)))),
+        "swapcase" => return Some(from_args::<()>(args).map(|()| Value::from(swapcase(text)))),
         _ => return None,
     };
     Some(from_args(args).map(|(chars,): (Option<&str>,)| stripped(value, text, chars, ends)))
+}
+
+/// `str.title()`: a cased character after a cased one is lowercased, any other uppercased
+/// (so `"q"` after a quote and `"re"` after an apostrophe start words, as in Python).
+fn title(text: &str) -> String {
+    let mut titled = String::with_capacity(text.len());
+    let mut after_cased = false;
+    for c in text.chars() {
+        let cased = c.is_lowercase() || c.is_uppercase();
+        if !cased {
+            titled.push(c);
+        } else if after_cased {
+            titled.extend(c.to_lowercase());
+        } else {
+            titled.extend(c.to_uppercase());
+        }
+        after_cased = cased;
+    }
+    titled
+}
+
+/// `str.swapcase()`.
+fn swapcase(text: &str) -> String {
+    let mut swapped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_uppercase() {
+            swapped.extend(c.to_lowercase());
+        } else {
+            swapped.extend(c.to_uppercase());
+        }
+    }
+    swapped
 }
 
 /// The fill character of `ljust`, `rjust` and `center`: one character, a space by default.
