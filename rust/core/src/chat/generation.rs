@@ -117,23 +117,20 @@ pub(crate) fn holds_marker(text: &str) -> bool {
 /// Removes the markers from `rendered`: which ones were there, each with where it was in
 /// what remains, in order.
 pub(crate) fn take_markers(rendered: &mut String) -> Vec<(usize, char)> {
-    let found: Vec<(usize, char)> = markers(rendered).collect();
+    let mut found: Vec<(usize, char)> = markers(rendered).collect();
     if found.is_empty() {
         return found;
     }
     let mut text = String::with_capacity(rendered.len());
     let mut copied = 0;
-    let taken = found
-        .into_iter()
-        .map(|(at, marker)| {
-            text.push_str(&rendered[copied..at]);
-            copied = at + marker.len_utf8();
-            (text.len(), marker)
-        })
-        .collect();
+    for (at, marker) in &mut found {
+        text.push_str(&rendered[copied..*at]);
+        copied = *at + marker.len_utf8();
+        *at = text.len();
+    }
     text.push_str(&rendered[copied..]);
     *rendered = text;
-    taken
+    found
 }
 
 /// Removes the markers from `rendered`; the byte ranges of generated text in what remains,
