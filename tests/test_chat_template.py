@@ -542,7 +542,7 @@ PYTHON_STRING_METHODS = [
 
 
 @pytest.mark.parametrize("method", PYTHON_STRING_METHODS)
-def test_string_methods_split_where_python_splits(
+def test_string_methods_and_filters_are_pythons(
     ours: seqpack.Tokenizer, hf: Any, method: str
 ) -> None:
     template = "{% for m in messages %}{% set c = m.content %}[{{ " + method + " }}]{% endfor %}"

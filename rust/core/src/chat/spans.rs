@@ -240,6 +240,16 @@ pub struct TokenPlaces {
     pub starts: Option<Vec<usize>>,
 }
 
+impl TokenPlaces {
+    /// Where token `index` starts.
+    fn start(&self, index: usize) -> usize {
+        match &self.starts {
+            Some(starts) => starts[index],
+            None => index.checked_sub(1).map_or(0, |before| self.ends[before]),
+        }
+    }
+}
+
 /// The mask of the tokens at `places` for `spans` (sorted), and how many span edges fell
 /// inside a token.
 ///
@@ -268,8 +278,11 @@ pub fn mark_tokens(places: &TokenPlaces, spans: &[Range<usize>], mask: &mut [u8]
             mask[first..through].fill(1);
         }
     }
-    let total = ends.last().copied().unwrap_or(0);
-    let inside = |at: usize| at > 0 && at < total && ends.binary_search(&at).is_err();
+    // An edge is inside the first token ending after it if that token starts before it.
+    let inside = |at: usize| {
+        let token = ends.partition_point(|&end| end <= at);
+        token < ends.len() && places.start(token) < at
+    };
     spans
         .iter()
         .filter(|span| !span.is_empty())

@@ -111,6 +111,19 @@ fn tokens_aligned_by_the_tokenizer_may_share_a_character() {
         mask_tokens(&aligned, &spans(&[(4, 6)])),
         (vec![false, false, false, true], 0)
     );
+    // A gap the normalizer dropped (WordPiece's spaces): an edge in it is inside no token.
+    let gapped = TokenPlaces {
+        ends: vec![5, 11],
+        starts: Some(vec![0, 6]),
+    };
+    assert_eq!(
+        mask_tokens(&gapped, &spans(&[(6, 11)])),
+        (vec![false, true], 0)
+    );
+    assert_eq!(
+        mask_tokens(&gapped, &spans(&[(7, 11)])),
+        (vec![false, true], 1)
+    );
 }
 
 #[test]
