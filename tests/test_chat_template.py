@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import seqpack
 from seqpack import InvalidInputError
+from seqpack.cli.show import trained_spans
 
 from tests.chat_templates import (
     CHATML_GENERATION,
@@ -384,6 +385,20 @@ def test_sentencepiece_tokens_are_placed_where_the_tokenizer_aligns_them(
         reasoning = with_reasoning(messages, n)
         ids, mask = peer_with_generation(hf, reasoning, THINKING_LAST_TURN)
         assert_equal(seqpack.apply_chat_template(ours, reasoning, without_blocks), ids, mask, what)
+
+
+def test_show_writes_sentencepiece_text_with_its_spaces(
+    conversations: list[list[Message]], sentencepiece: tuple[seqpack.Tokenizer, Any]
+) -> None:
+    """``seqpack show`` decodes the trained and untrained runs of a conversation apart; with
+    a SentencePiece tokenizer each run's first ``▁`` is still the space it stands for, so the
+    runs read as the whole conversation decoded at once."""
+    ours, _ = sentencepiece
+    for n, messages in enumerate(conversations[:50]):
+        encoded = seqpack.apply_chat_template(ours, messages, CHATML_GENERATION)
+        spans = trained_spans(encoded.ids.astype(np.uint32), encoded.mask, ours)
+        assert len(spans) > 2, f"conversation {n}"
+        assert "".join(text for text, _ in spans) == ours.decode(encoded.ids), f"conversation {n}"
 
 
 def test_the_template_beside_the_tokenizer_is_found_as_transformers_finds_it(

@@ -83,13 +83,27 @@ def trained_spans(
     for run in np.split(np.arange(len(tokens)), edges):
         if run.size == 0:
             continue
-        ids = tokens[run]
         if tokenizer is None:
-            text = " ".join(str(int(t)) for t in ids) + " "
+            text = " ".join(str(int(t)) for t in tokens[run]) + " "
         else:
-            text = tokenizer.decode_bytes(ids).decode("utf-8", errors="replace")
+            text = decoded_in_place(tokenizer, tokens, run[0], run[-1] + 1)
         spans.append((text, bool(mask[run[0]])))
     return spans
+
+
+def decoded_in_place(
+    tokenizer: Tokenizer, tokens: npt.NDArray[np.uint32], start: int, end: int
+) -> str:
+    """``tokens[start:end]`` as they read within the document: decoded after the token
+    before them, since a decoder treats a text's first token apart (SentencePiece drops the
+    space that its ``▁`` stands for)."""
+    text = tokenizer.decode_bytes(tokens[start:end])
+    if start > 0:
+        before = tokenizer.decode_bytes(tokens[start - 1 : start])
+        both = tokenizer.decode_bytes(tokens[start - 1 : end])
+        if both.startswith(before):
+            text = both[len(before) :]
+    return text.decode("utf-8", errors="replace")
 
 
 def write_terminal(spans: list[tuple[str, bool]], out: TextIO, *, color: bool) -> None:

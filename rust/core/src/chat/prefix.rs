@@ -12,7 +12,9 @@
 //! - it starts where the whole rendering stops agreeing with `messages[..i]` rendered with
 //!   the generation prompt (what the model is given when it answers), the two compared from
 //!   the end of the previous message's text in each (from their starts if no message
-//!   before has text);
+//!   before has text); where they part inside what looks like one token (`<think>` in the
+//!   prompt, `<|im_end|>` after an empty answer), at the whitespace or closing bracket
+//!   before it;
 //! - it ends after the message's text, with as much of what follows that text in the
 //!   rendering of `messages[..=i]` (the turn's end token, its tool calls) as the whole
 //!   rendering has there too (up to a whitespace or a closing bracket, where the two
@@ -84,13 +86,14 @@ fn found_in_full(
              once later ones follow, and {why}; give the template {{% generation %}} blocks"
         ),
     };
-    let markings: Vec<Value> = [with_marker, with_tool_call_marker]
+    let markings: Vec<Value> = [with_marker, with_tool_call_marker, with_empty_marker]
         .iter()
         .filter_map(|marking| marking(&messages[index], CLOSE))
         .collect();
     if markings.is_empty() {
         return Err(refuse(
-            "the message has neither text nor a tool call to find its turn by",
+            "the message has neither text nor a tool call nor empty content to find its turn \
+             by",
         ));
     }
     let mut marked = messages.to_vec();
@@ -120,17 +123,17 @@ fn found_in_full(
             continue;
         };
         let turn_end = &through[marked_end_in_through..];
-        let end = marked_end + common_turn_end(turn_end, &full[marked_end..]);
+        let end = marked_end + agreeing_part(turn_end, &full[marked_end..]);
         let start = match (in_full.previous_end, previous_in_before) {
             // What the prompt has after the previous message's text, the whole rendering
             // has there too: where the two part, the turn starts.
             (Some(in_full), Some(in_before)) => {
-                in_full + common_prefix(&before[in_before..], &full[in_full..])
+                in_full + agreeing_part(&before[in_before..], &full[in_full..])
             }
             // No previous text to start from: the prompt must lead into the turn from the
             // start, and not start before the previous text, if only the prompt lacks it.
             (previous_end, _) => {
-                let start = common_prefix(before, full);
+                let start = agreeing_part(before, full);
                 if start < previous_end.unwrap_or(0) {
                     return Err(refuse(LEADS_ELSEWHERE));
                 }
@@ -226,6 +229,18 @@ fn with_tool_call_marker(message: &Value, marker: char) -> Option<Value> {
     Some(replaced(fields, "tool_calls", Value::from(calls)))
 }
 
+/// `message` with `marker` as its content, if it has no content or empty content: where the
+/// template writes an empty answer's content, the marker is where its text would be. A
+/// template that writes the content only if there is some writes the marker where it
+/// writes nothing, which the check of the rendering without markers refuses.
+fn with_empty_marker(message: &Value, marker: char) -> Option<Value> {
+    let fields = object(message)?;
+    let empty = fields
+        .get("content")
+        .is_none_or(|content| content.as_str() == Some(""));
+    empty.then(|| replaced(fields, "content", Value::from(marker.to_string())))
+}
+
 fn text_of(part: &Value) -> Option<&str> {
     object(part)?.get("text")?.as_str()
 }
@@ -242,31 +257,27 @@ fn marked_text(text: &str, marker: char) -> Option<String> {
     Some(marked)
 }
 
-/// `fields` with `key`'s value replaced, in its place.
+/// `fields` with `key`'s value replaced, in its place (or added last, if it has none).
 fn replaced(fields: &JsonObject, key: &str, value: Value) -> Value {
-    let mut copy = JsonObject::with_capacity(fields.len());
+    let mut copy = JsonObject::with_capacity(fields.len() + 1);
     for (name, item) in fields.iter() {
-        let item = if name.as_str() == Some(key) {
-            value.clone()
-        } else {
-            item.clone()
-        };
-        copy.push(name.clone(), item);
+        copy.push(name.clone(), item.clone());
     }
+    copy.set(Value::from(key), value);
     copy.into_value()
 }
 
-/// How much of `turn_end` `following` begins with, in bytes. Where the two go on
-/// differently after a few characters in common (`<|end|>\n<|endoftext|>` against
-/// `<|end|>\n<|user|>`), those characters begin something else in `following`: the part
-/// in common ends after the last whitespace or closing bracket in it, where special tokens
-/// and words end.
-fn common_turn_end(turn_end: &str, following: &str) -> usize {
-    let bytes = common_prefix(turn_end, following);
-    if bytes == turn_end.len() {
+/// How much of `expected` `found` begins with, in bytes. Where the two go on differently
+/// after a few characters in common (`<|end|>\n<|endoftext|>` against `<|end|>\n<|user|>`,
+/// or a prompt's `<think>` against an empty answer's `<|im_end|>`), those characters begin
+/// something else in `found`: the part in common ends after the last whitespace or closing
+/// bracket in it, where special tokens and words end.
+fn agreeing_part(expected: &str, found: &str) -> usize {
+    let bytes = common_prefix(expected, found);
+    if bytes == expected.len() {
         return bytes;
     }
-    turn_end[..bytes]
+    expected[..bytes]
         .char_indices()
         .rfind(|(_, c)| c.is_whitespace() || matches!(c, '>' | ']' | '}' | ')'))
         .map_or(0, |(at, c)| at + c.len_utf8())

@@ -457,6 +457,40 @@ fn turns_a_template_renders_differently_later_are_found_in_the_whole_rendering()
         trained_in(&chat, &conversation(), &tokenizer),
         "SELECT 1<|im_end|>\n<think>\n\n</think>\n\nSELECT name FROM users<|im_end|>\n"
     );
+    // An answer with empty content (or none): its turn is what the template writes for it.
+    let mut record = conversation();
+    record["messages"][2]["content"] = json!("");
+    assert_eq!(
+        trained_in(&chat, &record, &tokenizer),
+        "<|im_end|>\n<think>\n\n</think>\n\nSELECT name FROM users<|im_end|>\n"
+    );
+    // The same with a prompt that opens a thinking block: the prompt and the whole
+    // rendering share the `<` of `<think>` and `<|im_end|>`, which the turn starts before
+    // (and the last turn starts after the prompt's `<think>\n`).
+    let prompt_thinks = CHATML_THINKING_LAST.replace(
+        "<|im_start|>assistant\n{% endif %}",
+        "<|im_start|>assistant\n<think>\n{% endif %}",
+    );
+    assert_ne!(prompt_thinks, CHATML_THINKING_LAST);
+    assert_eq!(
+        trained_in(
+            &template(&prompt_thinks, TrainOn::Assistant),
+            &record,
+            &tokenizer
+        ),
+        "<|im_end|>\n\n</think>\n\nSELECT name FROM users<|im_end|>\n"
+    );
+    record["messages"][2]["content"] = Json::Null;
+    let writes_none_as_empty =
+        CHATML_THINKING_LAST.replace("m.content[0].text", "(m.content or '')");
+    assert_eq!(
+        trained_in(
+            &template(&writes_none_as_empty, TrainOn::Assistant),
+            &record,
+            &tokenizer
+        ),
+        "<|im_end|>\n<think>\n\n</think>\n\nSELECT name FROM users<|im_end|>\n"
+    );
     // A generation prompt that opens a block the turns do not have (DeepSeek-R1), and an
     // end-of-text token after the last turn only (Phi-3.5; the turn ends before the next
     // special token, not inside it); answers with trailing whitespace that the template
@@ -522,13 +556,25 @@ fn turns_that_cannot_be_found_are_refused() {
         conversation(),
         "does not lead into",
     );
-    // An answer with no text and no tool call: nothing to find its turn by.
+    // An answer with no text, no tool call and content that is not empty (a part with empty
+    // text): nothing to find its turn by.
+    let mut record = conversation();
+    record["messages"][1]["content"] = json!([{"type": "text", "text": ""}]);
+    refused(
+        "{% for m in messages %}{{ m.content if m.content is string }}{% if loop.last %}!\
+{% endif %}|{% endfor %}",
+        record,
+        "neither text nor a tool call",
+    );
+    // Empty content the template writes only when there is some: the marker put in its
+    // place would be written where nothing is.
     let mut record = conversation();
     record["messages"][1]["content"] = json!("");
     refused(
-        "{% for m in messages %}{{ m.content }}{% if loop.last %}!{% endif %}|{% endfor %}",
+        "{% for m in messages %}{% if m.content %}<{{ m.content }}>{% endif %}\
+{% if loop.last %}!{% endif %}|{% endfor %}",
         record,
-        "neither text nor a tool call",
+        "changes the rendering",
     );
 }
 
