@@ -21,10 +21,10 @@ of the input file's bytes (the rate ``seqpack preprocess`` shows as it runs). se
 file ``--repeat`` times over (a run of the file once is a fraction of a second, within the noise
 of a shared machine), TRL once. The ids and masks of both tools are compared record by record.
 ``--chat-template FILE`` adds ``text2sql-chat.jsonl`` rendered with that template (seqpack's
-``chat_template=`` against TRL's ``assistant_only_loss``). TRL needs ``{% generation %}`` blocks to mask;
-``--trl-chat-template FILE`` gives it a template with them that renders the same text (by
-default the same file), and seqpack runs that one too, so both of its mask sources are
-measured (``chatml.jinja``: prefix rendering; ``chatml-generation.jinja``: generation
+``chat_template=`` against TRL's ``assistant_only_loss``). TRL needs ``{% generation %}``
+blocks to mask; ``--trl-chat-template FILE`` gives it a template with them that renders the
+same text (by default the same file), and seqpack runs that one too, so both of its mask
+sources are measured (``chatml.jinja``: prefix rendering; ``chatml-generation.jinja``: generation
 blocks). The tokenizer (a BPE trained on the pairs) has ChatML's ``<|im_start|>`` and
 ``<|im_end|>`` as special tokens, as every ChatML model's vocabulary does; conversations with
 generation blocks also run with a tokenizer that has only the end-of-text token, where the
