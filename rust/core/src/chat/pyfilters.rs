@@ -115,7 +115,7 @@ fn truncate(
             "expected length >= the length of end",
         ));
     }
-    if text.chars().count() <= length + leeway {
+    if text.chars().count() <= length.saturating_add(leeway) {
         return Ok(value.clone());
     }
     let kept_to = text
@@ -144,9 +144,5 @@ fn wordcount(state: &State, value: &Value) -> Result<Value, Error> {
 
 fn center(state: &State, value: &Value, width: Option<i64>) -> Result<Value, Error> {
     let input = StringInput::new(state, value)?;
-    Ok(Value::from(pystr::center(
-        input.as_str(),
-        width.unwrap_or(80),
-        ' ',
-    )))
+    pystr::center(input.as_str(), width.unwrap_or(80), ' ').map(Value::from)
 }

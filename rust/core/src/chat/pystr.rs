@@ -3,8 +3,8 @@
 //! templates call on nearly every message; `.split()` (which splits at Python's whitespace
 //! without a separator), `.splitlines()` and `.isspace()`, which split at or test Python's
 //! whitespace and line breaks; and `.rsplit()`, `.partition()`, `.rpartition()`,
-//! `.removeprefix()` and `.removesuffix()`, which the engine lacks. The other methods are the engine's
-//! Python-compatible ones.
+//! `.removeprefix()` and `.removesuffix()`, which the engine lacks. The other methods are
+//! the engine's Python-compatible ones.
 //!
 //! Python's whitespace (`str.isspace()`) is Unicode's `White_Space` characters (Rust's
 //! `char::is_whitespace`) and the four separators U+001C–U+001F, which the engine's own
@@ -128,12 +128,14 @@ fn string_method(
                         "rjust" => pad(text, width, fill, |margin| margin),
                         _ => center(text, width, fill),
                     };
-                    Ok(Value::from(padded))
+                    padded.map(Value::from)
                 }),
             );
         }
         "zfill" => {
-            return Some(from_args(args).map(|(width,): (i64,)| Value::from(zfill(text, width))));
+            return Some(
+                from_args(args).and_then(|(width,): (i64,)| zfill(text, width).map(Value::from)),
+            );
         }
         "title" => return Some(from_args::<()>(args).map(|()| Value::from(title(text)))),
         "swapcase" => return Some(from_args::<()>(args).map(|()| Value::from(swapcase(text)))),
@@ -186,37 +188,53 @@ fn fill_char(fill: Option<&str>) -> Result<char, Error> {
     }
 }
 
+/// The widest `ljust`, `rjust`, `center` and `zfill` pad to: a wider one is refused rather
+/// than allocated (Python raises `MemoryError` where it cannot allocate; here an allocation
+/// that fails would end the process).
+const MAX_WIDTH: i64 = 1 << 24;
+
+/// How many characters padding `text` to `width` adds (0 or less: none).
+fn margin(text: &str, width: i64) -> Result<i64, Error> {
+    if width > MAX_WIDTH {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cannot pad to {width} characters (at most {MAX_WIDTH})"),
+        ));
+    }
+    Ok(width - text.chars().count() as i64)
+}
+
 /// `text` padded with `fill` to `width` characters, `left(margin)` of them before it.
-fn pad(text: &str, width: i64, fill: char, left: impl Fn(i64) -> i64) -> String {
-    let margin = width - text.chars().count() as i64;
+fn pad(text: &str, width: i64, fill: char, left: impl Fn(i64) -> i64) -> Result<String, Error> {
+    let margin = margin(text, width)?;
     if margin <= 0 {
-        return text.to_owned();
+        return Ok(text.to_owned());
     }
     let before = left(margin);
     let mut padded = String::with_capacity(text.len() + margin as usize * fill.len_utf8());
     padded.extend(std::iter::repeat_n(fill, before as usize));
     padded.push_str(text);
     padded.extend(std::iter::repeat_n(fill, (margin - before) as usize));
-    padded
+    Ok(padded)
 }
 
 /// `str.center(width, fill)`: of an odd margin, the extra character goes before the text
 /// when `width` is odd, after it when even (CPython's rule).
-pub(crate) fn center(text: &str, width: i64, fill: char) -> String {
+pub(crate) fn center(text: &str, width: i64, fill: char) -> Result<String, Error> {
     pad(text, width, fill, |margin| {
         margin / 2 + (margin & width & 1)
     })
 }
 
 /// `str.zfill(width)`: zeros after the sign, to `width` characters.
-fn zfill(text: &str, width: i64) -> String {
-    let margin = width - text.chars().count() as i64;
+fn zfill(text: &str, width: i64) -> Result<String, Error> {
+    let margin = margin(text, width)?;
     if margin <= 0 {
-        return text.to_owned();
+        return Ok(text.to_owned());
     }
     let signed = text.starts_with(['+', '-']);
     let (sign, digits) = text.split_at(usize::from(signed));
-    format!("{sign}{}{digits}", "0".repeat(margin as usize))
+    Ok(format!("{sign}{}{digits}", "0".repeat(margin as usize)))
 }
 
 /// The `keepends` argument of `splitlines` (by place or by name; false if not given).

@@ -728,3 +728,34 @@ fn options_that_cannot_apply_are_refused() {
     );
     assert!(reserved.unwrap_err().to_string().contains("messages"));
 }
+
+#[test]
+fn padding_to_a_width_beyond_any_text_is_a_template_error_not_an_allocation() {
+    let record = || json!({"messages": [{"role": "user", "content": "x"}]});
+    for call in [
+        "'x'.ljust(10 ** 15)",
+        "'x'.center(10 ** 15, '*')",
+        "'7'.zfill(10 ** 15)",
+        "'x'|center(10 ** 15)",
+    ] {
+        let fault = fault(&format!("{{{{ {call} }}}}"), record());
+        assert_eq!(fault.reason, "template_error", "{call}: {}", fault.message);
+        assert!(
+            fault.message.contains("cannot pad"),
+            "{call}: {}",
+            fault.message
+        );
+    }
+    // Huge lengths in `truncate` leave the text as it is.
+    assert_eq!(
+        trained_in(
+            &template(
+                "{{ messages[0].content|truncate(18446744073709551615) }}",
+                TrainOn::All
+            ),
+            &record(),
+            &tokenizer()
+        ),
+        "x"
+    );
+}
